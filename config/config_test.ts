@@ -1,0 +1,170 @@
+import { strict as assert } from "node:assert";
+import { childEnv, parseConfig, SETTINGS, settingsHelp } from "./config.ts";
+
+function errorsOf(flags: Record<string, string | boolean>, env: Record<string, string>) {
+  const result = parseConfig(flags, env);
+  assert.equal(result.ok, false, "expected the configuration to be rejected");
+  return result.ok ? [] : result.errors;
+}
+
+function configOf(flags: Record<string, string | boolean>, env: Record<string, string>) {
+  const result = parseConfig(flags, env);
+  if (!result.ok) throw new Error(result.errors.join("\n"));
+  return result.config;
+}
+
+Deno.test("defaults follow the contract", () => {
+  const config = configOf({}, {});
+  assert.equal(config.workerCount, 1);
+  assert.deepEqual(config.queues, ["llm"]);
+  assert.equal(config.concurrency, 1);
+  assert.equal(config.redisUrl, "redis://127.0.0.1:6379");
+  assert.equal(config.healthEnabled, true);
+  assert.equal(config.healthHost, "0.0.0.0");
+  assert.equal(config.healthPort, 8080);
+  assert.equal(config.llmTimeoutMs, 300_000);
+  assert.equal(config.restartDelayMs, 10_000);
+  assert.equal(config.drainTimeoutMs, 30_000);
+  assert.equal(config.logFormat, "auto");
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.llmModel, undefined);
+});
+
+Deno.test("flags win over the environment", () => {
+  const config = configOf({ count: "4", queue: "a,b" }, { WORKER_COUNT: "2", QUEUE_NAME: "llm" });
+  assert.equal(config.workerCount, 4);
+  assert.deepEqual(config.queues, ["a", "b"]);
+  assert.equal(configOf({}, { WORKER_COUNT: "2" }).workerCount, 2);
+});
+
+Deno.test("WORKER_COUNT must be an integer from 1 to 20", () => {
+  for (const bad of ["0", "21", "abc", "1.5", "-1", "4 workers"]) {
+    const errors = errorsOf({}, { WORKER_COUNT: bad });
+    assert.deepEqual(errors, [
+      `WORKER_COUNT (--count) = ${JSON.stringify(bad)}: must be an integer from 1 to 20`,
+    ]);
+  }
+  assert.equal(configOf({}, { WORKER_COUNT: "20" }).workerCount, 20);
+  assert.equal(configOf({}, { WORKER_COUNT: "1" }).workerCount, 1);
+});
+
+Deno.test("a bad flag is named as the flag", () => {
+  assert.deepEqual(errorsOf({ count: "21" }, {}), [
+    '--count = "21": must be an integer from 1 to 20',
+  ]);
+});
+
+Deno.test("WORKER_CONCURRENCY must be an integer from 1 to 100", () => {
+  assert.match(errorsOf({}, { WORKER_CONCURRENCY: "0" })[0], /WORKER_CONCURRENCY.*1 to 100/);
+  assert.match(errorsOf({}, { WORKER_CONCURRENCY: "101" })[0], /1 to 100/);
+});
+
+Deno.test("QUEUE_NAME must name at least one queue, without repeats", () => {
+  assert.match(errorsOf({}, { QUEUE_NAME: " , " })[0], /QUEUE_NAME .*one or more queue names/);
+  assert.match(errorsOf({}, { QUEUE_NAME: "llm,llm" })[0], /QUEUE_NAME/);
+  assert.match(errorsOf({}, { QUEUE_NAME: "a b" })[0], /QUEUE_NAME/);
+  assert.deepEqual(configOf({}, { QUEUE_NAME: "llm, recorder" }).queues, ["llm", "recorder"]);
+});
+
+Deno.test("REDIS_URL must be redis:// or rediss:// with a host, and its password is never shown", () => {
+  assert.match(
+    errorsOf({}, { REDIS_URL: "http://cache:6379" })[0],
+    /REDIS_URL .*redis:\/\/ or rediss:\/\//,
+  );
+  assert.match(errorsOf({}, { REDIS_URL: "cache:6379" })[0], /REDIS_URL/);
+  assert.match(errorsOf({}, { REDIS_URL: "redis://cache:6379/db" })[0], /REDIS_URL/);
+  const [error] = errorsOf({}, { REDIS_URL: "redis://:hunter2@cache:6379/abc" });
+  assert.doesNotMatch(error, /hunter2/);
+  assert.match(error, /\*\*\*/);
+  assert.equal(
+    configOf({}, { REDIS_URL: "rediss://user:pw@cache:6380/2" }).redisUrl,
+    "rediss://user:pw@cache:6380/2",
+  );
+});
+
+Deno.test("LLM_PROVIDER must be a provider this build has", () => {
+  const [error] = errorsOf({}, { LLM_PROVIDER: "gpt" });
+  assert.match(error, /^LLM_PROVIDER \(--provider\) = "gpt": must be one of /);
+  assert.equal(configOf({}, { LLM_PROVIDER: "ECHO" }).provider, "echo");
+});
+
+Deno.test("durations accept ms, s, m and bare seconds; anything else names the rule", () => {
+  assert.equal(configOf({}, { DRAIN_TIMEOUT: "500ms" }).drainTimeoutMs, 500);
+  assert.equal(configOf({}, { DRAIN_TIMEOUT: "5m" }).drainTimeoutMs, 300_000);
+  assert.equal(configOf({}, { RESTART_DELAY: "3" }).restartDelayMs, 3000);
+  const [error] = errorsOf({}, { DRAIN_TIMEOUT: "soon" });
+  assert.match(error, /^DRAIN_TIMEOUT \(--drain-timeout\) = "soon": must be a duration/);
+  assert.match(
+    errorsOf({}, { LLM_TIMEOUT: "0" })[0],
+    /LLM_TIMEOUT = "0": must be a duration from 1s/,
+  );
+});
+
+Deno.test("CLAUDE_HEALTH_SERVER is true or false; --no-health turns the server off", () => {
+  assert.equal(configOf({}, { CLAUDE_HEALTH_SERVER: "false" }).healthEnabled, false);
+  assert.equal(configOf({ health: false }, { CLAUDE_HEALTH_SERVER: "true" }).healthEnabled, false);
+  assert.match(
+    errorsOf({}, { CLAUDE_HEALTH_SERVER: "maybe" })[0],
+    /CLAUDE_HEALTH_SERVER.*true or false/,
+  );
+});
+
+Deno.test("HEALTH_PORT must be a port from 1 to 65535", () => {
+  assert.match(errorsOf({}, { HEALTH_PORT: "0" })[0], /HEALTH_PORT .*1 to 65535/);
+  assert.match(errorsOf({}, { HEALTH_PORT: "70000" })[0], /HEALTH_PORT/);
+});
+
+Deno.test("LOG_FORMAT and LOG_LEVEL take their listed values", () => {
+  assert.match(errorsOf({}, { LOG_FORMAT: "xml" })[0], /LOG_FORMAT .*auto, json, pretty/);
+  assert.match(errorsOf({}, { LOG_LEVEL: "loud" })[0], /LOG_LEVEL/);
+});
+
+Deno.test("LLM_TEMPERATURE and LLM_MAX_TOKENS are checked", () => {
+  assert.match(
+    errorsOf({}, { LLM_TEMPERATURE: "3" })[0],
+    /LLM_TEMPERATURE = "3": must be a number from 0 to 2/,
+  );
+  assert.match(errorsOf({}, { LLM_MAX_TOKENS: "0" })[0], /LLM_MAX_TOKENS/);
+  assert.equal(configOf({}, { LLM_TEMPERATURE: "0.2" }).llmTemperature, 0.2);
+});
+
+Deno.test("every problem is reported at once, in settings order", () => {
+  const errors = errorsOf(
+    { "drain-timeout": "soon" },
+    { WORKER_COUNT: "0", REDIS_URL: "nope", LLM_PROVIDER: "gpt", HEALTH_PORT: "x" },
+  );
+  assert.equal(errors.length, 5);
+  assert.deepEqual(errors.map((error) => error.split(" ")[0]), [
+    "WORKER_COUNT",
+    "REDIS_URL",
+    "HEALTH_PORT",
+    "LLM_PROVIDER",
+    "--drain-timeout",
+  ]);
+});
+
+Deno.test("an empty variable counts as unset", () => {
+  assert.equal(configOf({}, { WORKER_COUNT: "" }).workerCount, 1);
+});
+
+Deno.test("children get flag values as environment variables, so they resolve the same config", () => {
+  const env = { WORKER_COUNT: "2", PATH: "/bin" };
+  const flags = { count: "4", "drain-timeout": "5s", health: false };
+  const forChild = childEnv(flags, env);
+  assert.equal(forChild.WORKER_COUNT, "4");
+  assert.equal(forChild.DRAIN_TIMEOUT, "5s");
+  assert.equal(forChild.CLAUDE_HEALTH_SERVER, "false");
+  assert.equal(forChild.PATH, "/bin");
+  assert.deepEqual(configOf({}, forChild), configOf(flags, env));
+});
+
+Deno.test("help lists every variable and flag", () => {
+  const help = settingsHelp();
+  for (const setting of Object.values(SETTINGS) as { env: string; flag?: string }[]) {
+    assert.ok(help.includes(setting.env), setting.env);
+    if (setting.flag && setting.flag !== "health") {
+      assert.ok(help.includes(`--${setting.flag}`), setting.flag);
+    }
+  }
+  assert.ok(help.includes("--[no-]health"));
+});

@@ -1,0 +1,104 @@
+/** Decides the pool's health from a snapshot: the rules of /health and /ready, as pure functions. */
+
+import type { PoolSnapshot, SlotSnapshot } from "../supervisor/pool.ts";
+import type { RedisState } from "./redis_probe.ts";
+
+export type HealthStatus = "healthy" | "degraded" | "unhealthy";
+
+/** The LLM provider's state as the workers share it. */
+export interface LlmState {
+  state: "ok" | "auth_failed" | "quota_exceeded" | "unknown";
+  retryInSeconds: number;
+  /** `null` when the provider is not Claude, so nothing was checked. */
+  claudeAuthenticated: boolean | null;
+}
+
+export interface HealthInputs {
+  pool: PoolSnapshot;
+  redis: RedisState;
+  llm: LlmState;
+  queues: string[];
+  provider: string;
+  redisGraceMs: number;
+  startedAt: number;
+  version: string;
+}
+
+/** A slot counts as alive while its process runs. */
+export function isAlive(slot: SlotSnapshot): boolean {
+  return slot.pid !== undefined &&
+    (slot.state === "starting" || slot.state === "running" || slot.state === "draining");
+}
+
+/** The status and the reasons for it. */
+export function healthStatus(
+  inputs: HealthInputs,
+  now: number,
+): { status: HealthStatus; reasons: string[] } {
+  const { pool, redis } = inputs;
+  const alive = pool.slots.filter(isAlive).length;
+  const redisDownMs = redis.downSince === undefined ? 0 : now - redis.downSince;
+  const unhealthy: string[] = [];
+  if (alive === 0) unhealthy.push("no worker alive");
+  if (!redis.connected && redisDownMs >= inputs.redisGraceMs) {
+    unhealthy.push(`Redis unreachable for ${Math.round(redisDownMs / 1000)} s`);
+  }
+  if (pool.intensityExceeded) {
+    unhealthy.push(`restart intensity exceeded (${pool.restartsInPeriod} restarts in the period)`);
+  }
+  if (unhealthy.length > 0) return { status: "unhealthy", reasons: unhealthy };
+  const degraded: string[] = [];
+  if (alive < pool.size) degraded.push(`${alive} of ${pool.size} workers alive`);
+  if (!redis.connected) degraded.push("Redis unreachable (within the grace period)");
+  if (inputs.llm.state === "auth_failed" || inputs.llm.state === "quota_exceeded") {
+    degraded.push(`LLM paused: ${inputs.llm.state}`);
+  }
+  if (pool.draining) degraded.push("draining");
+  return degraded.length > 0
+    ? { status: "degraded", reasons: degraded }
+    : { status: "healthy", reasons: [] };
+}
+
+/** The state a slot shows in /health: `idle` or `busy` for a running worker. */
+function shownState(slot: SlotSnapshot): string {
+  if (slot.state !== "running") return slot.state;
+  return slot.activeJobs > 0 ? "busy" : "idle";
+}
+
+/** The /health response: body and HTTP status (200 healthy or degraded, 503 unhealthy). */
+export function healthResponse(inputs: HealthInputs, now: number) {
+  const { status, reasons } = healthStatus(inputs, now);
+  const body = {
+    status,
+    claude_authenticated: inputs.llm.claudeAuthenticated,
+    worker_count: inputs.pool.size,
+    queue: inputs.queues.join(","),
+    workers_alive: inputs.pool.slots.filter(isAlive).length,
+    provider: inputs.provider,
+    reasons,
+    redis: { connected: inputs.redis.connected, latency_ms: inputs.redis.latencyMs ?? null },
+    llm: { state: inputs.llm.state, retry_in_seconds: inputs.llm.retryInSeconds },
+    workers: inputs.pool.slots.map((slot) => ({
+      name: slot.name,
+      pid: slot.pid ?? null,
+      state: shownState(slot),
+      restarts: slot.restarts,
+      uptime_s: slot.uptimeS,
+      active_jobs: slot.activeJobs,
+      processed: slot.processed,
+      failed: slot.failed,
+    })),
+    uptime_s: Math.round((now - inputs.startedAt) / 100) / 10,
+    version: inputs.version,
+  };
+  return { httpStatus: status === "unhealthy" ? 503 : 200, body };
+}
+
+/** /ready: Redis answers, at least one worker is ready, and the pool is not draining. */
+export function readiness(inputs: HealthInputs): { ready: boolean; reason: string } {
+  if (inputs.pool.draining) return { ready: false, reason: "draining" };
+  if (!inputs.redis.connected) return { ready: false, reason: "Redis unreachable" };
+  const ready = inputs.pool.slots.filter((slot) => slot.state === "running").length;
+  if (ready === 0) return { ready: false, reason: "no worker ready" };
+  return { ready: true, reason: `${ready} worker(s) ready` };
+}

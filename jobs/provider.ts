@@ -1,0 +1,27 @@
+/** What every LLM provider takes and returns. */
+
+import type { Message } from "./payload.ts";
+
+export interface LlmRequest {
+  messages: Message[];
+  model?: string;
+  temperature?: number;
+  maxTokens?: number;
+  /** Echo only: how long to wait before answering. */
+  latencyMs?: number;
+  /** Aborted on the job timeout and when a drain gives the job back. */
+  signal: AbortSignal;
+}
+
+/** The job's return value, as the contract in DESIGN.md describes it. */
+export interface LlmResult {
+  text: string;
+  parsed?: unknown;
+  model: string;
+  provider: string;
+  usage: { input_tokens: number; output_tokens: number };
+  stop_reason?: string;
+  duration_ms: number;
+}
+
+export type Provider = (request: LlmRequest) => Promise<Omit<LlmResult, "parsed" | "duration_ms">>;

@@ -1,0 +1,216 @@
+/** ppr-worker's entry point: parses the command line and hands one validated Config to the command. */
+
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import {
+  childEnv,
+  type Config,
+  type FlagValues,
+  parseConfig,
+  SETTINGS,
+  settingsHelp,
+} from "./config/config.ts";
+import { parseDurationMs } from "./config/duration.ts";
+import { VERSION } from "./config/version.ts";
+import { setupLogging } from "./log/log.ts";
+
+/** Exit status for anything the user got wrong on the command line or in the environment. */
+export const EXIT_USAGE = 2;
+
+const env: Record<string, string> = Deno.env.toObject();
+
+class ExitRequest extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** Adds every setting's flag to `command`; the settings table in the help lists them. */
+function withSettings(command: Command): Command {
+  for (
+    const setting of Object.values(SETTINGS) as {
+      flag?: string;
+      short?: string;
+      valueName?: string;
+    }[]
+  ) {
+    if (setting.flag === undefined) continue;
+    if (setting.flag === "health") {
+      command.addOption(new Option("--health").hideHelp());
+      command.addOption(new Option("--no-health").hideHelp());
+      continue;
+    }
+    const short = setting.short ? `-${setting.short}, ` : "";
+    command.addOption(
+      new Option(`${short}--${setting.flag} <${setting.valueName ?? "value"}>`).hideHelp(),
+    );
+  }
+  return command.addHelpText(
+    "after",
+    `\nSettings (environment variable, flag; flags win over the environment):\n${settingsHelp()}\n`,
+  );
+}
+
+/** Commander's camelCase option keys back to flag names. */
+function flagValues(options: Record<string, unknown>): FlagValues {
+  const flags: FlagValues = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof value === "string" || typeof value === "boolean") {
+      flags[key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)] = value;
+    }
+  }
+  return flags;
+}
+
+/** Validates the configuration or ends the program with every problem listed. */
+function configOrExit(flags: FlagValues): Config {
+  const result = parseConfig(flags, env);
+  if (result.ok) return result.config;
+  console.error(
+    `ppr-worker: invalid configuration (${result.errors.length} problem${
+      result.errors.length === 1 ? "" : "s"
+    }):\n${result.errors.map((error) => `  - ${error}`).join("\n")}\n` +
+      "Run 'ppr-worker --help' for the rules of every setting.",
+  );
+  throw new ExitRequest(EXIT_USAGE);
+}
+
+function hostnameOf(config: Config): string {
+  return config.hostname ?? Deno.hostname();
+}
+
+function integerOption(min: number) {
+  return (raw: string) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < min) {
+      throw new InvalidArgumentError(`must be an integer >= ${min}.`);
+    }
+    return Number(raw);
+  };
+}
+
+function durationOption(raw: string): number {
+  const ms = parseDurationMs(raw);
+  if (ms === undefined) {
+    throw new InvalidArgumentError("must be a duration such as 500ms, 10s, 5m.");
+  }
+  return ms;
+}
+
+function program(): Command {
+  const root = withSettings(
+    new Command("ppr-worker")
+      .description(
+        "Supervises a pool of BullMQ worker processes that run LLM jobs from Redis.\n" +
+          "With no command it runs the pool: ppr-worker --count 4",
+      )
+      .version(VERSION, "-V, --version")
+      .enablePositionalOptions()
+      .exitOverride()
+      .showHelpAfterError("(run with --help for usage)"),
+  ).action(async (options) => {
+    const flags = flagValues(options);
+    const config = configOrExit(flags);
+    setupLogging({ format: config.logFormat, level: config.logLevel });
+    const { supervise } = await import("./supervisor/supervise.ts");
+    throw new ExitRequest(
+      await supervise({ config, hostname: hostnameOf(config), childEnv: childEnv(flags, env) }),
+    );
+  });
+
+  withSettings(
+    root.command("worker")
+      .description(
+        "Run one worker process (what the supervisor starts; also handy alone for debugging).",
+      )
+      .option("--name <name>", "worker name [default: worker-<hostname>-1]")
+      .addOption(new Option("--supervised", "started by the supervisor").hideHelp()),
+  ).action(async (options) => {
+    const config = configOrExit(flagValues(options));
+    const name = options.name ?? `worker-${hostnameOf(config)}-1`;
+    setupLogging({ format: config.logFormat, level: config.logLevel, worker: name });
+    const { runWorker } = await import("./jobs/worker.ts");
+    throw new ExitRequest(
+      await runWorker(config, {
+        name,
+        supervised: options.supervised === true,
+        hostname: hostnameOf(config),
+      }),
+    );
+  });
+
+  root.command("enqueue")
+    .description("Add LLM jobs to a queue, as any BullMQ producer would.")
+    .option("-q, --queue <name>", "queue [default: first of QUEUE_NAME]")
+    .option("-p, --prompt <text>", "the prompt")
+    .option("--data <json>", "the whole job data as JSON (instead of --prompt)")
+    .option("--provider <name>", "provider.name of the job")
+    .option("--latency-ms <ms>", "provider.latency_ms (echo provider)", integerOption(0))
+    .option("-n, --count <n>", "how many copies of the job", integerOption(1), 1)
+    .option("--attempts <n>", "attempts before a job fails", integerOption(1), 3)
+    .option("-w, --wait", "wait and print each result as a JSON line; exit 1 if any failed")
+    .option("--timeout <duration>", "how long --wait waits for each job", durationOption, 600_000)
+    .option("--redis-url <url>", "Redis server [default: REDIS_URL]")
+    .addHelpText("after", "\nExample:\n  ppr-worker enqueue --prompt 'hello' --count 10 --wait\n")
+    .action(async (options) => {
+      const config = configOrExit(flagValues({ redisUrl: options.redisUrl }));
+      const { runEnqueue } = await import("./jobs/enqueue.ts");
+      throw new ExitRequest(
+        await runEnqueue({
+          redisUrl: config.redisUrl,
+          prefix: config.prefix,
+          queue: options.queue ?? config.queues[0],
+          data: options.data,
+          prompt: options.prompt,
+          provider: options.provider,
+          latencyMs: options.latencyMs,
+          count: options.count,
+          attempts: options.attempts,
+          wait: options.wait === true,
+          timeoutMs: options.timeout,
+        }),
+      );
+    });
+
+  root.command("healthcheck")
+    .description(
+      "GET the local /health; print the status; exit 0 on HTTP 200, else 1 (for images without curl).",
+    )
+    .option("--url <url>", "health URL [default: http://127.0.0.1:<HEALTH_PORT>/health]")
+    .option("--health-host <host>", "[default: HEALTH_HOST]")
+    .option("--health-port <port>", "[default: HEALTH_PORT]")
+    .option("--timeout <duration>", "give up after this long", durationOption, 5000)
+    .action(async (options) => {
+      const config = configOrExit(
+        flagValues({ healthHost: options.healthHost, healthPort: options.healthPort }),
+      );
+      const { runHealthcheck } = await import("./health/healthcheck.ts");
+      throw new ExitRequest(
+        await runHealthcheck({
+          url: options.url,
+          host: config.healthHost,
+          port: config.healthPort,
+          timeoutMs: options.timeout,
+        }),
+      );
+    });
+
+  return root;
+}
+
+/** Runs the command line and returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await program().parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof ExitRequest) return error.code;
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+          error.code === "commander.help"
+        ? 0
+        : EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

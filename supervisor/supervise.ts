@@ -1,0 +1,203 @@
+/** The default command: start the pool, the health server and the signal handlers, and run until drained. */
+
+import type { Config } from "../config/config.ts";
+import { VERSION } from "../config/version.ts";
+import { connectRedis } from "../redis/connection.ts";
+import { redactUrl } from "../redis/url.ts";
+import { createRequeuer } from "../jobs/requeue.ts";
+import { removeStaleRegistrations } from "../jobs/registry.ts";
+import { startRedisProbe } from "../health/redis_probe.ts";
+import { startHealthServer } from "../health/server.ts";
+import type { HealthInputs } from "../health/status.ts";
+import { isJsonFormat, log } from "../log/log.ts";
+import { spawnChild } from "./child.ts";
+import { currentInvocation, workerCommand } from "./command.ts";
+import { createPool } from "./pool.ts";
+
+/** Most worker processes one container runs, as WORKER_COUNT allows. */
+export const MAX_WORKERS = 20;
+
+export interface SuperviseOptions {
+  config: Config;
+  hostname: string;
+  /** The environment children get (the supervisor's, with flag values written in). */
+  childEnv: Record<string, string>;
+}
+
+const logger = log("supervisor");
+const encoder = new TextEncoder();
+
+/** Name of worker slot `index` on this host: the contract `worker-<hostname>-<index>`. */
+export function workerName(hostname: string, index: number): string {
+  return `worker-${hostname}-${index}`;
+}
+
+/** Forwards a child's log line to stderr, tagged with the worker's name. */
+function forwardLog(name: string, json: boolean) {
+  return (line: string) => {
+    let out: string;
+    if (line.startsWith("{")) out = line;
+    else if (json) {
+      out = JSON.stringify({
+        "@timestamp": new Date().toISOString(),
+        level: "INFO",
+        message: line,
+        logger: "ppr.worker.output",
+        worker: name,
+      });
+    } else out = `${name} | ${line}`;
+    Deno.stderr.writeSync(encoder.encode(out + "\n"));
+  };
+}
+
+/** Runs the pool until a signal drains it. Resolves with the exit code. */
+export async function supervise(options: SuperviseOptions): Promise<number> {
+  const { config, hostname } = options;
+  const startedAt = Date.now();
+  const json = isJsonFormat(config.logFormat);
+  logger.info(
+    "ppr-worker {version}: {count} worker(s) x {concurrency} on {queues} at {redis}, provider {provider}",
+    {
+      version: VERSION,
+      count: config.workerCount,
+      concurrency: config.concurrency,
+      queues: config.queues.join(","),
+      redis: redactUrl(config.redisUrl),
+      provider: config.provider,
+    },
+  );
+
+  const redis = connectRedis(config.redisUrl, { name: `ppr-supervisor-${hostname}` });
+  let redisDown = false;
+  redis.on("error", (error: Error) => {
+    if (!redisDown) {
+      logger.warn("Redis at {url} unreachable ({error}); workers keep retrying", {
+        url: redactUrl(config.redisUrl),
+        error: error.message,
+      });
+    }
+    redisDown = true;
+  });
+  redis.on("ready", () => (redisDown = false));
+
+  try {
+    const removed = await Promise.race([
+      removeStaleRegistrations(redis, { hostname }),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error("Redis did not answer in 5 s")), 5000)
+      ),
+    ]);
+    if (removed.length > 0) {
+      logger.info("removed {count} stale worker registration(s): {names}", {
+        count: removed.length,
+        names: removed,
+      });
+    }
+  } catch (error) {
+    logger.warn("stale registrations not swept ({error}); their TTL removes them", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  const requeuer = createRequeuer(redis, config.prefix);
+  const childEnv = { ...options.childEnv, LOG_FORMAT: json ? "json" : "pretty" };
+  const self = currentInvocation();
+  const pool = createPool({
+    size: config.workerCount,
+    nameOf: (index) => workerName(hostname, index),
+    spawn: (name, { onEvent }) =>
+      spawnChild({
+        ...workerCommand(self, name),
+        env: childEnv,
+        onEvent,
+        onLog: forwardLog(name, json),
+      }),
+    onJobsLost: async (name, jobs) => {
+      const count = await requeuer.requeue(jobs);
+      logger.info("{worker}: {count} of {held} held job(s) put back on the queue", {
+        worker: name,
+        count,
+        held: jobs.length,
+      });
+    },
+    restartDelayMs: config.restartDelayMs,
+    restartMaxDelayMs: config.restartMaxDelayMs,
+    restartIntensity: config.restartIntensity,
+    restartPeriodMs: config.restartPeriodMs,
+    drainTimeoutMs: config.drainTimeoutMs,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+  });
+
+  const probe = startRedisProbe(redis);
+  const inputs = (): HealthInputs => ({
+    pool: pool.snapshot(),
+    redis: probe.state,
+    llm: { state: "ok", retryInSeconds: 0, claudeAuthenticated: null },
+    queues: config.queues,
+    provider: config.provider,
+    redisGraceMs: config.redisGraceMs,
+    startedAt,
+    version: VERSION,
+  });
+  let health: ReturnType<typeof startHealthServer> | undefined;
+  if (config.healthEnabled) {
+    try {
+      health = startHealthServer({
+        hostname: config.healthHost,
+        port: config.healthPort,
+        inputs,
+        onListen: ({ hostname, port }) =>
+          logger.info("health server on http://{hostname}:{port}/health", { hostname, port }),
+      });
+    } catch (error) {
+      logger.error("cannot serve health on {host}:{port}: {error}", {
+        host: config.healthHost,
+        port: config.healthPort,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      probe.stop();
+      redis.disconnect();
+      return 1;
+    }
+  }
+
+  let stopRequests = 0;
+  const onStop = (signal: string) => () => {
+    stopRequests++;
+    if (stopRequests === 1) {
+      logger.info("{signal}: draining; jobs in flight have {seconds} s to finish", {
+        signal,
+        seconds: config.drainTimeoutMs / 1000,
+      });
+      void pool.drain();
+    } else {
+      logger.warn("{signal} again: stopping now; jobs in flight go back to the queue", { signal });
+      void pool.stopNow();
+    }
+  };
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGTERM", onStop("SIGTERM")],
+    ["SIGINT", onStop("SIGINT")],
+    ["SIGHUP", () => {
+      logger.info("SIGHUP: rolling restart");
+      void pool.rollingRestart();
+    }],
+    [
+      "SIGTTIN",
+      () => logger.info("SIGTTIN: pool size now {size}", { size: pool.grow(MAX_WORKERS) }),
+    ],
+    ["SIGTTOU", () => logger.info("SIGTTOU: pool size now {size}", { size: pool.shrink() })],
+  ];
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+
+  pool.start();
+  await pool.stopped();
+
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  probe.stop();
+  await health?.close();
+  await requeuer.close();
+  redis.disconnect();
+  logger.info("all workers stopped; bye");
+  return 0;
+}

@@ -1,0 +1,116 @@
+/** The command line as a user meets it: help, version, configuration errors, enqueue. */
+
+import { strict as assert } from "node:assert";
+import manifest from "../deno.json" with { type: "json" };
+import { baseEnv, runPpr, startSupervisor } from "./_util/ppr.ts";
+import { startRedis } from "./_util/redis.ts";
+import { SETTINGS } from "../config/config.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("--help lists the commands and every setting; exit 0", async () => {
+  const { code, stdout } = await runPpr(["--help"]);
+  assert.equal(code, 0);
+  for (const command of ["worker", "enqueue", "healthcheck"]) {
+    assert.match(stdout, new RegExp(command));
+  }
+  for (const setting of Object.values(SETTINGS)) {
+    assert.ok(stdout.includes(setting.env), setting.env);
+  }
+  for (const command of ["worker", "enqueue", "healthcheck"]) {
+    const help = await runPpr([command, "--help"]);
+    assert.equal(help.code, 0, command);
+    assert.match(help.stdout, new RegExp(`Usage: ppr-worker ${command}`));
+  }
+});
+
+Deno.test("--version prints the version from deno.json", async () => {
+  const { code, stdout } = await runPpr(["--version"]);
+  assert.equal(code, 0);
+  assert.equal(stdout.trim(), manifest.version);
+});
+
+Deno.test("invalid configuration: exit 2 and every problem named, nothing started", async () => {
+  const { code, stderr } = await runPpr(
+    ["--drain-timeout", "soon"],
+    baseEnv({
+      WORKER_COUNT: "21",
+      REDIS_URL: "redis://:topsecret@",
+      LLM_PROVIDER: "gpt",
+    }),
+  );
+  assert.equal(code, 2);
+  assert.match(stderr, /invalid configuration \(4 problems\)/);
+  assert.match(stderr, /WORKER_COUNT \(--count\) = "21": must be an integer from 1 to 20/);
+  assert.match(stderr, /REDIS_URL \(--redis-url\) = .*must be a redis:\/\//);
+  assert.match(stderr, /LLM_PROVIDER \(--provider\) = "gpt": must be one of/);
+  assert.match(stderr, /--drain-timeout = "soon": must be a duration/);
+  assert.doesNotMatch(stderr, /topsecret/);
+});
+
+Deno.test("WORKER_COUNT=0 and WORKER_COUNT=abc are refused, not silently replaced by 1", async () => {
+  for (const value of ["0", "abc"]) {
+    const { code, stderr } = await runPpr([], baseEnv({ WORKER_COUNT: value }));
+    assert.equal(code, 2, value);
+    assert.match(stderr, new RegExp(`WORKER_COUNT \\(--count\\) = "${value}"`));
+  }
+});
+
+Deno.test("an unknown flag is a usage error, exit 2", async () => {
+  const { code, stderr } = await runPpr(["--cuont", "4"]);
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown option '--cuont'/);
+});
+
+Deno.test("enqueue --wait prints each result as it finishes", integration, async () => {
+  await using redis = await startRedis();
+  await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
+  await supervisor.waitForHealth((health) => health.workers_alive === 2, "2 workers");
+  const { code, stdout, stderr } = await runPpr(
+    ["enqueue", "--prompt", "hello", "--count", "3", "--wait", "--provider", "echo"],
+    baseEnv({ REDIS_URL: redis.url }),
+  );
+  assert.equal(code, 0, stderr);
+  const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(lines.length, 3);
+  for (const line of lines) {
+    assert.equal(line.state, "completed");
+    assert.equal(line.result.text, "hello");
+  }
+});
+
+Deno.test("enqueue refuses an invalid payload before it reaches Redis", async () => {
+  const { code, stderr } = await runPpr(
+    ["enqueue", "--data", '{"prompt": 5}'],
+    baseEnv({ REDIS_URL: "redis://127.0.0.1:1" }),
+  );
+  assert.equal(code, 2);
+  assert.match(stderr, /prompt: must be a string or a list/);
+});
+
+Deno.test(
+  "an invalid job fails at once, without retries, and the worker keeps going",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
+    await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+    const bad = await runPpr(
+      ["enqueue", "--data", '{"prompt":"x"}', "--wait"],
+      baseEnv({ REDIS_URL: redis.url }),
+    );
+    assert.equal(bad.code, 0);
+    const { Queue } = await import("bullmq");
+    const queue = new Queue("llm", { connection: redis.client() });
+    try {
+      const job = await queue.add("llm", { prompt: 42 }, { attempts: 5 });
+      const { waitUntil } = await import("./_util/wait.ts");
+      await waitUntil(async () => (await job.getState()) === "failed", { what: "the job to fail" });
+      const failed = (await queue.getJob(job.id!))!;
+      assert.equal(failed.attemptsMade, 1);
+      assert.match(failed.failedReason, /invalid job data: prompt: must be a string or a list/);
+    } finally {
+      await queue.close();
+    }
+  },
+);

@@ -1,0 +1,377 @@
+/** The pool against a real Redis: processing, crashes, hangs, drains and outages. */
+
+import { strict as assert } from "node:assert";
+import { Queue } from "bullmq";
+import { startRedis } from "./_util/redis.ts";
+import { startSupervisor } from "./_util/ppr.ts";
+import { processExists, waitUntil } from "./_util/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+/** A producer's queue; its connection errors during an outage are expected. */
+function producer(connection: ReturnType<Awaited<ReturnType<typeof startRedis>>["client"]>) {
+  const queue = new Queue("llm", { connection });
+  queue.on("error", () => {});
+  return queue;
+}
+
+function echoJob(text: string, latencyMs = 0) {
+  return { prompt: text, provider: { name: "echo", latency_ms: latencyMs } };
+}
+
+Deno.test("N workers process jobs from a plain BullMQ producer", integration, async () => {
+  await using redis = await startRedis();
+  const queue = producer(redis.client());
+  await using supervisor = startSupervisor(["--count", "3", "--concurrency", "2"], {
+    redisUrl: redis.url,
+  });
+  try {
+    const body = await supervisor.waitForHealth(
+      (health) => health.workers.every((worker) => worker.state === "idle"),
+      "3 idle workers",
+    );
+    assert.deepEqual(body.workers.map((worker) => worker.name), [
+      "worker-test-1",
+      "worker-test-2",
+      "worker-test-3",
+    ]);
+    await queue.addBulk(
+      Array.from(
+        { length: 30 },
+        (_, index) => ({ name: "llm", data: echoJob(`page ${index}`, 100) }),
+      ),
+    );
+    await waitUntil(async () => (await queue.getCompletedCount()) === 30, {
+      what: "30 completed jobs",
+      timeoutMs: 60_000,
+    });
+    const completed = await queue.getCompleted(0, 29);
+    assert.equal(completed.length, 30);
+    for (const job of completed) {
+      assert.equal(job.returnvalue.text, job.data.prompt);
+      assert.equal(job.returnvalue.provider, "echo");
+      assert.match(job.processedBy ?? "", /^worker-test-[123]$/);
+    }
+    assert.ok(
+      new Set(completed.map((job) => job.processedBy)).size >= 2,
+      "jobs were spread over more than one worker process",
+    );
+    const after = await supervisor.waitForHealth(
+      (health) => health.workers.reduce((sum, worker) => sum + worker.processed, 0) === 30,
+      "the heartbeats to count 30 processed jobs",
+    );
+    assert.equal(after.workers_alive, 3);
+  } finally {
+    await queue.close();
+  }
+});
+
+Deno.test(
+  "kill -9 of a worker mid-job: the slot restarts and the job completes once",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = producer(redis.client());
+    await using supervisor = startSupervisor(["--count", "1", "--restart-delay", "200ms"], {
+      redisUrl: redis.url,
+    });
+    try {
+      await supervisor.waitForHealth(
+        (health) => health.workers[0].state === "idle",
+        "an idle worker",
+      );
+      const job = await queue.add("llm", echoJob("survives", 3000), { attempts: 1 });
+      const busy = await supervisor.waitForHealth(
+        (health) => health.workers[0].active_jobs === 1,
+        "the worker to hold the job",
+      );
+      const pid = busy.workers[0].pid!;
+      Deno.kill(pid, "SIGKILL");
+      await waitUntil(async () => (await job.getState()) === "completed", {
+        what: "the job to complete after the crash",
+        timeoutMs: 30_000,
+      });
+      const done = (await queue.getJob(job.id!))!;
+      assert.equal(done.returnvalue.text, "survives");
+      // Completed once, on the first attempt: the crash spent no attempt and it was never failed.
+      assert.equal(done.attemptsMade, 1);
+      assert.equal(done.failedReason, undefined);
+      const health = await supervisor.waitForHealth(
+        (body) => body.workers[0].state === "idle",
+        "the restarted worker to be idle",
+      );
+      assert.equal(health.workers[0].restarts, 1);
+      assert.notEqual(health.workers[0].pid, pid);
+      assert.equal(health.workers[0].processed, 1);
+      assert.ok(
+        supervisor.logs.some((line) =>
+          line.includes("put back on the queue") && line.includes('"count":1')
+        ),
+        "the supervisor put the job back at once instead of waiting for the stalled check",
+      );
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test("SIGTERM with jobs in flight: all complete, exit 0", integration, async () => {
+  await using redis = await startRedis();
+  const queue = producer(redis.client());
+  await using supervisor = startSupervisor(["--count", "2", "--concurrency", "2"], {
+    redisUrl: redis.url,
+  });
+  try {
+    await supervisor.waitForHealth(
+      (health) => health.workers.every((w) => w.state === "idle"),
+      "idle workers",
+    );
+    await queue.addBulk(
+      Array.from(
+        { length: 4 },
+        (_, index) => ({ name: "llm", data: echoJob(`job ${index}`, 1500) }),
+      ),
+    );
+    await supervisor.waitForHealth(
+      (health) => health.workers.reduce((sum, worker) => sum + worker.active_jobs, 0) === 4,
+      "4 jobs in flight",
+    );
+    supervisor.signal("SIGTERM");
+    assert.equal(await supervisor.waitForExit(30_000), 0);
+    assert.equal(await queue.getCompletedCount(), 4);
+    assert.equal(await queue.getWaitingCount(), 0);
+    assert.equal(await queue.getActiveCount(), 0);
+  } finally {
+    await queue.close();
+  }
+});
+
+Deno.test(
+  "drain deadline: unfinished jobs go back to wait without spending an attempt",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = producer(redis.client());
+    await using supervisor = startSupervisor(
+      ["--count", "1", "--concurrency", "2", "--drain-timeout", "500ms"],
+      { redisUrl: redis.url },
+    );
+    try {
+      await supervisor.waitForHealth(
+        (health) => health.workers[0].state === "idle",
+        "an idle worker",
+      );
+      const jobs = await queue.addBulk([
+        { name: "llm", data: echoJob("slow 1", 120_000), opts: { attempts: 3 } },
+        { name: "llm", data: echoJob("slow 2", 120_000), opts: { attempts: 3 } },
+      ]);
+      await supervisor.waitForHealth(
+        (health) => health.workers[0].active_jobs === 2,
+        "2 jobs in flight",
+      );
+      supervisor.signal("SIGTERM");
+      assert.equal(await supervisor.waitForExit(30_000), 0);
+      for (const job of jobs) {
+        const after = (await queue.getJob(job.id!))!;
+        assert.equal(await after.getState(), "waiting");
+        assert.equal(after.attemptsMade, 0);
+        assert.equal(after.failedReason, undefined);
+      }
+      assert.equal(await queue.getActiveCount(), 0);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test("a second SIGTERM stops at once and still loses nothing", integration, async () => {
+  await using redis = await startRedis();
+  const queue = producer(redis.client());
+  await using supervisor = startSupervisor(
+    ["--count", "2", "--drain-timeout", "10m"],
+    { redisUrl: redis.url },
+  );
+  try {
+    await supervisor.waitForHealth(
+      (health) => health.workers.every((w) => w.state === "idle"),
+      "idle workers",
+    );
+    await queue.addBulk([
+      { name: "llm", data: echoJob("slow 1", 600_000) },
+      { name: "llm", data: echoJob("slow 2", 600_000) },
+    ]);
+    await supervisor.waitForHealth(
+      (health) => health.workers.every((worker) => worker.active_jobs === 1),
+      "both workers busy",
+    );
+    supervisor.signal("SIGTERM");
+    await supervisor.waitForLog(/draining/);
+    supervisor.signal("SIGTERM");
+    assert.equal(await supervisor.waitForExit(30_000), 0);
+    assert.equal(await queue.getWaitingCount(), 2);
+    assert.equal(await queue.getActiveCount(), 0);
+  } finally {
+    await queue.close();
+  }
+});
+
+Deno.test("Redis stopped and restarted mid-run: every job completes", integration, async () => {
+  await using redis = await startRedis({ persist: true });
+  await using supervisor = startSupervisor(
+    ["--count", "2", "--concurrency", "2", "--redis-grace", "500ms"],
+    { redisUrl: redis.url },
+  );
+  const queue = producer(redis.client());
+  try {
+    await supervisor.waitForHealth(
+      (health) => health.workers.every((w) => w.state === "idle"),
+      "idle workers",
+    );
+    await queue.addBulk(
+      Array.from(
+        { length: 40 },
+        (_, index) => ({ name: "llm", data: echoJob(`job ${index}`, 200) }),
+      ),
+    );
+    await waitUntil(async () => (await queue.getCompletedCount()) >= 4, { what: "some jobs done" });
+    await redis.stop();
+    const down = await supervisor.waitForHealth(
+      (health) => health.status === "unhealthy",
+      "/health to report the outage",
+    );
+    assert.equal(down.redis.connected, false);
+    const ready = await fetch(`http://127.0.0.1:${supervisor.healthPort}/ready`);
+    assert.equal(ready.status, 503);
+    await ready.body?.cancel();
+    await redis.start();
+    await waitUntil(async () => (await queue.getCompletedCount()) === 40, {
+      what: "all 40 jobs to complete after the outage",
+      timeoutMs: 60_000,
+    });
+    const up = await supervisor.waitForHealth(
+      (health) => health.status === "healthy",
+      "healthy again",
+    );
+    assert.equal(up.workers_alive, 2);
+    assert.equal(await queue.getFailedCount(), 0);
+  } finally {
+    await queue.close();
+  }
+});
+
+Deno.test("a hung worker is killed and its slot restarted", integration, async () => {
+  await using redis = await startRedis();
+  await using supervisor = startSupervisor(
+    ["--count", "1", "--heartbeat-timeout", "2s", "--restart-delay", "100ms"],
+    { redisUrl: redis.url },
+  );
+  const before = await supervisor.waitForHealth(
+    (health) => health.workers[0].state === "idle",
+    "an idle worker",
+  );
+  const pid = before.workers[0].pid!;
+  Deno.kill(pid, "SIGSTOP");
+  const after = await supervisor.waitForHealth(
+    (health) => health.workers[0].restarts === 1 && health.workers[0].state === "idle",
+    "the hung worker to be replaced",
+  );
+  assert.notEqual(after.workers[0].pid, pid);
+  assert.equal(processExists(pid), false);
+  await supervisor.waitForLog(/killing it as hung/);
+});
+
+Deno.test(
+  "restart intensity: past R restarts in T the slot waits and /health says unhealthy",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(
+      [
+        "--count",
+        "1",
+        "--restart-delay",
+        "100ms",
+        "--restart-intensity",
+        "2",
+        "--restart-period",
+        "10m",
+        "--restart-max-delay",
+        "10m",
+      ],
+      { redisUrl: redis.url },
+    );
+    for (let crash = 1; crash <= 3; crash++) {
+      const body = await supervisor.waitForHealth(
+        (health) => health.workers[0].restarts === crash - 1 && health.workers[0].pid !== null,
+        `worker process number ${crash}`,
+      );
+      Deno.kill(body.workers[0].pid!, "SIGKILL");
+    }
+    const storm = await supervisor.waitForHealth(
+      (health) => health.workers[0].state === "fatal",
+      "the slot to be held back",
+    );
+    const response = await supervisor.health();
+    assert.equal(response.httpStatus, 503);
+    assert.equal(storm.status, "unhealthy");
+    assert.equal(storm.workers[0].pid, null);
+    assert.equal(storm.workers[0].restarts, 2);
+  },
+);
+
+Deno.test("workers exit by themselves when the supervisor dies", integration, async () => {
+  await using redis = await startRedis();
+  await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
+  const body = await supervisor.waitForHealth(
+    (health) => health.workers.every((worker) => worker.state === "idle"),
+    "idle workers",
+  );
+  const pids = body.workers.map((worker) => worker.pid!);
+  supervisor.signal("SIGKILL");
+  await supervisor.exited;
+  await waitUntil(() => pids.every((pid) => !processExists(pid)), {
+    what: "orphaned workers to exit on stdin EOF",
+  });
+});
+
+Deno.test(
+  "stale registrations are removed at start; live ones carry a TTL",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const client = redis.client();
+    const old = new Date(Date.now() - 3_600_000).toISOString();
+    const stale = (name: string, heartbeat: string) =>
+      JSON.stringify({
+        name,
+        hostname: "x",
+        pid: 1,
+        queues: ["llm"],
+        started_at: old,
+        heartbeat_at: heartbeat,
+      });
+    await client.set("ppr:worker:worker-test-7", stale("worker-test-7", new Date().toISOString()));
+    await client.set("ppr:worker:worker-gone-1", stale("worker-gone-1", old));
+    await client.set(
+      "ppr:worker:worker-other-1",
+      stale("worker-other-1", new Date().toISOString()),
+      "EX",
+      60,
+    );
+    await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
+    await supervisor.waitForHealth(
+      (health) => health.workers[0].state === "idle",
+      "an idle worker",
+    );
+    await waitUntil(async () => (await client.exists("ppr:worker:worker-test-1")) === 1, {
+      what: "the live worker's registration",
+    });
+    assert.equal(await client.exists("ppr:worker:worker-test-7"), 0);
+    assert.equal(await client.exists("ppr:worker:worker-gone-1"), 0);
+    // Another host's live worker is left alone.
+    assert.equal(await client.exists("ppr:worker:worker-other-1"), 1);
+    const ttl = await client.ttl("ppr:worker:worker-test-1");
+    assert.ok(ttl > 0 && ttl <= 15, `TTL ${ttl}`);
+    await supervisor.waitForLog(/removed 2 stale worker registration/);
+  },
+);
