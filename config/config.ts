@@ -1,6 +1,5 @@
 /** Turns flags and environment variables into one validated `Config`, or a list of every problem. */
 
-import { z } from "zod";
 import { formatDuration, parseDurationMs } from "./duration.ts";
 import { redactUrl } from "../redis/url.ts";
 
@@ -19,136 +18,109 @@ interface Setting {
   short?: string;
   /** Raw default, parsed like any other value; `undefined` means unset. */
   default?: string;
-  /** What the value must be, as the error message says it. */
+  /** What the value must be, as the error message says it: `must be <rule>`. */
   rule: string;
   help: string;
   secret?: boolean;
   /** Shown in `--help` as the flag's value name. */
   valueName?: string;
-  schema: z.ZodType;
+  /** The value, or `undefined` when the raw text breaks the rule. */
+  parse(raw: string): unknown;
 }
 
-function fail(rule: string) {
-  return (_raw: string, ctx: z.RefinementCtx) => {
-    ctx.addIssue({ code: "custom", message: `must be ${rule}` });
-    return z.NEVER;
-  };
-}
+// The rules are small pure functions rather than a schema library: a worker process parses its
+// configuration too, and every megabyte it loads is paid WORKER_COUNT times.
 
 function integer(min: number, max: number) {
-  const rule = `an integer from ${min} to ${max}`;
   return {
-    rule,
-    schema: z.string().trim().transform((raw, ctx) => {
-      const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-      return value >= min && value <= max ? value : fail(rule)(raw, ctx);
-    }),
+    rule: `an integer from ${min} to ${max}`,
+    parse(raw: string): number | undefined {
+      const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      return value >= min && value <= max ? value : undefined;
+    },
   };
 }
 
 function number(min: number, max: number) {
-  const rule = `a number from ${min} to ${max}`;
   return {
-    rule,
-    schema: z.string().trim().transform((raw, ctx) => {
-      const value = raw === "" ? NaN : Number(raw);
-      return value >= min && value <= max ? value : fail(rule)(raw, ctx);
-    }),
+    rule: `a number from ${min} to ${max}`,
+    parse(raw: string): number | undefined {
+      const value = raw.trim() === "" ? NaN : Number(raw);
+      return value >= min && value <= max ? value : undefined;
+    },
   };
 }
 
 function duration(minMs: number, maxMs: number) {
-  const rule = `a duration from ${formatDuration(minMs)} to ${
-    formatDuration(maxMs)
-  } (e.g. 500ms, 10s, 5m, or bare seconds)`;
   return {
-    rule,
-    schema: z.string().transform((raw, ctx) => {
+    rule: `a duration from ${formatDuration(minMs)} to ${
+      formatDuration(maxMs)
+    } (e.g. 500ms, 10s, 5m, or bare seconds)`,
+    parse(raw: string): number | undefined {
       const ms = parseDurationMs(raw);
-      return ms !== undefined && ms >= minMs && ms <= maxMs ? ms : fail(rule)(raw, ctx);
-    }),
+      return ms !== undefined && ms >= minMs && ms <= maxMs ? ms : undefined;
+    },
   };
 }
 
 function oneOf<const T extends readonly string[]>(values: T) {
-  const rule = `one of ${values.join(", ")}`;
   return {
-    rule,
-    schema: z.string().trim().toLowerCase().pipe(z.enum(values, { error: `must be ${rule}` })),
+    rule: `one of ${values.join(", ")}`,
+    parse(raw: string): T[number] | undefined {
+      const value = raw.trim().toLowerCase();
+      return values.includes(value) ? value : undefined;
+    },
   };
 }
 
 function boolean() {
-  const rule = "true or false";
-  const truthy = ["true", "1", "yes", "on"];
-  const falsy = ["false", "0", "no", "off"];
   return {
-    rule,
-    schema: z.string().trim().toLowerCase().transform((raw, ctx) =>
-      truthy.includes(raw) ? true : falsy.includes(raw) ? false : fail(rule)(raw, ctx)
-    ),
+    rule: "true or false",
+    parse(raw: string): boolean | undefined {
+      const value = raw.trim().toLowerCase();
+      if (["true", "1", "yes", "on"].includes(value)) return true;
+      if (["false", "0", "no", "off"].includes(value)) return false;
+      return undefined;
+    },
   };
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_.\-{}]+$/;
 
-function names(what: string, required: boolean) {
-  const rule = `${
-    required ? "one or more" : "zero or more"
-  } ${what} names, comma-separated (letters, digits, _ . - { })`;
+function names(what: string) {
   return {
-    rule,
-    schema: z.string().transform((raw, ctx) => {
+    rule: `one or more ${what} names, comma-separated (letters, digits, _ . - { })`,
+    parse(raw: string): string[] | undefined {
       const list = raw.split(",").map((name) => name.trim()).filter((name) => name !== "");
-      const ok = list.every((name) => NAME_PATTERN.test(name)) &&
-        new Set(list).size === list.length && (!required || list.length > 0);
-      return ok ? list : fail(rule)(raw, ctx);
-    }),
+      const ok = list.length > 0 && list.every((name) => NAME_PATTERN.test(name)) &&
+        new Set(list).size === list.length;
+      return ok ? list : undefined;
+    },
   };
 }
 
 function redisUrl() {
-  const rule = "a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379/0";
   return {
-    rule,
-    schema: z.string().trim().transform((raw, ctx) => {
-      let url: URL | undefined;
+    rule: "a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379/0",
+    parse(raw: string): string | undefined {
       try {
-        url = new URL(raw);
+        const url = new URL(raw.trim());
+        const ok = (url.protocol === "redis:" || url.protocol === "rediss:") &&
+          url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname);
+        return ok ? raw.trim() : undefined;
       } catch {
-        url = undefined;
+        return undefined;
       }
-      const ok = url !== undefined && (url.protocol === "redis:" || url.protocol === "rediss:") &&
-        url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname);
-      return ok ? raw : fail(rule)(raw, ctx);
-    }),
+    },
   };
 }
 
-function text(rule = "a non-empty text") {
+function pattern(rule: string, test: RegExp) {
   return {
     rule,
-    schema: z.string().trim().transform((raw, ctx) => raw !== "" ? raw : fail(rule)(raw, ctx)),
-  };
-}
-
-function hostnamePart() {
-  const rule = "letters, digits, dots and dashes";
-  return {
-    rule,
-    schema: z.string().trim().transform((raw, ctx) =>
-      /^[A-Za-z0-9.\-]+$/.test(raw) ? raw : fail(rule)(raw, ctx)
-    ),
-  };
-}
-
-function host() {
-  const rule = "a host name or IP address";
-  return {
-    rule,
-    schema: z.string().trim().transform((raw, ctx) =>
-      /^[A-Za-z0-9.\-:[\]]+$/.test(raw) ? raw : fail(rule)(raw, ctx)
-    ),
+    parse(raw: string): string | undefined {
+      return test.test(raw.trim()) ? raw.trim() : undefined;
+    },
   };
 }
 
@@ -173,7 +145,7 @@ export const SETTINGS = {
     default: "llm",
     valueName: "names",
     help: "queues to take jobs from, comma-separated",
-    ...names("queue", true),
+    ...names("queue"),
   },
   concurrency: {
     env: "WORKER_CONCURRENCY",
@@ -198,7 +170,7 @@ export const SETTINGS = {
     default: "bull",
     valueName: "prefix",
     help: "BullMQ key prefix ({ppr} for Redis Cluster)",
-    ...text("a non-empty key prefix"),
+    ...pattern("a non-empty key prefix without spaces", /^\S+$/),
   },
   healthEnabled: {
     env: "CLAUDE_HEALTH_SERVER",
@@ -213,7 +185,7 @@ export const SETTINGS = {
     default: "0.0.0.0",
     valueName: "host",
     help: "address the health server listens on",
-    ...host(),
+    ...pattern("a host name or IP address", /^[A-Za-z0-9.\-:[\]]+$/),
   },
   healthPort: {
     env: "HEALTH_PORT",
@@ -234,7 +206,7 @@ export const SETTINGS = {
   llmModel: {
     env: "LLM_MODEL_NAME",
     help: "default model (provider's default when unset)",
-    ...text(),
+    ...pattern("a non-empty text", /\S/),
   },
   llmTemperature: {
     env: "LLM_TEMPERATURE",
@@ -319,7 +291,7 @@ export const SETTINGS = {
     flag: "hostname",
     valueName: "name",
     help: "host part of worker names worker-<hostname>-<n> [default: this machine's hostname]",
-    ...hostnamePart(),
+    ...pattern("letters, digits, dots and dashes", /^[A-Za-z0-9.\-]+$/),
   },
   logFormat: {
     env: "LOG_FORMAT",
@@ -344,8 +316,9 @@ export type SettingKey = keyof Settings;
 
 /** The one validated configuration every part of ppr-worker reads. */
 export type Config = {
-  [K in SettingKey]: Settings[K] extends { default: string } ? z.output<Settings[K]["schema"]>
-    : z.output<Settings[K]["schema"]> | undefined;
+  [K in SettingKey]: Settings[K] extends { default: string }
+    ? Exclude<ReturnType<Settings[K]["parse"]>, undefined>
+    : ReturnType<Settings[K]["parse"]>;
 };
 
 /** Flag values as the command-line parser hands them over, keyed by long flag name. */
@@ -403,16 +376,16 @@ export function parseConfig(
       config[key] = undefined;
       continue;
     }
-    const result = setting.schema.safeParse(raw);
-    if (result.success) {
-      config[key] = result.data;
+    const value = setting.parse(raw);
+    if (value !== undefined) {
+      config[key] = value;
     } else {
       const name = setting.flag === undefined
         ? setting.env
         : source.startsWith("--")
         ? `--${setting.flag}`
         : `${setting.env} (--${setting.flag})`;
-      errors.push(`${name} = ${shown(setting, raw)}: ${result.error.issues[0].message}`);
+      errors.push(`${name} = ${shown(setting, raw)}: must be ${setting.rule}`);
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };

@@ -1,52 +1,85 @@
-/** The LLM job payload contract: validation with messages that name the field. */
+/** The LLM job payload contract, as a JSON Schema producers in any language can use, and its check. */
 
-import { z } from "zod";
 import { PROVIDERS } from "../config/config.ts";
+import { compileSchema } from "./schema.ts";
 
 /** Longest prompt accepted, in characters, all messages together. */
 export const MAX_PROMPT_CHARS = 2_000_000;
 
-const message = z.object({
-  role: z.enum(["system", "user", "assistant"]),
-  content: z.string(),
-});
+export interface Message {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
 
-export const llmJobSchema = z.object({
-  prompt: z.union([
-    z.string().min(1, "must not be empty"),
-    z.array(message).min(1, "must have at least one message"),
-  ], { error: "must be a string or a list of {role, content} messages" }),
-  format: z.record(z.string(), z.unknown()).optional(),
-  provider: z.object({
-    name: z.enum(PROVIDERS, { error: `must be one of ${PROVIDERS.join(", ")}` }).optional(),
-    model: z.string().min(1).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    max_tokens: z.number().int().min(1).optional(),
-    latency_ms: z.number().int().min(0).max(3_600_000).optional(),
-  }).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-});
+/** Job data as the contract in DESIGN.md describes it. */
+export interface LlmJob {
+  prompt: string | Message[];
+  format?: Record<string, unknown>;
+  provider?: {
+    name?: string;
+    model?: string;
+    temperature?: number;
+    max_tokens?: number;
+    latency_ms?: number;
+  };
+  metadata?: Record<string, unknown>;
+}
 
-export type LlmJob = z.output<typeof llmJobSchema>;
-export type Message = z.output<typeof message>;
+/** The payload contract. `errorMessage` is an annotation ppr-worker shows when no branch of an `anyOf` fits. */
+export const PAYLOAD_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  title: "ppr-worker LLM job",
+  type: "object",
+  required: ["prompt"],
+  properties: {
+    prompt: {
+      errorMessage: "must be a string or a list of {role, content} messages",
+      anyOf: [
+        { type: "string", minLength: 1 },
+        {
+          type: "array",
+          minItems: 1,
+          items: {
+            type: "object",
+            required: ["role", "content"],
+            properties: {
+              role: { enum: ["system", "user", "assistant"] },
+              content: { type: "string" },
+            },
+          },
+        },
+      ],
+    },
+    format: { type: "object" },
+    provider: {
+      type: "object",
+      properties: {
+        name: { enum: [...PROVIDERS] },
+        model: { type: "string", minLength: 1 },
+        temperature: { type: "number", minimum: 0, maximum: 2 },
+        max_tokens: { type: "integer", minimum: 1 },
+        latency_ms: { type: "integer", minimum: 0, maximum: 3_600_000 },
+      },
+    },
+    metadata: { type: "object" },
+  },
+} as const;
+
+const checkPayload = compileSchema(PAYLOAD_SCHEMA);
 
 export type PayloadResult = { ok: true; job: LlmJob } | { ok: false; error: string };
 
 /**
  * Validates job data against the LLM job contract.
- * The error names every field that is wrong, e.g. `prompt: must not be empty`.
+ * The error names every field that is wrong, e.g. `invalid job data: prompt: must not be shorter than 1 character(s)`.
  */
 export function parsePayload(data: unknown): PayloadResult {
-  const result = llmJobSchema.safeParse(data);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) =>
-      `${issue.path.length > 0 ? issue.path.join(".") : "data"}: ${issue.message}`
-    );
-    return { ok: false, error: `invalid job data: ${problems.join("; ")}` };
-  }
-  const chars = typeof result.data.prompt === "string"
-    ? result.data.prompt.length
-    : result.data.prompt.reduce((sum, each) => sum + each.content.length, 0);
+  const problems = checkPayload(data);
+  if (problems.length > 0) return { ok: false, error: `invalid job data: ${problems.join("; ")}` };
+  const job = data as LlmJob;
+  const chars = typeof job.prompt === "string"
+    ? job.prompt.length
+    : job.prompt.reduce((sum, each) => sum + each.content.length, 0);
   if (chars > MAX_PROMPT_CHARS) {
     return {
       ok: false,
@@ -54,7 +87,7 @@ export function parsePayload(data: unknown): PayloadResult {
         `invalid job data: prompt: ${chars} characters is over the limit of ${MAX_PROMPT_CHARS}`,
     };
   }
-  return { ok: true, job: result.data };
+  return { ok: true, job };
 }
 
 /** The prompt as a list of messages (a string prompt is one user message). */

@@ -375,3 +375,69 @@ Deno.test(
     await supervisor.waitForLog(/removed 2 stale worker registration/);
   },
 );
+
+Deno.test("SIGTTIN adds a worker, SIGTTOU drains the last one away", integration, async () => {
+  await using redis = await startRedis();
+  await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
+  await supervisor.waitForHealth((health) => health.workers[0].state === "idle", "an idle worker");
+  supervisor.signal("SIGTTIN");
+  const grown = await supervisor.waitForHealth(
+    (health) =>
+      health.worker_count === 2 && health.workers.every((worker) => worker.state === "idle"),
+    "a second idle worker",
+  );
+  assert.deepEqual(grown.workers.map((worker) => worker.name), ["worker-test-1", "worker-test-2"]);
+  const secondPid = grown.workers[1].pid!;
+  supervisor.signal("SIGTTOU");
+  const shrunk = await supervisor.waitForHealth(
+    (health) => health.worker_count === 1 && health.workers.length === 1,
+    "the pool back at one worker",
+  );
+  assert.equal(shrunk.workers[0].name, "worker-test-1");
+  await waitUntil(() => !processExists(secondPid), { what: "the removed worker to exit" });
+});
+
+Deno.test(
+  "SIGHUP replaces every worker, one at a time, and no job is lost",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = producer(redis.client());
+    await using supervisor = startSupervisor(["--count", "2", "--concurrency", "2"], {
+      redisUrl: redis.url,
+    });
+    try {
+      const before = await supervisor.waitForHealth(
+        (health) => health.workers.every((worker) => worker.state === "idle"),
+        "idle workers",
+      );
+      const oldPids = before.workers.map((worker) => worker.pid!);
+      await queue.addBulk(
+        Array.from(
+          { length: 20 },
+          (_, index) => ({ name: "llm", data: echoJob(`job ${index}`, 300) }),
+        ),
+      );
+      supervisor.signal("SIGHUP");
+      const after = await supervisor.waitForHealth(
+        (health) =>
+          health.workers.every((worker) =>
+            worker.restarts === 1 && worker.state !== "starting" && !oldPids.includes(worker.pid!)
+          ),
+        "both workers replaced",
+        60_000,
+      );
+      assert.equal(after.workers_alive, 2);
+      await waitUntil(async () => (await queue.getCompletedCount()) === 20, {
+        what: "all 20 jobs to complete across the rolling restart",
+        timeoutMs: 60_000,
+      });
+      assert.equal(await queue.getFailedCount(), 0);
+      for (const pid of oldPids) {
+        await waitUntil(() => !processExists(pid), { what: `old worker ${pid} to exit` });
+      }
+    } finally {
+      await queue.close();
+    }
+  },
+);

@@ -1,0 +1,142 @@
+/** JSON Schema validation with messages that name the field: for job payloads and structured LLM output. */
+
+import { type OutputUnit, type Schema, Validator } from "@cfworker/json-schema";
+
+/** Keywords that only say "something below failed"; the leaf errors say what. */
+const CONTAINERS = new Set([
+  "properties",
+  "items",
+  "prefixItems",
+  "allOf",
+  "$ref",
+  "additionalItems",
+  "unevaluatedProperties",
+  "dependentSchemas",
+  "if",
+  "then",
+  "else",
+]);
+
+/** `#/provider/name` → `provider.name`; the root is `data`. */
+function fieldOf(instanceLocation: string): string {
+  const path = instanceLocation.replace(/^#\/?/, "").split("/").filter((part) => part !== "")
+    .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
+  return path.length > 0 ? path.join(".") : "data";
+}
+
+function schemaAt(schema: unknown, pointer: string): Record<string, unknown> | undefined {
+  let node: unknown = schema;
+  for (const part of pointer.replace(/^#\/?/, "").split("/").filter((each) => each !== "")) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part.replaceAll("~1", "/").replaceAll("~0", "~")];
+  }
+  return typeof node === "object" && node !== null ? node as Record<string, unknown> : undefined;
+}
+
+function describe(schema: unknown, error: OutputUnit): string | undefined {
+  const field = fieldOf(error.instanceLocation);
+  const rule = schemaAt(schema, error.keywordLocation.replace(/\/[^/]*$/, "")) ?? {};
+  switch (error.keyword) {
+    case "required": {
+      const property = /property "([^"]+)"/.exec(error.error)?.[1] ?? "?";
+      return `${field === "data" ? "" : `${field}.`}${property}: is required`;
+    }
+    case "type": {
+      const expected = [rule.type].flat().join(" or ");
+      return `${field}: must be ${/^[aeiou]/.test(expected) ? "an" : "a"} ${expected}`;
+    }
+    case "enum":
+      return `${field}: must be one of ${(rule.enum as unknown[]).map(String).join(", ")}`;
+    case "const":
+      return `${field}: must be ${JSON.stringify(rule.const)}`;
+    case "minimum":
+      return `${field}: must be >= ${rule.minimum}`;
+    case "maximum":
+      return `${field}: must be <= ${rule.maximum}`;
+    case "minLength":
+      return `${field}: must not be shorter than ${rule.minLength} character(s)`;
+    case "minItems":
+      return `${field}: must have at least ${rule.minItems} item(s)`;
+    case "additionalProperties": {
+      const property = /Property "([^"]+)"/.exec(error.error)?.[1] ?? "?";
+      const declared = (rule.properties ?? {}) as Record<string, unknown>;
+      // The validator also names declared properties that failed their own schema; those are reported there.
+      return property in declared ? undefined : `${field}: has no property "${property}"`;
+    }
+    case "false":
+      return undefined;
+    default:
+      return `${field}: ${error.error} (${error.keyword})`;
+  }
+}
+
+/**
+ * Turns the validator's output into one message per problem. An `anyOf`
+ * whose instance matched one branch's type reports that branch's problems;
+ * otherwise its `errorMessage` (an annotation of ours) or a generic message.
+ */
+function problemsOf(schema: unknown, errors: OutputUnit[]): string[] {
+  const problems: string[] = [];
+  const skipped: string[] = [];
+  for (const error of errors) {
+    if (skipped.some((prefix) => error.keywordLocation.startsWith(prefix))) continue;
+    if (CONTAINERS.has(error.keyword)) continue;
+    if (error.keyword === "anyOf" || error.keyword === "oneOf") {
+      const prefix = `${error.keywordLocation}/`;
+      const branches = new Map<string, OutputUnit[]>();
+      for (const each of errors) {
+        if (!each.keywordLocation.startsWith(prefix)) continue;
+        const branch = each.keywordLocation.slice(prefix.length).split("/")[0];
+        branches.set(branch, [...(branches.get(branch) ?? []), each]);
+      }
+      const typeMatched = [...branches.values()].filter((branchErrors) =>
+        !branchErrors.some((each) =>
+          each.keyword === "type" && each.instanceLocation === error.instanceLocation
+        )
+      );
+      skipped.push(prefix);
+      if (typeMatched.length === 1) {
+        problems.push(...problemsOf(schema, typeMatched[0]));
+      } else {
+        const owner = schemaAt(schema, error.keywordLocation.replace(/\/[^/]*$/, ""));
+        const message = typeof owner?.errorMessage === "string"
+          ? owner.errorMessage
+          : "does not match any of the allowed forms";
+        problems.push(`${fieldOf(error.instanceLocation)}: ${message}`);
+      }
+      continue;
+    }
+    const problem = describe(schema, error);
+    if (problem !== undefined) problems.push(problem);
+  }
+  return [...new Set(problems)];
+}
+
+/**
+ * A validator for `schema` (draft 2020-12 unless the schema says otherwise).
+ * Returns the problems with a value, each naming the field; none means valid.
+ *
+ * @example
+ * ```ts
+ * const check = compileSchema({ type: "object", required: ["name"] });
+ * check({}); // ["name: is required"]
+ * ```
+ */
+export function compileSchema(schema: object): (value: unknown) => string[] {
+  const draft = String((schema as Record<string, unknown>).$schema ?? "");
+  const validator = new Validator(
+    schema as Schema,
+    draft.includes("draft-04")
+      ? "4"
+      : draft.includes("draft-07")
+      ? "7"
+      : draft.includes("2019-09")
+      ? "2019-09"
+      : "2020-12",
+    false,
+  );
+  return (value) => {
+    const result = validator.validate(value);
+    return result.valid ? [] : problemsOf(schema, result.errors);
+  };
+}
