@@ -8,6 +8,7 @@ import {
   parseConfig,
   SETTINGS,
   settingsHelp,
+  subprocessEnv,
 } from "./config/config.ts";
 import { parseDurationMs } from "./config/duration.ts";
 import { VERSION } from "./config/version.ts";
@@ -112,7 +113,12 @@ function program(): Command {
     setupLogging({ format: config.logFormat, level: config.logLevel });
     const { supervise } = await import("./supervisor/supervise.ts");
     throw new ExitRequest(
-      await supervise({ config, hostname: hostnameOf(config), childEnv: childEnv(flags, env) }),
+      await supervise({
+        config,
+        hostname: hostnameOf(config),
+        childEnv: childEnv(flags, env),
+        subprocessEnv: subprocessEnv(env),
+      }),
     );
   });
 
@@ -133,6 +139,7 @@ function program(): Command {
         name,
         supervised: options.supervised === true,
         hostname: hostnameOf(config),
+        subprocessEnv: subprocessEnv(env),
       }),
     );
   });

@@ -4,7 +4,7 @@ import { formatDuration, parseDurationMs } from "./duration.ts";
 import { redactUrl } from "../redis/url.ts";
 
 /** The LLM providers this build implements. */
-export const PROVIDERS = ["echo"] as const;
+export const PROVIDERS = ["claude", "openai", "echo"] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -87,12 +87,14 @@ function boolean() {
 
 const NAME_PATTERN = /^[A-Za-z0-9_.\-{}]+$/;
 
-function names(what: string) {
+function names(what: string, required = true) {
   return {
-    rule: `one or more ${what} names, comma-separated (letters, digits, _ . - { })`,
+    rule: `${
+      required ? "one" : "zero"
+    } or more ${what} names, comma-separated (letters, digits, _ . - { })`,
     parse(raw: string): string[] | undefined {
       const list = raw.split(",").map((name) => name.trim()).filter((name) => name !== "");
-      const ok = list.length > 0 && list.every((name) => NAME_PATTERN.test(name)) &&
+      const ok = (list.length > 0 || !required) && list.every((name) => NAME_PATTERN.test(name)) &&
         new Set(list).size === list.length;
       return ok ? list : undefined;
     },
@@ -108,6 +110,20 @@ function redisUrl() {
         const ok = (url.protocol === "redis:" || url.protocol === "rediss:") &&
           url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname);
         return ok ? raw.trim() : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function httpUrl() {
+  return {
+    rule: "an http:// or https:// URL",
+    parse(raw: string): string | undefined {
+      try {
+        const url = new URL(raw.trim());
+        return url.protocol === "http:" || url.protocol === "https:" ? raw.trim() : undefined;
       } catch {
         return undefined;
       }
@@ -198,7 +214,7 @@ export const SETTINGS = {
   provider: {
     env: "LLM_PROVIDER",
     flag: "provider",
-    default: "echo",
+    default: "claude",
     valueName: "name",
     help: "default LLM provider for jobs that name none",
     ...oneOf(PROVIDERS),
@@ -223,6 +239,47 @@ export const SETTINGS = {
     default: "300s",
     help: "deadline of one LLM call",
     ...duration(1000, 3_600_000),
+  },
+  anthropicApiKey: {
+    env: "ANTHROPIC_API_KEY",
+    help: "Claude API key; when set, claude jobs use the API instead of the CLI",
+    secret: true,
+    ...pattern("a non-empty key", /^\S+$/),
+  },
+  anthropicBaseUrl: {
+    env: "ANTHROPIC_BASE_URL",
+    help: "Anthropic API base URL (the SDK's default when unset)",
+    ...httpUrl(),
+  },
+  openaiApiKey: {
+    env: "OPENAI_API_KEY",
+    help: "key of the OpenAI-compatible API",
+    secret: true,
+    ...pattern("a non-empty key", /^\S+$/),
+  },
+  openaiBaseUrl: {
+    env: "OPENAI_BASE_URL",
+    help: "base URL of any OpenAI-compatible server (OpenRouter, vLLM, Ollama, llama.cpp)",
+    ...httpUrl(),
+  },
+  claudeCli: {
+    env: "CLAUDE_CLI",
+    default: "claude",
+    help: "path of the Claude CLI (CLI mode)",
+    ...pattern("a path or command name", /\S/),
+  },
+  resultQueues: {
+    env: "LLM_RESULT_QUEUES",
+    default: "",
+    help: "queues that get {job_id, job, result} after each success, comma-separated",
+    ...names("queue", false),
+  },
+  llmProbeIntervalMs: {
+    env: "LLM_PROBE_INTERVAL",
+    default: "5m",
+    help:
+      "how often the supervisor runs the provider's cheap auth probe; auth pauses last this long",
+    ...duration(1000, 86_400_000),
   },
   echoLatencyMs: {
     env: "ECHO_LATENCY",
@@ -320,6 +377,27 @@ export type Config = {
     ? Exclude<ReturnType<Settings[K]["parse"]>, undefined>
     : ReturnType<Settings[K]["parse"]>;
 };
+
+/** Environment variables an LLM subprocess (the Claude CLI) may see; nothing else leaks to it. */
+const SUBPROCESS_ENV = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LC_ALL",
+  "TMPDIR",
+  "CLAUDE_CONFIG_DIR",
+  "CLAUDE_CODE_OAUTH_TOKEN",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+];
+
+/** The minimal environment of the Claude CLI subprocess. */
+export function subprocessEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of SUBPROCESS_ENV) if (env[name]) out[name] = env[name]!;
+  return out;
+}
 
 /** Flag values as the command-line parser hands them over, keyed by long flag name. */
 export type FlagValues = Record<string, string | boolean | undefined>;

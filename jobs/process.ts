@@ -1,40 +1,107 @@
-/** Runs one LLM job: validate the payload, pick the provider, call it within the timeout. */
+/** Runs one LLM job: validate the payload, pick the provider, call it within the timeout, check structured output. */
 
 import { UnrecoverableError } from "bullmq/errors";
 import type { Config } from "../config/config.ts";
 import { echoProvider } from "./echo.ts";
-import { messagesOf, parsePayload } from "./payload.ts";
-import type { LlmResult, Provider } from "./provider.ts";
+import { LlmError } from "./errors.ts";
+import { callClaudeCli } from "./claude_cli.ts";
+import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
+import type { LlmRequest, LlmResult, OutputFormat, Provider } from "./provider.ts";
+import { outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
-const PROVIDERS: Record<string, Provider> = { echo: echoProvider };
+/** A validated job, ready to run. */
+export interface PreparedJob {
+  job: LlmJob;
+  /** The provider that runs it: the job's `provider.name`, else `LLM_PROVIDER`. */
+  providerName: string;
+  format: OutputFormat | undefined;
+}
 
-/**
- * Processes job data. Invalid data throws `UnrecoverableError` (no retry);
- * `signal` aborts the call (drain deadline); `LLM_TIMEOUT` aborts it too.
- */
-export async function processLlmJob(
-  data: unknown,
-  config: Config,
-  signal: AbortSignal,
-): Promise<LlmResult> {
+/** Validates job data. Invalid data throws `UnrecoverableError` naming the field: no retry. */
+export function prepareJob(data: unknown, config: Config): PreparedJob {
   const payload = parsePayload(data);
   if (!payload.ok) throw new UnrecoverableError(payload.error);
-  const job = payload.job;
-  const providerName = job.provider?.name ?? config.provider;
-  const provider = PROVIDERS[providerName];
-  if (!provider) {
-    throw new UnrecoverableError(
-      `invalid job data: provider.name: ${providerName} is not available`,
-    );
+  const format = outputFormatOf(payload.job.format);
+  const problem = format && schemaProblem(format);
+  if (problem) throw new UnrecoverableError(`invalid job data: ${problem}`);
+  return { job: payload.job, providerName: payload.job.provider?.name ?? config.provider, format };
+}
+
+/** The provider function for a name; the SDK-backed ones are loaded on first use. */
+export function providerFor(
+  name: string,
+  config: Config,
+  subprocessEnv: Record<string, string>,
+): Provider {
+  switch (name) {
+    case "echo":
+      return echoProvider;
+    case "claude":
+      if (config.anthropicApiKey) {
+        const options = {
+          apiKey: config.anthropicApiKey,
+          baseUrl: config.anthropicBaseUrl,
+          timeoutMs: config.llmTimeoutMs,
+        };
+        return async (request) => (await import("./claude_api.ts")).callClaudeApi(options, request);
+      }
+      return (request) => callClaudeCli({ cli: config.claudeCli, env: subprocessEnv }, request);
+    case "openai": {
+      const apiKey = config.openaiApiKey;
+      if (!apiKey) {
+        return () => {
+          throw new UnrecoverableError(
+            "provider openai needs OPENAI_API_KEY (a local server takes any value)",
+          );
+        };
+      }
+      const options = { apiKey, baseUrl: config.openaiBaseUrl, timeoutMs: config.llmTimeoutMs };
+      return async (request) => (await import("./openai.ts")).callOpenAi(options, request);
+    }
+    default:
+      throw new UnrecoverableError(`invalid job data: provider.name: ${name} is not available`);
   }
-  const started = performance.now();
-  const result = await provider({
+}
+
+/**
+ * Calls the provider. `signal` aborts the call (drain deadline); `LLM_TIMEOUT`
+ * aborts it too and kills a CLI subprocess with everything it started.
+ */
+export async function runJob(
+  prepared: PreparedJob,
+  config: Config,
+  subprocessEnv: Record<string, string>,
+  signal: AbortSignal,
+): Promise<LlmResult> {
+  const { job, format } = prepared;
+  const provider = providerFor(prepared.providerName, config, subprocessEnv);
+  const timeout = AbortSignal.timeout(config.llmTimeoutMs);
+  const request: LlmRequest = {
     messages: messagesOf(job),
     model: job.provider?.model ?? config.llmModel,
     temperature: job.provider?.temperature ?? config.llmTemperature,
     maxTokens: job.provider?.max_tokens ?? config.llmMaxTokens,
     latencyMs: job.provider?.latency_ms ?? config.echoLatencyMs,
-    signal: AbortSignal.any([signal, AbortSignal.timeout(config.llmTimeoutMs)]),
-  });
-  return { ...result, duration_ms: Math.round(performance.now() - started) };
+    format,
+    signal: AbortSignal.any([signal, timeout]),
+  };
+  const started = performance.now();
+  let result;
+  try {
+    result = await provider(request);
+  } catch (error) {
+    if (timeout.aborted && !signal.aborted) {
+      throw new LlmError(
+        "transient",
+        `timed out after ${config.llmTimeoutMs / 1000} s (LLM_TIMEOUT)`,
+      );
+    }
+    throw error;
+  }
+  const parsed = format ? parseStructured(result.text, result.parsed, format) : undefined;
+  return {
+    ...result,
+    ...(parsed !== undefined ? { parsed } : {}),
+    duration_ms: Math.round(performance.now() - started),
+  };
 }

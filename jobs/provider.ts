@@ -2,11 +2,19 @@
 
 import type { Message } from "./payload.ts";
 
+/** Structured output: the JSON Schema the answer must fit. */
+export interface OutputFormat {
+  name?: string;
+  schema: Record<string, unknown>;
+  strict?: boolean;
+}
+
 export interface LlmRequest {
   messages: Message[];
   model?: string;
   temperature?: number;
   maxTokens?: number;
+  format?: OutputFormat;
   /** Echo only: how long to wait before answering. */
   latencyMs?: number;
   /** Aborted on the job timeout and when a drain gives the job back. */
@@ -24,4 +32,7 @@ export interface LlmResult {
   duration_ms: number;
 }
 
-export type Provider = (request: LlmRequest) => Promise<Omit<LlmResult, "parsed" | "duration_ms">>;
+/** What a provider returns; `parsed` only when the provider already parsed structured output. */
+export type ProviderResult = Omit<LlmResult, "duration_ms">;
+
+export type Provider = (request: LlmRequest) => Promise<ProviderResult>;

@@ -1,7 +1,7 @@
 /** One worker process: a BullMQ Worker per queue, heartbeats to the supervisor, drain on request. */
 
 import { Worker } from "bullmq/worker";
-import { WaitingError } from "bullmq/errors";
+import { DelayedError, UnrecoverableError, WaitingError } from "bullmq/errors";
 import type { Job } from "bullmq";
 import type { Config } from "../config/config.ts";
 import { connectRedis } from "../redis/connection.ts";
@@ -14,7 +14,10 @@ import {
 } from "../supervisor/protocol.ts";
 import { forEachLine } from "../supervisor/_util.ts";
 import { log } from "../log/log.ts";
-import { processLlmJob } from "./process.ts";
+import { prepareJob, runJob } from "./process.ts";
+import { decide, TRY_LOG_PREFIX } from "./outcome.ts";
+import { clearQuotaStrikes, type Pause, pauseProvider, readPause } from "./pause.ts";
+import { createResultRouter } from "./results.ts";
 import { register, REGISTRATION_REFRESH_MS, unregister } from "./registry.ts";
 
 export interface WorkerOptions {
@@ -22,7 +25,12 @@ export interface WorkerOptions {
   /** Started by the supervisor: events go to stdout, stdin EOF means the supervisor is gone, SIGINT is the supervisor's to handle. */
   supervised: boolean;
   hostname: string;
+  /** Environment of LLM subprocesses (the Claude CLI). */
+  subprocessEnv: Record<string, string>;
 }
+
+/** How often a worker reads the shared provider pauses. */
+export const PAUSE_POLL_MS = 2000;
 
 /** How often a worker tells the supervisor it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 1000;
@@ -76,6 +84,69 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     redisDown = false;
   });
 
+  // Shared provider pauses (auth, quota), read from Redis; while the default provider is
+  // paused this process takes no jobs.
+  const pauses = new Map<string, Pause>();
+  const watched = new Set<string>([config.provider]);
+  const isPaused = (provider: string) => (pauses.get(provider)?.retry_at ?? 0) > Date.now();
+  const results = createResultRouter(redis, config.prefix, config.resultQueues);
+  const strikesCleared = new Set<string>();
+
+  /** Handles a failed try; always throws, as BullMQ expects of a processor. */
+  const onFailure = async (
+    job: Job,
+    token: string,
+    provider: string,
+    error: unknown,
+  ): Promise<never> => {
+    if (error instanceof UnrecoverableError) throw error;
+    const logsKey = `${config.prefix}:${job.queueName}:${job.id}:logs`;
+    const earlier = (await redis.lrange(logsKey, 0, -1))
+      .filter((line) => line.startsWith(TRY_LOG_PREFIX))
+      .map((line) => line.slice(TRY_LOG_PREFIX.length));
+    const decision = decide(error, earlier, job.opts.attempts);
+    switch (decision.action) {
+      case "give_back": {
+        const pause = await pauseProvider(
+          redis,
+          provider,
+          decision.pause,
+          decision.reason,
+          { resetInMs: decision.resetInMs, authRetryMs: config.llmProbeIntervalMs },
+        );
+        pauses.set(provider, pause);
+        logger.warn(
+          "{provider} paused ({state}) until {until}: {reason}; job {id} goes back untouched",
+          {
+            provider,
+            state: pause.state,
+            until: new Date(pause.retry_at).toISOString(),
+            reason: pause.reason,
+            id: job.id,
+          },
+        );
+        await job.moveToWait(token);
+        requeued++;
+        applyPauses();
+        throw new WaitingError();
+      }
+      case "fail":
+        throw new UnrecoverableError(decision.message);
+      case "retry":
+        await job.log(TRY_LOG_PREFIX + decision.message);
+        throw new Error(decision.message);
+      case "delay":
+        await job.log(TRY_LOG_PREFIX + decision.message);
+        logger.info("job {id}: {message}; retrying in {seconds} s", {
+          id: job.id,
+          message: decision.message,
+          seconds: decision.delayMs / 1000,
+        });
+        await job.moveToDelayed(Date.now() + decision.delayMs, token);
+        throw new DelayedError();
+    }
+  };
+
   const workers = config.queues.map((queue) => {
     const worker = new Worker(
       queue,
@@ -90,15 +161,36 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         };
         inFlight.set(key, entry);
         heartbeat();
+        let provider: string = config.provider;
         try {
-          return await processLlmJob(job.data, config, entry.controller.signal);
+          const prepared = prepareJob(job.data, config);
+          provider = prepared.providerName;
+          if (!watched.has(provider)) watched.add(provider);
+          if (isPaused(provider)) {
+            await job.moveToWait(entry.token);
+            requeued++;
+            throw new WaitingError();
+          }
+          const result = await runJob(
+            prepared,
+            config,
+            options.subprocessEnv,
+            entry.controller.signal,
+          );
+          await results.route(job, result);
+          if (!strikesCleared.has(provider)) {
+            strikesCleared.add(provider);
+            await clearQuotaStrikes(redis, provider).catch(() => {});
+          }
+          return result;
         } catch (error) {
+          if (error instanceof WaitingError || error instanceof DelayedError) throw error;
           if (entry.giveBack) {
             await job.moveToWait(entry.token);
             requeued++;
             throw new WaitingError();
           }
-          throw error;
+          return await onFailure(job, entry.token, provider, error);
         } finally {
           inFlight.delete(key);
           heartbeat();
@@ -131,6 +223,37 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     });
     return worker;
   });
+
+  let pausedLocally = false;
+  function applyPauses() {
+    const shouldPause = isPaused(config.provider) && !drainStarted;
+    if (shouldPause && !pausedLocally) {
+      pausedLocally = true;
+      for (const worker of workers) void worker.pause(true);
+    } else if (!shouldPause && pausedLocally && !drainStarted) {
+      pausedLocally = false;
+      logger.info("{provider} resumes", { provider: config.provider });
+      for (const worker of workers) worker.resume();
+    }
+  }
+  let polling = false;
+  const pollPauses = async () => {
+    if (polling || redisDown) return;
+    polling = true;
+    try {
+      for (const provider of watched) {
+        const pause = await readPause(redis, provider);
+        if (pause) pauses.set(provider, pause);
+        else pauses.delete(provider);
+      }
+      applyPauses();
+    } catch {
+      // Redis trouble is logged by the connection; the next poll tries again.
+    } finally {
+      polling = false;
+    }
+  };
+  const pauseTimer = setInterval(pollPauses, PAUSE_POLL_MS);
 
   const registration = () => ({
     name,
@@ -190,6 +313,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     clearTimeout(deadline);
     clearTimeout(backstop);
     clearInterval(refreshTimer);
+    clearInterval(pauseTimer);
+    await results.close();
     if (!redisDown) await unregister(redis, name).catch(() => {});
     redis.disconnect();
     clearInterval(heartbeatTimer);

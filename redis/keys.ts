@@ -7,3 +7,13 @@ export function workerKey(name: string): string {
 
 /** `SCAN` pattern of every worker registration. */
 export const WORKER_KEY_PATTERN = "ppr:worker:*";
+
+/** The shared pause of one LLM provider (auth or quota), seen by every worker of every container. */
+export function pauseKey(provider: string): string {
+  return `ppr:llm:pause:${provider}`;
+}
+
+/** Quota pauses in a row of one provider; each lasts 1.5 times the one before. */
+export function quotaStrikesKey(provider: string): string {
+  return `ppr:llm:quota-strikes:${provider}`;
+}

@@ -6,6 +6,7 @@ import { connectRedis } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
 import { createRequeuer } from "../jobs/requeue.ts";
 import { removeStaleRegistrations } from "../jobs/registry.ts";
+import { startLlmWatch } from "../jobs/llm_watch.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
 import { startHealthServer } from "../health/server.ts";
 import type { HealthInputs } from "../health/status.ts";
@@ -22,6 +23,8 @@ export interface SuperviseOptions {
   hostname: string;
   /** The environment children get (the supervisor's, with flag values written in). */
   childEnv: Record<string, string>;
+  /** Environment of LLM subprocesses (the Claude CLI auth probe). */
+  subprocessEnv: Record<string, string>;
 }
 
 const logger = log("supervisor");
@@ -129,10 +132,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   });
 
   const probe = startRedisProbe(redis);
+  const llm = startLlmWatch(config, redis, options.subprocessEnv);
   const inputs = (): HealthInputs => ({
     pool: pool.snapshot(),
     redis: probe.state,
-    llm: { state: "ok", retryInSeconds: 0, claudeAuthenticated: null },
+    llm: llm.state,
     queues: config.queues,
     provider: config.provider,
     redisGraceMs: config.redisGraceMs,
@@ -156,6 +160,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         error: error instanceof Error ? error.message : String(error),
       });
       probe.stop();
+      llm.stop();
       redis.disconnect();
       return 1;
     }
@@ -195,6 +200,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   probe.stop();
+  llm.stop();
   await health?.close();
   await requeuer.close();
   redis.disconnect();

@@ -1,0 +1,52 @@
+/** Hands each result to the downstream queues (`LLM_RESULT_QUEUES`), e.g. `recorder`. */
+
+import type { Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type { LlmResult } from "./provider.ts";
+
+/** What a downstream queue receives for each successful LLM job. */
+export interface ResultMessage {
+  job_id: string;
+  job: unknown;
+  result: LlmResult;
+}
+
+/**
+ * Returns a router that adds `{job_id, job, result}` to every result queue,
+ * with the source job's retention settings. The downstream job id is derived
+ * from the source job, so a retried hand-off never adds a result twice. An
+ * error is thrown to the caller: the job then fails its try and is retried,
+ * rather than its result being dropped.
+ */
+export function createResultRouter(redis: Redis, prefix: string, queueNames: string[]) {
+  // Loaded only when results are routed: a worker without result queues stays lean.
+  let queues:
+    | Promise<
+      {
+        add: (name: string, data: unknown, opts: object) => Promise<unknown>;
+        close: () => Promise<void>;
+      }[]
+    >
+    | undefined;
+  const open = () =>
+    queues ??= import("bullmq/queue").then(({ Queue }) =>
+      queueNames.map((name) => new Queue(name, { connection: redis, prefix }))
+    );
+  return {
+    async route(job: Job, result: LlmResult): Promise<void> {
+      if (queueNames.length === 0) return;
+      const message: ResultMessage = { job_id: String(job.id), job: job.data, result };
+      for (const queue of await open()) {
+        await queue.add("llm-result", message, {
+          jobId: `${job.queueName}-${job.id}`,
+          removeOnComplete: job.opts.removeOnComplete,
+          removeOnFail: job.opts.removeOnFail,
+        });
+      }
+    },
+    async close(): Promise<void> {
+      if (!queues) return;
+      await Promise.allSettled((await queues).map((queue) => queue.close()));
+    },
+  };
+}
