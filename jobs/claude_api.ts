@@ -11,7 +11,7 @@ export interface ClaudeApiOptions {
 }
 
 /** Used when neither the job nor `LLM_MODEL_NAME` names a model. */
-export const DEFAULT_CLAUDE_MODEL = "claude-sonnet-4-5";
+export const DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5";
 export const DEFAULT_MAX_TOKENS = 4096;
 
 type Anthropic = import("@anthropic-ai/sdk").default;

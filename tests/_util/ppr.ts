@@ -21,6 +21,8 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
+  // Tests give the fake Claude CLI a HOME of its own; Deno's cache must not move with it.
+  env.DENO_DIR ??= `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/deno`;
   return { ...env, LOG_FORMAT: "json", ...extra };
 }
 

@@ -1,0 +1,414 @@
+/** LLM jobs end to end: the fake Claude CLI, stub APIs, failure classes, the shared pause, result routing. */
+
+import { strict as assert } from "node:assert";
+import { type Job, Queue } from "bullmq";
+import { startRedis } from "./_util/redis.ts";
+import { startSupervisor } from "./_util/ppr.ts";
+import { startStubLlm } from "./_util/stub_llm.ts";
+import { processExists, waitUntil } from "./_util/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+
+/** A HOME for the fake CLI (its log and its auth state), and the PATH that finds it first. */
+async function fakeClaudeEnv(loggedIn = true) {
+  const home = await Deno.makeTempDir({ prefix: "ppr-fake-claude-" });
+  if (loggedIn) await Deno.writeTextFile(`${home}/fake-claude-auth`, "in");
+  return {
+    home,
+    env: {
+      HOME: home,
+      PATH: `${FIXTURES}:${Deno.env.get("PATH")}`,
+      LLM_PROVIDER: "claude",
+      LLM_PROBE_INTERVAL: "1s",
+    },
+    log: () => Deno.readTextFile(`${home}/fake-claude.log`).catch(() => ""),
+    [Symbol.asyncDispose]: () => Deno.remove(home, { recursive: true }).catch(() => {}),
+  };
+}
+
+function producer(redis: Awaited<ReturnType<typeof startRedis>>, name = "llm") {
+  const queue = new Queue(name, { connection: redis.client() });
+  queue.on("error", () => {});
+  queues.set(name, queue);
+  return queue;
+}
+
+/** Waits until `job` has completed or failed and returns it as it is then. */
+async function finished(job: Job, what: string, timeoutMs = 30_000): Promise<Job> {
+  await waitUntil(async () => ["completed", "failed"].includes(await job.getState()), {
+    what,
+    timeoutMs,
+  });
+  return (await queues.get(job.queueName)!.getJob(job.id!))!;
+}
+
+const queues = new Map<string, Queue>();
+Deno.test(
+  "Claude CLI: prompt on stdin, flags as documented, minimal environment, result parsed",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using fake = await fakeClaudeEnv();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { ...fake.env, SECRET_OF_THE_HOST: "do-not-leak" },
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+      const job = await queue.add("llm", {
+        prompt: [{ role: "system", content: "be terse" }, {
+          role: "user",
+          content: "the page text",
+        }],
+        provider: { model: "claude-haiku-4-5" },
+        metadata: { scraper_id: "s1" },
+      });
+      const done = await finished(job, "the CLI job");
+      assert.equal(await done.getState(), "completed");
+      assert.deepEqual(done.returnvalue.text, "fake: the page text");
+      assert.equal(done.returnvalue.provider, "claude");
+      assert.equal(done.returnvalue.model, "claude-fake-1");
+      assert.deepEqual(done.returnvalue.usage, { input_tokens: 15, output_tokens: 7 });
+      const log = await fake.log();
+      assert.match(
+        log,
+        /ARGS \[-p\] \[--output-format\] \[json\] \[--tools\] \[\] \[--no-session-persistence\] \[--model\] \[claude-haiku-4-5\] \[--system-prompt\] \[be terse\]/,
+      );
+      assert.match(log, /STDIN the page text/);
+      const argsLine = log.split("\n").find((line) => line.startsWith("ARGS"))!;
+      assert.ok(!argsLine.includes("the page text"), "the prompt is not in argv");
+      const envLine = log.split("\n").find((line) => line.startsWith("ENV"))!;
+      assert.ok(!envLine.includes("SECRET_OF_THE_HOST"), "the host's environment does not leak");
+      assert.ok(!envLine.includes("REDIS_URL"));
+      const health = await supervisor.waitForHealth(
+        (body) => body.claude_authenticated === true,
+        "the auth probe",
+      );
+      assert.equal(health.llm.state, "ok");
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "structured output: parsed and validated; off-schema output is retried, then fails naming the violation",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using fake = await fakeClaudeEnv();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: fake.env,
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+      const schema = {
+        type: "object",
+        required: ["name"],
+        properties: { name: { type: "string" } },
+      };
+      const good = await queue.add("llm", {
+        prompt: '{"name": "Food Bank"}',
+        format: { type: "json_schema", json_schema: { name: "org", schema, strict: true } },
+      });
+      const done = await finished(good, "the structured job");
+      assert.deepEqual(done.returnvalue.parsed, { name: "Food Bank" });
+      assert.match(await fake.log(), /\[--json-schema\] \[\{"type":"object","required":\["name"\]/);
+      const bad = await queue.add("llm", { prompt: "BADJSON", format: schema });
+      const failed = await finished(bad, "the off-schema job to fail after its tries", 60_000);
+      assert.equal(await failed.getState(), "failed");
+      assert.match(
+        failed.failedReason,
+        /^failed 3 times; try 1: the output does not fit the schema: name: must be a string/,
+      );
+      assert.equal((await fake.log()).match(/STDIN BADJSON/g)?.length, 3);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "LLM_TIMEOUT kills the CLI and what it started; the job is retried as transient",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using fake = await fakeClaudeEnv();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { ...fake.env, LLM_TIMEOUT: "1s" },
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+      const job = await queue.add("llm", { prompt: "HANG" }, { attempts: 1 });
+      const pidsFile = `${fake.home}/fake-claude-hang.pids`;
+      const pids = await waitUntil(
+        async () => (await Deno.readTextFile(pidsFile).catch(() => "")).trim() || undefined,
+        { what: "the fake CLI to hang" },
+      );
+      const [cliPid, childPid] = pids.split(" ").map(Number);
+      await waitUntil(() => !processExists(cliPid) && !processExists(childPid), {
+        what: "the CLI and its child to be killed by the timeout",
+      });
+      await waitUntil(async () => (await job.getState()) === "delayed", {
+        what: "the job to wait for its retry",
+      });
+      const logs = await queue.getJobLogs(job.id!);
+      assert.match(logs.logs[0], /timed out after 1 s \(LLM_TIMEOUT\)/);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "auth failure: no attempt spent, job back in the queue, pause shared; resumes when the probe passes",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using fake = await fakeClaudeEnv(false);
+    await using fakeB = await fakeClaudeEnv(false);
+    const queue = producer(redis);
+    // Two supervisors ("containers") on one Redis.
+    await using a = startSupervisor(["--count", "1", "--hostname", "a"], {
+      redisUrl: redis.url,
+      env: fake.env,
+    });
+    await using b = startSupervisor(["--count", "1", "--hostname", "b"], {
+      redisUrl: redis.url,
+      env: fakeB.env,
+    });
+    try {
+      for (const supervisor of [a, b]) {
+        const health = await supervisor.waitForHealth(
+          (body) => body.llm.state === "auth_failed" && body.workers_alive === 1,
+          "the failed probe to pause the provider",
+        );
+        assert.equal(health.claude_authenticated, false);
+        assert.equal(health.status, "degraded");
+        assert.ok(health.llm.retry_in_seconds > 0);
+      }
+      const job = await queue.add("llm", { prompt: "hello after login" }, { attempts: 1 });
+      // Both pools are paused: the job waits, untouched.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await job.getState(), "waiting");
+      // Log in (only the first container's CLI): its probe lifts the pause for everyone.
+      await Deno.writeTextFile(`${fake.home}/fake-claude-auth`, "in");
+      const done = await finished(job, "the job after the pause lifts");
+      assert.equal(await done.getState(), "completed");
+      assert.equal(done.attemptsMade, 1);
+      assert.equal(done.returnvalue.text, "fake: hello after login");
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "an auth error from a job gives the job back without spending an attempt",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using fake = await fakeClaudeEnv(true);
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { ...fake.env, LLM_PROBE_INTERVAL: "10m" },
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.claude_authenticated === true, "logged in");
+      const job = await queue.add("llm", { prompt: "AUTH please" }, { attempts: 1 });
+      const health = await supervisor.waitForHealth(
+        (body) => body.llm.state === "auth_failed",
+        "the job to pause the provider",
+      );
+      assert.equal(health.claude_authenticated, false);
+      await waitUntil(async () => (await job.getState()) === "waiting", {
+        what: "the job back in wait",
+      });
+      const after = (await queue.getJob(job.id!))!;
+      assert.equal(after.attemptsMade, 0);
+      assert.equal(after.failedReason, undefined);
+      const pause = JSON.parse((await redis.client().get("ppr:llm:pause:claude"))!);
+      assert.equal(pause.state, "auth_failed");
+      assert.match(pause.reason, /Not logged in/);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "quota with a reset time: paused until then, no attempt spent, work resumes by itself",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using fake = await fakeClaudeEnv();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: fake.env,
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+      // The fake CLI answers "usage limit reached|<in 2 s>" once, then succeeds.
+      const job = await queue.add("llm", { prompt: "QUOTA_ONCE" }, { attempts: 1 });
+      const paused = await supervisor.waitForHealth(
+        (body) => body.llm.state === "quota_exceeded",
+        "a quota pause",
+      );
+      assert.ok(paused.llm.retry_in_seconds <= 3, `retry in ${paused.llm.retry_in_seconds} s`);
+      assert.equal(paused.status, "degraded");
+      const done = await finished(job, "the job after the quota pause");
+      assert.equal(await done.getState(), "completed");
+      assert.equal(done.attemptsMade, 1);
+      assert.equal(done.returnvalue.text, "done after quota");
+      assert.equal((await fake.log()).match(/STDIN QUOTA_ONCE/g)?.length, 2);
+      await supervisor.waitForHealth((body) => body.llm.state === "ok", "the pause to end");
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "Claude API mode (stub): success, 500 retried, 429 pauses with retry-after, 401 pauses",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1", "--concurrency", "2"], {
+      redisUrl: redis.url,
+      env: {
+        LLM_PROVIDER: "claude",
+        ANTHROPIC_API_KEY: "test-key",
+        ANTHROPIC_BASE_URL: stub.url,
+        LLM_MODEL_NAME: "claude-stub",
+      },
+    });
+    try {
+      await supervisor.waitForHealth(
+        (health) => health.claude_authenticated === true,
+        "the API key probe",
+      );
+      const ok = await finished(await queue.add("llm", { prompt: "hello api" }), "the API job");
+      assert.equal(ok.returnvalue.text, "stub: hello api");
+      assert.equal(ok.returnvalue.model, "claude-stub");
+      assert.deepEqual(ok.returnvalue.usage, { input_tokens: 11, output_tokens: 5 });
+      const sent = stub.requests.find((request) => request.path === "/v1/messages")!;
+      assert.equal(sent.apiKey, "test-key");
+      const flaky = await finished(
+        await queue.add("llm", { prompt: "FAIL_ONCE" }),
+        "the flaky job",
+      );
+      assert.equal(await flaky.getState(), "completed");
+      assert.match((await queue.getJobLogs(flaky.id!)).logs[0], /HTTP 500/);
+      const schemaJob = await finished(
+        await queue.add("llm", { prompt: '{"n": 1}', format: { type: "object", required: ["n"] } }),
+        "the structured API job",
+      );
+      assert.deepEqual(schemaJob.returnvalue.parsed, { n: 1 });
+      const structuredRequest = stub.requests.findLast((request) =>
+        request.path === "/v1/messages"
+      )!;
+      assert.deepEqual(structuredRequest.body.output_config, {
+        format: { type: "json_schema", schema: { type: "object", required: ["n"] } },
+      });
+      const limited = await queue.add("llm", { prompt: "QUOTA" }, { attempts: 1 });
+      await supervisor.waitForHealth(
+        (body) => body.llm.state === "quota_exceeded",
+        "the 429 pause",
+      );
+      await waitUntil(async () => ["waiting", "active"].includes(await limited.getState()), {
+        what: "the 429 job back",
+      });
+      assert.equal((await queue.getJob(limited.id!))!.attemptsMade, 0);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "OpenAI-compatible (stub): response_format json_schema, usage, 401 is auth",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: {
+        LLM_PROVIDER: "openai",
+        OPENAI_API_KEY: "sk-test",
+        OPENAI_BASE_URL: `${stub.url}/v1`,
+        LLM_MODEL_NAME: "local-model",
+      },
+    });
+    try {
+      await supervisor.waitForHealth(
+        (health) => health.workers_alive === 1 && health.llm.state === "ok",
+        "a worker",
+      );
+      const schema = {
+        type: "object",
+        required: ["city"],
+        properties: { city: { type: "string" } },
+      };
+      const done = await finished(
+        await queue.add("llm", {
+          prompt: '{"city": "Oakland"}',
+          format: { type: "json_schema", json_schema: { name: "place", schema, strict: true } },
+        }),
+        "the OpenAI job",
+      );
+      assert.deepEqual(done.returnvalue.parsed, { city: "Oakland" });
+      assert.equal(done.returnvalue.provider, "openai");
+      assert.deepEqual(done.returnvalue.usage, { input_tokens: 13, output_tokens: 6 });
+      const request = stub.requests.find((each) => each.path === "/v1/chat/completions")!;
+      assert.equal(request.body.model, "local-model");
+      assert.deepEqual(request.body.response_format, {
+        type: "json_schema",
+        json_schema: { name: "place", schema, strict: true },
+      });
+      assert.equal(request.apiKey, "sk-test");
+      const denied = await queue.add("llm", { prompt: "AUTH" }, { attempts: 1 });
+      await supervisor.waitForHealth((body) => body.llm.state === "auth_failed", "the 401 pause");
+      assert.equal((await queue.getJob(denied.id!))!.attemptsMade, 0);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test("results go to LLM_RESULT_QUEUES as {job_id, job, result}", integration, async () => {
+  await using redis = await startRedis();
+  const queue = producer(redis);
+  const recorder = producer(redis, "recorder");
+  await using supervisor = startSupervisor(["--count", "1"], {
+    redisUrl: redis.url,
+    env: { LLM_RESULT_QUEUES: "recorder" },
+  });
+  try {
+    await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+    const job = await queue.add("llm", { prompt: "route me", metadata: { content_hash: "abc" } });
+    await finished(job, "the job");
+    const [routed] = await waitUntil(async () => {
+      const waiting = await recorder.getWaiting();
+      return waiting.length > 0 ? waiting : undefined;
+    }, { what: "the result on the recorder queue" });
+    assert.equal(routed.id, `llm-${job.id}`);
+    assert.equal(routed.data.job_id, job.id);
+    assert.deepEqual(routed.data.job.metadata, { content_hash: "abc" });
+    assert.equal(routed.data.result.text, "route me");
+  } finally {
+    await recorder.close();
+    await queue.close();
+  }
+});
