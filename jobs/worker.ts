@@ -56,17 +56,41 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   let requeued = 0;
   const startedAt = new Date().toISOString();
 
+  // RSS is sampled by the periodic beat only: reading it costs more than the rest of an event.
+  let rss = Deno.memoryUsage().rss;
   const heartbeat = () =>
     emit({
       event: "heartbeat",
       active: [...inFlight.values()].map(({ queue, id, token }) => ({ queue, id, token })),
       processed,
       failed,
-      rss: Deno.memoryUsage().rss,
+      rss,
     });
+  // A job that starts is reported within the same tick: if this process dies, the supervisor
+  // must know what to put back. Finished jobs can wait for the next beat (a stale entry only
+  // costs a put-back that BullMQ's lock check refuses), so they are batched.
+  let reportQueued = false;
+  const reportSoon = () => {
+    if (reportQueued) return;
+    reportQueued = true;
+    queueMicrotask(() => {
+      reportQueued = false;
+      heartbeat();
+    });
+  };
+  let countsTimer: ReturnType<typeof setTimeout> | undefined;
+  const reportLater = () => {
+    countsTimer ??= setTimeout(() => {
+      countsTimer = undefined;
+      heartbeat();
+    }, 250);
+  };
   // The heartbeat runs from the first moment, whatever Redis does: silence means hung.
   heartbeat();
-  const heartbeatTimer = setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
+  const heartbeatTimer = setInterval(() => {
+    rss = Deno.memoryUsage().rss;
+    heartbeat();
+  }, HEARTBEAT_INTERVAL_MS);
 
   const redis = connectRedis(config.redisUrl, { blocking: true, name });
   let redisDown = false;
@@ -160,7 +184,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
           giveBack: false,
         };
         inFlight.set(key, entry);
-        heartbeat();
+        reportSoon();
         let provider: string = config.provider;
         try {
           const prepared = prepareJob(job.data, config);
@@ -193,7 +217,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
           return await onFailure(job, entry.token, provider, error);
         } finally {
           inFlight.delete(key);
-          heartbeat();
+          reportLater();
         }
       },
       {
@@ -206,11 +230,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     );
     worker.on("completed", () => {
       processed++;
-      heartbeat();
+      reportLater();
     });
     worker.on("failed", (job: Job | undefined, error: Error) => {
       failed++;
-      heartbeat();
+      reportLater();
       logger.warn("job {id} on {queue} failed: {error}", {
         id: job?.id,
         queue,
@@ -318,6 +342,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     if (!redisDown) await unregister(redis, name).catch(() => {});
     redis.disconnect();
     clearInterval(heartbeatTimer);
+    clearTimeout(countsTimer);
     heartbeat();
     emit({ event: "stopped", requeued });
     logger.info("stopped: {processed} processed, {failed} failed, {requeued} given back", {

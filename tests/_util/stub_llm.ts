@@ -2,7 +2,8 @@
  * A stub of the Anthropic Messages API and the OpenAI Chat Completions API on 127.0.0.1,
  * enough for the official SDKs. The last user message chooses the answer:
  * `AUTH` → 401, `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
- * `FAIL` → 500, `SLOW` → answers after 30 s, `EMPTY` → an empty answer; anything else is
+ * `FAIL` → 500, `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an
+ * empty answer; anything else is
  * echoed back (as JSON text when the request asks for a JSON schema).
  */
 
@@ -74,6 +75,8 @@ export function startStubLlm(): StubLlm {
         return error(500, "api_error", "internal error");
       }
       if (text.includes("SLOW")) await new Promise((resolve) => setTimeout(resolve, 30_000));
+      const sleep = /SLEEP(\d+)/.exec(text);
+      if (sleep) await new Promise((resolve) => setTimeout(resolve, Number(sleep[1])));
       const wantsJson = anthropic
         ? body.output_config?.format?.type === "json_schema"
         : body.response_format?.type === "json_schema";
