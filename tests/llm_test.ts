@@ -197,8 +197,9 @@ Deno.test(
       // Both pools are paused: the job waits, untouched.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.equal(await job.getState(), "waiting");
-      // Log in (only the first container's CLI): its probe lifts the pause for everyone.
+      // Log in (the containers share the CLI's login in production: both see it).
       await Deno.writeTextFile(`${fake.home}/fake-claude-auth`, "in");
+      await Deno.writeTextFile(`${fakeB.home}/fake-claude-auth`, "in");
       const done = await finished(job, "the job after the pause lifts");
       assert.equal(await done.getState(), "completed");
       assert.equal(done.attemptsMade, 1);
