@@ -47,15 +47,13 @@ function echoJobs(count: number, latencyMs = 0) {
 
 /** Adds `jobs` in bulk and returns jobs/s from the first add to the last completion. */
 async function drainRate(queue: Queue, jobs: ReturnType<typeof echoJobs>): Promise<number> {
-  let completed = 0;
   const started = performance.now();
   for (let index = 0; index < jobs.length; index += 1000) {
     await queue.addBulk(jobs.slice(index, index + 1000));
   }
   await waitUntil(async () => {
     const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
-    completed = jobs.length - Object.values(counts).reduce((sum, count) => sum + count, 0);
-    return completed >= jobs.length;
+    return Object.values(counts).every((count) => count === 0);
   }, { what: `${jobs.length} jobs`, timeoutMs: 600_000, intervalMs: 20 });
   return jobs.length / ((performance.now() - started) / 1000);
 }

@@ -5,7 +5,6 @@ import { redactUrl } from "../redis/url.ts";
 
 /** The LLM providers this build implements. */
 export const PROVIDERS = ["claude", "openai", "echo"] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
 
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;

@@ -7,7 +7,7 @@ export type HealthStatus = "healthy" | "degraded" | "unhealthy";
 
 /** The LLM provider's state as the workers share it. */
 export interface LlmState {
-  state: "ok" | "auth_failed" | "quota_exceeded" | "unknown";
+  state: "ok" | "auth_failed" | "quota_exceeded";
   retryInSeconds: number;
   /** `null` when the provider is not Claude, so nothing was checked. */
   claudeAuthenticated: boolean | null;

@@ -25,19 +25,6 @@ export function outputFormatOf(
   return { schema: format };
 }
 
-/** Checks that a job's schema is itself usable; the message names what is wrong. */
-export function schemaProblem(format: OutputFormat): string | undefined {
-  try {
-    compileSchema(format.schema);
-    return typeof format.schema === "object" && format.schema !== null &&
-        !Array.isArray(format.schema)
-      ? undefined
-      : "format: the schema must be a JSON object";
-  } catch (error) {
-    return `format: the schema cannot be used: ${error instanceof Error ? error.message : error}`;
-  }
-}
-
 /**
  * The JSON value in `text`: the whole text, or the content of a fenced code
  * block (```json ... ```), or the outermost {...} / [...] span.
@@ -74,6 +61,20 @@ function validatorFor(schema: Record<string, unknown>): (value: unknown) => stri
     validators.set(key, validate);
   }
   return validate;
+}
+
+/** Checks that a job's schema is itself usable; the message names what is wrong. */
+export function schemaProblem(format: OutputFormat): string | undefined {
+  if (typeof format.schema !== "object" || format.schema === null || Array.isArray(format.schema)) {
+    return "format: the schema must be a JSON object";
+  }
+  try {
+    // Compiled once here and kept for the answer's check.
+    validatorFor(format.schema);
+    return undefined;
+  } catch (error) {
+    return `format: the schema cannot be used: ${error instanceof Error ? error.message : error}`;
+  }
 }
 
 /**

@@ -116,6 +116,13 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const results = createResultRouter(redis, config.prefix, config.resultQueues);
   const strikesCleared = new Set<string>();
 
+  /** Puts a job back at the front of its queue untouched (no attempt spent) and tells BullMQ so. */
+  const giveBack = async (job: Job, token: string): Promise<never> => {
+    await job.moveToWait(token);
+    requeued++;
+    throw new WaitingError();
+  };
+
   /** Handles a failed try; always throws, as BullMQ expects of a processor. */
   const onFailure = async (
     job: Job,
@@ -149,10 +156,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
             id: job.id,
           },
         );
-        await job.moveToWait(token);
-        requeued++;
         applyPauses();
-        throw new WaitingError();
+        return await giveBack(job, token);
       }
       case "fail":
         throw new UnrecoverableError(decision.message);
@@ -189,12 +194,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         try {
           const prepared = prepareJob(job.data, config);
           provider = prepared.providerName;
-          if (!watched.has(provider)) watched.add(provider);
-          if (isPaused(provider)) {
-            await job.moveToWait(entry.token);
-            requeued++;
-            throw new WaitingError();
-          }
+          watched.add(provider);
+          if (isPaused(provider)) return await giveBack(job, entry.token);
           const result = await runJob(
             prepared,
             config,
@@ -209,11 +210,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
           return result;
         } catch (error) {
           if (error instanceof WaitingError || error instanceof DelayedError) throw error;
-          if (entry.giveBack) {
-            await job.moveToWait(entry.token);
-            requeued++;
-            throw new WaitingError();
-          }
+          if (entry.giveBack) return await giveBack(job, entry.token);
           return await onFailure(job, entry.token, provider, error);
         } finally {
           inFlight.delete(key);

@@ -22,15 +22,21 @@ export function freePort(): number {
   return port;
 }
 
-async function answersPing(port: number): Promise<boolean> {
+/** Whether a Redis server answers on `hostname:port` within a second (`-NOAUTH` counts: it is one). */
+export async function answersPing(hostname: string, port: number): Promise<boolean> {
   try {
-    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+    const connection = await Deno.connect({ hostname, port });
     try {
       await connection.write(new TextEncoder().encode("PING\r\n"));
-      const buffer = new Uint8Array(16);
-      const read = await connection.read(buffer);
-      return read !== null &&
-        new TextDecoder().decode(buffer.subarray(0, read)).startsWith("+PONG");
+      const buffer = new Uint8Array(64);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const read = await Promise.race([
+        connection.read(buffer),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000))),
+      ]);
+      clearTimeout(timer);
+      const reply = read ? new TextDecoder().decode(buffer.subarray(0, read)) : "";
+      return reply.startsWith("+PONG") || reply.startsWith("-NOAUTH");
     } finally {
       connection.close();
     }
@@ -72,7 +78,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitUntil(() => answersPing(port), {
+    await waitUntil(() => answersPing("127.0.0.1", port), {
       timeoutMs: 10_000,
       what: `redis-server on ${port}`,
     });
