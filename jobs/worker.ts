@@ -114,7 +114,9 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const watched = new Set<string>([config.provider]);
   const isPaused = (provider: string) => (pauses.get(provider)?.retry_at ?? 0) > Date.now();
   const results = createResultRouter(redis, config.prefix, config.resultQueues);
-  const strikesCleared = new Set<string>();
+  // Providers this process saw under a quota pause: their next success ends the run of
+  // strikes that makes each pause 1.5 times longer (one DEL per pause, not per job).
+  const quotaSeen = new Set<string>();
 
   /** Puts a job back at the front of its queue untouched (no attempt spent) and tells BullMQ so. */
   const giveBack = async (job: Job, token: string): Promise<never> => {
@@ -146,6 +148,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
           { resetInMs: decision.resetInMs, authRetryMs: config.llmProbeIntervalMs },
         );
         pauses.set(provider, pause);
+        if (pause.state === "quota_exceeded") quotaSeen.add(provider);
         logger.warn(
           "{provider} paused ({state}) until {until}: {reason}; job {id} goes back untouched",
           {
@@ -203,10 +206,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
             entry.controller.signal,
           );
           await results.route(job, result);
-          if (!strikesCleared.has(provider)) {
-            strikesCleared.add(provider);
-            await clearQuotaStrikes(redis, provider).catch(() => {});
-          }
+          if (quotaSeen.delete(provider)) await clearQuotaStrikes(redis, provider).catch(() => {});
           return result;
         } catch (error) {
           if (error instanceof WaitingError || error instanceof DelayedError) throw error;
@@ -266,6 +266,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         const pause = await readPause(redis, provider);
         if (pause) pauses.set(provider, pause);
         else pauses.delete(provider);
+        if (pause?.state === "quota_exceeded") quotaSeen.add(provider);
       }
       applyPauses();
     } catch {

@@ -271,6 +271,16 @@ Deno.test(
       assert.equal(done.returnvalue.text, "done after quota");
       assert.equal((await fake.log()).match(/STDIN QUOTA_ONCE/g)?.length, 2);
       await supervisor.waitForHealth((body) => body.llm.state === "ok", "the pause to end");
+      // Each success after a quota pause ends the run of strikes, not only the first one.
+      const strikes = "ppr:llm:quota-strikes:claude";
+      assert.equal(await redis.client().exists(strikes), 0);
+      await Deno.remove(`${fake.home}/quota-once`);
+      const again = await finished(
+        await queue.add("llm", { prompt: "QUOTA_ONCE" }, { attempts: 1 }),
+        "the second job after a second quota pause",
+      );
+      assert.equal(await again.getState(), "completed");
+      assert.equal(await redis.client().exists(strikes), 0);
     } finally {
       await queue.close();
     }
