@@ -8,12 +8,17 @@ COPY --from=deno /deno /usr/local/bin/deno
 WORKDIR /src
 COPY deno.json deno.lock ./
 COPY main.ts ./
-COPY config/ config/
+COPY cli/ cli/
 COPY supervisor/ supervisor/
-COPY jobs/ jobs/
+COPY worker/ worker/
 COPY health/ health/
+COPY jobs/ jobs/
+COPY providers/ providers/
+COPY protocol/ protocol/
+COPY config/ config/
 COPY redis/ redis/
 COPY log/ log/
+COPY async/ async/
 RUN deno install --frozen --entrypoint main.ts && deno task compile && ./ppr-worker --version
 
 # 2. The Claude CLI: a native binary shipped in the npm package for each platform.

@@ -8,11 +8,13 @@ import {
   parseConfig,
   SETTINGS,
   settingsHelp,
-  subprocessEnv,
 } from "./config/config.ts";
 import { parseDurationMs } from "./config/duration.ts";
 import { VERSION } from "./config/version.ts";
 import { setupLogging } from "./log/log.ts";
+import { workerName } from "./protocol/worker_name.ts";
+import { claudeCliEnv } from "./providers/claude_cli.ts";
+import { PROVIDER_NAMES } from "./providers/registry.ts";
 
 /** Exit status for anything the user got wrong on the command line or in the environment. */
 export const EXIT_USAGE = 2;
@@ -64,7 +66,7 @@ function flagValues(options: Record<string, unknown>): FlagValues {
 
 /** Validates the configuration or ends the program with every problem listed. */
 function configOrExit(flags: FlagValues): Config {
-  const result = parseConfig(flags, env);
+  const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
   if (result.ok) return result.config;
   console.error(
     `ppr-worker: invalid configuration (${result.errors.length} problem${
@@ -117,7 +119,7 @@ function program(): Command {
         config,
         hostname: hostnameOf(config),
         childEnv: childEnv(flags, env),
-        subprocessEnv: subprocessEnv(env),
+        subprocessEnv: claudeCliEnv(env),
       }),
     );
   });
@@ -127,19 +129,19 @@ function program(): Command {
       .description(
         "Run one worker process (what the supervisor starts; also handy alone for debugging).",
       )
-      .option("--name <name>", "worker name [default: worker-<hostname>-1]")
+      .option("--name <name>", `worker name [default: ${workerName("<hostname>", 1)}]`)
       .addOption(new Option("--supervised", "started by the supervisor").hideHelp()),
   ).action(async (options) => {
     const config = configOrExit(flagValues(options));
-    const name = options.name ?? `worker-${hostnameOf(config)}-1`;
+    const name = options.name ?? workerName(hostnameOf(config), 1);
     setupLogging({ format: config.logFormat, level: config.logLevel, worker: name });
-    const { runWorker } = await import("./jobs/worker.ts");
+    const { runWorker } = await import("./worker/run.ts");
     throw new ExitRequest(
       await runWorker(config, {
         name,
         supervised: options.supervised === true,
         hostname: hostnameOf(config),
-        subprocessEnv: subprocessEnv(env),
+        subprocessEnv: claudeCliEnv(env),
       }),
     );
   });
@@ -159,7 +161,7 @@ function program(): Command {
     .addHelpText("after", "\nExample:\n  ppr-worker enqueue --prompt 'hello' --count 10 --wait\n")
     .action(async (options) => {
       const config = configOrExit(flagValues({ redisUrl: options.redisUrl }));
-      const { runEnqueue } = await import("./jobs/enqueue.ts");
+      const { runEnqueue } = await import("./cli/enqueue.ts");
       throw new ExitRequest(
         await runEnqueue({
           redisUrl: config.redisUrl,
@@ -189,7 +191,7 @@ function program(): Command {
       const config = configOrExit(
         flagValues({ healthHost: options.healthHost, healthPort: options.healthPort }),
       );
-      const { runHealthcheck } = await import("./health/healthcheck.ts");
+      const { runHealthcheck } = await import("./cli/healthcheck.ts");
       throw new ExitRequest(
         await runHealthcheck({
           url: options.url,

@@ -4,10 +4,10 @@
  */
 
 import { Queue } from "bullmq";
-import { startRedis } from "../tests/_util/redis.ts";
-import { baseEnv, pprCommand, startSupervisor, type Supervisor } from "../tests/_util/ppr.ts";
-import { startStubLlm } from "../tests/_util/stub_llm.ts";
-import { waitUntil } from "../tests/_util/wait.ts";
+import { startRedis } from "../testing/redis.ts";
+import { baseEnv, pprCommand, startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
+import { waitUntil } from "../testing/wait.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);

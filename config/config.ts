@@ -1,12 +1,25 @@
 /** Turns flags and environment variables into one validated `Config`, or a list of every problem. */
 
-import { formatDuration, parseDurationMs } from "./duration.ts";
 import { redactUrl } from "../redis/url.ts";
+import {
+  boolean,
+  duration,
+  httpUrl,
+  integer,
+  type KnownNames,
+  names,
+  number,
+  oneOf,
+  pattern,
+  providerName,
+  redisUrl,
+} from "./rules.ts";
 
-/** The LLM providers this build implements. */
-export const PROVIDERS = ["claude", "openai", "echo"] as const;
+export type { KnownNames };
 
+/** The values `LOG_FORMAT` takes. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+/** The values `LOG_LEVEL` takes, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
 /** One setting: its environment variable, its flag, its default and the rule its value must follow. */
@@ -18,125 +31,13 @@ interface Setting {
   /** Raw default, parsed like any other value; `undefined` means unset. */
   default?: string;
   /** What the value must be, as the error message says it: `must be <rule>`. */
-  rule: string;
+  rule: string | ((known: KnownNames) => string);
   help: string;
   secret?: boolean;
   /** Shown in `--help` as the flag's value name. */
   valueName?: string;
   /** The value, or `undefined` when the raw text breaks the rule. */
-  parse(raw: string): unknown;
-}
-
-// The rules are small pure functions rather than a schema library: a worker process parses its
-// configuration too, and every megabyte it loads is paid WORKER_COUNT times.
-
-function integer(min: number, max: number) {
-  return {
-    rule: `an integer from ${min} to ${max}`,
-    parse(raw: string): number | undefined {
-      const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-      return value >= min && value <= max ? value : undefined;
-    },
-  };
-}
-
-function number(min: number, max: number) {
-  return {
-    rule: `a number from ${min} to ${max}`,
-    parse(raw: string): number | undefined {
-      const value = raw.trim() === "" ? NaN : Number(raw);
-      return value >= min && value <= max ? value : undefined;
-    },
-  };
-}
-
-function duration(minMs: number, maxMs: number) {
-  return {
-    rule: `a duration from ${formatDuration(minMs)} to ${
-      formatDuration(maxMs)
-    } (e.g. 500ms, 10s, 5m, or bare seconds)`,
-    parse(raw: string): number | undefined {
-      const ms = parseDurationMs(raw);
-      return ms !== undefined && ms >= minMs && ms <= maxMs ? ms : undefined;
-    },
-  };
-}
-
-function oneOf<const T extends readonly string[]>(values: T) {
-  return {
-    rule: `one of ${values.join(", ")}`,
-    parse(raw: string): T[number] | undefined {
-      const value = raw.trim().toLowerCase();
-      return values.includes(value) ? value : undefined;
-    },
-  };
-}
-
-function boolean() {
-  return {
-    rule: "true or false",
-    parse(raw: string): boolean | undefined {
-      const value = raw.trim().toLowerCase();
-      if (["true", "1", "yes", "on"].includes(value)) return true;
-      if (["false", "0", "no", "off"].includes(value)) return false;
-      return undefined;
-    },
-  };
-}
-
-const NAME_PATTERN = /^[A-Za-z0-9_.\-{}]+$/;
-
-function names(what: string, required = true) {
-  return {
-    rule: `${
-      required ? "one" : "zero"
-    } or more ${what} names, comma-separated (letters, digits, _ . - { })`,
-    parse(raw: string): string[] | undefined {
-      const list = raw.split(",").map((name) => name.trim()).filter((name) => name !== "");
-      const ok = (list.length > 0 || !required) && list.every((name) => NAME_PATTERN.test(name)) &&
-        new Set(list).size === list.length;
-      return ok ? list : undefined;
-    },
-  };
-}
-
-function redisUrl() {
-  return {
-    rule: "a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379/0",
-    parse(raw: string): string | undefined {
-      try {
-        const url = new URL(raw.trim());
-        const ok = (url.protocol === "redis:" || url.protocol === "rediss:") &&
-          url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname);
-        return ok ? raw.trim() : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  };
-}
-
-function httpUrl() {
-  return {
-    rule: "an http:// or https:// URL",
-    parse(raw: string): string | undefined {
-      try {
-        const url = new URL(raw.trim());
-        return url.protocol === "http:" || url.protocol === "https:" ? raw.trim() : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  };
-}
-
-function pattern(rule: string, test: RegExp) {
-  return {
-    rule,
-    parse(raw: string): string | undefined {
-      return test.test(raw.trim()) ? raw.trim() : undefined;
-    },
-  };
+  parse(raw: string, known: KnownNames): unknown;
 }
 
 /**
@@ -216,7 +117,7 @@ export const SETTINGS = {
     default: "claude",
     valueName: "name",
     help: "default LLM provider for jobs that name none",
-    ...oneOf(PROVIDERS),
+    ...providerName(),
   },
   llmModel: {
     env: "LLM_MODEL_NAME",
@@ -368,6 +269,7 @@ export const SETTINGS = {
 } satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;
+/** The name of one setting: a field of `Config`. */
 export type SettingKey = keyof Settings;
 
 /** The one validated configuration every part of ppr-worker reads. */
@@ -377,30 +279,10 @@ export type Config = {
     : ReturnType<Settings[K]["parse"]>;
 };
 
-/** Environment variables an LLM subprocess (the Claude CLI) may see; nothing else leaks to it. */
-const SUBPROCESS_ENV = [
-  "PATH",
-  "HOME",
-  "LANG",
-  "LC_ALL",
-  "TMPDIR",
-  "CLAUDE_CONFIG_DIR",
-  "CLAUDE_CODE_OAUTH_TOKEN",
-  "HTTPS_PROXY",
-  "HTTP_PROXY",
-  "NO_PROXY",
-];
-
-/** The minimal environment of the Claude CLI subprocess. */
-export function subprocessEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of SUBPROCESS_ENV) if (env[name]) out[name] = env[name]!;
-  return out;
-}
-
 /** Flag values as the command-line parser hands them over, keyed by long flag name. */
 export type FlagValues = Record<string, string | boolean | undefined>;
 
+/** A valid `Config`, or every problem found, each naming the setting, the value and the rule. */
 export type ConfigResult =
   | { ok: true; config: Config }
   | { ok: false; errors: string[] };
@@ -436,13 +318,14 @@ function shown(setting: Setting, raw: string): string {
  *
  * @example
  * ```ts
- * const result = parseConfig({ count: "4" }, { QUEUE_NAME: "llm" });
+ * const result = parseConfig({ count: "4" }, { QUEUE_NAME: "llm" }, { providers: ["echo"] });
  * if (result.ok) console.log(result.config.workerCount); // 4
  * ```
  */
 export function parseConfig(
   flags: FlagValues,
   env: Record<string, string | undefined>,
+  known: KnownNames,
 ): ConfigResult {
   const raws = rawValues(flags, env);
   const config = {} as Record<string, unknown>;
@@ -453,7 +336,7 @@ export function parseConfig(
       config[key] = undefined;
       continue;
     }
-    const value = setting.parse(raw);
+    const value = setting.parse(raw, known);
     if (value !== undefined) {
       config[key] = value;
     } else {
@@ -462,7 +345,8 @@ export function parseConfig(
         : source.startsWith("--")
         ? `--${setting.flag}`
         : `${setting.env} (--${setting.flag})`;
-      errors.push(`${name} = ${shown(setting, raw)}: must be ${setting.rule}`);
+      const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(known);
+      errors.push(`${name} = ${shown(setting, raw)}: must be ${rule}`);
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };

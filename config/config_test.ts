@@ -1,14 +1,16 @@
 import { strict as assert } from "node:assert";
 import { childEnv, parseConfig, SETTINGS, settingsHelp } from "./config.ts";
 
+const KNOWN = { providers: ["claude", "openai", "echo"] };
+
 function errorsOf(flags: Record<string, string | boolean>, env: Record<string, string>) {
-  const result = parseConfig(flags, env);
+  const result = parseConfig(flags, env, KNOWN);
   assert.equal(result.ok, false, "expected the configuration to be rejected");
   return result.ok ? [] : result.errors;
 }
 
 function configOf(flags: Record<string, string | boolean>, env: Record<string, string>) {
-  const result = parseConfig(flags, env);
+  const result = parseConfig(flags, env, KNOWN);
   if (!result.ok) throw new Error(result.errors.join("\n"));
   return result.config;
 }

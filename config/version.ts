@@ -2,4 +2,5 @@
 
 import manifest from "../deno.json" with { type: "json" };
 
+/** ppr-worker's version, from deno.json. */
 export const VERSION: string = manifest.version;

@@ -1,7 +1,9 @@
 /** Pings Redis on a timer and remembers the answer, so health requests never wait on Redis. */
 
 import type { Redis } from "ioredis";
+import { deadline } from "../async/mod.ts";
 
+/** What the last pings said about Redis. */
 export interface RedisState {
   connected: boolean;
   latencyMs: number | undefined;
@@ -18,10 +20,7 @@ export function startRedisProbe(redis: Redis, intervalMs = 2000, now: () => numb
     busy = true;
     const started = performance.now();
     try {
-      await Promise.race([
-        redis.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("ping timeout")), intervalMs)),
-      ]);
+      await deadline(redis.ping(), intervalMs, "ping timeout");
       state.connected = true;
       state.latencyMs = Math.round((performance.now() - started) * 100) / 100;
       state.downSince = undefined;

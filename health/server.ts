@@ -3,6 +3,7 @@
 import { createMetrics } from "./metrics.ts";
 import { type HealthInputs, healthResponse, readiness } from "./status.ts";
 
+/** Where the health server listens and what it reads. */
 export interface HealthServerOptions {
   hostname: string;
   port: number;

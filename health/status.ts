@@ -1,8 +1,38 @@
 /** Decides the pool's health from a snapshot: the rules of /health and /ready, as pure functions. */
 
-import type { PoolSnapshot, SlotSnapshot } from "../supervisor/pool.ts";
 import type { RedisState } from "./redis_probe.ts";
 
+// The pool's state as the supervisor reports it: health reads it, so the shapes are defined here.
+
+/** The states of a slot, as OTP, supervisord and PM2 users know them. */
+export type SlotState = "starting" | "running" | "backoff" | "draining" | "stopped" | "fatal";
+
+/** What the health server sees of one slot. */
+export interface SlotSnapshot {
+  name: string;
+  index: number;
+  state: SlotState;
+  pid: number | undefined;
+  restarts: number;
+  /** Seconds since the current process started; 0 when none runs. */
+  uptimeS: number;
+  activeJobs: number;
+  processed: number;
+  failed: number;
+  rssBytes: number;
+}
+
+/** What the health server sees of the pool. */
+export interface PoolSnapshot {
+  size: number;
+  slots: SlotSnapshot[];
+  draining: boolean;
+  /** More than `restartIntensity` restarts happened within `restartPeriodMs`. */
+  intensityExceeded: boolean;
+  restartsInPeriod: number;
+}
+
+/** The three answers of /health (HTTP 200, 200, 503). */
 export type HealthStatus = "healthy" | "degraded" | "unhealthy";
 
 /** The LLM provider's state as the workers share it. */
@@ -13,6 +43,7 @@ export interface LlmState {
   claudeAuthenticated: boolean | null;
 }
 
+/** Everything /health, /ready and /metrics are computed from. */
 export interface HealthInputs {
   pool: PoolSnapshot;
   redis: RedisState;

@@ -1,6 +1,12 @@
 import { strict as assert } from "node:assert";
-import type { PoolSnapshot, SlotSnapshot } from "../supervisor/pool.ts";
-import { type HealthInputs, healthResponse, healthStatus, readiness } from "./status.ts";
+import {
+  type HealthInputs,
+  healthResponse,
+  healthStatus,
+  type PoolSnapshot,
+  readiness,
+  type SlotSnapshot,
+} from "./status.ts";
 
 const NOW = 1_000_000;
 

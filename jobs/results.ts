@@ -2,7 +2,7 @@
 
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
-import type { LlmResult } from "./provider.ts";
+import type { LlmResult } from "../providers/provider.ts";
 
 /** What a downstream queue receives for each successful LLM job. */
 export interface ResultMessage {

@@ -12,9 +12,12 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 
+/** `LOG_FORMAT`: JSON lines, pretty text, or auto (pretty on a terminal). */
 export type LogFormat = "auto" | "json" | "pretty";
+/** `LOG_LEVEL`: the lowest level written. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
 
+/** How this process logs. */
 export interface LogOptions {
   /** `auto` means pretty on a terminal, JSON lines otherwise. @default {"auto"} */
   format?: LogFormat;

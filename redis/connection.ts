@@ -2,6 +2,7 @@
 
 import { Redis } from "ioredis";
 
+/** How a connection behaves while Redis is down. */
 export interface RedisOptions {
   /**
    * BullMQ workers need `maxRetriesPerRequest: null` (commands wait for a

@@ -1,8 +1,8 @@
 /** `deno task dev`: the supervisor with 2 echo workers against a local Redis, started here when none answers. */
 
-import { selfCommand } from "../supervisor/command.ts";
+import { selfCommand } from "../supervisor/self_command.ts";
 // The suite's throwaway redis-server (free port, own temp dir, keeps nothing) serves dev too.
-import { answersPing, startRedis } from "../tests/_util/redis.ts";
+import { answersPing, startRedis } from "../testing/redis.ts";
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 

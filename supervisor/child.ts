@@ -1,8 +1,14 @@
 /** Starts one worker child and turns its pipes into events and log lines. */
 
-import { forEachLine } from "./_util.ts";
-import { type ChildCommand, type ChildEvent, formatCommand, parseEvent } from "./protocol.ts";
+import { forEachLine } from "../async/mod.ts";
+import {
+  type ChildCommand,
+  type ChildEvent,
+  formatCommand,
+  parseEvent,
+} from "../protocol/messages.ts";
 
+/** A running worker child, as the pool sees it. */
 export interface ChildHandle {
   pid: number;
   /** Resolves when the process has exited and its output has been read. */
@@ -12,6 +18,7 @@ export interface ChildHandle {
   send(command: ChildCommand): void;
 }
 
+/** The command line of a child and where its events and log lines go. */
 export interface SpawnOptions {
   command: string;
   args: string[];

@@ -2,43 +2,18 @@
 
 import { exceedsIntensity, recordRestart, restartDelayMs } from "./backoff.ts";
 import type { ChildHandle } from "./child.ts";
-import type { ChildEvent, HeldJob } from "./protocol.ts";
+import type { PoolSnapshot, SlotState } from "../health/status.ts";
+import type { ChildEvent, HeldJob } from "../protocol/messages.ts";
 import { log } from "../log/log.ts";
 
-/** The states of a slot, as OTP, supervisord and PM2 users know them. */
-export type SlotState = "starting" | "running" | "backoff" | "draining" | "stopped" | "fatal";
-
-/** What the health server sees of one slot. */
-export interface SlotSnapshot {
-  name: string;
-  index: number;
-  state: SlotState;
-  pid: number | undefined;
-  restarts: number;
-  /** Seconds since the current process started; 0 when none runs. */
-  uptimeS: number;
-  activeJobs: number;
-  processed: number;
-  failed: number;
-  rssBytes: number;
-}
-
-export interface PoolSnapshot {
-  size: number;
-  slots: SlotSnapshot[];
-  draining: boolean;
-  /** More than `restartIntensity` restarts happened within `restartPeriodMs`. */
-  intensityExceeded: boolean;
-  restartsInPeriod: number;
-}
-
+/** The child spec and restart strategy of a pool. */
 export interface PoolOptions {
   size: number;
   /** Slot names: `worker-<hostname>-<index>`. */
   nameOf(index: number): string;
   /** Starts the process of a slot; the edge where processes are made. */
   spawn(name: string, callbacks: { onEvent(event: ChildEvent): void }): ChildHandle;
-  /** Puts back the jobs a dead child held. Called once per death, with the jobs of its last heartbeat. */
+  /** Gives back the jobs a dead child held. Called once per death, with the jobs of its last heartbeat. */
   onJobsLost(name: string, jobs: HeldJob[]): Promise<void>;
   restartDelayMs: number;
   restartMaxDelayMs: number;
@@ -48,9 +23,34 @@ export interface PoolOptions {
   heartbeatTimeoutMs: number;
   /** How long a new child may take to send its first event. @default {60000} */
   startTimeoutMs?: number;
-  /** @default {Date.now} */
-  now?: () => number;
+  /** The time and every timer of the pool (restart backoff, heartbeat watchdog, drain deadlines). @default {systemClock} */
+  clock?: Clock;
+  /** The source of the restart delay's jitter, in [0, 1). @default {Math.random} */
+  random?: () => number;
 }
+
+/**
+ * Where the pool reads the time and sets its timers: the system's, or a fake one in unit tests.
+ * A timer handle means something only to the clock that returned it.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, delayMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(callback: () => void, delayMs: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+type SystemTimer = ReturnType<typeof setTimeout>;
+
+/** `Date.now` and the global timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as SystemTimer),
+  setInterval: (callback, delayMs) => setInterval(callback, delayMs),
+  clearInterval: (handle) => clearInterval(handle as SystemTimer),
+};
 
 /** One process of a slot. A slot may briefly have two during a rolling restart. */
 interface Process {
@@ -75,12 +75,13 @@ interface Slot {
   retiring: Set<Process>;
   restarts: number;
   crashesInARow: number;
-  restartTimer: ReturnType<typeof setTimeout> | undefined;
+  restartTimer: unknown;
   processedBefore: number;
   failedBefore: number;
   removeWhenStopped: boolean;
 }
 
+/** The pool's controls, as the supervisor's signal handlers use them. */
 export interface Pool {
   start(): void;
   /** Graceful drain: children finish in-flight jobs until the drain timeout, then are stopped. */
@@ -102,13 +103,22 @@ const logger = log("supervisor");
 
 /** Creates a pool of `options.size` slots. Nothing runs until `start()`. */
 export function createPool(options: PoolOptions): Pool {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const slots: Slot[] = [];
   let restartTimes: number[] = [];
   let draining = false;
-  let watchdog: ReturnType<typeof setInterval> | undefined;
+  let watchdog: unknown;
   const exits = new Set<Promise<void>>();
+  /** The slots that stay: not those draining away after a shrink. */
+  const staying = () => slots.filter((slot) => !slot.removeWhenStopped);
+  // What a rolling restart waits on instead of polling: settled by every event, exit, shrink and drain.
+  let changed = Promise.withResolvers<void>();
+  const notifyChange = (): void => {
+    changed.resolve();
+    changed = Promise.withResolvers<void>();
+  };
 
   const newSlot = (index: number): Slot => ({
     index,
@@ -144,12 +154,13 @@ export function createPool(options: PoolOptions): Pool {
         if (slot.current === process) slot.state = "draining";
         break;
       case "stopped":
-        logger.info("{worker} stopped, {requeued} job(s) given back", {
+        logger.info("{worker} stopped, {givenBack} job(s) given back", {
           worker: slot.name,
-          requeued: event.requeued,
+          givenBack: event.givenBack,
         });
         break;
     }
+    notifyChange();
   }
 
   function spawnInto(slot: Slot): Process {
@@ -170,7 +181,10 @@ export function createPool(options: PoolOptions): Pool {
     });
     const exit = process.handle.exited.then((status) => onExit(slot, process, status));
     exits.add(exit);
-    exit.finally(() => exits.delete(exit));
+    exit.finally(() => {
+      exits.delete(exit);
+      notifyChange();
+    });
     return process;
   }
 
@@ -189,12 +203,12 @@ export function createPool(options: PoolOptions): Pool {
     const lost = process.active;
     process.active = [];
     if (lost.length > 0) {
-      logger.warn("{worker} exited holding {count} job(s); putting them back", {
+      logger.warn("{worker} exited holding {count} job(s); giving them back", {
         worker: slot.name,
         count: lost.length,
       });
       await options.onJobsLost(slot.name, lost).catch((error) =>
-        logger.error("{worker}: could not put back jobs {ids}: {error}", {
+        logger.error("{worker}: could not give back jobs {ids}: {error}", {
           worker: slot.name,
           ids: lost.map((job) => job.id),
           error: String(error),
@@ -205,7 +219,8 @@ export function createPool(options: PoolOptions): Pool {
     slot.failedBefore += process.failed;
     if (slot.retiring.delete(process) || slot.current !== process) {
       if (slot.removeWhenStopped && slot.current === undefined && slot.retiring.size === 0) {
-        slots.splice(slots.indexOf(slot), 1);
+        const index = slots.indexOf(slot);
+        if (index >= 0) slots.splice(index, 1);
       }
       return;
     }
@@ -228,6 +243,7 @@ export function createPool(options: PoolOptions): Pool {
     const delayMs = storm ? options.restartMaxDelayMs : restartDelayMs(slot.crashesInARow, {
       baseMs: options.restartDelayMs,
       maxMs: options.restartMaxDelayMs,
+      random: options.random ?? Math.random,
     });
     slot.state = storm ? "fatal" : "backoff";
     const why = process.killedAsHung ? "was hung and was killed" : `died (${how})`;
@@ -249,7 +265,7 @@ export function createPool(options: PoolOptions): Pool {
         delayS: delayMs / 1000,
       });
     }
-    slot.restartTimer = setTimeout(() => {
+    slot.restartTimer = clock.setTimeout(() => {
       slot.restarts++;
       startSlot(slot);
     }, delayMs);
@@ -283,16 +299,16 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   async function waitForExits(deadlineMs: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: unknown;
     const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), deadlineMs);
+      timer = clock.setTimeout(() => resolve(false), deadlineMs);
     });
     const all = (async () => {
       while (exits.size > 0) await Promise.allSettled([...exits]);
       return true as const;
     })();
     const done = await Promise.race([all, timeout]);
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     return done;
   }
 
@@ -303,15 +319,16 @@ export function createPool(options: PoolOptions): Pool {
   return {
     start() {
       for (const slot of slots) startSlot(slot);
-      watchdog = setInterval(checkHeartbeats, 500);
+      watchdog = clock.setInterval(checkHeartbeats, 500);
     },
 
     drain() {
       if (drained) return drained;
       draining = true;
+      notifyChange();
       drained = (async () => {
         for (const slot of slots) {
-          clearTimeout(slot.restartTimer);
+          clock.clearTimeout(slot.restartTimer);
           slot.restartTimer = undefined;
           slot.state = slot.current ? "draining" : "stopped";
         }
@@ -323,7 +340,7 @@ export function createPool(options: PoolOptions): Pool {
           for (const process of liveProcesses()) process.handle.kill("SIGKILL");
           await waitForExits(10_000);
         }
-        clearInterval(watchdog);
+        clock.clearInterval(watchdog);
         resolveStopped();
       })();
       return drained;
@@ -348,29 +365,38 @@ export function createPool(options: PoolOptions): Pool {
         slot.current = replacement;
         slot.retiring.add(old);
         slot.state = "starting";
-        const readyBy = now() + startTimeoutMs;
-        while (!replacement.ready && now() < readyBy && slot.current === replacement && !draining) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
+        let readyTimedOut = false;
+        const readyTimer = clock.setTimeout(() => {
+          readyTimedOut = true;
+          notifyChange();
+        }, startTimeoutMs);
+        while (
+          !replacement.ready && !readyTimedOut && slot.current === replacement && !draining
+        ) {
+          await changed.promise;
         }
+        clock.clearTimeout(readyTimer);
         old.handle.send("drain");
-        while (slot.retiring.has(old)) await new Promise((resolve) => setTimeout(resolve, 100));
+        while (slot.retiring.has(old)) await changed.promise;
         slot.restarts++;
       }
     },
 
     grow(max) {
-      if (draining || slots.length >= max) return slots.length;
+      if (draining || staying().length >= max) return staying().length;
       const index = Math.max(0, ...slots.map((slot) => slot.index)) + 1;
       const slot = newSlot(index);
       slots.push(slot);
       startSlot(slot);
-      return slots.length;
+      return staying().length;
     },
 
     shrink() {
-      if (draining || slots.length <= 1) return slots.length;
-      const slot = slots[slots.length - 1];
-      clearTimeout(slot.restartTimer);
+      const kept = staying();
+      if (draining || kept.length <= 1) return kept.length;
+      // The last slot that stays: one already draining away is not shrunk twice.
+      const slot = kept[kept.length - 1];
+      clock.clearTimeout(slot.restartTimer);
       slot.removeWhenStopped = true;
       if (slot.current) {
         slot.retiring.add(slot.current);
@@ -380,13 +406,14 @@ export function createPool(options: PoolOptions): Pool {
       } else {
         slots.splice(slots.indexOf(slot), 1);
       }
-      return slots.filter((each) => !each.removeWhenStopped).length;
+      notifyChange();
+      return staying().length;
     },
 
     snapshot() {
       const at = now();
       return {
-        size: slots.filter((slot) => !slot.removeWhenStopped).length,
+        size: staying().length,
         draining,
         intensityExceeded: exceedsIntensity(
           restartTimes,

@@ -1,58 +1,37 @@
 /** The default command: start the pool, the health server and the signal handlers, and run until drained. */
 
+import { deadline } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
-import { connectRedis } from "../redis/connection.ts";
-import { redactUrl } from "../redis/url.ts";
-import { createRequeuer } from "../jobs/requeue.ts";
-import { removeStaleRegistrations } from "../jobs/registry.ts";
-import { startLlmWatch } from "../jobs/llm_watch.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
 import { startHealthServer } from "../health/server.ts";
 import type { HealthInputs } from "../health/status.ts";
 import { isJsonFormat, log } from "../log/log.ts";
+import { workerName } from "../protocol/worker_name.ts";
+import { connectRedis } from "../redis/connection.ts";
+import { redactUrl } from "../redis/url.ts";
+import { startAuthProbe } from "./auth_probe.ts";
 import { spawnChild } from "./child.ts";
-import { currentInvocation, workerCommand } from "./command.ts";
+import { forwardLog } from "./forward_log.ts";
+import { createJobGiver } from "./give_back.ts";
 import { createPool } from "./pool.ts";
+import { currentInvocation, workerCommand } from "./self_command.ts";
+import { removeStaleRegistrations } from "./sweep.ts";
 
 /** Most worker processes one container runs, as WORKER_COUNT allows. */
 export const MAX_WORKERS = 20;
 
+/** What the pool command runs with. */
 export interface SuperviseOptions {
   config: Config;
   hostname: string;
   /** The environment children get (the supervisor's, with flag values written in). */
   childEnv: Record<string, string>;
-  /** Environment of LLM subprocesses (the Claude CLI auth probe). */
+  /** Environment of LLM subprocesses (the Claude CLI's auth probe). */
   subprocessEnv: Record<string, string>;
 }
 
 const logger = log("supervisor");
-const encoder = new TextEncoder();
-
-/** Name of worker slot `index` on this host: the contract `worker-<hostname>-<index>`. */
-export function workerName(hostname: string, index: number): string {
-  return `worker-${hostname}-${index}`;
-}
-
-/** Forwards a child's log line to stderr, tagged with the worker's name. */
-function forwardLog(name: string, json: boolean) {
-  return (line: string) => {
-    let out: string;
-    if (line.startsWith("{")) out = line;
-    else if (json) {
-      out = JSON.stringify({
-        "@timestamp": new Date().toISOString(),
-        level: "INFO",
-        message: line,
-        logger: "ppr.worker.output",
-        worker: name,
-      });
-    } else out = `${name} | ${line}`;
-    Deno.stderr.writeSync(encoder.encode(out + "\n"));
-  };
-}
-
 /** Runs the pool until a signal drains it. Resolves with the exit code. */
 export async function supervise(options: SuperviseOptions): Promise<number> {
   const { config, hostname } = options;
@@ -84,12 +63,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   redis.on("ready", () => (redisDown = false));
 
   try {
-    const removed = await Promise.race([
+    const removed = await deadline(
       removeStaleRegistrations(redis, { hostname }),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error("Redis did not answer in 5 s")), 5000)
-      ),
-    ]);
+      5000,
+      "Redis did not answer in 5 s",
+    );
     if (removed.length > 0) {
       logger.info("removed {count} stale worker registration(s): {names}", {
         count: removed.length,
@@ -102,7 +80,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     });
   }
 
-  const requeuer = createRequeuer(redis, config.prefix);
+  const jobGiver = createJobGiver(redis, config.prefix);
   const childEnv = { ...options.childEnv, LOG_FORMAT: json ? "json" : "pretty" };
   const self = currentInvocation();
   const pool = createPool({
@@ -116,8 +94,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         onLog: forwardLog(name, json),
       }),
     onJobsLost: async (name, jobs) => {
-      const count = await requeuer.requeue(jobs);
-      logger.info("{worker}: {count} of {held} held job(s) put back on the queue", {
+      const count = await jobGiver.giveBack(jobs);
+      logger.info("{worker}: {count} of {held} held job(s) given back to the queue", {
         worker: name,
         count,
         held: jobs.length,
@@ -132,7 +110,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   });
 
   const probe = startRedisProbe(redis);
-  const llm = startLlmWatch(config, redis, options.subprocessEnv);
+  const llm = startAuthProbe({ config, subprocessEnv: options.subprocessEnv }, redis);
   const inputs = (): HealthInputs => ({
     pool: pool.snapshot(),
     redis: probe.state,
@@ -176,7 +154,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       });
       void pool.drain();
     } else {
-      logger.warn("{signal} again: stopping now; jobs in flight go back to the queue", { signal });
+      logger.warn("{signal} again: stopping now; jobs in flight are given back to the queue", {
+        signal,
+      });
       void pool.stopNow();
     }
   };
@@ -202,7 +182,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   probe.stop();
   llm.stop();
   await health?.close();
-  await requeuer.close();
+  await jobGiver.close();
   redis.disconnect();
   logger.info("all workers stopped; bye");
   return 0;

@@ -5,8 +5,13 @@
  */
 
 import { strict as assert } from "node:assert";
-import { claudeArgs, claudeAuthStatus, parseCliOutput, runInGroup } from "../jobs/claude_cli.ts";
-import { LlmError } from "../jobs/errors.ts";
+import {
+  claudeArgs,
+  claudeAuthStatus,
+  parseCliOutput,
+  runInGroup,
+} from "../providers/claude_cli.ts";
+import { LlmError } from "../providers/errors.ts";
 
 /** The real CLI: REAL_CLAUDE_CLI, or `claude` on PATH when it is Anthropic's (not the test fake). */
 async function findRealCli(): Promise<string | undefined> {

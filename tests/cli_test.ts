@@ -2,8 +2,8 @@
 
 import { strict as assert } from "node:assert";
 import manifest from "../deno.json" with { type: "json" };
-import { baseEnv, runPpr, startSupervisor } from "./_util/ppr.ts";
-import { startRedis } from "./_util/redis.ts";
+import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { startRedis } from "../testing/redis.ts";
 import { SETTINGS } from "../config/config.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -89,7 +89,7 @@ Deno.test("enqueue refuses an invalid payload before it reaches Redis", async ()
 });
 
 Deno.test(
-  "an invalid job fails at once, without retries, and the worker keeps going",
+  "an invalid job fails at once, without retries; the same worker process then completes a valid job",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -104,11 +104,19 @@ Deno.test(
     const queue = new Queue("llm", { connection: redis.client() });
     try {
       const job = await queue.add("llm", { prompt: 42 }, { attempts: 5 });
-      const { waitUntil } = await import("./_util/wait.ts");
+      const { waitUntil } = await import("../testing/wait.ts");
       await waitUntil(async () => (await job.getState()) === "failed", { what: "the job to fail" });
       const failed = (await queue.getJob(job.id!))!;
       assert.equal(failed.attemptsMade, 1);
       assert.match(failed.failedReason, /invalid job data: prompt: must be a string or a list/);
+      const before = await supervisor.health();
+      const good = await queue.add("llm", { prompt: "after the invalid one" });
+      await waitUntil(async () => (await good.getState()) === "completed", {
+        what: "the valid job to complete",
+      });
+      const after = await supervisor.health();
+      assert.equal(after.body.workers[0].pid, before.body.workers[0].pid);
+      assert.equal(after.body.workers[0].restarts, 0);
     } finally {
       await queue.close();
     }

@@ -1,4 +1,4 @@
-/** The Dockerfile and compose file, checked statically (no Docker engine runs here). */
+/** The Dockerfile and compose file, checked as text: these tests build no image and run no container. */
 
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
@@ -37,7 +37,7 @@ Deno.test("the image copies every source folder the binary is built from", async
   assert.match(dockerfile, /^COPY deno\.json deno\.lock \.\/$/m);
 });
 
-Deno.test("the image builds with deno task compile and runs under an init on distroless", () => {
+Deno.test("the Dockerfile's text: compiled with deno task compile, run under tini on distroless, healthcheck by the binary", () => {
   assert.match(dockerfile, /deno install --frozen/);
   assert.match(dockerfile, /deno task compile/);
   const stages = dockerfile.match(/^FROM .*$/gm) ?? [];

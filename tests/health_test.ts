@@ -1,8 +1,8 @@
 /** /health, /ready, /metrics and the healthcheck subcommand against a running pool. */
 
 import { strict as assert } from "node:assert";
-import { baseEnv, runPpr, startSupervisor } from "./_util/ppr.ts";
-import { freePort, startRedis } from "./_util/redis.ts";
+import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { freePort, startRedis } from "../testing/redis.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 

@@ -2,15 +2,16 @@
 
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
-import { startRedis } from "./_util/redis.ts";
-import { startSupervisor } from "./_util/ppr.ts";
-import { startStubLlm } from "./_util/stub_llm.ts";
-import { processExists, waitUntil } from "./_util/wait.ts";
+import { startRedis } from "../testing/redis.ts";
+import { startSupervisor } from "../testing/ppr.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
+import { processExists, waitUntil } from "../testing/wait.ts";
+import { delay } from "../async/mod.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
-const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+const FAKE_CLAUDE = new URL("../testing/fake_claude", import.meta.url).pathname;
 
-/** A HOME for the fake CLI (its log and its auth state), and the PATH that finds it first. */
+/** A HOME for the fake CLI (its log and its auth state), and CLAUDE_CLI pointing at it. */
 async function fakeClaudeEnv(loggedIn = true) {
   const home = await Deno.makeTempDir({ prefix: "ppr-fake-claude-" });
   if (loggedIn) await Deno.writeTextFile(`${home}/fake-claude-auth`, "in");
@@ -18,7 +19,7 @@ async function fakeClaudeEnv(loggedIn = true) {
     home,
     env: {
       HOME: home,
-      PATH: `${FIXTURES}:${Deno.env.get("PATH")}`,
+      CLAUDE_CLI: FAKE_CLAUDE,
       LLM_PROVIDER: "claude",
       LLM_PROBE_INTERVAL: "1s",
     },
@@ -195,7 +196,7 @@ Deno.test(
       }
       const job = await queue.add("llm", { prompt: "hello after login" }, { attempts: 1 });
       // Both pools are paused: the job waits, untouched.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await delay(1500);
       assert.equal(await job.getState(), "waiting");
       // Log in (the containers share the CLI's login in production: both see it).
       await Deno.writeTextFile(`${fake.home}/fake-claude-auth`, "in");

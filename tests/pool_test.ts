@@ -2,9 +2,9 @@
 
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
-import { startRedis } from "./_util/redis.ts";
-import { startSupervisor } from "./_util/ppr.ts";
-import { processExists, waitUntil } from "./_util/wait.ts";
+import { startRedis } from "../testing/redis.ts";
+import { startSupervisor } from "../testing/ppr.ts";
+import { processExists, waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -105,7 +105,7 @@ Deno.test(
       assert.equal(health.workers[0].processed, 1);
       assert.ok(
         supervisor.logs.some((line) =>
-          line.includes("put back on the queue") && line.includes('"count":1')
+          line.includes("given back to the queue") && line.includes('"count":1')
         ),
         "the supervisor put the job back at once instead of waiting for the stalled check",
       );
@@ -147,7 +147,7 @@ Deno.test("SIGTERM with jobs in flight: all complete, exit 0", integration, asyn
 });
 
 Deno.test(
-  "drain deadline: unfinished jobs go back to wait without spending an attempt",
+  "drain deadline: unfinished jobs are given back to wait without spending an attempt",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -398,7 +398,7 @@ Deno.test("SIGTTIN adds a worker, SIGTTOU drains the last one away", integration
 });
 
 Deno.test(
-  "SIGHUP replaces every worker, one at a time, and no job is lost",
+  "SIGHUP replaces every worker, one at a time (the next starts after the last old one stopped), and no job is lost",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -436,6 +436,26 @@ Deno.test(
       for (const pid of oldPids) {
         await waitUntil(() => !processExists(pid), { what: `old worker ${pid} to exit` });
       }
+      // One at a time: slot n's replacement is ready before its old process drains and stops,
+      // and slot n+1 is touched only after that.
+      const messages = supervisor.logs.map((line) => {
+        try {
+          return String(JSON.parse(line).message).replaceAll('"', "");
+        } catch {
+          return line;
+        }
+      });
+      const at = (pattern: RegExp) => {
+        const index = messages.findIndex((message) => pattern.test(message));
+        assert.ok(index >= 0, `no log line matches ${pattern}`);
+        return index;
+      };
+      const steps = [1, 2].flatMap((slot) => [
+        at(new RegExp(`worker-test-${slot}: rolling restart`)),
+        at(new RegExp(`worker-test-${slot} ready \\(pid ${after.workers[slot - 1].pid}\\)`)),
+        at(new RegExp(`worker-test-${slot} stopped, \\d+ job\\(s\\) given back`)),
+      ]);
+      assert.deepEqual(steps, [...steps].sort((a, b) => a - b), `log order: ${steps}`);
     } finally {
       await queue.close();
     }

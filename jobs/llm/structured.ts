@@ -1,0 +1,92 @@
+/** Structured output: find the JSON in a model's answer and check it against the job's schema. */
+
+import { LlmError } from "../../providers/errors.ts";
+import type { OutputFormat } from "../../providers/provider.ts";
+import { compileSchema } from "../schema.ts";
+
+/**
+ * The job's `format` as an `OutputFormat`: the `{type: "json_schema", json_schema: {...}}`
+ * wrapper or a bare JSON Schema. `undefined` when the job has none.
+ */
+export function outputFormatOf(
+  format: Record<string, unknown> | undefined,
+): OutputFormat | undefined {
+  if (!format) return undefined;
+  if (
+    format.type === "json_schema" && typeof format.json_schema === "object" && format.json_schema
+  ) {
+    const wrapper = format.json_schema as Record<string, unknown>;
+    return {
+      name: typeof wrapper.name === "string" ? wrapper.name : undefined,
+      schema: (wrapper.schema ?? {}) as Record<string, unknown>,
+      strict: wrapper.strict === true,
+    };
+  }
+  return { schema: format };
+}
+
+/**
+ * The JSON value in `text`: the whole text, or the content of a fenced code
+ * block (```json ... ```), or the outermost {...} / [...] span.
+ */
+export function extractJson(text: string): unknown {
+  const candidates = [text.trim()];
+  const fenced = /```(?:json)?\s*\n?([\s\S]*?)```/i.exec(text);
+  if (fenced) candidates.push(fenced[1].trim());
+  const start = text.search(/[[{]/);
+  const end = Math.max(text.lastIndexOf("}"), text.lastIndexOf("]"));
+  if (start >= 0 && end > start) candidates.push(text.slice(start, end + 1));
+  for (const candidate of candidates) {
+    try {
+      return JSON.parse(candidate);
+    } catch {
+      // next candidate
+    }
+  }
+  throw new LlmError(
+    "transient",
+    `the output is not valid JSON: ${JSON.stringify(text.slice(0, 200))}`,
+  );
+}
+
+const validators = new Map<string, (value: unknown) => string[]>();
+
+/** A compiled validator per distinct schema, kept for the jobs that reuse it. */
+function validatorFor(schema: Record<string, unknown>): (value: unknown) => string[] {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
+  if (!validate) {
+    if (validators.size >= 100) validators.delete(validators.keys().next().value!);
+    validate = compileSchema(schema);
+    validators.set(key, validate);
+  }
+  return validate;
+}
+
+/** Checks that a job's schema is itself usable; the message names what is wrong. */
+export function schemaProblem(format: OutputFormat): string | undefined {
+  if (typeof format.schema !== "object" || format.schema === null || Array.isArray(format.schema)) {
+    return "format: the schema must be a JSON object";
+  }
+  try {
+    // Compiled once here and kept for the answer's check.
+    validatorFor(format.schema);
+    return undefined;
+  } catch (error) {
+    return `format: the schema cannot be used: ${error instanceof Error ? error.message : error}`;
+  }
+}
+
+/**
+ * Parses (unless the provider already did) and validates structured output.
+ * Output that is not JSON or breaks the schema is a transient failure: the
+ * next try may well fit.
+ */
+export function parseStructured(text: string, parsed: unknown, format: OutputFormat): unknown {
+  const value = parsed !== undefined ? parsed : extractJson(text);
+  const problems = validatorFor(format.schema)(value);
+  if (problems.length > 0) {
+    throw new LlmError("transient", `the output does not fit the schema: ${problems.join("; ")}`);
+  }
+  return value;
+}

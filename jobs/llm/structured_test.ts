@@ -1,0 +1,40 @@
+import { strict as assert } from "node:assert";
+import { extractJson, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
+import { LlmError } from "../../providers/errors.ts";
+
+Deno.test("format: the json_schema wrapper and a bare schema", () => {
+  assert.deepEqual(
+    outputFormatOf({
+      type: "json_schema",
+      json_schema: { name: "page", schema: { type: "object" }, strict: true },
+    }),
+    { name: "page", schema: { type: "object" }, strict: true },
+  );
+  assert.deepEqual(outputFormatOf({ type: "object", required: ["a"] }), {
+    schema: { type: "object", required: ["a"] },
+  });
+  assert.equal(outputFormatOf(undefined), undefined);
+});
+
+Deno.test("JSON is found bare, in a fenced block, or inside prose", () => {
+  assert.deepEqual(extractJson('{"a":1}'), { a: 1 });
+  assert.deepEqual(extractJson('Here you go:\n```json\n{"a": [1, 2]}\n```\nDone.'), { a: [1, 2] });
+  assert.deepEqual(extractJson('The answer is {"a": true}.'), { a: true });
+  assert.throws(() => extractJson("no json here"), (error: LlmError) => error.kind === "transient");
+});
+
+Deno.test("output that breaks the schema is transient and names the violations", () => {
+  const format = {
+    schema: { type: "object", required: ["name"], properties: { name: { type: "string" } } },
+  };
+  assert.deepEqual(parseStructured('{"name":"x"}', undefined, format), { name: "x" });
+  assert.throws(
+    () => parseStructured('{"name": 42}', undefined, format),
+    (error: LlmError) => error.kind === "transient" && /name: must be a string/.test(error.message),
+  );
+});
+
+Deno.test("a schema that cannot be used is reported", () => {
+  assert.equal(schemaProblem({ schema: { type: "object" } }), undefined);
+  assert.match(schemaProblem({ schema: [] as unknown as Record<string, unknown> }) ?? "", /format/);
+});

@@ -1,0 +1,83 @@
+/** The supervisor–worker pipe protocol: events a child writes to stdout and commands the supervisor writes to its stdin, one JSON object per line. */
+
+/** A job a child holds: enough for the supervisor to give it back if the child dies. */
+export interface HeldJob {
+  queue: string;
+  id: string;
+  /** BullMQ lock token; only its holder may move the job out of `active`. */
+  token: string;
+}
+
+/** What a child tells the supervisor, one JSON line each on its stdout. */
+export type ChildEvent =
+  | { event: "ready"; pid: number; queues: string[] }
+  | { event: "heartbeat"; active: HeldJob[]; processed: number; failed: number; rss: number }
+  | { event: "draining" }
+  | { event: "stopped"; givenBack: number };
+
+/**
+ * Parses one stdout line of a child. Returns `undefined` for a line that is
+ * not an event (a stray `console.log` in a dependency must not break the pool).
+ */
+export function parseEvent(line: string): ChildEvent | undefined {
+  if (!line.startsWith("{")) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const event = value as Record<string, unknown>;
+  switch (event.event) {
+    case "ready":
+      return typeof event.pid === "number" && Array.isArray(event.queues)
+        ? value as ChildEvent
+        : undefined;
+    case "heartbeat":
+      return Array.isArray(event.active) && event.active.every(isHeldJob) &&
+          typeof event.processed === "number" && typeof event.failed === "number"
+        ? { rss: 0, ...event } as ChildEvent
+        : undefined;
+    case "draining":
+      return { event: "draining" };
+    case "stopped":
+      return { event: "stopped", givenBack: Number(event.givenBack) || 0 };
+    default:
+      return undefined;
+  }
+}
+
+function isHeldJob(value: unknown): value is HeldJob {
+  if (typeof value !== "object" || value === null) return false;
+  const job = value as Record<string, unknown>;
+  return typeof job.queue === "string" && typeof job.id === "string" &&
+    typeof job.token === "string";
+}
+
+/** Serialises an event as the one line a child writes. */
+export function formatEvent(event: ChildEvent): string {
+  return JSON.stringify(event) + "\n";
+}
+
+/**
+ * What the supervisor asks of a child on its stdin: `drain` (finish jobs in
+ * flight until the drain timeout, then give the rest back) or `stop` (give
+ * every job back now). EOF on stdin means the supervisor is gone: drain.
+ */
+export type ChildCommand = "drain" | "stop";
+
+/** Serialises a command as the one line the supervisor writes to a child's stdin. */
+export function formatCommand(command: ChildCommand): string {
+  return JSON.stringify({ command }) + "\n";
+}
+
+/** Parses one stdin line of a child; `undefined` for anything else. */
+export function parseCommand(line: string): ChildCommand | undefined {
+  try {
+    const { command } = JSON.parse(line);
+    return command === "drain" || command === "stop" ? command : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,46 @@
+import { strict as assert } from "node:assert";
+import { formatCommand, formatEvent, parseCommand, parseEvent } from "./messages.ts";
+
+Deno.test("events round-trip through one line of JSON", () => {
+  const heartbeat = {
+    event: "heartbeat" as const,
+    active: [{ queue: "llm", id: "7", token: "abc:1" }],
+    processed: 3,
+    failed: 1,
+    rss: 1024,
+  };
+  const line = formatEvent(heartbeat);
+  assert.ok(line.endsWith("\n"));
+  assert.deepEqual(parseEvent(line.trim()), heartbeat);
+  assert.deepEqual(parseEvent('{"event":"ready","pid":5,"queues":["llm"]}'), {
+    event: "ready",
+    pid: 5,
+    queues: ["llm"],
+  });
+  assert.deepEqual(parseEvent('{"event":"stopped","givenBack":2}'), {
+    event: "stopped",
+    givenBack: 2,
+  });
+});
+
+Deno.test("lines that are not events are not taken for events", () => {
+  for (
+    const line of [
+      "hello",
+      "{not json",
+      "[]",
+      '{"event":"other"}',
+      '{"event":"heartbeat","active":[{"id":1}],"processed":0,"failed":0}',
+      '{"event":"ready"}',
+    ]
+  ) {
+    assert.equal(parseEvent(line), undefined, line);
+  }
+});
+
+Deno.test("commands: drain and stop, nothing else", () => {
+  assert.equal(parseCommand(formatCommand("drain").trim()), "drain");
+  assert.equal(parseCommand(formatCommand("stop").trim()), "stop");
+  assert.equal(parseCommand('{"command":"rm -rf"}'), undefined);
+  assert.equal(parseCommand("stop"), undefined);
+});

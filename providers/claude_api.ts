@@ -1,0 +1,89 @@
+/** The Claude API provider: the official Anthropic SDK, Messages API. Loaded only when used. */
+
+import { classifySdkError, LlmError } from "./errors.ts";
+import type { LlmRequest, ProbeResult, ProviderResult } from "./provider.ts";
+import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
+
+/** `baseUrl` is `ANTHROPIC_BASE_URL`; the SDK's default when unset. */
+export type ClaudeApiOptions = SdkClientOptions;
+
+/** Used when neither the job nor `LLM_MODEL_NAME` names a model. */
+export const DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5";
+/** Output token limit when neither the job nor `LLM_MAX_TOKENS` sets one (the API requires one). */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+const clientFor = sdkClientCache(async (options: ClaudeApiOptions) => {
+  const { default: Anthropic } = await import("@anthropic-ai/sdk");
+  return new Anthropic({
+    apiKey: options.apiKey,
+    baseURL: options.baseUrl,
+    // ppr-worker retries through the queue, with backoff and a record of each try.
+    maxRetries: 0,
+    timeout: options.timeoutMs,
+  });
+});
+
+/** Calls the Messages API once. */
+export async function callClaudeApi(
+  options: ClaudeApiOptions,
+  request: LlmRequest,
+): Promise<ProviderResult> {
+  const anthropic = await clientFor(options);
+  const system = request.messages.filter((message) => message.role === "system")
+    .map((message) => message.content).join("\n\n");
+  const model = request.model ?? DEFAULT_CLAUDE_MODEL;
+  try {
+    const response = await anthropic.messages.create({
+      model,
+      max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(system ? { system } : {}),
+      messages: request.messages.filter((message) => message.role !== "system").map((message) => ({
+        role: message.role as "user" | "assistant",
+        content: message.content,
+      })),
+      ...(request.format
+        ? {
+          output_config: {
+            format: { type: "json_schema" as const, schema: request.format.schema },
+          },
+        }
+        : {}),
+    }, { signal: request.signal });
+    const text = response.content.map((block) => block.type === "text" ? block.text : "").join("");
+    if (response.stop_reason === "max_tokens") {
+      throw new LlmError(
+        "transient",
+        `output truncated at max_tokens (${request.maxTokens ?? DEFAULT_MAX_TOKENS})`,
+      );
+    }
+    if (text.trim() === "") throw new LlmError("transient", "the API returned an empty answer");
+    return {
+      text,
+      model: response.model ?? model,
+      provider: "claude",
+      usage: {
+        input_tokens: response.usage?.input_tokens ?? 0,
+        output_tokens: response.usage?.output_tokens ?? 0,
+      },
+      stop_reason: response.stop_reason ?? undefined,
+    };
+  } catch (error) {
+    if (request.signal.aborted) throw error;
+    throw classifySdkError(error);
+  }
+}
+
+/** The cheap auth probe of API mode: listing models checks the key and spends no tokens. */
+export async function claudeApiAuthStatus(
+  options: ClaudeApiOptions,
+): Promise<ProbeResult> {
+  try {
+    const anthropic = await clientFor(options);
+    await anthropic.models.list({ limit: 1 }, { signal: AbortSignal.timeout(15_000) });
+    return { ok: true, detail: "API key accepted" };
+  } catch (error) {
+    const classified = classifySdkError(error);
+    return { ok: classified.kind !== "auth", detail: classified.message };
+  }
+}

@@ -1,0 +1,122 @@
+/** The OpenAI-compatible provider: the official SDK, Chat Completions, any `OPENAI_BASE_URL`. Loaded only when used. */
+
+import { classifySdkError, LlmError } from "./errors.ts";
+import type {
+  LlmRequest,
+  ProbeResult,
+  ProviderContext,
+  ProviderDefinition,
+  ProviderResult,
+} from "./provider.ts";
+import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
+
+/** `baseUrl`: OpenRouter, vLLM, Ollama, llama.cpp: anything that speaks Chat Completions. */
+export type OpenAiOptions = SdkClientOptions;
+
+/** Used when neither the job nor `LLM_MODEL_NAME` names a model. */
+export const DEFAULT_OPENAI_MODEL = "gpt-4o-mini";
+
+const clientFor = sdkClientCache(async (options: OpenAiOptions) => {
+  const { default: OpenAI } = await import("openai");
+  return new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseUrl,
+    maxRetries: 0,
+    timeout: options.timeoutMs,
+  });
+});
+
+/** Calls Chat Completions once. */
+export async function callOpenAi(
+  options: OpenAiOptions,
+  request: LlmRequest,
+): Promise<ProviderResult> {
+  const openai = await clientFor(options);
+  const model = request.model ?? DEFAULT_OPENAI_MODEL;
+  try {
+    const completion = await openai.chat.completions.create({
+      model,
+      messages: request.messages.map((message) => ({
+        role: message.role,
+        content: message.content,
+      })),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+      ...(request.format
+        ? {
+          response_format: {
+            type: "json_schema" as const,
+            json_schema: {
+              name: request.format.name ?? "output",
+              schema: request.format.schema,
+              strict: request.format.strict ?? false,
+            },
+          },
+        }
+        : {}),
+    }, { signal: request.signal });
+    const choice = completion.choices?.[0];
+    const text = choice?.message?.content ?? "";
+    if (choice?.finish_reason === "length") {
+      throw new LlmError("transient", "output truncated (finish_reason length)");
+    }
+    if (text.trim() === "") throw new LlmError("transient", "the API returned an empty answer");
+    return {
+      text,
+      model: completion.model ?? model,
+      provider: "openai",
+      usage: {
+        input_tokens: completion.usage?.prompt_tokens ?? 0,
+        output_tokens: completion.usage?.completion_tokens ?? 0,
+      },
+      stop_reason: choice?.finish_reason ?? undefined,
+    };
+  } catch (error) {
+    if (request.signal.aborted) throw error;
+    throw classifySdkError(error);
+  }
+}
+
+/** The cheap auth probe: listing models checks the key and spends no tokens. */
+export async function openAiAuthStatus(
+  options: OpenAiOptions,
+): Promise<ProbeResult> {
+  try {
+    const openai = await clientFor(options);
+    await openai.models.list({ signal: AbortSignal.timeout(15_000) });
+    return { ok: true, detail: "API key accepted" };
+  } catch (error) {
+    const classified = classifySdkError(error);
+    return { ok: classified.kind !== "auth", detail: classified.message };
+  }
+}
+
+function optionsOf({ config }: ProviderContext, timeoutMs = config.llmTimeoutMs) {
+  return config.openaiApiKey === undefined
+    ? undefined
+    : { apiKey: config.openaiApiKey, baseUrl: config.openaiBaseUrl, timeoutMs };
+}
+
+/** `openai`: any OpenAI-compatible Chat Completions server (`OPENAI_API_KEY`, `OPENAI_BASE_URL`). */
+export const openAiProvider: ProviderDefinition = {
+  name: "openai",
+  create(context) {
+    const options = optionsOf(context);
+    if (!options) {
+      return () =>
+        Promise.reject(
+          new LlmError(
+            "invalid",
+            "provider openai needs OPENAI_API_KEY (a local server takes any value)",
+          ),
+        );
+    }
+    return (request) => callOpenAi(options, request);
+  },
+  probe(context) {
+    const options = optionsOf(context, 15_000);
+    return options
+      ? openAiAuthStatus(options)
+      : Promise.resolve({ ok: false, detail: "OPENAI_API_KEY is not set" });
+  },
+};

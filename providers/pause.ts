@@ -1,0 +1,100 @@
+/** The shared pause of an LLM provider: auth failed or quota exhausted, in Redis for every worker. */
+
+import type { Redis } from "ioredis";
+import { pauseKey, quotaStrikesKey } from "../redis/keys.ts";
+
+/** Why a provider is paused. */
+export type PauseReason = "auth_failed" | "quota_exceeded";
+
+/** What `ppr:llm:pause:<provider>` holds. The key expires when work may resume. */
+export interface Pause {
+  state: PauseReason;
+  reason: string;
+  /** Epoch ms. */
+  since: number;
+  /** Epoch ms when work resumes (the key's expiry). */
+  retry_at: number;
+}
+
+/** Auth pauses last this long by default (`LLM_PROBE_INTERVAL`); then a job or the probe tries again. */
+export const AUTH_RETRY_MS = 5 * 60_000;
+/** A quota pause without a reset time: 1 h, then ×1.5 per pause in a row, at most 4 h. */
+export const QUOTA_FIRST_MS = 3_600_000;
+/** The longest a quota pause without a reset time lasts. */
+export const QUOTA_MAX_MS = 4 * 3_600_000;
+
+/**
+ * How long a quota pause lasts: the provider's reset time when it gave one,
+ * else 1 h growing ×1.5 with each pause in a row, up to 4 h.
+ *
+ * @example
+ * ```ts
+ * quotaPauseMs(1, undefined); // 3600000
+ * quotaPauseMs(2, undefined); // 5400000
+ * quotaPauseMs(9, undefined); // 14400000
+ * quotaPauseMs(3, 60000); // 60000
+ * ```
+ */
+export function quotaPauseMs(strikes: number, resetInMs: number | undefined): number {
+  if (resetInMs !== undefined) return Math.max(1000, resetInMs);
+  return Math.min(QUOTA_MAX_MS, Math.round(QUOTA_FIRST_MS * 1.5 ** Math.max(0, strikes - 1)));
+}
+
+/** The current pause of `provider`, or `undefined` when it may be called. */
+export async function readPause(redis: Redis, provider: string): Promise<Pause | undefined> {
+  const value = await redis.get(pauseKey(provider));
+  if (!value) return undefined;
+  try {
+    return JSON.parse(value) as Pause;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pauses `provider` for every worker. The first worker to see the failure
+ * sets the pause; the others, failing at the same moment, keep it as it is.
+ */
+export async function pauseProvider(
+  redis: Redis,
+  provider: string,
+  state: PauseReason,
+  reason: string,
+  options: { resetInMs?: number; authRetryMs?: number; now?: number } = {},
+): Promise<Pause> {
+  const now = options.now ?? Date.now();
+  const existing = await readPause(redis, provider);
+  if (existing && existing.retry_at > now) return existing;
+  let durationMs = options.authRetryMs ?? AUTH_RETRY_MS;
+  if (state === "quota_exceeded") {
+    const strikes = await redis.incr(quotaStrikesKey(provider));
+    await redis.pexpire(quotaStrikesKey(provider), QUOTA_MAX_MS * 3);
+    durationMs = quotaPauseMs(strikes, options.resetInMs);
+  }
+  const pause: Pause = {
+    state,
+    reason: reason.slice(0, 500),
+    since: now,
+    retry_at: now + durationMs,
+  };
+  const set = await redis.set(pauseKey(provider), JSON.stringify(pause), "PX", durationMs, "NX");
+  return set === "OK" ? pause : (await readPause(redis, provider)) ?? pause;
+}
+
+/** Ends a pause (the probe passed) and, after a success, the run of quota strikes. */
+export async function clearPause(
+  redis: Redis,
+  provider: string,
+  only?: PauseReason,
+): Promise<void> {
+  if (only) {
+    const pause = await readPause(redis, provider);
+    if (pause?.state !== only) return;
+  }
+  await redis.del(pauseKey(provider));
+}
+
+/** Ends the run of quota pauses in a row: the next quota pause starts again at 1 h. */
+export async function clearQuotaStrikes(redis: Redis, provider: string): Promise<void> {
+  await redis.del(quotaStrikesKey(provider));
+}

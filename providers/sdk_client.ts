@@ -1,0 +1,36 @@
+/** The SDK client of an API provider: made on first use (the SDK module loads only then), one per key and base URL. */
+
+/** What identifies an SDK client: requests with the same key and URL share one. */
+export interface SdkClientOptions {
+  apiKey: string;
+  baseUrl?: string;
+  timeoutMs: number;
+}
+
+/**
+ * Returns a getter that makes the client with `make` on first use and again
+ * only when the key or the base URL changes.
+ *
+ * @example
+ * ```ts
+ * const clientFor = sdkClientCache(async (options) => {
+ *   const { default: OpenAI } = await import("openai");
+ *   return new OpenAI({ apiKey: options.apiKey, baseURL: options.baseUrl, maxRetries: 0 });
+ * });
+ * ```
+ */
+export function sdkClientCache<Options extends SdkClientOptions, Client>(
+  make: (options: Options) => Promise<Client>,
+): (options: Options) => Promise<Client> {
+  let cached: { key: string; client: Promise<Client> } | undefined;
+  return (options) => {
+    const key = `${options.apiKey}\u0000${options.baseUrl}`;
+    if (cached?.key !== key) {
+      const client = make(options);
+      // A client that could not be made (the SDK failed to load) is tried again next time.
+      client.catch(() => cached?.client === client && (cached = undefined));
+      cached = { key, client };
+    }
+    return cached.client;
+  };
+}

@@ -1,0 +1,76 @@
+/** The supervisor's view of its LLM provider: a cheap auth probe every few minutes, and the shared pause for /health. */
+
+import type { Redis } from "ioredis";
+import type { LlmState } from "../health/status.ts";
+import { log } from "../log/log.ts";
+import { clearPause, pauseProvider, readPause } from "../providers/pause.ts";
+import type { ProviderContext } from "../providers/provider.ts";
+import { providerNamed } from "../providers/registry.ts";
+
+const logger = log("llm");
+
+/**
+ * Probes at start and every `probeIntervalMs`: a failed probe pauses the
+ * provider for every worker (auth_failed), a passing one lifts an auth pause.
+ * Reads the shared pause every `pollMs` for /health.
+ */
+export function startAuthProbe(
+  context: ProviderContext,
+  redis: Redis,
+  { pollMs = 2000 } = {},
+) {
+  const { config } = context;
+  const probeIntervalMs = config.llmProbeIntervalMs;
+  const state: LlmState = { state: "ok", retryInSeconds: 0, claudeAuthenticated: null };
+  let lastProbeOk: boolean | undefined;
+  const provider = config.provider;
+
+  const poll = async () => {
+    try {
+      const pause = await readPause(redis, provider);
+      state.state = pause?.state ?? "ok";
+      state.retryInSeconds = pause
+        ? Math.max(0, Math.ceil((pause.retry_at - Date.now()) / 1000))
+        : 0;
+      state.claudeAuthenticated = provider !== "claude"
+        ? null
+        : pause?.state === "auth_failed"
+        ? false
+        : lastProbeOk ?? null;
+    } catch {
+      // Redis down: /health says so through its own probe.
+    }
+  };
+  const runProbe = async () => {
+    const result = await providerNamed(provider)?.probe?.(context);
+    if (!result) return;
+    lastProbeOk = result.ok;
+    try {
+      if (result.ok) {
+        await clearPause(redis, provider, "auth_failed");
+        logger.info("{provider} auth probe passed: {detail}", { provider, detail: result.detail });
+      } else {
+        await pauseProvider(redis, provider, "auth_failed", result.detail, {
+          authRetryMs: probeIntervalMs,
+        });
+        logger.warn("{provider} auth probe failed: {detail}; workers pause until a probe passes", {
+          provider,
+          detail: result.detail,
+        });
+      }
+    } catch (error) {
+      logger.warn("could not record the auth probe in Redis: {error}", { error: String(error) });
+    }
+    await poll();
+  };
+  void runProbe();
+  const probeTimer = setInterval(runProbe, probeIntervalMs);
+  const pollTimer = setInterval(poll, pollMs);
+  return {
+    state,
+    stop() {
+      clearInterval(probeTimer);
+      clearInterval(pollTimer);
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/** The command line that starts a worker child: the same executable, `worker` subcommand. */
+
+/** Deno flags the program runs with; the `start` and `compile` tasks in deno.json use the same. */
+export const PERMISSION_SET = "ppr";
+/** V8 flags of the program and of every worker child. */
+export const V8_FLAGS = "--lite-mode";
+
+/** How this process was started: enough to start a worker child the same way. */
+export interface SelfInvocation {
+  /** `Deno.build.standalone`: true inside a binary made by `deno compile`. */
+  standalone: boolean;
+  /** `Deno.execPath()`: the binary itself when standalone, else the `deno` executable. */
+  execPath: string;
+  /** `Deno.mainModule`: the entry module (`main.ts`) when run by `deno run`. */
+  mainModule: string;
+}
+
+/** This process's own invocation facts. */
+export function currentInvocation(): SelfInvocation {
+  return {
+    standalone: Deno.build.standalone === true,
+    execPath: Deno.execPath(),
+    mainModule: Deno.mainModule,
+  };
+}
+
+/**
+ * The executable and leading arguments that run this program again:
+ * the binary itself when compiled (its permissions and V8 flags are baked in),
+ * else `deno run` with the permission set and V8 flags of the `start` task.
+ *
+ * @example
+ * ```ts
+ * selfCommand({ standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///x/main.ts" });
+ * // { command: "/app/ppr-worker", args: [] }
+ * ```
+ */
+export function selfCommand(self: SelfInvocation): { command: string; args: string[] } {
+  if (self.standalone) return { command: self.execPath, args: [] };
+  const main = self.mainModule.startsWith("file:")
+    ? decodeURIComponent(new URL(self.mainModule).pathname)
+    : self.mainModule;
+  const configPath = main.replace(/[^/]*$/, "deno.json");
+  return {
+    command: self.execPath,
+    args: [
+      "run",
+      "-q",
+      "--no-prompt",
+      "--config",
+      configPath,
+      `-P=${PERMISSION_SET}`,
+      `--v8-flags=${V8_FLAGS}`,
+      main,
+    ],
+  };
+}
+
+/** The full command line of worker child `name`. */
+export function workerCommand(
+  self: SelfInvocation,
+  name: string,
+): { command: string; args: string[] } {
+  const { command, args } = selfCommand(self);
+  return { command, args: [...args, "worker", "--name", name, "--supervised"] };
+}

@@ -1,0 +1,64 @@
+import { strict as assert } from "node:assert";
+import manifest from "../deno.json" with { type: "json" };
+import { PERMISSION_SET, selfCommand, V8_FLAGS, workerCommand } from "./self_command.ts";
+
+Deno.test("compiled: a worker is the binary itself with the worker subcommand", () => {
+  const self = {
+    standalone: true,
+    execPath: "/app/ppr-worker",
+    mainModule: "file:///tmp/deno-compile-ppr-worker/main.ts",
+  };
+  assert.deepEqual(workerCommand(self, "worker-web1-2"), {
+    command: "/app/ppr-worker",
+    args: ["worker", "--name", "worker-web1-2", "--supervised"],
+  });
+});
+
+Deno.test("deno run: a worker is deno run with the start task's permission set and V8 flags", () => {
+  const self = {
+    standalone: false,
+    execPath: "/usr/bin/deno",
+    mainModule: "file:///srv/ppr%20worker/main.ts",
+  };
+  assert.deepEqual(workerCommand(self, "worker-web1-1"), {
+    command: "/usr/bin/deno",
+    args: [
+      "run",
+      "-q",
+      "--no-prompt",
+      "--config",
+      "/srv/ppr worker/deno.json",
+      "-P=ppr",
+      "--v8-flags=--lite-mode",
+      "/srv/ppr worker/main.ts",
+      "worker",
+      "--name",
+      "worker-web1-1",
+      "--supervised",
+    ],
+  });
+});
+
+Deno.test("the start and compile tasks use the same permission set and V8 flags as the children", () => {
+  for (const task of ["start", "compile"] as const) {
+    const line = manifest.tasks[task];
+    assert.ok(line.includes(`-P=${PERMISSION_SET}`), `${task}: ${line}`);
+    assert.ok(line.includes(`--v8-flags=${V8_FLAGS}`), `${task}: ${line}`);
+    assert.ok(line.includes("--no-prompt"), `${task}: ${line}`);
+  }
+  assert.ok(PERMISSION_SET in manifest.permissions);
+  const self = selfCommand({
+    standalone: false,
+    execPath: "deno",
+    mainModule: "file:///x/main.ts",
+  });
+  assert.ok(
+    manifest.tasks.start.startsWith(
+      `deno ${
+        self.args.filter((arg) =>
+          arg !== "--config" && arg !== "/x/deno.json" && arg !== "/x/main.ts"
+        ).join(" ")
+      }`,
+    ),
+  );
+});

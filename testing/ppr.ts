@@ -1,0 +1,205 @@
+/** Runs ppr-worker as a real process, exactly as the `start` task does, and watches it from outside. */
+
+import { selfCommand } from "../supervisor/self_command.ts";
+import { deadline, forEachLine } from "../async/mod.ts";
+import { freePort } from "./redis.ts";
+import { processExists, waitUntil } from "./wait.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).href;
+
+/** The command line of `deno task start`: same permission set, same V8 flags. */
+export function pprCommand(args: string[]): { command: string; args: string[] } {
+  const self = selfCommand({ standalone: false, execPath: Deno.execPath(), mainModule: MAIN });
+  return { command: self.command, args: [...self.args, ...args] };
+}
+
+/** The environment tests give ppr-worker: nothing from the developer's shell leaks in. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const keep = ["PATH", "HOME", "DENO_DIR", "TMPDIR", "XDG_CACHE_HOME", "NPM_CONFIG_REGISTRY"];
+  const env: Record<string, string> = {};
+  for (const name of keep) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  // Tests give the fake Claude CLI a HOME of its own; Deno's cache must not move with it.
+  env.DENO_DIR ??= `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/deno`;
+  return { ...env, LOG_FORMAT: "json", ...extra };
+}
+
+/** Runs a ppr-worker command to the end; returns its exit code and output. */
+export async function runPpr(
+  args: string[],
+  env: Record<string, string> = baseEnv(),
+  timeoutMs = 60_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { command, args: fullArgs } = pprCommand(args);
+  const child = new Deno.Command(command, {
+    args: fullArgs,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const output = await child.output();
+    return {
+      code: output.code,
+      stdout: new TextDecoder().decode(output.stdout),
+      stderr: new TextDecoder().decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The body of /health, as the tests read it. */
+export interface HealthBody {
+  status: string;
+  claude_authenticated: boolean | null;
+  worker_count: number;
+  queue: string;
+  workers_alive: number;
+  provider: string;
+  redis: { connected: boolean; latency_ms: number | null };
+  llm: { state: string; retry_in_seconds: number };
+  workers: {
+    name: string;
+    pid: number | null;
+    state: string;
+    restarts: number;
+    uptime_s: number;
+    active_jobs: number;
+    processed: number;
+    failed: number;
+  }[];
+  uptime_s: number;
+  version: string;
+}
+
+/** A supervisor process started by a test, and ways to watch it. */
+export interface Supervisor extends AsyncDisposable {
+  pid: number;
+  healthPort: number;
+  /** Every stderr line so far (JSON log records). */
+  logs: string[];
+  signal(signal: Deno.Signal): void;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  health(): Promise<{ httpStatus: number; body: HealthBody }>;
+  /** Polls /health until `check` holds; returns that body. */
+  waitForHealth(
+    check: (body: HealthBody) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<HealthBody>;
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Waits for the exit code, killing the process if it does not exit in time. */
+  waitForExit(timeoutMs?: number): Promise<number>;
+}
+
+/**
+ * Starts the supervisor with `args` against `redisUrl` on a free health port.
+ * Disposing it kills it and every worker it started, whatever the test did.
+ */
+export function startSupervisor(
+  args: string[],
+  options: { redisUrl: string; env?: Record<string, string> },
+): Supervisor {
+  const healthPort = freePort();
+  const { command, args: fullArgs } = pprCommand([
+    "--health-port",
+    String(healthPort),
+    "--health-host",
+    "127.0.0.1",
+    "--hostname",
+    "test",
+    ...args,
+  ]);
+  const child = new Deno.Command(command, {
+    args: fullArgs,
+    env: baseEnv({ REDIS_URL: options.redisUrl, LLM_PROVIDER: "echo", ...options.env }),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const logs: string[] = [];
+  const workerPids = new Set<number>();
+  const output = Promise.all([
+    forEachLine(child.stdout, (line) => logs.push(line)),
+    forEachLine(child.stderr, (line) => {
+      logs.push(line);
+      if (Deno.env.get("PPR_TEST_VERBOSE")) console.error(line);
+      const started = /"pid":(\d+)/.exec(line);
+      if (started && line.includes("starting")) workerPids.add(Number(started[1]));
+    }),
+  ]);
+  const exited = (async () => {
+    const status = await child.status;
+    await output;
+    return status.code;
+  })();
+
+  const health = async () => {
+    const response = await fetch(`http://127.0.0.1:${healthPort}/health`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    return { httpStatus: response.status, body: await response.json() as HealthBody };
+  };
+
+  const supervisor: Supervisor = {
+    pid: child.pid,
+    healthPort,
+    logs,
+    exited,
+    signal(signal) {
+      child.kill(signal);
+    },
+    health,
+    waitForHealth(check, what, timeoutMs = 30_000) {
+      return waitUntil(async () => {
+        const { body } = await health();
+        return check(body) ? body : undefined;
+      }, { timeoutMs, intervalMs: 100, what });
+    },
+    waitForLog(pattern, timeoutMs = 30_000) {
+      return waitUntil(() => logs.find((line) => pattern.test(line)), {
+        timeoutMs,
+        what: `a log line matching ${pattern}`,
+      });
+    },
+    async waitForExit(timeoutMs = 60_000) {
+      try {
+        return await deadline(exited, timeoutMs);
+      } catch {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+        throw new Error(`supervisor did not exit within ${timeoutMs} ms`);
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await exited;
+      // Orphaned workers drain on stdin EOF; a test must not leave even those behind.
+      for (const pid of workerPids) {
+        if (processExists(pid)) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+    },
+  };
+  return supervisor;
+}

@@ -1,0 +1,122 @@
+/** A real redis-server for tests: own port, own data dir, stopped on dispose. */
+
+import { Redis } from "ioredis";
+import { waitUntil } from "./wait.ts";
+import { deadline } from "../async/mod.ts";
+
+/** A redis-server started by a test. */
+export interface RedisServer extends AsyncDisposable {
+  url: string;
+  port: number;
+  /** Stops the server (data stays in its dir when started with `persist`). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and dir. */
+  start(): Promise<void>;
+  /** A client for the test's own checks; closed on dispose. */
+  client(): Redis;
+}
+
+/** A TCP port nothing listens on right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Whether a Redis server answers on `hostname:port` within a second (`-NOAUTH` counts: it is one). */
+export async function answersPing(hostname: string, port: number): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({ hostname, port });
+    try {
+      await connection.write(new TextEncoder().encode("PING\r\n"));
+      const buffer = new Uint8Array(64);
+      const read = await deadline(connection.read(buffer), 1000).catch(() => null);
+      const reply = read ? new TextDecoder().decode(buffer.subarray(0, read)) : "";
+      return reply.startsWith("+PONG") || reply.startsWith("-NOAUTH");
+    } finally {
+      connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `redis-server` on a free port. With `persist`, it keeps an append-only
+ * file so a stop and start loses nothing (the outage tests need that).
+ */
+export async function startRedis(options: { persist?: boolean } = {}): Promise<RedisServer> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "ppr-redis-" });
+  const clients: Redis[] = [];
+  let child: Deno.ChildProcess | undefined;
+
+  const start = async () => {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        options.persist ? "yes" : "no",
+        "--appendfsync",
+        "always",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitUntil(() => answersPing("127.0.0.1", port), {
+      timeoutMs: 10_000,
+      what: `redis-server on ${port}`,
+    });
+  };
+
+  const stop = async () => {
+    if (!child) return;
+    const running = child;
+    child = undefined;
+    try {
+      running.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        running.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5000);
+    await running.status;
+    clearTimeout(timer);
+  };
+
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    client() {
+      const client = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: null });
+      client.on("error", () => {});
+      clients.push(client);
+      return client;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const client of clients) client.disconnect();
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * A stub of the Anthropic Messages API and the OpenAI Chat Completions API on 127.0.0.1,
+ * enough for the official SDKs. The last user message chooses the answer:
+ * `AUTH` → 401, `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
+ * `FAIL` → 500, `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an
+ * empty answer; anything else is
+ * echoed back (as JSON text when the request asks for a JSON schema).
+ */
+
+import { delay } from "../async/mod.ts";
+
+/** A running stub and what it received. */
+export interface StubLlm extends AsyncDisposable {
+  url: string;
+  /** Every request body received, with its path. */
+  requests: { path: string; body: Record<string, unknown>; apiKey: string | null }[];
+}
+
+function lastUserText(messages: { role: string; content: unknown }[]): string {
+  const last = messages.findLast((message) => message.role === "user");
+  if (!last) return "";
+  return typeof last.content === "string"
+    ? last.content
+    : (last.content as { text?: string }[]).map((part) => part.text ?? "").join("");
+}
+
+/** Starts the stub on a free loopback port; dispose it to stop it. */
+export function startStubLlm(): StubLlm {
+  const requests: StubLlm["requests"] = [];
+  const failedOnce = new Set<string>();
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      const apiKey = request.headers.get("x-api-key") ??
+        request.headers.get("authorization")?.replace(/^Bearer /, "") ?? null;
+      if (request.method === "GET" && path.endsWith("/models")) {
+        requests.push({ path, body: {}, apiKey });
+        if (apiKey === "bad-key") {
+          return Response.json({
+            type: "error",
+            error: { type: "authentication_error", message: "invalid x-api-key" },
+          }, { status: 401 });
+        }
+        return Response.json({
+          data: [{ id: "stub-model", type: "model", object: "model" }],
+          has_more: false,
+          object: "list",
+        });
+      }
+      const body = await request.json();
+      requests.push({ path, body, apiKey });
+      const anthropic = path.endsWith("/v1/messages");
+      const text = lastUserText(body.messages ?? []);
+      const error = (
+        status: number,
+        type: string,
+        message: string,
+        headers: Record<string, string> = {},
+      ) =>
+        Response.json(
+          anthropic
+            ? { type: "error", error: { type, message } }
+            : { error: { type, message, code: type } },
+          { status, headers },
+        );
+      if (text.includes("AUTH") || apiKey === "bad-key") {
+        return error(401, "authentication_error", "invalid x-api-key");
+      }
+      if (text.includes("QUOTA")) {
+        return error(429, "rate_limit_error", "rate limit exceeded", { "retry-after": "2" });
+      }
+      if (text.includes("FAIL_ONCE") && !failedOnce.has(text)) {
+        failedOnce.add(text);
+        return error(500, "api_error", "internal error");
+      }
+      if (text.includes("FAIL") && !text.includes("FAIL_ONCE")) {
+        return error(500, "api_error", "internal error");
+      }
+      if (text.includes("SLOW")) await delay(30_000);
+      const sleep = /SLEEP(\d+)/.exec(text);
+      if (sleep) await delay(Number(sleep[1]));
+      const wantsJson = anthropic
+        ? body.output_config?.format?.type === "json_schema"
+        : body.response_format?.type === "json_schema";
+      const answer = text.includes("EMPTY") ? "" : wantsJson ? text : `stub: ${text}`;
+      if (anthropic) {
+        return Response.json({
+          id: "msg_stub",
+          type: "message",
+          role: "assistant",
+          model: body.model,
+          content: [{ type: "text", text: answer }],
+          stop_reason: "end_turn",
+          stop_sequence: null,
+          usage: { input_tokens: 11, output_tokens: 5 },
+        });
+      }
+      return Response.json({
+        id: "chatcmpl-stub",
+        object: "chat.completion",
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: answer },
+          finish_reason: "stop",
+        }],
+        usage: { prompt_tokens: 13, completion_tokens: 6, total_tokens: 19 },
+      });
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    requests,
+    async [Symbol.asyncDispose]() {
+      controller.abort();
+      await server.finished.catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/** What stops a worker: the supervisor's commands on stdin (EOF: it is gone), or signals when run alone. */
+
+import { forEachLine } from "../async/mod.ts";
+import { parseCommand } from "../protocol/messages.ts";
+import type { Drain } from "./drain.ts";
+
+/**
+ * Supervised, the supervisor speaks on stdin. Signals sent to the whole process
+ * group (Ctrl-C, `timeout`, `kill -- -pgid`) are the supervisor's to act on, so
+ * SIGINT is ignored and SIGTERM (someone stopping this one worker) drains
+ * without ever escalating. Run alone, SIGTERM and SIGINT drain, and a second
+ * one gives the jobs in flight back.
+ */
+export function listenForStop(supervised: boolean, drain: Drain): void {
+  if (!supervised) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(signal, () => drain.request(signal));
+    }
+    return;
+  }
+  Deno.addSignalListener("SIGINT", () => {});
+  Deno.addSignalListener("SIGTERM", () => {
+    if (!drain.started) drain.request("SIGTERM");
+  });
+  (async () => {
+    try {
+      await forEachLine(Deno.stdin.readable, (line) => {
+        const command = parseCommand(line);
+        if (command === "drain" && !drain.started) drain.request("asked by the supervisor");
+        if (command === "stop") drain.stopNow("asked by the supervisor to stop now");
+      });
+    } catch {
+      // A broken pipe is EOF too.
+    }
+    if (!drain.started) drain.request("supervisor gone (stdin closed)");
+  })();
+}

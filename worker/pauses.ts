@@ -1,0 +1,91 @@
+/** The shared provider pauses as one worker process sees them: polled from Redis, recorded on failure, applied to intake. */
+
+import type { Redis } from "ioredis";
+import type { Logger } from "@logtape/logtape";
+import { clearQuotaStrikes, type Pause, readPause } from "../providers/pause.ts";
+
+/** How often a worker reads the shared provider pauses. */
+export const PAUSE_POLL_MS = 2000;
+
+/** What the pause watch reads and whom it tells. */
+export interface PauseWatchOptions {
+  redis: Redis;
+  /** `LLM_PROVIDER`: while it is paused this process takes no jobs. */
+  defaultProvider: string;
+  logger: Logger;
+  isRedisDown(): boolean;
+  /** A draining worker neither pauses nor resumes its intake. */
+  isDraining(): boolean;
+  /** Stops taking jobs (`true`) or takes them again (`false`). */
+  setIntakePaused(paused: boolean): void;
+}
+
+/** Starts polling the pauses of every provider this process has used. `stop()` ends it. */
+export function startPauseWatch(options: PauseWatchOptions) {
+  const { redis, defaultProvider, logger } = options;
+  const pauses = new Map<string, Pause>();
+  const watched = new Set<string>([defaultProvider]);
+  // Providers this process saw under a quota pause: their next success ends the run of
+  // strikes that makes each pause 1.5 times longer (one DEL per pause, not per job).
+  const quotaSeen = new Set<string>();
+  let intakePaused = false;
+
+  const isPaused = (provider: string) => (pauses.get(provider)?.retry_at ?? 0) > Date.now();
+
+  const apply = () => {
+    if (options.isDraining()) return;
+    const shouldPause = isPaused(defaultProvider);
+    if (shouldPause && !intakePaused) {
+      intakePaused = true;
+      options.setIntakePaused(true);
+    } else if (!shouldPause && intakePaused) {
+      intakePaused = false;
+      logger.info("{provider} resumes", { provider: defaultProvider });
+      options.setIntakePaused(false);
+    }
+  };
+
+  const note = (provider: string, pause: Pause | undefined) => {
+    if (pause) pauses.set(provider, pause);
+    else pauses.delete(provider);
+    if (pause?.state === "quota_exceeded") quotaSeen.add(provider);
+  };
+
+  let polling = false;
+  const poll = async () => {
+    if (polling || options.isRedisDown()) return;
+    polling = true;
+    try {
+      for (const provider of watched) note(provider, await readPause(redis, provider));
+      apply();
+    } catch {
+      // Redis trouble is logged by the connection watch; the next poll tries again.
+    } finally {
+      polling = false;
+    }
+  };
+  const timer = setInterval(poll, PAUSE_POLL_MS);
+
+  return {
+    /** Whether `provider` is paused now; from now on its pause is polled too. */
+    isPaused(provider: string): boolean {
+      watched.add(provider);
+      return isPaused(provider);
+    },
+    /** A pause this process has just set or found (a job's auth or quota failure). */
+    record(provider: string, pause: Pause): void {
+      note(provider, pause);
+      apply();
+    },
+    /** A success: the first after a quota pause ends the run of quota strikes. */
+    async succeeded(provider: string): Promise<void> {
+      if (quotaSeen.delete(provider)) await clearQuotaStrikes(redis, provider).catch(() => {});
+    },
+    stop(): void {
+      clearInterval(timer);
+    },
+  };
+}
+
+/** The shared provider pauses as this process sees them. */
+export type PauseWatch = ReturnType<typeof startPauseWatch>;

@@ -1,0 +1,141 @@
+/** One worker process: a BullMQ Worker per queue, heartbeats to the supervisor, drain on request. */
+
+import type { Job } from "bullmq";
+import { Worker } from "bullmq/worker";
+import type { Config } from "../config/config.ts";
+import { createLlmRunner } from "../jobs/llm/run.ts";
+import { createResultRouter } from "../jobs/results.ts";
+import { log } from "../log/log.ts";
+import { connectRedis } from "../redis/connection.ts";
+import { watchConnection } from "./connection_watch.ts";
+import { listenForStop } from "./control.ts";
+import { createDrain } from "./drain.ts";
+import { createInFlight } from "./in_flight.ts";
+import { startPauseWatch } from "./pauses.ts";
+import { createProcessor } from "./processor.ts";
+import { startRegistration } from "./registration.ts";
+import { createReporter, type Tally } from "./reporter.ts";
+
+/** Who this worker process is and how it was started. */
+export interface WorkerOptions {
+  name: string;
+  /** Started by the supervisor: events go to stdout, stdin EOF means the supervisor is gone, SIGINT is the supervisor's to handle. */
+  supervised: boolean;
+  hostname: string;
+  /** Environment of LLM subprocesses (the Claude CLI). */
+  subprocessEnv: Record<string, string>;
+}
+
+const logger = log("worker");
+
+/** Runs until drained; resolves with the process exit code. */
+export async function runWorker(config: Config, options: WorkerOptions): Promise<number> {
+  const { name } = options;
+  const startedAt = new Date().toISOString();
+  const tally: Tally = { processed: 0, failed: 0, givenBack: 0 };
+  const inFlight = createInFlight();
+  const reporter = createReporter({ supervised: options.supervised, inFlight, tally });
+  reporter.start();
+
+  const redis = connectRedis(config.redisUrl, { blocking: true, name });
+  const connection = watchConnection(redis, config.redisUrl, logger);
+  const isRedisDown = () => connection.down;
+
+  const workers: Worker[] = [];
+  const pauses = startPauseWatch({
+    redis,
+    defaultProvider: config.provider,
+    logger,
+    isRedisDown,
+    isDraining: () => drain.started,
+    setIntakePaused: (paused) => {
+      for (const worker of workers) paused ? void worker.pause(true) : worker.resume();
+    },
+  });
+  const results = createResultRouter(redis, config.prefix, config.resultQueues);
+  const context = {
+    config,
+    redis,
+    prefix: config.prefix,
+    authRetryMs: config.llmProbeIntervalMs,
+    pauses,
+    tally,
+    logger,
+    inFlight,
+    reporter,
+    runner: createLlmRunner({ config, subprocessEnv: options.subprocessEnv }),
+    results,
+  };
+  for (const queue of config.queues) {
+    const worker = new Worker(queue, createProcessor(queue, context), {
+      connection: redis,
+      prefix: config.prefix,
+      concurrency: config.concurrency,
+      name,
+      autorun: true,
+    });
+    worker.on("completed", () => {
+      tally.processed++;
+      reporter.countsChanged();
+    });
+    worker.on("failed", (job: Job | undefined, error: Error) => {
+      tally.failed++;
+      reporter.countsChanged();
+      logger.warn("job {id} on {queue} failed: {error}", {
+        id: job?.id,
+        queue,
+        error: error.message,
+      });
+    });
+    // Without a listener an error event would crash the process; reconnects are logged by the watch.
+    worker.on("error", (error: Error) => {
+      if (!connection.down) logger.debug("worker error: {error}", { error: error.message });
+    });
+    workers.push(worker);
+  }
+
+  const registration = startRegistration(redis, () => ({
+    name,
+    hostname: options.hostname,
+    pid: Deno.pid,
+    queues: config.queues,
+    started_at: startedAt,
+    heartbeat_at: new Date().toISOString(),
+    active_jobs: inFlight.size,
+    processed: tally.processed,
+    failed: tally.failed,
+  }), isRedisDown);
+
+  const drain = createDrain({
+    drainTimeoutMs: config.drainTimeoutMs,
+    inFlight,
+    reporter,
+    logger,
+    closeWorkers: () => Promise.all(workers.map((worker) => worker.close())),
+    async closeRest() {
+      pauses.stop();
+      await results.close();
+      await registration.stop();
+      redis.disconnect();
+      reporter.stop();
+      reporter.emit({ event: "stopped", givenBack: tally.givenBack });
+      logger.info("stopped: {processed} processed, {failed} failed, {givenBack} given back", {
+        ...tally,
+      });
+    },
+  });
+  listenForStop(options.supervised, drain);
+
+  Promise.all(workers.map((worker) => worker.waitUntilReady())).then(() => {
+    if (drain.started) return;
+    void registration.refresh();
+    logger.info("ready: queues {queues}, concurrency {concurrency}", {
+      queues: config.queues,
+      concurrency: config.concurrency,
+    });
+    reporter.emit({ event: "ready", pid: Deno.pid, queues: config.queues });
+  }).catch((error) => logger.error("could not start: {error}", { error: String(error) }));
+
+  await drain.done;
+  return 0;
+}
