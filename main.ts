@@ -13,7 +13,7 @@ import { parseDurationMs } from "./config/duration.ts";
 import { VERSION } from "./config/version.ts";
 import { setupLogging } from "./log/log.ts";
 import { workerName } from "./protocol/worker_name.ts";
-import { claudeCliEnv } from "./providers/claude_cli.ts";
+import { claudeCliEnv } from "./providers/claude_cli/env.ts";
 import { PROVIDER_NAMES } from "./providers/registry.ts";
 
 /** Exit status for anything the user got wrong on the command line or in the environment. */

@@ -8,6 +8,7 @@ import { startRedis } from "../testing/redis.ts";
 import { baseEnv, pprCommand, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { benchClaudeCli } from "./claude_cli.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -295,6 +296,10 @@ for (const count of [1, 2, 4, 8, 16]) {
   record("growth", `--count ${count}: total PSS`, pss, "MB");
   await stop(supervisor);
 }
+
+// 7. The Claude CLI: cold against warm, request sizes, 401 to pause.
+console.error(`7. the Claude CLI against the stub Messages API`);
+await benchClaudeCli(record, redis);
 
 await queue.close();
 

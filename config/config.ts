@@ -19,6 +19,8 @@ export type { KnownNames };
 
 /** The values `LOG_FORMAT` takes. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+/** The values `CLAUDE_CLI_MODE` takes. */
+export const CLAUDE_CLI_MODES = ["warm", "cold"] as const;
 /** The values `LOG_LEVEL` takes, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
@@ -124,6 +126,11 @@ export const SETTINGS = {
     help: "default model (provider's default when unset)",
     ...pattern("a non-empty text", /\S/),
   },
+  llmSystemPrompt: {
+    env: "LLM_SYSTEM_PROMPT",
+    help: "system prompt of jobs that bring none, for every provider",
+    ...pattern("a non-empty text", /\S/),
+  },
   llmTemperature: {
     env: "LLM_TEMPERATURE",
     help: "default sampling temperature",
@@ -167,6 +174,24 @@ export const SETTINGS = {
     default: "claude",
     help: "path of the Claude CLI (CLI mode)",
     ...pattern("a path or command name", /\S/),
+  },
+  claudeCliMode: {
+    env: "CLAUDE_CLI_MODE",
+    default: "warm",
+    help: "warm: long-lived CLI processes serve one job after another; cold: one process per job",
+    ...oneOf(CLAUDE_CLI_MODES),
+  },
+  claudeCliMaxJobs: {
+    env: "CLAUDE_CLI_MAX_JOBS",
+    default: "100",
+    help: "a warm CLI process is replaced after this many jobs",
+    ...integer(1, 100_000),
+  },
+  claudeCliIdleMs: {
+    env: "CLAUDE_CLI_IDLE",
+    default: "60s",
+    help: "a warm CLI process idle this long is stopped (it holds ~200 MB)",
+    ...duration(1000, 86_400_000),
   },
   resultQueues: {
     env: "LLM_RESULT_QUEUES",

@@ -1,7 +1,8 @@
 /** The `claude` provider: the Claude API when `ANTHROPIC_API_KEY` is set, else the Claude CLI and its login. */
 
 import { callClaudeApi, claudeApiAuthStatus } from "./claude_api.ts";
-import { callClaudeCli, claudeAuthStatus } from "./claude_cli.ts";
+import { claudeAuthStatus } from "./claude_cli/auth.ts";
+import { createClaudeCliClient } from "./claude_cli/client.ts";
 import type { ProviderContext, ProviderDefinition } from "./provider.ts";
 
 function apiOptions({ config }: ProviderContext, timeoutMs = config.llmTimeoutMs) {
@@ -15,9 +16,17 @@ export const claudeProvider: ProviderDefinition = {
   name: "claude",
   create(context) {
     const api = apiOptions(context);
-    if (api) return (request) => callClaudeApi(api, request);
-    const cli = { cli: context.config.claudeCli, env: context.subprocessEnv };
-    return (request) => callClaudeCli(cli, request);
+    if (api) return { call: (request) => callClaudeApi(api, request) };
+    const { config } = context;
+    return createClaudeCliClient({
+      cli: config.claudeCli,
+      env: context.subprocessEnv,
+      mode: config.claudeCliMode,
+      // One job at a time per process: as many as the jobs this worker runs at once.
+      maxProcesses: config.concurrency * config.queues.length,
+      maxJobsPerProcess: config.claudeCliMaxJobs,
+      idleMs: config.claudeCliIdleMs,
+    });
   },
   async probe(context) {
     const api = apiOptions(context, 15_000);

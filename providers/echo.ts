@@ -23,5 +23,5 @@ export const callEcho: Provider = async (request: LlmRequest) => {
 /** `echo`: answers with the prompt; for dry runs, demos and benchmarks. */
 export const echoProvider: ProviderDefinition = {
   name: "echo",
-  create: () => callEcho,
+  create: () => ({ call: callEcho }),
 };

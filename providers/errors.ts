@@ -42,12 +42,33 @@ const QUOTA_PATTERNS = [
 
 /**
  * Reads a reset time out of a provider's message: `|1767225600` (epoch
- * seconds, as the Claude CLI prints it), `resets in 2h`, `try again in 30 minutes`.
- * Returns milliseconds from `now`, or `undefined`.
+ * seconds, as older Claude CLIs print it), `resets 9:29am (UTC)` (the Claude CLI's
+ * subscription limit; the next such time of day in UTC), `resets in 2h`,
+ * `try again in 30 minutes`. Returns milliseconds from `now`, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * resetInMs("You've hit your 5-hour limit · resets 9:29am (UTC)", Date.UTC(2026, 0, 1, 9, 0));
+ * // 1740000
+ * ```
  */
 export function resetInMs(text: string, now = Date.now()): number | undefined {
   const epoch = /\|(\d{10})\b/.exec(text);
   if (epoch) return Math.max(0, Number(epoch[1]) * 1000 - now);
+  const clock = /resets (\d{1,2})(?::(\d{2}))?\s*(am|pm)\s*\(UTC\)/i.exec(text);
+  if (clock) {
+    const hour = (Number(clock[1]) % 12) + (clock[3].toLowerCase() === "pm" ? 12 : 0);
+    const today = new Date(now);
+    let at = Date.UTC(
+      today.getUTCFullYear(),
+      today.getUTCMonth(),
+      today.getUTCDate(),
+      hour,
+      Number(clock[2] ?? 0),
+    );
+    if (at <= now) at += 86_400_000;
+    return at - now;
+  }
   const relative =
     /(?:resets?|again|retry) in (\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?)\b/i
       .exec(text);

@@ -14,6 +14,11 @@ Deno.test("reset times: epoch after a bar, or 'resets in'", () => {
   assert.equal(resetInMs("5-hour limit reached, resets in 2h"), 7_200_000);
   assert.equal(resetInMs("try again in 30 seconds"), 30_000);
   assert.equal(resetInMs("usage limit reached"), undefined);
+  const nine = Date.UTC(2026, 0, 1, 9, 0);
+  assert.equal(resetInMs("You've hit your 5-hour limit · resets 9:29am (UTC)", nine), 29 * 60_000);
+  assert.equal(resetInMs("resets 12am (UTC)", nine), 15 * 3_600_000);
+  assert.equal(resetInMs("resets 8:59am (UTC)", nine), 86_400_000 - 60_000);
+  assert.equal(resetInMs("resets 9:29pm (UTC)", nine), 12 * 3_600_000 + 29 * 60_000);
 });
 
 Deno.test("Retry-After in seconds or as a date", () => {

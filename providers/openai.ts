@@ -103,15 +103,17 @@ export const openAiProvider: ProviderDefinition = {
   create(context) {
     const options = optionsOf(context);
     if (!options) {
-      return () =>
-        Promise.reject(
-          new LlmError(
-            "invalid",
-            "provider openai needs OPENAI_API_KEY (a local server takes any value)",
+      return {
+        call: () =>
+          Promise.reject(
+            new LlmError(
+              "invalid",
+              "provider openai needs OPENAI_API_KEY (a local server takes any value)",
+            ),
           ),
-        );
+      };
     }
-    return (request) => callOpenAi(options, request);
+    return { call: (request) => callOpenAi(options, request) };
   },
   probe(context) {
     const options = optionsOf(context, 15_000);

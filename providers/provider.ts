@@ -45,6 +45,13 @@ export type ProviderResult = Omit<LlmResult, "duration_ms">;
 /** Calls the model once. Throws an `LlmError` that names its failure class. */
 export type Provider = (request: LlmRequest) => Promise<ProviderResult>;
 
+/** A provider made for one worker process: `call` it per job, `close` it when the process stops. */
+export interface ProviderClient {
+  call: Provider;
+  /** Releases what the client holds (warm CLI processes, a working directory). */
+  close?(): Promise<void>;
+}
+
 /** The answer of a provider's cheap auth probe (no tokens spent). */
 export interface ProbeResult {
   ok: boolean;
@@ -65,7 +72,7 @@ export interface ProviderContext {
  */
 export interface ProviderDefinition {
   name: string;
-  create(context: ProviderContext): Provider;
+  create(context: ProviderContext): ProviderClient;
   /** `undefined` when there is nothing to check (echo). */
   probe?(context: ProviderContext): Promise<ProbeResult>;
 }

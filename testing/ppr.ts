@@ -100,12 +100,12 @@ export interface Supervisor extends AsyncDisposable {
 }
 
 /**
- * Starts the supervisor with `args` against `redisUrl` on a free health port.
+ * Starts the supervisor with `args` against `redisUrl` on a free health port (in `cwd`, when given).
  * Disposing it kills it and every worker it started, whatever the test did.
  */
 export function startSupervisor(
   args: string[],
-  options: { redisUrl: string; env?: Record<string, string> },
+  options: { redisUrl: string; env?: Record<string, string>; cwd?: string },
 ): Supervisor {
   const healthPort = freePort();
   const { command, args: fullArgs } = pprCommand([
@@ -120,6 +120,7 @@ export function startSupervisor(
   const child = new Deno.Command(command, {
     args: fullArgs,
     env: baseEnv({ REDIS_URL: options.redisUrl, LLM_PROVIDER: "echo", ...options.env }),
+    cwd: options.cwd,
     clearEnv: true,
     stdin: "null",
     stdout: "piped",

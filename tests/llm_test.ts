@@ -9,6 +9,10 @@ import { processExists, waitUntil } from "../testing/wait.ts";
 import { delay } from "../async/mod.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
+
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
+}
 const FAKE_CLAUDE = new URL("../testing/fake_claude", import.meta.url).pathname;
 
 /** A HOME for the fake CLI (its log and its auth state), and CLAUDE_CLI pointing at it. */
@@ -20,6 +24,8 @@ async function fakeClaudeEnv(loggedIn = true) {
     env: {
       HOME: home,
       CLAUDE_CLI: FAKE_CLAUDE,
+      // The fake speaks only the one-process-per-job protocol.
+      CLAUDE_CLI_MODE: "cold",
       LLM_PROVIDER: "claude",
       LLM_PROBE_INTERVAL: "1s",
     },
@@ -46,7 +52,7 @@ async function finished(job: Job, what: string, timeoutMs = 30_000): Promise<Job
 
 const queues = new Map<string, Queue>();
 Deno.test(
-  "Claude CLI: prompt on stdin, flags as documented, minimal environment, result parsed",
+  "Claude CLI (fake, to see its command line): prompt on stdin, documented flags, minimal environment, CLI retries off, a private working directory removed at exit",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -75,7 +81,7 @@ Deno.test(
       const log = await fake.log();
       assert.match(
         log,
-        /ARGS \[-p\] \[--output-format\] \[json\] \[--tools\] \[\] \[--no-session-persistence\] \[--model\] \[claude-haiku-4-5\] \[--system-prompt\] \[be terse\]/,
+        /ARGS \[-p\] \[--output-format\] \[json\] \[--tools\] \[\] \[--strict-mcp-config\] \[--setting-sources\] \[\] \[--no-session-persistence\] \[--model\] \[claude-haiku-4-5\] \[--system-prompt\] \[be terse\]/,
       );
       assert.match(log, /STDIN the page text/);
       const argsLine = log.split("\n").find((line) => line.startsWith("ARGS"))!;
@@ -83,50 +89,23 @@ Deno.test(
       const envLine = log.split("\n").find((line) => line.startsWith("ENV"))!;
       assert.ok(!envLine.includes("SECRET_OF_THE_HOST"), "the host's environment does not leak");
       assert.ok(!envLine.includes("REDIS_URL"));
+      assert.match(envLine, /CLAUDE_CODE_MAX_RETRIES=0 /);
+      assert.match(envLine, /CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 /);
+      const cwd = log.split("\n").find((line) => line.startsWith("CWD"))!.slice(4);
+      assert.match(cwd, /\/ppr-claude-cli-[^/]+$/, "a private working directory");
+      assert.notEqual(cwd, Deno.cwd());
       const health = await supervisor.waitForHealth(
         (body) => body.claude_authenticated === true,
         "the auth probe",
       );
       assert.equal(health.llm.state, "ok");
-    } finally {
-      await queue.close();
-    }
-  },
-);
-
-Deno.test(
-  "structured output: parsed and validated; off-schema output is retried, then fails naming the violation",
-  integration,
-  async () => {
-    await using redis = await startRedis();
-    await using fake = await fakeClaudeEnv();
-    const queue = producer(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: fake.env,
-    });
-    try {
-      await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
-      const schema = {
-        type: "object",
-        required: ["name"],
-        properties: { name: { type: "string" } },
-      };
-      const good = await queue.add("llm", {
-        prompt: '{"name": "Food Bank"}',
-        format: { type: "json_schema", json_schema: { name: "org", schema, strict: true } },
-      });
-      const done = await finished(good, "the structured job");
-      assert.deepEqual(done.returnvalue.parsed, { name: "Food Bank" });
-      assert.match(await fake.log(), /\[--json-schema\] \[\{"type":"object","required":\["name"\]/);
-      const bad = await queue.add("llm", { prompt: "BADJSON", format: schema });
-      const failed = await finished(bad, "the off-schema job to fail after its tries", 60_000);
-      assert.equal(await failed.getState(), "failed");
-      assert.match(
-        failed.failedReason,
-        /^failed 3 times; try 1: the output does not fit the schema: name: must be a string/,
+      supervisor.signal("SIGTERM");
+      assert.equal(await supervisor.waitForExit(), 0);
+      assert.equal(
+        await exists(cwd),
+        false,
+        "the working directory is removed when the worker stops",
       );
-      assert.equal((await fake.log()).match(/STDIN BADJSON/g)?.length, 3);
     } finally {
       await queue.close();
     }
@@ -205,40 +184,6 @@ Deno.test(
       assert.equal(await done.getState(), "completed");
       assert.equal(done.attemptsMade, 1);
       assert.equal(done.returnvalue.text, "fake: hello after login");
-    } finally {
-      await queue.close();
-    }
-  },
-);
-
-Deno.test(
-  "an auth error from a job gives the job back without spending an attempt",
-  integration,
-  async () => {
-    await using redis = await startRedis();
-    await using fake = await fakeClaudeEnv(true);
-    const queue = producer(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: { ...fake.env, LLM_PROBE_INTERVAL: "10m" },
-    });
-    try {
-      await supervisor.waitForHealth((health) => health.claude_authenticated === true, "logged in");
-      const job = await queue.add("llm", { prompt: "AUTH please" }, { attempts: 1 });
-      const health = await supervisor.waitForHealth(
-        (body) => body.llm.state === "auth_failed",
-        "the job to pause the provider",
-      );
-      assert.equal(health.claude_authenticated, false);
-      await waitUntil(async () => (await job.getState()) === "waiting", {
-        what: "the job back in wait",
-      });
-      const after = (await queue.getJob(job.id!))!;
-      assert.equal(after.attemptsMade, 0);
-      assert.equal(after.failedReason, undefined);
-      const pause = JSON.parse((await redis.client().get("ppr:llm:pause:claude"))!);
-      assert.equal(pause.state, "auth_failed");
-      assert.match(pause.reason, /Not logged in/);
     } finally {
       await queue.close();
     }
@@ -341,6 +286,42 @@ Deno.test(
         what: "the 429 job back",
       });
       assert.equal((await queue.getJob(limited.id!))!.attemptsMade, 0);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "structured output (API stub): off-schema output is retried, then fails naming the violation",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { LLM_PROVIDER: "claude", ANTHROPIC_API_KEY: "test-key", ANTHROPIC_BASE_URL: stub.url },
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.workers_alive === 1, "a worker");
+      const schema = {
+        type: "object",
+        required: ["name"],
+        properties: { name: { type: "string" } },
+      };
+      // The stub answers a JSON-schema request with the prompt itself: here, off-schema JSON.
+      const bad = await queue.add("llm", { prompt: '{"name": 42}', format: schema }, {
+        attempts: 2,
+      });
+      const failed = await finished(bad, "the off-schema job to fail after its tries");
+      assert.equal(await failed.getState(), "failed");
+      assert.match(
+        failed.failedReason,
+        /^failed 2 times; try 1: the output does not fit the schema: name: must be a string/,
+      );
+      const tries = stub.requests.filter((request) => request.path === "/v1/messages");
+      assert.equal(tries.length, 2);
     } finally {
       await queue.close();
     }

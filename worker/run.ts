@@ -53,6 +53,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     },
   });
   const results = createResultRouter(redis, config.prefix, config.resultQueues);
+  const runner = createLlmRunner({ config, subprocessEnv: options.subprocessEnv });
   const context = {
     config,
     redis,
@@ -63,7 +64,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     logger,
     inFlight,
     reporter,
-    runner: createLlmRunner({ config, subprocessEnv: options.subprocessEnv }),
+    runner,
     results,
   };
   for (const queue of config.queues) {
@@ -115,6 +116,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     async closeRest() {
       pauses.stop();
       await results.close();
+      await runner.close();
       await registration.stop();
       redis.disconnect();
       reporter.stop();

@@ -6,8 +6,9 @@ import { LlmError } from "../../providers/errors.ts";
 import type {
   LlmRequest,
   LlmResult,
+  Message,
   OutputFormat,
-  Provider,
+  ProviderClient,
   ProviderContext,
 } from "../../providers/provider.ts";
 import { providerNamed } from "../../providers/registry.ts";
@@ -32,8 +33,24 @@ export function prepareJob(data: unknown, config: Config): PreparedJob {
   return { job: payload.job, providerName: payload.job.provider?.name ?? config.provider, format };
 }
 
-/** The provider function for a name, made once per worker process. */
-function providerFor(name: string, context: ProviderContext, made: Map<string, Provider>) {
+/**
+ * The job's messages, with `LLM_SYSTEM_PROMPT` first when the job brings no system message of its own.
+ *
+ * @example
+ * ```ts
+ * withSystemPrompt([{ role: "user", content: "hi" }], "Be brief.");
+ * // [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }]
+ * ```
+ */
+export function withSystemPrompt(messages: Message[], systemPrompt: string | undefined): Message[] {
+  if (systemPrompt === undefined || messages.some((message) => message.role === "system")) {
+    return messages;
+  }
+  return [{ role: "system", content: systemPrompt }, ...messages];
+}
+
+/** The provider client for a name, made once per worker process. */
+function providerFor(name: string, context: ProviderContext, made: Map<string, ProviderClient>) {
   let provider = made.get(name);
   if (!provider) {
     const definition = providerNamed(name);
@@ -49,7 +66,7 @@ function providerFor(name: string, context: ProviderContext, made: Map<string, P
 /** Runs prepared LLM jobs with the providers of one worker process. */
 export function createLlmRunner(context: ProviderContext) {
   const { config } = context;
-  const made = new Map<string, Provider>();
+  const made = new Map<string, ProviderClient>();
   return {
     /**
      * Calls the provider. `signal` aborts the call (drain deadline); `LLM_TIMEOUT`
@@ -60,7 +77,7 @@ export function createLlmRunner(context: ProviderContext) {
       const provider = providerFor(prepared.providerName, context, made);
       const timeout = AbortSignal.timeout(config.llmTimeoutMs);
       const request: LlmRequest = {
-        messages: messagesOf(job),
+        messages: withSystemPrompt(messagesOf(job), config.llmSystemPrompt),
         model: job.provider?.model ?? config.llmModel,
         temperature: job.provider?.temperature ?? config.llmTemperature,
         maxTokens: job.provider?.max_tokens ?? config.llmMaxTokens,
@@ -71,7 +88,7 @@ export function createLlmRunner(context: ProviderContext) {
       const started = performance.now();
       let result;
       try {
-        result = await provider(request);
+        result = await provider.call(request);
       } catch (error) {
         if (timeout.aborted && !signal.aborted) {
           throw new LlmError(
@@ -87,6 +104,10 @@ export function createLlmRunner(context: ProviderContext) {
         ...(parsed !== undefined ? { parsed } : {}),
         duration_ms: Math.round(performance.now() - started),
       };
+    },
+    /** Closes every provider client this process made. */
+    async close(): Promise<void> {
+      await Promise.allSettled([...made.values()].map((client) => client.close?.()));
     },
   };
 }

@@ -1,0 +1,74 @@
+/** The Claude CLI's command line and input for one job: flags that keep it a plain model call, the prompt on stdin. */
+
+import type { LlmRequest, Message } from "../provider.ts";
+
+/**
+ * The system prompt of a job that brings none (and no `LLM_SYSTEM_PROMPT`): without one the
+ * CLI sends its own coding-agent prompt, about 6,000 characters of instructions per job.
+ */
+export const DEFAULT_SYSTEM_PROMPT =
+  "You are a helpful assistant. Do what the user's message asks and answer with the result only.";
+
+/** How the CLI is run: one process per job (`cold`) or a long-lived one fed job after job (`warm`). */
+export type CliMode = "cold" | "warm";
+
+/** The parts of a request that become flags, and so select a warm process. */
+export type CliFlags = Pick<LlmRequest, "model" | "format" | "messages">;
+
+/** The job's system text: its system messages, else the default. */
+export function systemPromptOf(messages: Message[]): string {
+  const system = messages.filter((message) => message.role === "system")
+    .map((message) => message.content).join("\n\n");
+  return system || DEFAULT_SYSTEM_PROMPT;
+}
+
+/**
+ * The CLI's arguments. The prompt is never among them (argv is size-limited and visible in
+ * `ps`). Every flag is there to make the call a plain model call:
+ * - `--tools ""`: no tools; `--strict-mcp-config`: no MCP servers from any configuration;
+ * - `--setting-sources ""`: no settings and no CLAUDE.md from the working directory, its
+ *   parents or the user's configuration folder (the login is not a setting: it still works);
+ * - `--system-prompt`: always, so the CLI never falls back to its agent prompt;
+ * - `--no-session-persistence`: no session file per job.
+ *
+ * @example
+ * ```ts
+ * claudeArgs({ messages: [{ role: "user", content: "hi" }] }, "cold");
+ * // ["-p", "--output-format", "json", "--tools", "", ... "--system-prompt", DEFAULT_SYSTEM_PROMPT]
+ * ```
+ */
+export function claudeArgs(flags: CliFlags, mode: CliMode): string[] {
+  const io = mode === "warm"
+    ? ["--input-format", "stream-json", "--output-format", "stream-json", "--verbose"]
+    : ["--output-format", "json"];
+  const args = [
+    "-p",
+    ...io,
+    "--tools",
+    "",
+    "--strict-mcp-config",
+    "--setting-sources",
+    "",
+    "--no-session-persistence",
+  ];
+  if (flags.model) args.push("--model", flags.model);
+  args.push("--system-prompt", systemPromptOf(flags.messages));
+  if (flags.format) args.push("--json-schema", JSON.stringify(flags.format.schema));
+  return args;
+}
+
+/**
+ * What the CLI gets as the user's message: the user message, or the conversation with each
+ * turn labelled when there is more than one (the CLI takes a single prompt). A prompt that
+ * starts with `/` would be run as one of the CLI's own commands (`/clear`, `/help`) and never
+ * reach the model, so it gets a leading newline.
+ */
+export function claudeInput(messages: Message[]): string {
+  const turns = messages.filter((message) => message.role !== "system");
+  const text = turns.length === 1
+    ? turns[0].content
+    : turns.map((turn) => `${turn.role === "user" ? "User" : "Assistant"}: ${turn.content}`).join(
+      "\n\n",
+    );
+  return text.startsWith("/") ? `\n${text}` : text;
+}

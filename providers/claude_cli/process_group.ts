@@ -1,0 +1,74 @@
+/** Starts the Claude CLI in a process group of its own, so that it and everything it started can be killed together. */
+
+import { LlmError } from "../errors.ts";
+
+/** Where and how the CLI runs. */
+export interface CliCommand {
+  /** Path or name of the CLI (`CLAUDE_CLI`). */
+  cli: string;
+  args: string[];
+  /** Its whole environment (`claudeCliEnv`). */
+  env: Record<string, string>;
+  /** Its working directory: the worker's private, empty one. */
+  cwd?: string;
+}
+
+/** Spawns the CLI with piped stdio in a new process group. A missing CLI is an auth failure: nothing can run. */
+export function spawnInGroup(command: CliCommand): Deno.ChildProcess {
+  try {
+    return new Deno.Command(command.cli, {
+      args: command.args,
+      env: command.env,
+      cwd: command.cwd,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new LlmError("auth", `the Claude CLI was not found: '${command.cli}' (set CLAUDE_CLI)`);
+    }
+    throw error;
+  }
+}
+
+/** Kills the process group of `pid` with SIGKILL; a group already gone is fine. */
+export function killGroup(pid: number): void {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/**
+ * Runs the CLI to its end with `stdin` as input, and kills the whole group (the CLI and
+ * anything it started) when `signal` aborts, and in any case once it has exited.
+ */
+export async function runInGroup(
+  command: CliCommand,
+  stdin: string,
+  signal: AbortSignal,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawnInGroup(command);
+  const kill = () => killGroup(child.pid);
+  signal.addEventListener("abort", kill, { once: true });
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin)).catch(() => {});
+    await writer.close().catch(() => {});
+    const output = await child.output();
+    signal.throwIfAborted();
+    return {
+      code: output.code,
+      stdout: new TextDecoder().decode(output.stdout),
+      stderr: new TextDecoder().decode(output.stderr),
+    };
+  } finally {
+    signal.removeEventListener("abort", kill);
+    // Whatever the CLI left running in its group goes with it.
+    kill();
+  }
+}

@@ -1,0 +1,163 @@
+/** Turns what the Claude CLI printed for one job into a result or a classified failure. Pure. */
+
+import { classifyText, type FailureKind, LlmError, resetInMs } from "../errors.ts";
+import type { ProviderResult } from "../provider.ts";
+
+/** The CLI's result object (`--output-format json`, or the `result` line of stream-json), as far as ppr-worker reads it. */
+export interface CliResult {
+  type?: string;
+  subtype?: string;
+  is_error?: boolean;
+  result?: string;
+  structured_output?: unknown;
+  stop_reason?: string | null;
+  /** The HTTP status of the API error; `null` for a broken stream or a transport failure. */
+  api_error_status?: number | null;
+  /** The error body's type: `authentication_error`, `rate_limit_error`, `overloaded_error`, ... */
+  api_error_type?: string;
+  /** `usage_limit_reached` when a subscription's usage limit was hit. */
+  api_error?: string;
+  errors?: string[];
+  /** This job's tokens (in stream-json too: per result, not per process). */
+  usage?: {
+    input_tokens?: number;
+    output_tokens?: number;
+    cache_read_input_tokens?: number;
+    cache_creation_input_tokens?: number;
+  };
+  /** Keyed by model; cumulative over a warm process's conversation. */
+  modelUsage?: Record<string, unknown>;
+  /** Keyed by model; this job's only (stream-json). */
+  model_usage_since_last_result?: Record<string, unknown>;
+}
+
+/** What ppr-worker knows of the job besides the result: what it asked for, and when a limit resets. */
+export interface ResultContext {
+  requestedModel: string | undefined;
+  /** A JSON schema was given (`--json-schema`): the answer must come as `structured_output`. */
+  schemaAsked: boolean;
+  /** Epoch ms of a usage limit's reset, from a stream-json `rate_limit_event`. */
+  resetsAt?: number;
+  now?: number;
+}
+
+function failureKind(parsed: CliResult, said: string): FailureKind {
+  const status = parsed.api_error_status;
+  if (status === 401 || status === 403) return "auth";
+  if (status === 429 || parsed.api_error === "usage_limit_reached") return "quota";
+  if (status === 400 || status === 404 || status === 413 || status === 422) {
+    // A 400 that speaks of credit or quota is a quota problem, not a bad request.
+    const kind = classifyText(said);
+    return kind === "transient" ? "invalid" : kind;
+  }
+  // 500, 529 (overloaded) and a null status (broken stream) are worth another try; without a
+  // status the text decides ("Not logged in" comes without one when no login is present).
+  return typeof status === "number" ? "transient" : classifyText(said);
+}
+
+/** A pause for a 429 that is the server's short-term rate limit ("not your usage limit"), not a usage limit. */
+export const SERVER_RATE_LIMIT_PAUSE_MS = 60_000;
+
+function serverLimitMs(parsed: CliResult): number | undefined {
+  return parsed.api_error_status === 429 && parsed.api_error !== "usage_limit_reached"
+    ? SERVER_RATE_LIMIT_PAUSE_MS
+    : undefined;
+}
+
+/**
+ * The job's result, or an `LlmError` naming its failure class:
+ * - an API error: by `api_error_status` (401/403 auth, 429 quota, 400 invalid, 5xx and 529
+ *   transient), else by its text. A quota pause lasts until the reset time the CLI gave, or
+ *   `SERVER_RATE_LIMIT_PAUSE_MS` for the server's own rate limit;
+ * - `error_max_structured_output_retries` (the model's JSON failed the schema 5 times), and a
+ *   success without `structured_output` although a schema was asked for: transient, naming why;
+ * - an empty or truncated answer: transient.
+ */
+export function resultOf(parsed: CliResult, context: ResultContext): ProviderResult {
+  const now = context.now ?? Date.now();
+  if (parsed.subtype === "error_max_structured_output_retries") {
+    throw new LlmError(
+      "transient",
+      `Claude CLI: the answer did not fit the JSON schema: ${
+        parsed.errors?.[0] ?? "structured output retries exhausted"
+      }`,
+    );
+  }
+  if (parsed.is_error) {
+    const said = parsed.result || parsed.errors?.join("; ") || "error without a message";
+    const kind = failureKind(parsed, said);
+    const status = parsed.api_error_status ? ` (HTTP ${parsed.api_error_status})` : "";
+    throw new LlmError(
+      kind,
+      `Claude CLI${status}: ${said}`,
+      kind === "quota"
+        ? (context.resetsAt !== undefined
+          ? Math.max(0, context.resetsAt - now)
+          : resetInMs(said, now) ?? serverLimitMs(parsed))
+        : undefined,
+    );
+  }
+  const structured = parsed.structured_output;
+  const hasStructured = structured !== undefined && structured !== null;
+  if (context.schemaAsked && !hasStructured) {
+    throw new LlmError(
+      "transient",
+      "Claude CLI: the model answered in text instead of the JSON the schema asks for " +
+        `(no structured_output): ${(parsed.result ?? "").slice(0, 200)}`,
+    );
+  }
+  const answer = hasStructured ? JSON.stringify(structured) : parsed.result ?? "";
+  if (answer.trim() === "") throw new LlmError("transient", "Claude CLI returned an empty result");
+  if (parsed.stop_reason === "max_tokens") {
+    throw new LlmError("transient", "Claude CLI output was truncated (stop_reason max_tokens)");
+  }
+  const usage = parsed.usage ?? {};
+  const models = parsed.model_usage_since_last_result ?? parsed.modelUsage ?? {};
+  return {
+    text: answer,
+    parsed: hasStructured ? structured : undefined,
+    model: Object.keys(models)[0] ?? context.requestedModel ?? "claude",
+    provider: "claude",
+    usage: {
+      input_tokens: (usage.input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0) +
+        (usage.cache_creation_input_tokens ?? 0),
+      output_tokens: usage.output_tokens ?? 0,
+    },
+    stop_reason: parsed.stop_reason ?? undefined,
+  };
+}
+
+/**
+ * The result of a one-job process (`--output-format json`) from its exit code and output.
+ * Output that is not the CLI's JSON (a crash, refused arguments, a missing login on stderr)
+ * is classified by its text.
+ */
+export function parseCliOutput(
+  output: { code: number; stdout: string; stderr: string },
+  context: ResultContext,
+): ProviderResult {
+  const text = output.stdout.trim();
+  let parsed: CliResult | undefined;
+  try {
+    parsed = text.startsWith("{") ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed) {
+    const said = (output.stderr.trim() || text || `exit code ${output.code}`).slice(0, 500);
+    if (/unknown option|error: option/i.test(said)) {
+      throw new LlmError("transient", `the Claude CLI refused its arguments (too old?): ${said}`);
+    }
+    const kind = classifyText(said);
+    const now = context.now ?? Date.now();
+    throw new LlmError(
+      kind,
+      `Claude CLI: ${said}`,
+      kind === "quota" ? resetInMs(said, now) : undefined,
+    );
+  }
+  if (output.code !== 0 && !parsed.is_error && parsed.subtype === "success") {
+    parsed = { ...parsed, is_error: true };
+  }
+  return resultOf(parsed, context);
+}

@@ -1,0 +1,186 @@
+import { strict as assert } from "node:assert";
+import { type CliResult, parseCliOutput, resultOf, SERVER_RATE_LIMIT_PAUSE_MS } from "./result.ts";
+import { LlmError } from "../errors.ts";
+
+// The fields ppr-worker reads of the real CLI's results (claude 2.1.332 against a stub API,
+// CLAUDE_CODE_MAX_RETRIES=0, `--output-format json`).
+const ERROR = { type: "result", subtype: "success", is_error: true, stop_reason: "stop_sequence" };
+const REAL: Record<string, CliResult> = {
+  oauth401: {
+    ...ERROR,
+    api_error_status: 401,
+    api_error_type: "authentication_error",
+    result: "Not logged in · Please run /login",
+  },
+  key401: { ...ERROR, api_error_status: 401, result: "Invalid API key · Fix external API key" },
+  forbidden403: {
+    ...ERROR,
+    api_error_status: 403,
+    api_error_type: "permission_error",
+    result: "Failed to authenticate. API Error: 403 stub: your API key does not have permission",
+  },
+  bad400: { ...ERROR, api_error_status: 400, result: "API Error: 400 stub: invalid request" },
+  usage429: {
+    ...ERROR,
+    api_error_status: 429,
+    api_error_type: "rate_limit_error",
+    api_error: "usage_limit_reached",
+    result: "You've hit your 5-hour limit · resets 9:29am (UTC)",
+  },
+  server429: {
+    ...ERROR,
+    api_error_status: 429,
+    result: "API Error: Server is temporarily limiting requests (not your usage limit) · stub",
+  },
+  error500: {
+    ...ERROR,
+    api_error_status: 500,
+    result: "API Error: 500 stub: internal server error.",
+  },
+  overloaded529: { ...ERROR, api_error_status: 529, result: "API Error: 529 stub: overloaded." },
+  brokenStream: {
+    ...ERROR,
+    api_error_status: null,
+    result: "API Error: API returned an empty or malformed response (HTTP 200)",
+  },
+  schemaExhausted: {
+    type: "result",
+    subtype: "error_max_structured_output_retries",
+    is_error: true,
+    errors: ["Failed to provide valid structured output after 5 attempts — /n: must be integer"],
+  },
+  textInstead: {
+    type: "result",
+    subtype: "success",
+    is_error: false,
+    api_error_status: null,
+    result: "stub: Describe Ada",
+    stop_reason: "end_turn",
+  },
+};
+
+const NINE_AM = Date.UTC(2026, 0, 1, 9, 0);
+
+function failureOf(parsed: CliResult, schemaAsked = false): LlmError {
+  try {
+    resultOf(parsed, { requestedModel: undefined, schemaAsked, now: NINE_AM });
+  } catch (error) {
+    assert.ok(error instanceof LlmError);
+    return error;
+  }
+  throw new Error("expected a failure");
+}
+
+Deno.test("401 and 403 are auth; 400 is invalid; 500, 529 and a broken stream are transient", () => {
+  assert.equal(failureOf(REAL.oauth401).kind, "auth");
+  assert.match(failureOf(REAL.oauth401).message, /HTTP 401.*Not logged in/);
+  assert.equal(failureOf(REAL.key401).kind, "auth");
+  assert.equal(failureOf(REAL.forbidden403).kind, "auth");
+  assert.equal(failureOf(REAL.bad400).kind, "invalid");
+  assert.equal(failureOf(REAL.error500).kind, "transient");
+  assert.equal(failureOf(REAL.overloaded529).kind, "transient");
+  assert.equal(failureOf(REAL.brokenStream).kind, "transient");
+});
+
+Deno.test("a usage limit is quota until its reset time; the server's own 429 pauses for a minute", () => {
+  const usage = failureOf(REAL.usage429);
+  assert.equal(usage.kind, "quota");
+  assert.equal(usage.retryAfterMs, 29 * 60_000);
+  const server = failureOf(REAL.server429);
+  assert.equal(server.kind, "quota");
+  assert.equal(server.retryAfterMs, SERVER_RATE_LIMIT_PAUSE_MS);
+  const fromEvent = resultOfFailure({ ...REAL.usage429, result: "limit" }, NINE_AM + 5000);
+  assert.equal(fromEvent.retryAfterMs, 5000);
+});
+
+function resultOfFailure(parsed: CliResult, resetsAt: number): LlmError {
+  try {
+    resultOf(parsed, { requestedModel: undefined, schemaAsked: false, resetsAt, now: NINE_AM });
+  } catch (error) {
+    return error as LlmError;
+  }
+  throw new Error("expected a failure");
+}
+
+Deno.test("structured output: retries exhausted and a text answer are transient and say why", () => {
+  const exhausted = failureOf(REAL.schemaExhausted, true);
+  assert.equal(exhausted.kind, "transient");
+  assert.match(exhausted.message, /did not fit the JSON schema.*must be integer/);
+  const text = failureOf(REAL.textInstead, true);
+  assert.equal(text.kind, "transient");
+  assert.match(text.message, /answered in text instead of the JSON.*no structured_output/);
+  // Without a schema the same text is the answer.
+  const plain = resultOf(REAL.textInstead, { requestedModel: undefined, schemaAsked: false });
+  assert.equal(plain.text, "stub: Describe Ada");
+});
+
+Deno.test("success: text, this job's usage (cache reads count as input), model from this job's usage", () => {
+  const result = resultOf({
+    type: "result",
+    subtype: "success",
+    is_error: false,
+    result: "hello",
+    stop_reason: "end_turn",
+    usage: { input_tokens: 10, cache_read_input_tokens: 5, output_tokens: 3 },
+    modelUsage: { "claude-running-total": {} },
+    model_usage_since_last_result: { "claude-x": {} },
+  }, { requestedModel: undefined, schemaAsked: false });
+  assert.deepEqual(result, {
+    text: "hello",
+    parsed: undefined,
+    model: "claude-x",
+    provider: "claude",
+    usage: { input_tokens: 15, output_tokens: 3 },
+    stop_reason: "end_turn",
+  });
+});
+
+Deno.test("structured_output is taken as the parsed answer", () => {
+  const result = resultOf(
+    { is_error: false, result: "{}", structured_output: { a: 1 }, usage: {} },
+    { requestedModel: "m", schemaAsked: true },
+  );
+  assert.deepEqual(result.parsed, { a: 1 });
+  assert.equal(result.text, '{"a":1}');
+});
+
+function outputFailure(output: { code: number; stdout: string; stderr: string }): LlmError {
+  try {
+    parseCliOutput(output, { requestedModel: undefined, schemaAsked: false });
+  } catch (error) {
+    assert.ok(error instanceof LlmError);
+    return error;
+  }
+  throw new Error("expected a failure");
+}
+
+Deno.test("cold output: garbage, empty, truncated and refused arguments are transient; a missing login on stderr is auth", () => {
+  assert.equal(
+    outputFailure({ code: 2, stdout: "Segmentation fault", stderr: "" }).kind,
+    "transient",
+  );
+  assert.equal(
+    outputFailure({ code: 0, stdout: '{"is_error":false,"result":"  "}', stderr: "" }).kind,
+    "transient",
+  );
+  assert.match(
+    outputFailure({
+      code: 0,
+      stdout: '{"is_error":false,"result":"abc","stop_reason":"max_tokens"}',
+      stderr: "",
+    }).message,
+    /truncated/,
+  );
+  assert.match(
+    outputFailure({ code: 1, stdout: "", stderr: "error: unknown option '--tools'" }).message,
+    /refused its arguments/,
+  );
+  assert.equal(
+    outputFailure({ code: 1, stdout: "", stderr: "Invalid API key · Fix external API key" }).kind,
+    "auth",
+  );
+  assert.equal(
+    outputFailure({ code: 1, stdout: JSON.stringify(REAL.oauth401), stderr: "" }).kind,
+    "auth",
+  );
+});
