@@ -6,12 +6,14 @@ import {
   type Config,
   type FlagValues,
   parseConfig,
+  secretsOf,
   SETTINGS,
   settingsHelp,
 } from "./config/config.ts";
 import { parseDurationMs } from "./config/duration.ts";
 import { VERSION } from "./config/version.ts";
 import { setupLogging } from "./log/log.ts";
+import { addSecrets } from "./log/redact.ts";
 import { workerName } from "./protocol/worker_name.ts";
 import { claudeCliEnv } from "./providers/claude_cli/env.ts";
 import { PROVIDER_NAMES } from "./providers/registry.ts";
@@ -67,7 +69,11 @@ function flagValues(options: Record<string, unknown>): FlagValues {
 /** Validates the configuration or ends the program with every problem listed. */
 function configOrExit(flags: FlagValues): Config {
   const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
-  if (result.ok) return result.config;
+  if (result.ok) {
+    // Hidden from every log line, error message and Redis record this process writes.
+    addSecrets([...secretsOf(result.config), env.CLAUDE_CODE_OAUTH_TOKEN]);
+    return result.config;
+  }
   console.error(
     `ppr-worker: invalid configuration (${result.errors.length} problem${
       result.errors.length === 1 ? "" : "s"

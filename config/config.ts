@@ -13,6 +13,7 @@ import {
   pattern,
   providerName,
   redisUrl,
+  size,
 } from "./rules.ts";
 
 export type { KnownNames };
@@ -252,6 +253,22 @@ export const SETTINGS = {
     help: "deadline for jobs in flight on SIGTERM; later ones go back to the queue",
     ...duration(0, 86_400_000),
   },
+  maxJobCrashes: {
+    env: "MAX_JOB_CRASHES",
+    default: "3",
+    help: "a job whose worker died under it this many times fails for good (a poison pill)",
+    ...integer(1, 100),
+  },
+  maxWorkerMemoryBytes: {
+    env: "MAX_WORKER_MEMORY",
+    help: "a worker whose RSS passes this (e.g. 512MB) is replaced, the new one ready first",
+    ...size(16 * 1024 ** 2, 1024 ** 4),
+  },
+  maxJobsPerWorker: {
+    env: "MAX_JOBS_PER_WORKER",
+    help: "a worker is replaced after this many jobs, the new one ready first",
+    ...integer(1, 100_000_000),
+  },
   heartbeatTimeoutMs: {
     env: "HEARTBEAT_TIMEOUT",
     flag: "heartbeat-timeout",
@@ -375,6 +392,24 @@ export function parseConfig(
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };
+}
+
+/**
+ * The secret values of a configuration: every setting marked secret, and the password of
+ * `REDIS_URL` (taken, like `redactUrl` does, up to the last `@`).
+ */
+export function secretsOf(config: Config): string[] {
+  const values: string[] = [];
+  for (const [key, setting] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
+    const value = config[key];
+    if (!setting.secret || typeof value !== "string") continue;
+    if (setting.env === "REDIS_URL") {
+      const credentials = /^[a-z][a-z0-9+.-]*:\/\/(.*)@/is.exec(value)?.[1];
+      const password = credentials?.slice(credentials.indexOf(":") + 1);
+      if (password) values.push(password, decodeURIComponent(password));
+    } else values.push(value);
+  }
+  return values;
 }
 
 /**

@@ -170,3 +170,12 @@ Deno.test("help lists every variable and flag", () => {
   }
   assert.ok(help.includes("--[no-]health"));
 });
+
+Deno.test("MAX_WORKER_MEMORY takes sizes in bytes, KB, MB, GB; MAX_JOB_CRASHES defaults to 3", () => {
+  assert.equal(configOf({}, { MAX_WORKER_MEMORY: "512MB" }).maxWorkerMemoryBytes, 512 * 1048576);
+  assert.equal(configOf({}, { MAX_WORKER_MEMORY: "1.5GB" }).maxWorkerMemoryBytes, 1610612736);
+  assert.equal(configOf({}, {}).maxWorkerMemoryBytes, undefined);
+  assert.equal(configOf({}, {}).maxJobCrashes, 3);
+  assert.match(errorsOf({}, { MAX_WORKER_MEMORY: "lots" })[0], /must be a size such as 512MB/);
+  assert.match(errorsOf({}, { MAX_WORKER_MEMORY: "1MB" })[0], /MAX_WORKER_MEMORY/);
+});

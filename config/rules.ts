@@ -83,6 +83,20 @@ export function boolean() {
 
 const NAME_PATTERN = /^[A-Za-z0-9_.\-{}]+$/;
 
+/** A size in bytes: `512MB`, `2GB`, `800KB` (powers of 1024) or bare bytes, within [min, max]. */
+export function size(minBytes: number, maxBytes: number) {
+  const units: Record<string, number> = { "": 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+  return {
+    rule: "a size such as 512MB or 2GB",
+    parse(raw: string): number | undefined {
+      const match = /^(\d+(?:\.\d+)?)\s*([kmg]?b)?$/i.exec(raw.trim());
+      if (!match) return undefined;
+      const bytes = Math.round(Number(match[1]) * units[(match[2] ?? "").toLowerCase()]);
+      return bytes >= minBytes && bytes <= maxBytes ? bytes : undefined;
+    },
+  };
+}
+
 /** A comma-separated list of distinct names; `required`: at least one. */
 export function names(what: string, required = true) {
   return {

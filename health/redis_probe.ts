@@ -11,9 +11,19 @@ export interface RedisState {
   downSince: number | undefined;
 }
 
-/** Starts pinging every `intervalMs`. The returned object is read by the health server. */
-export function startRedisProbe(redis: Redis, intervalMs = 2000, now: () => number = Date.now) {
+/**
+ * Starts pinging every `intervalMs`. The returned object is read by the health server. A
+ * connection error or close marks Redis down at once, without waiting for the next ping.
+ */
+export function startRedisProbe(redis: Redis, intervalMs = 1000, now: () => number = Date.now) {
   const state: RedisState = { connected: false, latencyMs: undefined, downSince: now() };
+  const markDown = () => {
+    state.connected = false;
+    state.latencyMs = undefined;
+    state.downSince ??= now();
+  };
+  redis.on("error", markDown);
+  redis.on("close", markDown);
   let busy = false;
   const probe = async () => {
     if (busy) return;
@@ -25,14 +35,19 @@ export function startRedisProbe(redis: Redis, intervalMs = 2000, now: () => numb
       state.latencyMs = Math.round((performance.now() - started) * 100) / 100;
       state.downSince = undefined;
     } catch {
-      state.connected = false;
-      state.latencyMs = undefined;
-      state.downSince ??= now();
+      markDown();
     } finally {
       busy = false;
     }
   };
   void probe();
   const timer = setInterval(probe, intervalMs);
-  return { state, stop: () => clearInterval(timer) };
+  return {
+    state,
+    stop: () => {
+      clearInterval(timer);
+      redis.off("error", markDown);
+      redis.off("close", markDown);
+    },
+  };
 }

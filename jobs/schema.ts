@@ -140,3 +140,72 @@ export function compileSchema(schema: object): (value: unknown) => string[] {
     return result.valid ? [] : problemsOf(schema, result.errors);
   };
 }
+
+const JSON_TYPES = new Set(["null", "boolean", "object", "array", "number", "integer", "string"]);
+/** Keywords whose values are data, not schemas: never walked. */
+const DATA_KEYWORDS = new Set(["enum", "const", "default", "examples", "errorMessage"]);
+
+/**
+ * What makes a schema unusable, found before any value is checked: an unknown `type`, a
+ * `pattern` (or `patternProperties` key) that is no regular expression, a `$ref` that does not
+ * resolve inside the schema. The validator would only fail on these while checking a value.
+ * Returns the first problem, naming where it is, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * schemaLint({ properties: { a: { type: "strng" } } });
+ * // "/properties/a: type strng is not a JSON Schema type"
+ * ```
+ */
+export function schemaLint(schema: unknown): string | undefined {
+  const anchors = new Set<string>();
+  const refs: { at: string; ref: string }[] = [];
+  const walk = (node: unknown, at: string): string | undefined => {
+    if (Array.isArray(node)) {
+      for (const [index, each] of node.entries()) {
+        const problem = walk(each, `${at}/${index}`);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    if (typeof node !== "object" || node === null) return undefined;
+    const object = node as Record<string, unknown>;
+    if ("type" in object) {
+      const types = [object.type].flat();
+      const unknown = types.find((type) => typeof type !== "string" || !JSON_TYPES.has(type));
+      if (unknown !== undefined) return `${at || "/"}: type ${unknown} is not a JSON Schema type`;
+    }
+    const patterns = [
+      ...(typeof object.pattern === "string" ? [object.pattern] : []),
+      ...(typeof object.patternProperties === "object" && object.patternProperties !== null
+        ? Object.keys(object.patternProperties)
+        : []),
+    ];
+    for (const pattern of patterns) {
+      try {
+        new RegExp(pattern, "u");
+      } catch (error) {
+        return `${at || "/"}: pattern ${JSON.stringify(pattern)} is not a regular expression (${
+          (error as Error).message
+        })`;
+      }
+    }
+    if (typeof object.$anchor === "string") anchors.add(object.$anchor);
+    if (typeof object.$ref === "string") refs.push({ at: at || "/", ref: object.$ref });
+    for (const [key, value] of Object.entries(object)) {
+      if (DATA_KEYWORDS.has(key)) continue;
+      const problem = walk(value, `${at}/${key}`);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  const problem = walk(schema, "");
+  if (problem) return problem;
+  for (const { at, ref } of refs) {
+    const resolves = ref === "#" ||
+      (ref.startsWith("#/") && schemaAt(schema, ref) !== undefined) ||
+      (ref.startsWith("#") && anchors.has(ref.slice(1)));
+    if (!resolves) return `${at}: $ref ${ref} does not resolve inside the schema`;
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { compileSchema } from "./schema.ts";
+import { compileSchema, schemaLint } from "./schema.ts";
 
 Deno.test("valid values have no problems", () => {
   const check = compileSchema({
@@ -50,4 +50,29 @@ Deno.test("older drafts are honoured when the schema names one", () => {
     type: "number",
   });
   assert.deepEqual(check("x"), ["data: must be a number"]);
+});
+
+Deno.test("schemaLint names an unknown type, a bad pattern and a $ref that does not resolve; a good schema passes", () => {
+  assert.equal(
+    schemaLint({ properties: { a: { type: "strng" } } }),
+    "/properties/a: type strng is not a JSON Schema type",
+  );
+  assert.match(
+    schemaLint({ properties: { a: { type: "string", pattern: "([" } } })!,
+    /^\/properties\/a: pattern "\(\[" is not a regular expression/,
+  );
+  assert.match(schemaLint({ patternProperties: { "[": {} } })!, /is not a regular expression/);
+  assert.equal(
+    schemaLint({ properties: { a: { $ref: "#/$defs/missing" } } }),
+    "/properties/a: $ref #/$defs/missing does not resolve inside the schema",
+  );
+  assert.match(schemaLint({ $ref: "https://example.com/s.json" })!, /does not resolve/);
+  assert.equal(
+    schemaLint({
+      type: ["object", "null"],
+      $defs: { name: { $anchor: "nm", type: "string", pattern: "^[A-Z]" } },
+      properties: { a: { $ref: "#/$defs/name" }, b: { $ref: "#nm" }, c: { enum: [{ type: 1 }] } },
+    }),
+    undefined,
+  );
 });

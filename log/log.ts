@@ -11,6 +11,7 @@ import {
   type Sink,
   type TextFormatter,
 } from "@logtape/logtape";
+import { redact } from "./redact.ts";
 
 /** `LOG_FORMAT`: JSON lines, pretty text, or auto (pretty on a terminal). */
 export type LogFormat = "auto" | "json" | "pretty";
@@ -34,13 +35,28 @@ export function isJsonFormat(format: LogFormat): boolean {
 
 const encoder = new TextEncoder();
 
-/** A sink that writes each record synchronously, so nothing is lost when the process exits. */
+/** The fields of a JSON log line; a property of the same name is renamed `<name>_property`. */
+const RESERVED = new Set(["@timestamp", "level", "message", "logger"]);
+
+/**
+ * The record as it is written: with the worker's name, and with properties that would
+ * overwrite a field of the JSON line (a property called `message`) renamed.
+ */
+export function prepareRecord(record: LogRecord, worker?: string): LogRecord {
+  const properties: Record<string, unknown> = worker === undefined ? {} : { worker };
+  for (const [key, value] of Object.entries(record.properties)) {
+    properties[RESERVED.has(key) ? `${key}_property` : key] = value;
+  }
+  return { ...record, properties };
+}
+
+/**
+ * A sink that writes each record synchronously (nothing is lost when the process exits),
+ * with every known secret hidden.
+ */
 function stderrSink(formatter: TextFormatter, worker?: string): Sink {
   return (record: LogRecord) => {
-    const withWorker = worker === undefined
-      ? record
-      : { ...record, properties: { worker, ...record.properties } };
-    Deno.stderr.writeSync(encoder.encode(formatter(withWorker)));
+    Deno.stderr.writeSync(encoder.encode(redact(formatter(prepareRecord(record, worker)))));
   };
 }
 

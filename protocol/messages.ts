@@ -11,7 +11,15 @@ export interface HeldJob {
 /** What a child tells the supervisor, one JSON line each on its stdout. */
 export type ChildEvent =
   | { event: "ready"; pid: number; queues: string[] }
-  | { event: "heartbeat"; active: HeldJob[]; processed: number; failed: number; rss: number }
+  | {
+    event: "heartbeat";
+    active: HeldJob[];
+    processed: number;
+    failed: number;
+    rss: number;
+    /** Process groups the child runs (LLM CLIs): the supervisor kills them if the child dies. */
+    subprocesses: number[];
+  }
   | { event: "draining" }
   | { event: "stopped"; givenBack: number };
 
@@ -37,7 +45,13 @@ export function parseEvent(line: string): ChildEvent | undefined {
     case "heartbeat":
       return Array.isArray(event.active) && event.active.every(isHeldJob) &&
           typeof event.processed === "number" && typeof event.failed === "number"
-        ? { rss: 0, ...event } as ChildEvent
+        ? {
+          ...event,
+          rss: typeof event.rss === "number" ? event.rss : 0,
+          subprocesses: Array.isArray(event.subprocesses)
+            ? event.subprocesses.filter((pgid) => Number.isInteger(pgid) && pgid > 1)
+            : [],
+        } as ChildEvent
         : undefined;
     case "draining":
       return { event: "draining" };

@@ -8,6 +8,7 @@ Deno.test("events round-trip through one line of JSON", () => {
     processed: 3,
     failed: 1,
     rss: 1024,
+    subprocesses: [4321],
   };
   const line = formatEvent(heartbeat);
   assert.ok(line.endsWith("\n"));
@@ -17,6 +18,11 @@ Deno.test("events round-trip through one line of JSON", () => {
     pid: 5,
     queues: ["llm"],
   });
+  // An older child's heartbeat, without rss and subprocesses, still parses.
+  assert.deepEqual(
+    parseEvent('{"event":"heartbeat","active":[],"processed":0,"failed":0,"subprocesses":[0,1]}'),
+    { event: "heartbeat", active: [], processed: 0, failed: 0, rss: 0, subprocesses: [] },
+  );
   assert.deepEqual(parseEvent('{"event":"stopped","givenBack":2}'), {
     event: "stopped",
     givenBack: 2,

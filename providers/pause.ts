@@ -1,6 +1,7 @@
 /** The shared pause of an LLM provider: auth failed or quota exhausted, in Redis for every worker. */
 
 import type { Redis } from "ioredis";
+import { redact } from "../log/redact.ts";
 import { pauseKey, quotaStrikesKey } from "../redis/keys.ts";
 
 /** Why a provider is paused. */
@@ -73,7 +74,7 @@ export async function pauseProvider(
   }
   const pause: Pause = {
     state,
-    reason: reason.slice(0, 500),
+    reason: redact(reason).slice(0, 500),
     since: now,
     retry_at: now + durationMs,
   };

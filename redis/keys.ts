@@ -17,3 +17,8 @@ export function pauseKey(provider: string): string {
 export function quotaStrikesKey(provider: string): string {
   return `ppr:llm:quota-strikes:${provider}`;
 }
+
+/** The causes of the worker deaths a job was running in (`signal SIGKILL`, ...), one per crash. */
+export function jobCrashesKey(prefix: string, queue: string, id: string): string {
+  return `ppr:job-crashes:${prefix}:${queue}:${id}`;
+}

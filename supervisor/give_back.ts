@@ -1,39 +1,108 @@
-/** Gives the jobs a dead worker held back to their queue, at the front, without spending an attempt. */
+/**
+ * Gives the jobs of a dead worker back to their queues, at the front, without spending an
+ * attempt; fails instead a job that has now killed its worker `MAX_JOB_CRASHES` times.
+ */
 
 import { Job, Queue } from "bullmq";
+import { UnrecoverableError } from "bullmq/errors";
 import type { Redis } from "ioredis";
 import type { HeldJob } from "../protocol/messages.ts";
+import { jobCrashesKey } from "../redis/keys.ts";
+
+/** How long a job's record of worker crashes is kept after its last crash. */
+const CRASH_RECORD_TTL_S = 7 * 24 * 3600;
+
+/** What happened to the jobs of a dead worker. */
+export interface LostJobsOutcome {
+  givenBack: string[];
+  /** Jobs failed as poison pills: their worker died under them `maxCrashes` times. */
+  failed: string[];
+  /** Jobs the worker took but never reported (it died first), found by their `processedBy`. */
+  unreported: string[];
+}
 
 /**
- * Returns a function that gives held jobs back: BullMQ's `moveToWait`, from
- * `active` to the front of `wait`. BullMQ checks each job's lock token, so a
- * job another worker has since taken is left alone; `attemptsMade` does not change.
+ * Returns the supervisor's tool for a dead worker's jobs. BullMQ checks each job's lock token,
+ * so a job another worker has since taken is left alone; `attemptsMade` does not change.
  */
-export function createJobGiver(redis: Redis, prefix: string) {
+export function createJobGiver(
+  redis: Redis,
+  options: { prefix: string; queues: string[]; maxCrashes: number },
+) {
+  const { prefix } = options;
   const queues = new Map<string, Queue>();
   const queueOf = (name: string) => {
     let queue = queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: redis, prefix });
+      queue.on("error", () => {});
       queues.set(name, queue);
     }
     return queue;
   };
+
+  /**
+   * Jobs in `active` whose `processedBy` is the dead worker but that its last heartbeat did not
+   * list: BullMQ moved them to active, and the worker died before it said so. Their lock token
+   * is read from the lock key: the worker that holds the lock is dead.
+   */
+  async function unreportedJobs(worker: string, held: HeldJob[]): Promise<HeldJob[]> {
+    const found: HeldJob[] = [];
+    for (const queue of options.queues) {
+      const ids = await redis.lrange(`${prefix}:${queue}:active`, 0, -1);
+      for (const id of ids) {
+        if (held.some((job) => job.queue === queue && job.id === id)) continue;
+        const [processedBy, token] = await Promise.all([
+          redis.hget(`${prefix}:${queue}:${id}`, "pb"),
+          redis.get(`${prefix}:${queue}:${id}:lock`),
+        ]);
+        if (processedBy === worker && token) found.push({ queue, id, token });
+      }
+    }
+    return found;
+  }
+
   return {
-    /** Returns how many jobs went back; the others had finished or were already given back. */
-    async giveBack(jobs: HeldJob[]): Promise<number> {
-      let givenBack = 0;
-      for (const held of jobs) {
-        const job = await Job.fromId(queueOf(held.queue), held.id);
+    /**
+     * Handles the jobs of `worker`, which died of `cause` (`signal SIGKILL`, `code 1`, `hung`):
+     * those of its last heartbeat and those it never reported. Each job's crash is counted in
+     * Redis (so across containers); at `maxCrashes` the job fails with the list of causes,
+     * else it goes back to the front of its queue.
+     */
+    async recover(worker: string, held: HeldJob[], cause: string): Promise<LostJobsOutcome> {
+      const unreported = await unreportedJobs(worker, held);
+      const outcome: LostJobsOutcome = {
+        givenBack: [],
+        failed: [],
+        unreported: unreported.map((job) => job.id),
+      };
+      for (const lost of [...held, ...unreported]) {
+        const job = await Job.fromId(queueOf(lost.queue), lost.id);
         if (!job) continue;
+        const key = jobCrashesKey(prefix, lost.queue, lost.id);
+        const [[, crashes]] = (await redis.multi().rpush(key, cause).expire(
+          key,
+          CRASH_RECORD_TTL_S,
+        ).exec())! as [[Error | null, number]];
         try {
-          await job.moveToWait(held.token);
-          givenBack++;
+          if (crashes >= options.maxCrashes) {
+            const causes = await redis.lrange(key, 0, -1);
+            await job.moveToFailed(
+              new UnrecoverableError(
+                `worker crashed ${crashes} times while running this job: ${causes.join(", ")}`,
+              ),
+              lost.token,
+            );
+            outcome.failed.push(lost.id);
+          } else {
+            await job.moveToWait(lost.token);
+            outcome.givenBack.push(lost.id);
+          }
         } catch {
-          // Lock gone or job finished: nothing to give back.
+          // Lock gone or job finished: nothing to give back; its crash stays counted.
         }
       }
-      return givenBack;
+      return outcome;
     },
     async close(): Promise<void> {
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));

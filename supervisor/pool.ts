@@ -13,8 +13,26 @@ export interface PoolOptions {
   nameOf(index: number): string;
   /** Starts the process of a slot; the edge where processes are made. */
   spawn(name: string, callbacks: { onEvent(event: ChildEvent): void }): ChildHandle;
-  /** Gives back the jobs a dead child held. Called once per death, with the jobs of its last heartbeat. */
-  onJobsLost(name: string, jobs: HeldJob[]): Promise<void>;
+  /**
+   * Gives back the jobs of a child that died: called once per death that was not a clean exit
+   * (or left jobs behind), with the jobs of its last heartbeat and how it died
+   * (`signal SIGKILL`, `code 1`, `hung`). The caller also looks for jobs it took but never reported.
+   */
+  onJobsLost(name: string, jobs: HeldJob[], cause: string): Promise<void>;
+  /** Replace a child gracefully (its replacement ready first) past these limits. */
+  recycle?: {
+    /** Resident memory of the child, from its heartbeat. */
+    maxRssBytes?: number;
+    /** Jobs the child has finished, completed or failed. */
+    maxJobs?: number;
+  };
+  /**
+   * A slot whose children all died before they were ever ready went past the restart
+   * intensity: nothing will get better by restarting. The supervisor stops with the reason.
+   */
+  onCrashLoop?(name: string, cause: string): void;
+  /** Kills a process group a dead child left behind (its LLM CLI). @default {SIGKILL to -pgid} */
+  killProcessGroup?(pgid: number): void;
   restartDelayMs: number;
   restartMaxDelayMs: number;
   restartIntensity: number;
@@ -64,6 +82,8 @@ interface Process {
   failed: number;
   rssBytes: number;
   killedAsHung: boolean;
+  /** Process groups the child runs (LLM CLIs), from its last heartbeat. */
+  subprocesses: number[];
 }
 
 interface Slot {
@@ -79,6 +99,10 @@ interface Slot {
   processedBefore: number;
   failedBefore: number;
   removeWhenStopped: boolean;
+  /** A child of this slot has been ready at least once. */
+  readyEver: boolean;
+  /** A replacement is on its way (recycling or a rolling restart). */
+  replacing: boolean;
 }
 
 /** The pool's controls, as the supervisor's signal handlers use them. */
@@ -100,6 +124,11 @@ export interface Pool {
 }
 
 const logger = log("supervisor");
+
+/** How long past the drain deadline children may take to exit before they are killed. */
+export const DRAIN_BACKSTOP_MS = 3000;
+/** How long killed children may take to be reaped. */
+const KILL_WAIT_MS = 1000;
 
 /** Creates a pool of `options.size` slots. Nothing runs until `start()`. */
 export function createPool(options: PoolOptions): Pool {
@@ -132,6 +161,8 @@ export function createPool(options: PoolOptions): Pool {
     processedBefore: 0,
     failedBefore: 0,
     removeWhenStopped: false,
+    readyEver: false,
+    replacing: false,
   });
   for (let index = 1; index <= options.size; index++) slots.push(newSlot(index));
 
@@ -140,6 +171,7 @@ export function createPool(options: PoolOptions): Pool {
     switch (event.event) {
       case "ready":
         process.ready = true;
+        slot.readyEver = true;
         if (slot.current === process && slot.state === "starting") slot.state = "running";
         logger.info("{worker} ready (pid {pid})", { worker: slot.name, pid: event.pid });
         break;
@@ -148,6 +180,8 @@ export function createPool(options: PoolOptions): Pool {
         process.processed = event.processed;
         process.failed = event.failed;
         process.rssBytes = event.rss;
+        process.subprocesses = event.subprocesses;
+        if (slot.current === process) recycleIfDue(slot, process);
         break;
       case "draining":
         process.draining = true;
@@ -175,6 +209,7 @@ export function createPool(options: PoolOptions): Pool {
       failed: 0,
       rssBytes: 0,
       killedAsHung: false,
+      subprocesses: [],
     };
     process.handle = options.spawn(slot.name, {
       onEvent: (event) => onEvent(slot, process, event),
@@ -202,12 +237,24 @@ export function createPool(options: PoolOptions): Pool {
   async function onExit(slot: Slot, process: Process, status: Deno.CommandStatus): Promise<void> {
     const lost = process.active;
     process.active = [];
-    if (lost.length > 0) {
-      logger.warn("{worker} exited holding {count} job(s); giving them back", {
-        worker: slot.name,
-        count: lost.length,
-      });
-      await options.onJobsLost(slot.name, lost).catch((error) =>
+    const clean = status.code === 0 && !status.signal;
+    const cause = process.killedAsHung
+      ? "hung"
+      : status.signal
+      ? `signal ${status.signal}`
+      : `code ${status.code}`;
+    if (!clean) {
+      // What it ran in process groups of their own (LLM CLIs) does not die with it.
+      for (const pgid of process.subprocesses) killProcessGroup(pgid);
+    }
+    if (lost.length > 0 || !clean) {
+      if (lost.length > 0) {
+        logger.warn("{worker} exited holding {count} job(s); giving them back", {
+          worker: slot.name,
+          count: lost.length,
+        });
+      }
+      await options.onJobsLost(slot.name, lost, cause).catch((error) =>
         logger.error("{worker}: could not give back jobs {ids}: {error}", {
           worker: slot.name,
           ids: lost.map((job) => job.id),
@@ -247,6 +294,14 @@ export function createPool(options: PoolOptions): Pool {
     });
     slot.state = storm ? "fatal" : "backoff";
     const why = process.killedAsHung ? "was hung and was killed" : `died (${how})`;
+    if (storm && !slot.readyEver && options.onCrashLoop) {
+      logger.error("{worker} {why} again, and none of its processes was ever ready: a crash loop", {
+        worker: slot.name,
+        why,
+      });
+      options.onCrashLoop(slot.name, why);
+      return;
+    }
     if (storm) {
       logger.error(
         "{worker} {why}; restart intensity exceeded ({restarts} restarts in {periodS} s): next try in {delayS} s",
@@ -269,6 +324,61 @@ export function createPool(options: PoolOptions): Pool {
       slot.restarts++;
       startSlot(slot);
     }, delayMs);
+  }
+
+  function killProcessGroup(pgid: number): void {
+    if (options.killProcessGroup) return options.killProcessGroup(pgid);
+    try {
+      Deno.kill(-pgid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+
+  /** Starts replacing a slot's child past `recycle`'s limits: its replacement first, then it drains. */
+  function recycleIfDue(slot: Slot, process: Process): void {
+    const limits = options.recycle;
+    if (!limits || draining || slot.replacing || !process.ready || process.draining) return;
+    const jobs = process.processed + process.failed;
+    const why = limits.maxRssBytes !== undefined && process.rssBytes > limits.maxRssBytes
+      ? `RSS ${Math.round(process.rssBytes / 1048576)} MB is over MAX_WORKER_MEMORY (${
+        Math.round(limits.maxRssBytes / 1048576)
+      } MB)`
+      : limits.maxJobs !== undefined && jobs >= limits.maxJobs
+      ? `${jobs} jobs reached MAX_JOBS_PER_WORKER (${limits.maxJobs})`
+      : undefined;
+    if (why) void replace(slot, `recycling: ${why}`);
+  }
+
+  /**
+   * Replaces the slot's child: a new one starts, and once it is ready (or after the start
+   * timeout) the old one drains. Capacity never dips below the pool's size.
+   */
+  async function replace(slot: Slot, why: string): Promise<void> {
+    const old = slot.current;
+    if (!old || slot.replacing || draining) return;
+    slot.replacing = true;
+    logger.info("{worker}: {why}", { worker: slot.name, why });
+    const replacement = spawnInto(slot);
+    slot.current = replacement;
+    slot.retiring.add(old);
+    slot.state = "starting";
+    let readyTimedOut = false;
+    const readyTimer = clock.setTimeout(() => {
+      readyTimedOut = true;
+      notifyChange();
+    }, startTimeoutMs);
+    try {
+      while (!replacement.ready && !readyTimedOut && slot.current === replacement && !draining) {
+        await changed.promise;
+      }
+      clock.clearTimeout(readyTimer);
+      old.handle.send("drain");
+      while (slot.retiring.has(old)) await changed.promise;
+      slot.restarts++;
+    } finally {
+      slot.replacing = false;
+    }
   }
 
   function checkHeartbeats(): void {
@@ -333,12 +443,13 @@ export function createPool(options: PoolOptions): Pool {
           slot.state = slot.current ? "draining" : "stopped";
         }
         for (const process of liveProcesses()) process.handle.send("drain");
-        // Each child keeps the drain deadline itself; this is the backstop if one cannot.
-        const clean = await waitForExits(options.drainTimeoutMs + 10_000);
+        // Each child keeps the drain deadline itself; this is the backstop if one cannot
+        // (Redis does not answer, the child hangs): the stop stays bounded.
+        const clean = await waitForExits(options.drainTimeoutMs + DRAIN_BACKSTOP_MS);
         if (!clean) {
           logger.error("workers still running after the drain deadline: killing them");
           for (const process of liveProcesses()) process.handle.kill("SIGKILL");
-          await waitForExits(10_000);
+          await waitForExits(KILL_WAIT_MS);
         }
         clock.clearInterval(watchdog);
         resolveStopped();
@@ -358,27 +469,8 @@ export function createPool(options: PoolOptions): Pool {
     async rollingRestart() {
       for (const slot of [...slots]) {
         if (draining) return;
-        const old = slot.current;
-        if (!old) continue;
-        logger.info("{worker}: rolling restart", { worker: slot.name });
-        const replacement = spawnInto(slot);
-        slot.current = replacement;
-        slot.retiring.add(old);
-        slot.state = "starting";
-        let readyTimedOut = false;
-        const readyTimer = clock.setTimeout(() => {
-          readyTimedOut = true;
-          notifyChange();
-        }, startTimeoutMs);
-        while (
-          !replacement.ready && !readyTimedOut && slot.current === replacement && !draining
-        ) {
-          await changed.promise;
-        }
-        clock.clearTimeout(readyTimer);
-        old.handle.send("drain");
-        while (slot.retiring.has(old)) await changed.promise;
-        slot.restarts++;
+        while (slot.replacing) await changed.promise;
+        await replace(slot, "rolling restart");
       }
     },
 

@@ -1,7 +1,7 @@
 /** The pool's supervision rules with fake children and a fake clock: no processes, no real time. */
 
 import { strict as assert } from "node:assert";
-import { createPool, type Pool, type PoolOptions } from "./pool.ts";
+import { createPool, DRAIN_BACKSTOP_MS, type Pool, type PoolOptions } from "./pool.ts";
 import type { ChildHandle } from "./child.ts";
 import type { ChildCommand, ChildEvent, HeldJob } from "../protocol/messages.ts";
 import { createFakeClock, type FakeClock } from "../testing/fake_clock.ts";
@@ -48,7 +48,11 @@ interface TestPool {
   /** Every child spawned, oldest first. */
   children: FakeChild[];
   /** Every `onJobsLost` call, in order. */
-  jobsLost: { name: string; jobs: HeldJob[] }[];
+  jobsLost: { name: string; jobs: HeldJob[]; cause: string }[];
+  /** Every process group the pool killed. */
+  groupsKilled: number[];
+  /** Every crash loop reported. */
+  crashLoops: string[];
 }
 
 /** A started pool of fake children on a fake clock at 0, without jitter. */
@@ -56,6 +60,8 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
   const clock = createFakeClock();
   const children: FakeChild[] = [];
   const jobsLost: TestPool["jobsLost"] = [];
+  const groupsKilled: number[] = [];
+  const crashLoops: string[] = [];
   const pool = createPool({
     size: 1,
     nameOf: (index) => `worker-test-${index}`,
@@ -64,10 +70,11 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
       children.push(child);
       return child;
     },
-    onJobsLost: (name, jobs) => {
-      jobsLost.push({ name, jobs });
+    onJobsLost: (name, jobs, cause) => {
+      jobsLost.push({ name, jobs, cause });
       return Promise.resolve();
     },
+    killProcessGroup: (pgid) => void groupsKilled.push(pgid),
     restartDelayMs: 1000,
     restartMaxDelayMs: 30_000,
     restartIntensity: 100,
@@ -80,7 +87,7 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
     ...overrides,
   });
   pool.start();
-  return { pool, clock, children, jobsLost };
+  return { pool, clock, children, jobsLost, groupsKilled, crashLoops };
 }
 
 const ready = (child: FakeChild): ChildEvent => ({
@@ -89,12 +96,16 @@ const ready = (child: FakeChild): ChildEvent => ({
   queues: ["llm"],
 });
 
-const heartbeat = (active: HeldJob[] = []): ChildEvent => ({
+type Heartbeat = Extract<ChildEvent, { event: "heartbeat" }>;
+
+const heartbeat = (active: HeldJob[] = [], fields: Partial<Heartbeat> = {}): Heartbeat => ({
   event: "heartbeat",
   active,
   processed: 0,
   failed: 0,
   rss: 0,
+  subprocesses: [],
+  ...fields,
 });
 
 const job = (id: string): HeldJob => ({ queue: "llm", id, token: `token-${id}` });
@@ -230,17 +241,88 @@ Deno.test("a child that exits holding jobs: onJobsLost is called once, with exac
   child.emit(heartbeat([job("b"), job("c")]));
   await exit(test, child);
   await test.clock.tickAsync(1000);
-  assert.deepEqual(test.jobsLost, [{ name: "worker-test-1", jobs: [job("b"), job("c")] }]);
+  assert.deepEqual(test.jobsLost, [{
+    name: "worker-test-1",
+    jobs: [job("b"), job("c")],
+    cause: "code 1",
+  }]);
 });
 
-Deno.test("a child whose last heartbeat held no jobs exits without a call to onJobsLost", async () => {
+Deno.test("a child that exits cleanly holding no jobs causes no onJobsLost call; one that dies does, to find jobs it never reported", async () => {
+  const test = startPool({ size: 2 });
+  const [clean, killed] = test.children;
+  for (const child of test.children) child.emit(ready(child));
+  clean.emit(heartbeat([job("a")]));
+  clean.emit(heartbeat([]));
+  await exit(test, clean, { code: 0 });
+  assert.deepEqual(test.jobsLost, []);
+  killed.emit(heartbeat([]));
+  await exit(test, killed, { signal: "SIGKILL" });
+  assert.deepEqual(test.jobsLost, [{ name: "worker-test-2", jobs: [], cause: "signal SIGKILL" }]);
+});
+
+Deno.test("a child that dies leaves no process group behind: those of its last heartbeat are killed", async () => {
   const test = startPool();
   const [child] = test.children;
   child.emit(ready(child));
-  child.emit(heartbeat([job("a")]));
-  child.emit(heartbeat([]));
-  await exit(test, child);
-  assert.deepEqual(test.jobsLost, []);
+  child.emit(heartbeat([], { subprocesses: [4001, 4002] }));
+  await exit(test, child, { signal: "SIGKILL" });
+  assert.deepEqual(test.groupsKilled, [4001, 4002]);
+});
+
+Deno.test("recycling: past maxJobs or maxRssBytes the child is replaced, the new one ready before the old one is sent drain", async () => {
+  const test = startPool({ size: 1, recycle: { maxJobs: 10, maxRssBytes: 100 * 1048576 } });
+  const [first] = test.children;
+  first.emit(ready(first));
+  first.emit(heartbeat([], { processed: 9, rss: 50 * 1048576 }));
+  assert.equal(test.children.length, 1, "below both limits");
+  first.emit(heartbeat([], { processed: 8, failed: 2 }));
+  assert.equal(test.children.length, 2, "10 jobs: a replacement starts");
+  const second = test.children[1];
+  assert.deepEqual(first.sent, [], "the old child keeps working until the new one is ready");
+  second.emit(ready(second));
+  await test.clock.runMicrotasks();
+  assert.deepEqual(first.sent, ["drain"]);
+  assert.equal(test.pool.snapshot().slots[0].pid, second.pid);
+  await exit(test, first, { code: 0 });
+  assert.equal(test.pool.snapshot().slots[0].restarts, 1);
+  second.emit(heartbeat([], { rss: 200 * 1048576 }));
+  assert.equal(test.children.length, 3, "over the memory limit: replaced too");
+});
+
+Deno.test("a crash loop: a slot whose children all die before they are ready, past the intensity, is reported once and not restarted", async () => {
+  const crashLoops: string[] = [];
+  const test = startPool({
+    restartIntensity: 2,
+    restartDelayMs: 10,
+    onCrashLoop: (name, cause) => void crashLoops.push(`${name}: ${cause}`),
+  });
+  for (let crash = 0; crash < 3; crash++) {
+    await exit(test, test.children.at(-1)!, { code: 3 });
+    await test.clock.tickAsync(20);
+  }
+  assert.deepEqual(crashLoops, ["worker-test-1: died (code 3)"]);
+  await test.clock.tickAsync(60_000);
+  assert.equal(test.children.length, 3, "no restart after the crash loop");
+});
+
+Deno.test("a slot whose child was ready once keeps being restarted past the intensity, as fatal, without a crash loop", async () => {
+  const crashLoops: string[] = [];
+  const test = startPool({
+    restartIntensity: 2,
+    restartDelayMs: 10,
+    restartMaxDelayMs: 1000,
+    onCrashLoop: (name) => void crashLoops.push(name),
+  });
+  test.children[0].emit(ready(test.children[0]));
+  for (let crash = 0; crash < 3; crash++) {
+    await exit(test, test.children.at(-1)!, { code: 1 });
+    await test.clock.tickAsync(20);
+  }
+  assert.deepEqual(crashLoops, []);
+  assert.equal(test.pool.snapshot().slots[0].state, "fatal");
+  await test.clock.tickAsync(1000);
+  assert.equal(test.children.length, 4, "tried again after restartMaxDelayMs");
 });
 
 Deno.test("rolling restart of 2 slots: slot 1's old child is sent drain only once its replacement is ready, slot 2 is untouched until that old child has exited, and each slot counts one restart, with no child killed", async () => {
@@ -403,7 +485,7 @@ Deno.test("during a drain no slot is restarted: neither one in backoff nor one w
   assert.deepEqual(test.pool.snapshot().slots.map((slot) => slot.state), ["stopped", "stopped"]);
 });
 
-Deno.test("a child still running drainTimeoutMs + 10 s after drain began is killed with SIGKILL, and stopped() resolves once it has exited", async () => {
+Deno.test("a child still running DRAIN_BACKSTOP_MS after the drain deadline is killed with SIGKILL, and stopped() resolves once it has exited", async () => {
   const test = startPool({ drainTimeoutMs: 30_000 });
   const [child] = test.children;
   child.emit(ready(child));
@@ -412,7 +494,7 @@ Deno.test("a child still running drainTimeoutMs + 10 s after drain began is kill
 
   test.pool.drain();
   child.emit({ event: "draining" });
-  await test.clock.tickAsync(39_999);
+  await test.clock.tickAsync(30_000 + DRAIN_BACKSTOP_MS - 1);
   assert.deepEqual(child.signals, []);
   await test.clock.tickAsync(1);
   assert.deepEqual(child.signals, ["SIGKILL"]);

@@ -56,11 +56,24 @@ export function selfCommand(self: SelfInvocation): { command: string; args: stri
   };
 }
 
-/** The full command line of worker child `name`. */
+/**
+ * The full command line of worker child `name`. With `heapLimitMb`, its V8 heap is capped
+ * (`--max-old-space-size`) under `deno run`; a compiled binary's V8 flags are fixed at compile
+ * time (Deno reads no V8 flags at run time there), so it keeps them and `MAX_WORKER_MEMORY` is
+ * the bound.
+ */
 export function workerCommand(
   self: SelfInvocation,
   name: string,
+  options: { heapLimitMb?: number } = {},
 ): { command: string; args: string[] } {
   const { command, args } = selfCommand(self);
-  return { command, args: [...args, "worker", "--name", name, "--supervised"] };
+  const withHeap = options.heapLimitMb === undefined
+    ? args
+    : args.map((arg) =>
+      arg === `--v8-flags=${V8_FLAGS}`
+        ? `--v8-flags=${V8_FLAGS},--max-old-space-size=${options.heapLimitMb}`
+        : arg
+    );
+  return { command, args: [...withHeap, "worker", "--name", name, "--supervised"] };
 }

@@ -39,6 +39,24 @@ Deno.test("deno run: a worker is deno run with the start task's permission set a
   });
 });
 
+Deno.test("deno run: a heap limit joins the V8 flags; a compiled binary keeps its own", () => {
+  const run = workerCommand(
+    { standalone: false, execPath: "deno", mainModule: "file:///x/main.ts" },
+    "worker-a-1",
+    { heapLimitMb: 300 },
+  );
+  assert.ok(
+    run.args.includes("--v8-flags=--lite-mode,--max-old-space-size=300"),
+    run.args.join(" "),
+  );
+  const compiled = workerCommand(
+    { standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///x/main.ts" },
+    "worker-a-1",
+    { heapLimitMb: 300 },
+  );
+  assert.deepEqual(compiled.args, ["worker", "--name", "worker-a-1", "--supervised"]);
+});
+
 Deno.test("the start and compile tasks use the same permission set and V8 flags as the children", () => {
   for (const task of ["start", "compile"] as const) {
     const line = manifest.tasks[task];

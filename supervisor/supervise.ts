@@ -1,6 +1,6 @@
 /** The default command: start the pool, the health server and the signal handlers, and run until drained. */
 
-import { deadline } from "../async/mod.ts";
+import { deadline, settlesWithin } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
@@ -14,9 +14,10 @@ import { startAuthProbe } from "./auth_probe.ts";
 import { spawnChild } from "./child.ts";
 import { forwardLog } from "./forward_log.ts";
 import { createJobGiver } from "./give_back.ts";
+import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
 import { createPool } from "./pool.ts";
 import { currentInvocation, workerCommand } from "./self_command.ts";
-import { removeStaleRegistrations } from "./sweep.ts";
+import { claimHostname, HostnameInUseError } from "./sweep.ts";
 
 /** Most worker processes one container runs, as WORKER_COUNT allows. */
 export const MAX_WORKERS = 20;
@@ -32,6 +33,19 @@ export interface SuperviseOptions {
 }
 
 const logger = log("supervisor");
+
+/** Exit status when the pool cannot run: a crash loop before any worker was ready. */
+export const EXIT_CRASH_LOOP = 1;
+/** Exit status when the hostname is in use by another supervisor's live workers (a configuration error). */
+export const EXIT_HOSTNAME_IN_USE = 2;
+/**
+ * How long the supervisor's own steps of a stop may take after its workers have gone (closing
+ * the health server and its Redis clients); with the pool's backstop, a stop takes at most
+ * DRAIN_TIMEOUT + 5 s, Redis up or not.
+ */
+const CLOSE_STEP_MS = 500;
+/** How long giving back a dead worker's jobs may take before BullMQ's stalled check is left to do it. */
+const GIVE_BACK_TIMEOUT_MS = 3000;
 /** Runs the pool until a signal drains it. Resolves with the exit code. */
 export async function supervise(options: SuperviseOptions): Promise<number> {
   const { config, hostname } = options;
@@ -64,9 +78,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 
   try {
     const removed = await deadline(
-      removeStaleRegistrations(redis, { hostname }),
-      5000,
-      "Redis did not answer in 5 s",
+      claimHostname(redis, { hostname }),
+      15_000,
+      "Redis did not answer in 15 s",
     );
     if (removed.length > 0) {
       logger.info("removed {count} stale worker registration(s): {names}", {
@@ -75,31 +89,81 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       });
     }
   } catch (error) {
+    if (error instanceof HostnameInUseError) {
+      logger.error("not starting: {reason}", { reason: error.message });
+      redis.disconnect();
+      return EXIT_HOSTNAME_IN_USE;
+    }
     logger.warn("stale registrations not swept ({error}); their TTL removes them", {
       error: error instanceof Error ? error.message : String(error),
     });
   }
 
-  const jobGiver = createJobGiver(redis, config.prefix);
+  const jobGiver = createJobGiver(redis, {
+    prefix: config.prefix,
+    queues: config.queues,
+    maxCrashes: config.maxJobCrashes,
+  });
+  const lastLogLine = new Map<string, string>();
+  let crashLoop: string | undefined;
   const childEnv = { ...options.childEnv, LOG_FORMAT: json ? "json" : "pretty" };
   const self = currentInvocation();
+  const memoryBytes = memoryLimitBytes();
+  const heapLimit = memoryBytes === undefined
+    ? undefined
+    : heapLimitMb(memoryBytes, config.workerCount);
   const pool = createPool({
     size: config.workerCount,
     nameOf: (index) => workerName(hostname, index),
-    spawn: (name, { onEvent }) =>
-      spawnChild({
-        ...workerCommand(self, name),
+    spawn: (name, { onEvent }) => {
+      const forwardLine = forwardLog(name, json);
+      return spawnChild({
+        ...workerCommand(self, name, { heapLimitMb: heapLimit }),
         env: childEnv,
         onEvent,
-        onLog: forwardLog(name, json),
-      }),
-    onJobsLost: async (name, jobs) => {
-      const count = await jobGiver.giveBack(jobs);
-      logger.info("{worker}: {count} of {held} held job(s) given back to the queue", {
-        worker: name,
-        count,
-        held: jobs.length,
+        onLog: (line) => {
+          lastLogLine.set(name, line);
+          forwardLine(line);
+        },
       });
+    },
+    onJobsLost: async (name, jobs, cause) => {
+      const outcome = await deadline(
+        jobGiver.recover(name, jobs, cause),
+        GIVE_BACK_TIMEOUT_MS,
+        "Redis did not answer; BullMQ's stalled-job check will recover them",
+      );
+      if (outcome.givenBack.length + outcome.failed.length + outcome.unreported.length === 0) {
+        return;
+      }
+      logger.info(
+        "{worker} ({cause}): {givenBack} job(s) given back to the queue, {failed} failed as poison pills; {unreported} never reported",
+        {
+          worker: name,
+          cause,
+          givenBack: outcome.givenBack.length,
+          failed: outcome.failed.length,
+          unreported: outcome.unreported.length,
+        },
+      );
+      for (const id of outcome.failed) {
+        logger.error("job {id} failed: its worker crashed {max} times while running it", {
+          id,
+          max: config.maxJobCrashes,
+        });
+      }
+    },
+    onCrashLoop: (name, cause) => {
+      crashLoop =
+        `${name} ${cause} before it was ever ready, past RESTART_INTENSITY (${config.restartIntensity} restarts in ${
+          config.restartPeriodMs / 1000
+        } s); its last words: ${lastLogLine.get(name) ?? "(none)"}`;
+      logger.error("crash loop: {reason}; stopping", { reason: crashLoop });
+      void pool.stopNow();
+    },
+    recycle: {
+      maxRssBytes: config.maxWorkerMemoryBytes,
+      maxJobs: config.maxJobsPerWorker,
     },
     restartDelayMs: config.restartDelayMs,
     restartMaxDelayMs: config.restartMaxDelayMs,
@@ -181,9 +245,17 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   probe.stop();
   llm.stop();
-  await health?.close();
-  await jobGiver.close();
+  // Each step is bounded: a Redis that does not answer must not hold the stop.
+  if (health) await settlesWithin(health.close(), CLOSE_STEP_MS);
+  await settlesWithin(jobGiver.close(), CLOSE_STEP_MS);
   redis.disconnect();
+  if (crashLoop) {
+    logger.error("exiting with status {code}: {reason}", {
+      code: EXIT_CRASH_LOOP,
+      reason: crashLoop,
+    });
+    return EXIT_CRASH_LOOP;
+  }
   logger.info("all workers stopped; bye");
   return 0;
 }

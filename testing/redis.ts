@@ -14,6 +14,10 @@ export interface RedisServer extends AsyncDisposable {
   start(): Promise<void>;
   /** A client for the test's own checks; closed on dispose. */
   client(): Redis;
+  /** Stops the server's process (SIGSTOP): connections stay open and nothing answers. */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
 }
 
 /** A TCP port nothing listens on right now. */
@@ -46,7 +50,9 @@ export async function answersPing(hostname: string, port: number): Promise<boole
  * Starts `redis-server` on a free port. With `persist`, it keeps an append-only
  * file so a stop and start loses nothing (the outage tests need that).
  */
-export async function startRedis(options: { persist?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(
+  options: { persist?: boolean; password?: string } = {},
+): Promise<RedisServer> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "ppr-redis-" });
   const clients: Redis[] = [];
@@ -71,6 +77,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
         "no",
         "--loglevel",
         "warning",
+        ...(options.password ? ["--requirepass", options.password] : []),
       ],
       stdout: "null",
       stderr: "null",
@@ -102,19 +109,34 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
   };
 
   await start();
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
+  const url = `redis://${auth}127.0.0.1:${port}`;
+  const signal = (name: Deno.Signal) => {
+    try {
+      child?.kill(name);
+    } catch {
+      // gone
+    }
+  };
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url,
     port,
-    stop,
+    stop: async () => {
+      signal("SIGCONT");
+      await stop();
+    },
     start,
+    freeze: () => signal("SIGSTOP"),
+    thaw: () => signal("SIGCONT"),
     client() {
-      const client = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: null });
+      const client = new Redis(url, { maxRetriesPerRequest: null });
       client.on("error", () => {});
       clients.push(client);
       return client;
     },
     async [Symbol.asyncDispose]() {
       for (const client of clients) client.disconnect();
+      signal("SIGCONT");
       await stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },

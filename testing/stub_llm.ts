@@ -1,7 +1,7 @@
 /**
  * A stub of the Anthropic Messages API and the OpenAI Chat Completions API on 127.0.0.1,
  * enough for the official SDKs. The last user message chooses the answer:
- * `AUTH` → 401, `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
+ * `AUTH` → 401 (`AUTH_ECHO_KEY`: its message repeats the key), `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
  * `FAIL` → 500, `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an
  * empty answer; anything else is
  * echoed back (as JSON text when the request asks for a JSON schema).
@@ -65,6 +65,10 @@ export function startStubLlm(): StubLlm {
             : { error: { type, message, code: type } },
           { status, headers },
         );
+      if (text.includes("AUTH_ECHO_KEY")) {
+        // As some providers do: the refused key, repeated in the error text.
+        return error(401, "authentication_error", `Incorrect API key provided: ${apiKey}`);
+      }
       if (text.includes("AUTH") || apiKey === "bad-key") {
         return error(401, "authentication_error", "invalid x-api-key");
       }

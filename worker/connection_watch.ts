@@ -4,10 +4,22 @@ import type { Redis } from "ioredis";
 import type { Logger } from "@logtape/logtape";
 import { redactUrl } from "../redis/url.ts";
 
-/** Watches `redis` (connected to `url`): `down` is true from the first error until it is ready again. */
-export function watchConnection(redis: Redis, url: string, logger: Logger) {
+/** What Redis answers to a wrong password or user: no reconnect will fix it. */
+const REFUSED_CREDENTIALS = /WRONGPASS|NOAUTH|invalid username-password|invalid password/i;
+
+/**
+ * Watches `redis` (connected to `url`): `down` is true from the first error until it is ready
+ * again. `onRefused` is called when Redis refuses the credentials.
+ */
+export function watchConnection(
+  redis: Redis,
+  url: string,
+  logger: Logger,
+  onRefused: (reason: string) => void,
+) {
   let down = false;
   redis.on("error", (error: Error) => {
+    if (REFUSED_CREDENTIALS.test(error.message)) return onRefused(error.message);
     if (!down) {
       logger.warn("Redis at {url} unreachable ({error}); reconnecting", {
         url: redactUrl(url),

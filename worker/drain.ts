@@ -5,8 +5,11 @@ import { settlesWithin } from "../async/mod.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { Reporter } from "./reporter.ts";
 
-/** How long past the drain deadline closing may take before the worker exits regardless (Redis down). */
-const CLOSE_BACKSTOP_MS = 5000;
+/**
+ * How long past the drain deadline the jobs given back may take to settle before the worker
+ * goes on regardless (Redis does not answer): the supervisor's backstop comes later.
+ */
+const CLOSE_BACKSTOP_MS = 1500;
 
 /** What a drain needs: the deadline, the jobs in flight, and how to close. */
 export interface DrainOptions {

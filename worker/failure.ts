@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "@logtape/logtape";
 import { DelayedError, UnrecoverableError } from "bullmq/errors";
 import { decide, TRY_LOG_PREFIX } from "../jobs/llm/outcome.ts";
+import { redact } from "../log/redact.ts";
 import { pauseProvider } from "../providers/pause.ts";
 import { giveBackJob } from "./give_back.ts";
 import type { PauseWatch } from "./pauses.ts";
@@ -36,6 +37,8 @@ export async function handleFailure(
   provider: string,
   error: unknown,
 ): Promise<never> {
+  // Whatever a provider said goes into logs and the job's record in Redis: no secret may.
+  if (error instanceof Error) error.message = redact(error.message);
   if (error instanceof UnrecoverableError) throw error;
   const { redis, logger } = context;
   const decision = decide(error, await earlierTries(redis, context.prefix, job), job.opts.attempts);
@@ -65,9 +68,9 @@ export async function handleFailure(
       throw new Error(decision.message);
     case "delay":
       await job.log(TRY_LOG_PREFIX + decision.message);
-      logger.info("job {id}: {message}; retrying in {seconds} s", {
+      logger.info("job {id}: {reason}; retrying in {seconds} s", {
         id: job.id,
-        message: decision.message,
+        reason: decision.message,
         seconds: decision.delayMs / 1000,
       });
       await job.moveToDelayed(Date.now() + decision.delayMs, token);

@@ -67,10 +67,18 @@ export function startPauseWatch(options: PauseWatchOptions) {
   const timer = setInterval(poll, PAUSE_POLL_MS);
 
   return {
-    /** Whether `provider` is paused now; from now on its pause is polled too. */
-    isPaused(provider: string): boolean {
-      watched.add(provider);
-      return isPaused(provider);
+    /**
+     * The pause of `provider` if it is paused now. The first time a provider is seen its pause
+     * is read from Redis at once (a worker must not call a provider paused elsewhere); from
+     * then on it is polled with the others.
+     */
+    async pauseOf(provider: string): Promise<Pause | undefined> {
+      if (!watched.has(provider)) {
+        watched.add(provider);
+        note(provider, await readPause(redis, provider).catch(() => undefined));
+        apply();
+      }
+      return isPaused(provider) ? pauses.get(provider) : undefined;
     },
     /** A pause this process has just set or found (a job's auth or quota failure). */
     record(provider: string, pause: Pause): void {

@@ -9,6 +9,7 @@ import { type FailureContext, handleFailure } from "./failure.ts";
 import { giveBackJob } from "./give_back.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { Reporter } from "./reporter.ts";
+import { assertParsable } from "./safe_worker.ts";
 
 /** What the processor of a queue needs, shared by every queue of the process. */
 export interface ProcessorContext extends FailureContext {
@@ -27,9 +28,20 @@ export function createProcessor(queue: string, context: ProcessorContext) {
     reporter.jobStarted();
     let provider: string = config.provider;
     try {
+      assertParsable(job.data);
       const prepared = prepareJob(job.data, config);
       provider = prepared.providerName;
-      if (pauses.isPaused(provider)) return await giveBackJob(job, entry.token, tally);
+      const pause = await pauses.pauseOf(provider);
+      if (pause && provider === config.provider) {
+        // This worker's intake pauses with its provider: the job waits at the front of its queue.
+        return await giveBackJob(job, entry.token, tally);
+      }
+      if (pause) {
+        // Another provider's pause: the job waits in `delayed` until it ends, spending no
+        // attempt, instead of going back to the front of the queue to be taken again at once.
+        await job.moveToDelayed(pause.retry_at, entry.token);
+        throw new DelayedError();
+      }
       const result = await context.runner.run(prepared, entry.controller.signal);
       await context.results.route(job, result);
       await pauses.succeeded(provider);

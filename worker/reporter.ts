@@ -1,12 +1,11 @@
 /** A worker's events to its supervisor on stdout: ready, heartbeats with the jobs it holds, draining, stopped. */
 
 import { type ChildEvent, formatEvent } from "../protocol/messages.ts";
+import { liveProcessGroups } from "../providers/process_groups.ts";
 import type { InFlight } from "./in_flight.ts";
 
 /** How often a worker tells the supervisor it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 1000;
-/** How long a finished job may wait before a heartbeat reports the new counts. */
-const COUNTS_BATCH_MS = 250;
 
 /** What a worker process has done so far. */
 export interface Tally {
@@ -22,10 +21,17 @@ const encoder = new TextEncoder();
  * writes no events). The heartbeat runs from the first moment, whatever Redis
  * does: silence means hung.
  */
-export function createReporter(options: { supervised: boolean; inFlight: InFlight; tally: Tally }) {
+export function createReporter(options: {
+  supervised: boolean;
+  inFlight: InFlight;
+  tally: Tally;
+  /** Where event lines go. @default {synchronous writes to stdout} */
+  write?: (line: string) => void;
+}) {
   const { inFlight, tally } = options;
+  const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
   const emit = (event: ChildEvent) => {
-    if (options.supervised) Deno.stdout.writeSync(encoder.encode(formatEvent(event)));
+    if (options.supervised) write(formatEvent(event));
   };
   // RSS is sampled by the periodic beat only: reading it costs more than the rest of an event.
   let rss = Deno.memoryUsage().rss;
@@ -36,9 +42,18 @@ export function createReporter(options: { supervised: boolean; inFlight: InFligh
       processed: tally.processed,
       failed: tally.failed,
       rss,
+      subprocesses: liveProcessGroups(),
     });
+  // Reported within the same tick, batched with whatever else happens in it.
   let soonQueued = false;
-  let countsTimer: ReturnType<typeof setTimeout> | undefined;
+  const soon = () => {
+    if (soonQueued) return;
+    soonQueued = true;
+    queueMicrotask(() => {
+      soonQueued = false;
+      heartbeat();
+    });
+  };
   let beatTimer: ReturnType<typeof setInterval> | undefined;
   return {
     emit,
@@ -49,32 +64,13 @@ export function createReporter(options: { supervised: boolean; inFlight: InFligh
         heartbeat();
       }, HEARTBEAT_INTERVAL_MS);
     },
-    /**
-     * A job that starts is reported within the same tick: if this process dies,
-     * the supervisor must know what to give back.
-     */
-    jobStarted() {
-      if (soonQueued) return;
-      soonQueued = true;
-      queueMicrotask(() => {
-        soonQueued = false;
-        heartbeat();
-      });
-    },
-    /**
-     * Finished jobs can wait for a batch (a stale entry only costs a give-back
-     * that BullMQ's lock check refuses).
-     */
-    countsChanged() {
-      countsTimer ??= setTimeout(() => {
-        countsTimer = undefined;
-        heartbeat();
-      }, COUNTS_BATCH_MS);
-    },
+    /** A job started: if this process dies, the supervisor must know what to give back. */
+    jobStarted: soon,
+    /** A job finished: its count must not be lost if this process dies a moment later. */
+    countsChanged: soon,
     /** Stops the beat after one last heartbeat with the final counts. */
     stop() {
       clearInterval(beatTimer);
-      clearTimeout(countsTimer);
       heartbeat();
     },
   };

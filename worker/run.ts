@@ -1,7 +1,8 @@
 /** One worker process: a BullMQ Worker per queue, heartbeats to the supervisor, drain on request. */
 
 import type { Job } from "bullmq";
-import { Worker } from "bullmq/worker";
+import type { Worker } from "bullmq/worker";
+import { settlesWithin } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
 import { createLlmRunner } from "../jobs/llm/run.ts";
 import { createResultRouter } from "../jobs/results.ts";
@@ -15,6 +16,7 @@ import { startPauseWatch } from "./pauses.ts";
 import { createProcessor } from "./processor.ts";
 import { startRegistration } from "./registration.ts";
 import { createReporter, type Tally } from "./reporter.ts";
+import { SafeWorker } from "./safe_worker.ts";
 
 /** Who this worker process is and how it was started. */
 export interface WorkerOptions {
@@ -28,6 +30,11 @@ export interface WorkerOptions {
 
 const logger = log("worker");
 
+/** How long each closing step of a stopping worker may take. */
+const CLOSE_STEP_MS = 500;
+/** Exit status of a worker whose Redis refused its credentials: restarting cannot help. */
+export const EXIT_REDIS_AUTH = 3;
+
 /** Runs until drained; resolves with the process exit code. */
 export async function runWorker(config: Config, options: WorkerOptions): Promise<number> {
   const { name } = options;
@@ -38,7 +45,10 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   reporter.start();
 
   const redis = connectRedis(config.redisUrl, { blocking: true, name });
-  const connection = watchConnection(redis, config.redisUrl, logger);
+  const connection = watchConnection(redis, config.redisUrl, logger, (reason) => {
+    logger.error("Redis refused the credentials in REDIS_URL ({reason}); exiting", { reason });
+    Deno.exit(EXIT_REDIS_AUTH);
+  });
   const isRedisDown = () => connection.down;
 
   const workers: Worker[] = [];
@@ -68,7 +78,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     results,
   };
   for (const queue of config.queues) {
-    const worker = new Worker(queue, createProcessor(queue, context), {
+    const worker = new SafeWorker(queue, createProcessor(queue, context), {
       connection: redis,
       prefix: config.prefix,
       concurrency: config.concurrency,
@@ -115,9 +125,10 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     closeWorkers: () => Promise.all(workers.map((worker) => worker.close())),
     async closeRest() {
       pauses.stop();
-      await results.close();
-      await runner.close();
-      await registration.stop();
+      // Bounded, each of them: a Redis that does not answer must not hold the stop.
+      await settlesWithin(results.close(), CLOSE_STEP_MS);
+      await settlesWithin(runner.close(), CLOSE_STEP_MS);
+      await settlesWithin(registration.stop(), CLOSE_STEP_MS);
       redis.disconnect();
       reporter.stop();
       reporter.emit({ event: "stopped", givenBack: tally.givenBack });

@@ -2,7 +2,7 @@
 
 import { LlmError } from "../../providers/errors.ts";
 import type { OutputFormat } from "../../providers/provider.ts";
-import { compileSchema } from "../schema.ts";
+import { compileSchema, schemaLint } from "../schema.ts";
 
 /**
  * The job's `format` as an `OutputFormat`: the `{type: "json_schema", json_schema: {...}}`
@@ -68,6 +68,8 @@ export function schemaProblem(format: OutputFormat): string | undefined {
   if (typeof format.schema !== "object" || format.schema === null || Array.isArray(format.schema)) {
     return "format: the schema must be a JSON object";
   }
+  const lint = schemaLint(format.schema);
+  if (lint) return `format: the schema cannot be used: ${lint}`;
   try {
     // Compiled once here and kept for the answer's check.
     validatorFor(format.schema);

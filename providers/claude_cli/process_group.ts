@@ -1,6 +1,7 @@
 /** Starts the Claude CLI in a process group of its own, so that it and everything it started can be killed together. */
 
 import { LlmError } from "../errors.ts";
+import { trackProcessGroup, untrackProcessGroup } from "../process_groups.ts";
 
 /** Where and how the CLI runs. */
 export interface CliCommand {
@@ -15,8 +16,9 @@ export interface CliCommand {
 
 /** Spawns the CLI with piped stdio in a new process group. A missing CLI is an auth failure: nothing can run. */
 export function spawnInGroup(command: CliCommand): Deno.ChildProcess {
+  let child: Deno.ChildProcess;
   try {
-    return new Deno.Command(command.cli, {
+    child = new Deno.Command(command.cli, {
       args: command.args,
       env: command.env,
       cwd: command.cwd,
@@ -32,6 +34,14 @@ export function spawnInGroup(command: CliCommand): Deno.ChildProcess {
     }
     throw error;
   }
+  const pgid = child.pid;
+  trackProcessGroup(pgid);
+  // The group is forgotten once its leader has exited and everything left in it is killed.
+  void child.status.then(() => {
+    killGroup(pgid);
+    untrackProcessGroup(pgid);
+  });
+  return child;
 }
 
 /** Kills the process group of `pid` with SIGKILL; a group already gone is fine. */

@@ -1,0 +1,408 @@
+/**
+ * Reliability with real processes and a real redis-server: poison pills, paused providers, the
+ * window after kill -9, bounded stops, one hostname twice, bad input, secrets, recycling,
+ * crash loops, orphans.
+ */
+
+import { strict as assert } from "node:assert";
+import { type Job, Queue } from "bullmq";
+import { Worker } from "bullmq/worker";
+import { startRedis } from "../testing/redis.ts";
+import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
+import { processExists, waitUntil } from "../testing/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+const FAKE_CLAUDE = new URL("../testing/fake_claude", import.meta.url).pathname;
+
+function echoJob(prompt: string, latencyMs = 0) {
+  return { prompt, provider: { name: "echo", latency_ms: latencyMs } };
+}
+
+function queueOf(redis: Awaited<ReturnType<typeof startRedis>>, name = "llm"): Queue {
+  const queue = new Queue(name, { connection: redis.client() });
+  queue.on("error", () => {});
+  return queue;
+}
+
+async function finished(queue: Queue, job: Job, what: string, timeoutMs = 30_000): Promise<Job> {
+  await waitUntil(async () => ["completed", "failed"].includes(await job.getState()), {
+    what,
+    timeoutMs,
+  });
+  return (await queue.getJob(job.id!))!;
+}
+
+Deno.test(
+  "poison pill: a job whose worker dies under it MAX_JOB_CRASHES times fails, naming the crashes, and never starts again",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = queueOf(redis);
+    await using supervisor = startSupervisor(
+      ["--count", "2", "--restart-delay", "100ms", "--restart-intensity", "100"],
+      { redisUrl: redis.url, env: { MAX_JOB_CRASHES: "3" } },
+    );
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 2, "two workers");
+      const job = await queue.add("llm", echoJob("poison", 60_000), { attempts: 5 });
+      for (let crash = 1; crash <= 3; crash++) {
+        // The holder: the live worker named by the job's processedBy, once it reports the job.
+        const pid = await waitUntil(async () => {
+          if ((await job.getState()) !== "active") return undefined;
+          const name = await redis.client().hget(`bull:llm:${job.id}`, "pb");
+          const { body } = await supervisor.health();
+          const holder = body.workers.find((worker) =>
+            worker.name === name && worker.active_jobs === 1 && processExists(worker.pid ?? 0)
+          );
+          return holder?.pid ?? undefined;
+        }, { what: `the job to be held (crash ${crash})` });
+        Deno.kill(pid, "SIGKILL");
+        await waitUntil(() => !processExists(pid), { what: "the holder to die" });
+      }
+      const failed = await finished(queue, job, "the poison pill to fail");
+      assert.equal(await failed.getState(), "failed");
+      assert.match(
+        failed.failedReason,
+        /^worker crashed 3 times while running this job: signal SIGKILL, signal SIGKILL, signal SIGKILL/,
+      );
+      const started = Number(await redis.client().hget(`bull:llm:${job.id}`, "ats"));
+      assert.equal(started, 3, "started 3 times, not a 4th");
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "a job for a paused provider other than the default waits for the pause without spinning, and the provider is not called",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = queueOf(redis);
+    const client = redis.client();
+    const retryAt = Date.now() + 60_000;
+    await client.set(
+      "ppr:llm:pause:openai",
+      JSON.stringify({
+        state: "quota_exceeded",
+        reason: "test",
+        since: Date.now(),
+        retry_at: retryAt,
+      }),
+      "PX",
+      60_000,
+    );
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { OPENAI_API_KEY: "k", OPENAI_BASE_URL: `${stub.url}/v1` },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const paused = await queue.add("llm", { prompt: "for openai", provider: { name: "openai" } });
+      const other = await finished(queue, await queue.add("llm", echoJob("echo")), "echo job");
+      assert.equal(await other.getState(), "completed");
+      await waitUntil(async () => (await paused.getState()) === "delayed", {
+        what: "the paused provider's job to wait in delayed",
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const starts = Number(await client.hget(`bull:llm:${paused.id}`, "ats"));
+      assert.ok(starts <= 1, `started ${starts} times`);
+      assert.equal(await paused.getState(), "delayed");
+      const job = (await queue.getJob(paused.id!))!;
+      assert.equal(job.attemptsMade, 0);
+      assert.ok(job.delay > 0 && job.timestamp + job.delay >= retryAt - 1000);
+      assert.equal(stub.requests.length, 0, "openai was not called during its pause");
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "a job taken by a worker that dies before it reported the job is given back at once, not after BullMQ's lock expiry",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = queueOf(redis);
+    await using supervisor = startSupervisor(["--count", "1", "--restart-delay", "100ms"], {
+      redisUrl: redis.url,
+      env: { LLM_PROVIDER: "echo" },
+    });
+    try {
+      const ready = await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const victim = ready.workers[0];
+      // Take a job as worker-test-1 would, with its name, and never report it: BullMQ's lock is
+      // held (30 s), the job's processedBy names the worker, the supervisor knows nothing of it.
+      await queue.pause();
+      const job = await queue.add("llm", echoJob("orphan"));
+      const taker = new Worker("llm", null, {
+        connection: redis.client(),
+        name: victim.name,
+        autorun: false,
+      });
+      await queue.resume();
+      const taken = await taker.getNextJob("orphan-token");
+      assert.equal(taken?.id, job.id);
+      assert.equal(await job.getState(), "active");
+      Deno.kill(victim.pid!, "SIGKILL");
+      const done = await finished(queue, job, "the orphaned job", 15_000);
+      assert.equal(await done.getState(), "completed");
+      await taker.close(true);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "SIGTERM while Redis does not answer: the supervisor exits within DRAIN_TIMEOUT and the documented margin",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = queueOf(redis);
+    await using supervisor = startSupervisor(["--count", "2", "--drain-timeout", "2s"], {
+      redisUrl: redis.url,
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 2, "two workers");
+      await queue.add("llm", echoJob("long", 60_000));
+      await supervisor.waitForHealth(
+        (body) => body.workers.some((worker) => worker.active_jobs === 1),
+        "a job in flight",
+      );
+      redis.freeze();
+      supervisor.signal("SIGTERM");
+      // DRAIN_TIMEOUT (2 s) + the stop margin (5 s), and 3 s of slack for a loaded machine.
+      const code = await supervisor.waitForExit(10_000);
+      assert.equal(code, 0);
+    } finally {
+      redis.thaw();
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "a second supervisor with the same hostname refuses to start and leaves the first one's registrations alone",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using first = startSupervisor(["--count", "1", "--hostname", "twin"], {
+      redisUrl: redis.url,
+    });
+    await first.waitForHealth((body) => body.workers_alive === 1, "the first supervisor");
+    await waitUntil(async () => (await redis.client().exists("ppr:worker:worker-twin-1")) === 1, {
+      what: "the first worker's registration",
+    });
+    await using second = startSupervisor(["--count", "1", "--hostname", "twin"], {
+      redisUrl: redis.url,
+    });
+    const code = await second.waitForExit(30_000);
+    assert.equal(code, 2);
+    assert.ok(
+      second.logs.some((line) => /live worker.*worker-twin-1.*--hostname/i.test(line)),
+      second.logs.join("\n"),
+    );
+    assert.equal(await redis.client().exists("ppr:worker:worker-twin-1"), 1);
+    const health = await first.health();
+    assert.equal(health.body.workers[0].restarts, 0);
+  },
+);
+
+Deno.test(
+  "bad input fails at once: an unusable schema (bad pattern, unresolved $ref, unknown type) and job data that is not JSON",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = queueOf(redis);
+    await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const schemas = [
+        { type: "object", properties: { a: { type: "string", pattern: "([" } } },
+        { type: "object", properties: { a: { $ref: "#/$defs/missing" } } },
+        { type: "object", properties: { a: { type: "strng" } } },
+      ];
+      for (const format of schemas) {
+        const job = await finished(
+          queue,
+          await queue.add("llm", { prompt: '{"a": "x"}', format, provider: { name: "echo" } }, {
+            attempts: 3,
+          }),
+          `the job with schema ${JSON.stringify(format)}`,
+        );
+        assert.equal(await job.getState(), "failed");
+        assert.equal(job.attemptsMade, 1, job.failedReason);
+        assert.match(job.failedReason, /^invalid job data: format/);
+      }
+      await queue.pause();
+      const broken = await queue.add("llm", echoJob("soon broken"));
+      await redis.client().hset(`bull:llm:${broken.id}`, "data", "{not json");
+      await queue.resume();
+      await waitUntil(async () => (await broken.getState()) === "failed", {
+        what: "the job with data that is not JSON to fail",
+        timeoutMs: 15_000,
+      });
+      // BullMQ itself cannot load such a job: its record is read as it is.
+      const reason = await redis.client().hget(`bull:llm:${broken.id}`, "failedReason");
+      assert.match(reason!, /job data is not valid JSON/);
+      assert.ok(supervisor.logs.some((line) => line.includes("job data is not valid JSON")));
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "secrets: a Redis password with a slash never shows in the configuration error; a key in a provider's error text never reaches logs or the pause record",
+  integration,
+  async () => {
+    const refused = await runPpr(
+      ["--count", "0"],
+      baseEnv({ REDIS_URL: "redis://:pa/ss@redis:6379/0" }),
+    );
+    assert.equal(refused.code, 2);
+    assert.ok(!refused.stderr.includes("pa/ss"), refused.stderr);
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = queueOf(redis);
+    const key = "sk-test-secret-key-0123456789";
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: {
+        LLM_PROVIDER: "openai",
+        OPENAI_API_KEY: key,
+        OPENAI_BASE_URL: `${stub.url}/v1`,
+        LLM_PROBE_INTERVAL: "10m",
+      },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      // The stub's 401 repeats the key it was given, as some providers do.
+      await queue.add("llm", { prompt: "AUTH_ECHO_KEY" }, { attempts: 1 });
+      await supervisor.waitForHealth((body) => body.llm.state === "auth_failed", "the pause");
+      const record = (await redis.client().get("ppr:llm:pause:openai"))!;
+      assert.ok(!record.includes(key) && !record.includes(key.slice(-12)), record);
+      assert.match(record, /\*\*\*/);
+      const leaked = supervisor.logs.filter((line) => line.includes(key.slice(-12)));
+      assert.deepEqual(leaked, []);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "MAX_JOBS_PER_WORKER: a worker is replaced after that many jobs, the new one ready first; every job completes once",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = queueOf(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { MAX_JOBS_PER_WORKER: "3" },
+    });
+    try {
+      const ready = await supervisor.waitForHealth((body) => body.workers_alive === 1, "worker");
+      const firstPid = ready.workers[0].pid;
+      const jobs = await queue.addBulk(
+        Array.from({ length: 10 }, (_, index) => ({ name: "llm", data: echoJob(`r${index}`, 50) })),
+      );
+      for (const job of jobs) await finished(queue, job, `job ${job.id}`);
+      assert.equal(await queue.getCompletedCount(), 10);
+      assert.equal(await queue.getFailedCount(), 0);
+      const after = await supervisor.waitForHealth(
+        (body) => body.workers[0].restarts >= 2,
+        "two recycles",
+      );
+      assert.notEqual(after.workers[0].pid, firstPid);
+      assert.ok(
+        supervisor.logs.some((line) => /recycl.*MAX_JOBS_PER_WORKER/.test(line)),
+        "the log says why",
+      );
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "MAX_WORKER_MEMORY: a worker over the limit is replaced, and the log says why",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { MAX_WORKER_MEMORY: "20MB" },
+    });
+    await supervisor.waitForHealth((body) => body.workers[0]?.restarts >= 1, "a recycle");
+    assert.ok(
+      supervisor.logs.some((line) => /recycl.*MAX_WORKER_MEMORY/.test(line)),
+      "the log says why",
+    );
+  },
+);
+
+Deno.test(
+  "a crash loop before any worker is ready (Redis refuses the password) ends the supervisor with status 1 and the reason",
+  integration,
+  async () => {
+    await using redis = await startRedis({ password: "right" });
+    await using supervisor = startSupervisor(
+      ["--count", "1", "--restart-delay", "100ms", "--restart-intensity", "2"],
+      { redisUrl: redis.url.replace(":right@", ":wrong@") },
+    );
+    const code = await supervisor.waitForExit(60_000);
+    assert.equal(code, 1);
+    assert.ok(
+      supervisor.logs.some((line) =>
+        /crash loop/i.test(line) && /password|WRONGPASS|auth/i.test(line)
+      ),
+      supervisor.logs.slice(-10).join("\n"),
+    );
+  },
+);
+
+Deno.test(
+  "no orphans: when a worker is killed, the Claude CLI it ran and that CLI's children are killed too",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const home = await Deno.makeTempDir({ prefix: "ppr-orphan-" });
+    await Deno.writeTextFile(`${home}/fake-claude-auth`, "in");
+    const queue = queueOf(redis);
+    await using supervisor = startSupervisor(["--count", "1", "--restart-delay", "100ms"], {
+      redisUrl: redis.url,
+      env: {
+        HOME: home,
+        CLAUDE_CLI: FAKE_CLAUDE,
+        CLAUDE_CLI_MODE: "cold",
+        LLM_PROVIDER: "claude",
+        LLM_PROBE_INTERVAL: "10m",
+      },
+    });
+    try {
+      const ready = await supervisor.waitForHealth((body) => body.workers_alive === 1, "worker");
+      await queue.add("llm", { prompt: "HANG" }, { attempts: 1 });
+      const pids = await waitUntil(
+        async () =>
+          (await Deno.readTextFile(`${home}/fake-claude-hang.pids`).catch(() => "")).trim() ||
+          undefined,
+        { what: "the fake CLI to hang" },
+      );
+      const [cliPid, childPid] = pids.split(" ").map(Number);
+      // A heartbeat carries the CLI's process group before the kill.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      Deno.kill(ready.workers[0].pid!, "SIGKILL");
+      await waitUntil(() => !processExists(cliPid) && !processExists(childPid), {
+        what: "the CLI and its child to be killed with the worker",
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await queue.close();
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+    }
+  },
+);
