@@ -11,6 +11,12 @@ import { jobCrashesKey } from "../redis/keys.ts";
 
 /** How long a job's record of worker crashes is kept after its last crash. */
 const CRASH_RECORD_TTL_S = 7 * 24 * 3600;
+/**
+ * Jobs that died together are spread over up to this long per crash before they run again, so
+ * that a poison pill does not take the same companions down with it each time (and get them
+ * failed as poison pills too).
+ */
+export const CRASH_SPREAD_MS = 2000;
 
 /** What happened to the jobs of a dead worker. */
 export interface LostJobsOutcome {
@@ -66,8 +72,9 @@ export function createJobGiver(
     /**
      * Handles the jobs of `worker`, which died of `cause` (`signal SIGKILL`, `code 1`, `hung`):
      * those of its last heartbeat and those it never reported. Each job's crash is counted in
-     * Redis (so across containers); at `maxCrashes` the job fails with the list of causes,
-     * else it goes back to the front of its queue.
+     * Redis (so across containers); at `maxCrashes` the job fails with the list of causes.
+     * Else a job the worker ran alone goes back to the front of its queue; jobs that died
+     * together wait a random moment of up to `CRASH_SPREAD_MS` × their crashes, apart.
      */
     async recover(worker: string, held: HeldJob[], cause: string): Promise<LostJobsOutcome> {
       const unreported = await unreportedJobs(worker, held);
@@ -76,7 +83,8 @@ export function createJobGiver(
         failed: [],
         unreported: unreported.map((job) => job.id),
       };
-      for (const lost of [...held, ...unreported]) {
+      const all = [...held, ...unreported];
+      for (const lost of all) {
         const job = await Job.fromId(queueOf(lost.queue), lost.id);
         if (!job) continue;
         const key = jobCrashesKey(prefix, lost.queue, lost.id);
@@ -94,6 +102,10 @@ export function createJobGiver(
               lost.token,
             );
             outcome.failed.push(lost.id);
+          } else if (all.length > 1) {
+            const spreadMs = Math.round(Math.random() * CRASH_SPREAD_MS * crashes);
+            await job.moveToDelayed(Date.now() + spreadMs, lost.token);
+            outcome.givenBack.push(lost.id);
           } else {
             await job.moveToWait(lost.token);
             outcome.givenBack.push(lost.id);
