@@ -1,6 +1,8 @@
 /** ppr-worker's entry point: parses the command line and hands one validated Config to the command. */
 
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import { addOperatorCommands } from "./cli/commands.ts";
+import { durationOption, flagValues, integerOption } from "./cli/options.ts";
 import {
   childEnv,
   type Config,
@@ -10,7 +12,6 @@ import {
   SETTINGS,
   settingsHelp,
 } from "./config/config.ts";
-import { parseDurationMs } from "./config/duration.ts";
 import { VERSION } from "./config/version.ts";
 import { setupLogging } from "./log/log.ts";
 import { addSecrets } from "./log/redact.ts";
@@ -55,17 +56,6 @@ function withSettings(command: Command): Command {
   );
 }
 
-/** Commander's camelCase option keys back to flag names. */
-function flagValues(options: Record<string, unknown>): FlagValues {
-  const flags: FlagValues = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (typeof value === "string" || typeof value === "boolean") {
-      flags[key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)] = value;
-    }
-  }
-  return flags;
-}
-
 /** Validates the configuration or ends the program with every problem listed. */
 function configOrExit(flags: FlagValues): Config {
   const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
@@ -85,23 +75,6 @@ function configOrExit(flags: FlagValues): Config {
 
 function hostnameOf(config: Config): string {
   return config.hostname ?? Deno.hostname();
-}
-
-function integerOption(min: number) {
-  return (raw: string) => {
-    if (!/^\d+$/.test(raw) || Number(raw) < min) {
-      throw new InvalidArgumentError(`must be an integer >= ${min}.`);
-    }
-    return Number(raw);
-  };
-}
-
-function durationOption(raw: string): number {
-  const ms = parseDurationMs(raw);
-  if (ms === undefined) {
-    throw new InvalidArgumentError("must be a duration such as 500ms, 10s, 5m.");
-  }
-  return ms;
 }
 
 function program(): Command {
@@ -156,17 +129,48 @@ function program(): Command {
     .description("Add LLM jobs to a queue, as any BullMQ producer would.")
     .option("-q, --queue <name>", "queue [default: first of QUEUE_NAME]")
     .option("-p, --prompt <text>", "the prompt")
-    .option("--data <json>", "the whole job data as JSON (instead of --prompt)")
+    .option(
+      "--data <json>",
+      "the whole job data (instead of --prompt): JSON, @file.json, or - for stdin",
+    )
+    .option(
+      "--format <schema>",
+      "the job's format: a JSON Schema file (or @file), inline JSON, or - for stdin",
+    )
+    .option(
+      "--metadata <key=value>",
+      "adds metadata.key = value (a string); repeatable",
+      (pair: string, pairs: string[] = []) => [...pairs, pair],
+    )
     .option("--provider <name>", "provider.name of the job")
     .option("--latency-ms <ms>", "provider.latency_ms (echo provider)", integerOption(0))
     .option("-n, --count <n>", "how many copies of the job", integerOption(1), 1)
     .option("--attempts <n>", "attempts before a job fails", integerOption(1), 3)
-    .option("-w, --wait", "wait and print each result as a JSON line; exit 1 if any failed")
+    .option(
+      "--priority <n>",
+      "BullMQ priority, 1 (highest) to 2097152",
+      integerOption(1, 2_097_152),
+    )
+    .option("--delay <duration>", "run no sooner than this from now (e.g. 30s, 5m)", durationOption)
+    .option(
+      "-w, --wait",
+      "wait and print each result as a JSON line (progress on a terminal's stderr); exit 1 if any failed",
+    )
     .option("--timeout <duration>", "how long --wait waits for each job", durationOption, 600_000)
     .option("--redis-url <url>", "Redis server [default: REDIS_URL]")
-    .addHelpText("after", "\nExample:\n  ppr-worker enqueue --prompt 'hello' --count 10 --wait\n")
+    .option("--prefix <prefix>", "BullMQ key prefix [default: BULL_PREFIX]")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 added (with --wait: all completed); 1 a job failed or Redis unreachable; " +
+        "2 invalid job data or flags.\n\nExamples:\n" +
+        "  ppr-worker enqueue --prompt 'hello' --count 10 --wait\n" +
+        "  ppr-worker enqueue --data @page.json --format org.schema.json --metadata scraper_id=x\n" +
+        "  cat page.json | ppr-worker enqueue --data - --priority 1 --delay 5m\n",
+    )
     .action(async (options) => {
-      const config = configOrExit(flagValues({ redisUrl: options.redisUrl }));
+      const config = configOrExit(
+        flagValues({ redisUrl: options.redisUrl, prefix: options.prefix }),
+      );
       const { runEnqueue } = await import("./cli/enqueue.ts");
       throw new ExitRequest(
         await runEnqueue({
@@ -174,11 +178,15 @@ function program(): Command {
           prefix: config.prefix,
           queue: options.queue ?? config.queues[0],
           data: options.data,
+          format: options.format,
+          metadata: options.metadata,
           prompt: options.prompt,
           provider: options.provider,
           latencyMs: options.latencyMs,
           count: options.count,
           attempts: options.attempts,
+          priority: options.priority,
+          delayMs: options.delay,
           wait: options.wait === true,
           timeoutMs: options.timeout,
         }),
@@ -207,6 +215,15 @@ function program(): Command {
         }),
       );
     });
+
+  addOperatorCommands(root, {
+    env,
+    configOrExit,
+    withSettings,
+    exit(code) {
+      throw new ExitRequest(code);
+    },
+  });
 
   return root;
 }

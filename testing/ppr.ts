@@ -26,23 +26,32 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
   return { ...env, LOG_FORMAT: "json", ...extra };
 }
 
-/** Runs a ppr-worker command to the end; returns its exit code and output. */
+/**
+ * Runs a ppr-worker command to the end; returns its exit code and output. With `input`, that
+ * text is its stdin (else stdin is empty and not a terminal).
+ */
 export async function runPpr(
   args: string[],
   env: Record<string, string> = baseEnv(),
   timeoutMs = 60_000,
+  input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const { command, args: fullArgs } = pprCommand(args);
   const child = new Deno.Command(command, {
     args: fullArgs,
     env,
     clearEnv: true,
-    stdin: "null",
+    stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
+    if (input !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(input));
+      await writer.close();
+    }
     const output = await child.output();
     return {
       code: output.code,

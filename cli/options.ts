@@ -1,0 +1,93 @@
+/** Parsers of command-line option values and the bridge from commander's options to `FlagValues`. */
+
+import { InvalidArgumentError } from "commander";
+import type { FlagValues } from "../config/config.ts";
+import { parseDurationMs } from "../config/duration.ts";
+
+/**
+ * A commander argument parser that accepts whole numbers from `min` to `max`.
+ *
+ * @example
+ * ```ts
+ * integerOption(1)("20"); // 20
+ * integerOption(1)("0"); // throws InvalidArgumentError: must be an integer >= 1.
+ * integerOption(1, 10)("11"); // throws InvalidArgumentError: must be an integer from 1 to 10.
+ * ```
+ */
+export function integerOption(min: number, max?: number): (raw: string) => number {
+  return (raw: string) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < min || (max !== undefined && Number(raw) > max)) {
+      throw new InvalidArgumentError(
+        max === undefined
+          ? `must be an integer >= ${min}.`
+          : `must be an integer from ${min} to ${max}.`,
+      );
+    }
+    return Number(raw);
+  };
+}
+
+/**
+ * A commander argument parser for durations (`500ms`, `10s`, `5m`, `1h`, bare seconds); returns ms.
+ *
+ * @example
+ * ```ts
+ * durationOption("2"); // 2000
+ * ```
+ */
+export function durationOption(raw: string): number {
+  return durationAtLeast(0)(raw);
+}
+
+/**
+ * A commander argument parser for durations of at least `minMs`; returns ms.
+ *
+ * @example
+ * ```ts
+ * durationAtLeast(100)("2s"); // 2000
+ * durationAtLeast(100)("0"); // throws InvalidArgumentError: must be a duration of at least 100ms ...
+ * ```
+ */
+export function durationAtLeast(minMs: number): (raw: string) => number {
+  return (raw: string) => {
+    const ms = parseDurationMs(raw);
+    if (ms === undefined || ms < minMs) {
+      throw new InvalidArgumentError(
+        `must be a duration${minMs > 0 ? ` of at least ${minMs}ms` : ""} such as 500ms, 10s, 5m.`,
+      );
+    }
+    return ms;
+  };
+}
+
+/** The job states the commands count and list, in BullMQ's words, in the order they are shown. */
+export const JOB_STATES = [
+  "waiting",
+  "prioritized",
+  "active",
+  "delayed",
+  "completed",
+  "failed",
+] as const;
+
+/** One of {@link JOB_STATES}. */
+export type JobState = (typeof JOB_STATES)[number];
+
+/**
+ * Commander's camelCase option keys back to flag names; only strings and booleans are flags.
+ *
+ * @example
+ * ```ts
+ * flagValues({ redisUrl: "redis://cache", json: true, limit: 5 });
+ * // { "redis-url": "redis://cache", json: true }
+ * ```
+ */
+export function flagValues(options: Record<string, unknown>): FlagValues {
+  const flags: FlagValues = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof value === "string" || typeof value === "boolean") {
+      flags[key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)] = value;
+    }
+  }
+  return flags;
+}

@@ -1,0 +1,93 @@
+/** The `config` command: the effective configuration, where each value came from, secrets hidden. */
+
+import {
+  type FlagValues,
+  parseConfig,
+  rawValues,
+  type SettingKey,
+  SETTINGS,
+} from "../config/config.ts";
+import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { redactUrl } from "../redis/url.ts";
+import { printJson } from "./_util.ts";
+import { table } from "./format.ts";
+
+/** One setting as `config` shows it. */
+export interface SettingReport {
+  env: string;
+  /** The long flag, `null` for an environment-only setting. */
+  flag: string | null;
+  /** The raw value as given, secrets hidden; `null` when unset. */
+  value: string | null;
+  source: "flag" | "environment" | "default";
+  secret: boolean;
+}
+
+/** The shown form of a raw value: REDIS_URL without its password, other secrets `(hidden)`. */
+function shownValue(
+  setting: { env: string; secret?: boolean },
+  raw: string | undefined,
+): string | null {
+  if (raw === undefined) return null;
+  if (setting.env === "REDIS_URL") return redactUrl(raw);
+  return setting.secret ? "(hidden)" : raw;
+}
+
+/**
+ * Every setting's raw value and its source, in the order of `--help`, with secrets hidden.
+ *
+ * @example
+ * ```ts
+ * configReport({ count: "4" }, { REDIS_URL: "redis://:pw@cache" })
+ *   .find((row) => row.env === "REDIS_URL")?.value; // "redis://:***@cache"
+ * ```
+ */
+export function configReport(
+  flags: FlagValues,
+  env: Record<string, string | undefined>,
+): SettingReport[] {
+  const raws = rawValues(flags, env);
+  return (Object.keys(SETTINGS) as SettingKey[]).map((key) => {
+    const setting = SETTINGS[key] as { env: string; flag?: string; secret?: boolean };
+    const { raw, source } = raws[key];
+    return {
+      env: setting.env,
+      flag: setting.flag ?? null,
+      value: shownValue(setting, raw),
+      source: source.startsWith("--")
+        ? "flag"
+        : source.startsWith("default of")
+        ? "default"
+        : "environment",
+      secret: setting.secret === true,
+    };
+  });
+}
+
+/** The report as a table: variable, value, and where it came from. */
+export function renderConfigReport(rows: readonly SettingReport[]): string {
+  return table([
+    ["variable", "value", "from"],
+    ...rows.map((row) => [
+      row.env,
+      row.value === null ? "(unset)" : row.secret ? row.value : JSON.stringify(row.value),
+      row.source === "flag" ? `flag --${row.flag}` : row.source,
+    ]),
+  ]);
+}
+
+/**
+ * Prints the effective configuration (JSON: `{settings, problems}`); the problems are the
+ * pool's own messages, secrets hidden. The caller exits 2 when there are problems.
+ */
+export function printConfig(
+  flags: FlagValues,
+  env: Record<string, string | undefined>,
+  options: { json: boolean },
+): void {
+  const settings = configReport(flags, env);
+  if (options.json) {
+    const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
+    printJson({ settings, problems: result.ok ? [] : result.errors });
+  } else console.log(renderConfigReport(settings));
+}
