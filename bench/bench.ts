@@ -9,6 +9,7 @@ import { baseEnv, pprCommand, startSupervisor, type Supervisor } from "../testin
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { benchClaudeCli } from "./claude_cli.ts";
+import { benchProcessors } from "./processors.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -300,6 +301,10 @@ for (const count of [1, 2, 4, 8, 16]) {
 // 7. The Claude CLI: cold against warm, request sizes, 401 to pause.
 console.error(`7. the Claude CLI against the stub Messages API`);
 await benchClaudeCli(record, redis);
+
+// 8. External processors: a persistent Python process against one Python process per job.
+console.error(`8. external processors`);
+await benchProcessors(record, redis);
 
 await queue.close();
 

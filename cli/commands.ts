@@ -6,6 +6,7 @@
 
 import { type Command, Option } from "commander";
 import type { Config, FlagValues } from "../config/config.ts";
+import { names } from "../config/rules.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
 import { durationAtLeast, flagValues, integerOption, JOB_STATES } from "./options.ts";
 
@@ -35,10 +36,22 @@ function withRedisOptions(command: Command, queueHelp?: string): Command {
 /** Adds `info`, `jobs`, `requeue`, `cleanup`, `auth`, `config`, `pause` and `resume` to `root`. */
 export function addOperatorCommands(root: Command, commandLine: CommandLine): void {
   const { env, exit } = commandLine;
-  const redisConfig = (options: { queue?: string; redisUrl?: string; prefix?: string }) =>
-    commandLine.configOrExit(
-      flagValues({ queue: options.queue, redisUrl: options.redisUrl, prefix: options.prefix }),
+  // The operator's --queue names queues to look at, not queues to serve: it is checked as names
+  // only, never against QUEUE_PROCESSORS (a results queue has no processor and may be inspected).
+  const redisConfig = (options: { queue?: string; redisUrl?: string; prefix?: string }) => {
+    const config = commandLine.configOrExit(
+      flagValues({ redisUrl: options.redisUrl, prefix: options.prefix }),
     );
+    if (options.queue === undefined) return config;
+    const queues = names("queue").parse(options.queue);
+    if (!queues) {
+      console.error(
+        `ppr-worker: --queue = ${JSON.stringify(options.queue)}: must be ${names("queue").rule}`,
+      );
+      return exit(2);
+    }
+    return { ...config, queues };
+  };
   const target = (config: Config) => ({ redisUrl: config.redisUrl, prefix: config.prefix });
 
   withRedisOptions(

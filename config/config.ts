@@ -11,12 +11,14 @@ import {
   number,
   oneOf,
   pattern,
+  processors,
+  type ProcessorSpec,
   providerName,
   redisUrl,
   size,
 } from "./rules.ts";
 
-export type { KnownNames };
+export type { KnownNames, ProcessorSpec };
 
 /** The values `LOG_FORMAT` takes. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -41,6 +43,8 @@ interface Setting {
   valueName?: string;
   /** The value, or `undefined` when the raw text breaks the rule. */
   parse(raw: string, known: KnownNames): unknown;
+  /** What exactly is wrong with a value that breaks the rule, when the rule alone does not say. */
+  problem?(raw: string): string | undefined;
 }
 
 /**
@@ -65,6 +69,15 @@ export const SETTINGS = {
     valueName: "names",
     help: "queues to take jobs from, comma-separated",
     ...names("queue"),
+  },
+  queueProcessors: {
+    env: "QUEUE_PROCESSORS",
+    flag: "processors",
+    default: "llm=llm;recorder=recorder",
+    valueName: "mapping",
+    help: "what runs each queue's jobs: queue=llm|recorder|<command>|persistent:<command>, " +
+      "';'-separated; llm and recorder stay mapped to themselves unless mapped otherwise",
+    ...processors(),
   },
   concurrency: {
     env: "WORKER_CONCURRENCY",
@@ -212,6 +225,20 @@ export const SETTINGS = {
     default: "0ms",
     help: "how long the echo provider waits before answering",
     ...duration(0, 3_600_000),
+  },
+  processorTimeoutMs: {
+    env: "PROCESSOR_TIMEOUT",
+    default: "300s",
+    help: "deadline of one job of an external processor; its whole process group is killed then",
+    ...duration(100, 86_400_000),
+  },
+  outputDir: {
+    env: "OUTPUT_DIR",
+    flag: "output-dir",
+    default: "./output",
+    valueName: "dir",
+    help: "where the recorder writes daily/<date>/scrapers/<scraper>/<job>.json and latest",
+    ...pattern("a directory path", /\S/),
   },
   restartDelayMs: {
     env: "RESTART_DELAY",
@@ -382,16 +409,40 @@ export function parseConfig(
     if (value !== undefined) {
       config[key] = value;
     } else {
-      const name = setting.flag === undefined
-        ? setting.env
-        : source.startsWith("--")
-        ? `--${setting.flag}`
-        : `${setting.env} (--${setting.flag})`;
       const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(known);
-      errors.push(`${name} = ${shown(setting, raw)}: must be ${rule}`);
+      const problem = setting.problem?.(raw);
+      errors.push(
+        `${nameOf(setting, source)} = ${shown(setting, raw)}: must be ${rule}${
+          problem ? ` (${problem})` : ""
+        }`,
+      );
     }
   }
+  errors.push(...unmappedQueues(config, raws));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };
+}
+
+/** A setting as an error message names it: the flag when the value came from it, else the variable. */
+function nameOf(setting: Setting, source: string): string {
+  if (setting.flag === undefined) return setting.env;
+  return source.startsWith("--") ? `--${setting.flag}` : `${setting.env} (--${setting.flag})`;
+}
+
+/** A problem for each queue of `QUEUE_NAME` that no processor runs (when both settings are valid). */
+function unmappedQueues(
+  config: Record<string, unknown>,
+  raws: ReturnType<typeof rawValues>,
+): string[] {
+  const queues = config.queues as string[] | undefined;
+  const mapping = config.queueProcessors as Record<string, ProcessorSpec> | undefined;
+  if (!queues || !mapping) return [];
+  const processorsName = nameOf(SETTINGS.queueProcessors, raws.queueProcessors.source);
+  return queues.filter((queue) => !Object.hasOwn(mapping, queue)).map((queue) =>
+    `${nameOf(SETTINGS.queues, raws.queues.source)} = ${
+      JSON.stringify(raws.queues.raw)
+    }: queue "${queue}" has no processor: map it in ${processorsName}, e.g. ` +
+    `"${queue}=python3 -m app.${queue}" (a process per job) or "${queue}=persistent:python3 worker.py"`
+  );
 }
 
 /**

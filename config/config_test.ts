@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { childEnv, parseConfig, SETTINGS, settingsHelp } from "./config.ts";
+import { parseProcessors, splitEntries } from "./rules.ts";
 
 const KNOWN = { providers: ["claude", "openai", "echo"] };
 
@@ -33,9 +34,12 @@ Deno.test("defaults follow the contract", () => {
 });
 
 Deno.test("flags win over the environment", () => {
-  const config = configOf({ count: "4", queue: "a,b" }, { WORKER_COUNT: "2", QUEUE_NAME: "llm" });
+  const config = configOf({ count: "4", queue: "recorder,llm" }, {
+    WORKER_COUNT: "2",
+    QUEUE_NAME: "llm",
+  });
   assert.equal(config.workerCount, 4);
-  assert.deepEqual(config.queues, ["a", "b"]);
+  assert.deepEqual(config.queues, ["recorder", "llm"]);
   assert.equal(configOf({}, { WORKER_COUNT: "2" }).workerCount, 2);
 });
 
@@ -178,4 +182,107 @@ Deno.test("MAX_WORKER_MEMORY takes sizes in bytes, KB, MB, GB; MAX_JOB_CRASHES d
   assert.equal(configOf({}, {}).maxJobCrashes, 3);
   assert.match(errorsOf({}, { MAX_WORKER_MEMORY: "lots" })[0], /must be a size such as 512MB/);
   assert.match(errorsOf({}, { MAX_WORKER_MEMORY: "1MB" })[0], /MAX_WORKER_MEMORY/);
+});
+
+Deno.test("QUEUE_PROCESSORS by default maps llm to the LLM processor and recorder to the recorder", () => {
+  const config = configOf({}, {});
+  assert.deepEqual(config.queueProcessors, {
+    llm: { kind: "llm" },
+    recorder: { kind: "recorder" },
+  });
+  assert.equal(config.processorTimeoutMs, 300_000);
+  assert.equal(config.outputDir, "./output");
+});
+
+Deno.test("QUEUE_PROCESSORS: a bare command runs per job, persistent: once per worker, per-job: explicitly", () => {
+  const parsed = parseProcessors(
+    "reconciler=python3 -m app.reconciler.job;scraper=persistent:python3 worker.py;" +
+      "x=per-job: ./llm --fast",
+  );
+  assert.deepEqual(parsed, {
+    ok: true,
+    processors: {
+      llm: { kind: "llm" },
+      recorder: { kind: "recorder" },
+      reconciler: {
+        kind: "external",
+        mode: "per-job",
+        command: ["python3", "-m", "app.reconciler.job"],
+      },
+      scraper: { kind: "external", mode: "persistent", command: ["python3", "worker.py"] },
+      x: { kind: "external", mode: "per-job", command: ["./llm", "--fast"] },
+    },
+  });
+});
+
+Deno.test("QUEUE_PROCESSORS maps other queues to the built-ins and may override the defaults", () => {
+  const parsed = parseProcessors("results=recorder\nllm=persistent:./my-llm;fast=llm");
+  assert.ok(parsed.ok);
+  assert.deepEqual(parsed.processors.results, { kind: "recorder" });
+  assert.deepEqual(parsed.processors.fast, { kind: "llm" });
+  assert.deepEqual(parsed.processors.llm, {
+    kind: "external",
+    mode: "persistent",
+    command: ["./my-llm"],
+  });
+  assert.deepEqual(parsed.processors.recorder, { kind: "recorder" });
+});
+
+Deno.test("command words split without a shell: quotes group, backslash escapes, nothing expands", () => {
+  assert.deepEqual(
+    splitEntries(`a=python3 -c 'import x; x.run("$HOME")' "two words" say\\ hi\\;x ''`),
+    {
+      ok: true,
+      entries: [["a=python3", "-c", 'import x; x.run("$HOME")', "two words", "say hi;x", ""]],
+    },
+  );
+  assert.deepEqual(splitEntries(`b="a \\"quoted\\" \\\\ word"; ;c=~/run *`), {
+    ok: true,
+    entries: [['b=a "quoted" \\ word'], ["c=~/run", "*"]],
+  });
+  assert.deepEqual(splitEntries("a='open"), { ok: false, error: "a ' quote is not closed" });
+});
+
+Deno.test("QUEUE_PROCESSORS problems name the entry and the rule", () => {
+  const cases: [string, RegExp][] = [
+    ["reconciler", /entry "reconciler" does not start with <queue>= \(no spaces\)/],
+    ["a = python3 x", /entry "a = python3 x" does not start with <queue>=/],
+    ["a=", /queue "a" has no command/],
+    ["a=persistent:", /queue "a" has no command/],
+    ["a=x;a=y", /queue "a" is mapped twice/],
+    ["a/b=x", /"a\/b" is not a queue name/],
+    ["a=llm --model x", /llm \(queue "a"\) is built in and takes no arguments; .*per-job:llm/],
+    ['a=python3 -c "print(1)', /a " quote is not closed/],
+  ];
+  for (const [raw, problem] of cases) {
+    const [error] = errorsOf({}, { QUEUE_PROCESSORS: raw });
+    assert.match(error, /^QUEUE_PROCESSORS \(--processors\) = .*: must be entries queue=processor/);
+    assert.match(error, problem, error);
+  }
+});
+
+Deno.test("a queue of QUEUE_NAME without a processor is a problem naming the queue, listed with the others", () => {
+  const errors = errorsOf({}, {
+    QUEUE_NAME: "llm,reconciler,scraper",
+    QUEUE_PROCESSORS: "scraper=persistent:python3 worker.py",
+    WORKER_COUNT: "0",
+  });
+  assert.equal(errors.length, 2);
+  assert.match(errors[0], /^WORKER_COUNT/);
+  assert.match(
+    errors[1],
+    /^QUEUE_NAME \(--queue\) = "llm,reconciler,scraper": queue "reconciler" has no processor: map it in QUEUE_PROCESSORS \(--processors\)/,
+  );
+  assert.match(errorsOf({ queue: "x" }, {})[0], /^--queue = "x": queue "x" has no processor/);
+  assert.deepEqual(
+    configOf({ processors: "x=./run" }, { QUEUE_NAME: "x" }).queueProcessors.x,
+    { kind: "external", mode: "per-job", command: ["./run"] },
+  );
+});
+
+Deno.test("PROCESSOR_TIMEOUT and OUTPUT_DIR are checked", () => {
+  assert.equal(configOf({}, { PROCESSOR_TIMEOUT: "1500ms" }).processorTimeoutMs, 1500);
+  assert.match(errorsOf({}, { PROCESSOR_TIMEOUT: "0" })[0], /^PROCESSOR_TIMEOUT = "0": must be/);
+  assert.equal(configOf({ "output-dir": "/data/out" }, {}).outputDir, "/data/out");
+  assert.match(errorsOf({}, { OUTPUT_DIR: " " })[0], /^OUTPUT_DIR \(--output-dir\)/);
 });

@@ -153,3 +153,152 @@ export function pattern(rule: string, test: RegExp) {
     },
   };
 }
+
+/** What runs the jobs of one queue: a built-in kind, or an external command. */
+export type ProcessorSpec =
+  | { kind: "llm" }
+  | { kind: "recorder" }
+  | {
+    kind: "external";
+    /** `per-job`: a process per job; `persistent`: one long-lived process per worker process. */
+    mode: "per-job" | "persistent";
+    /** The program and its arguments, split without a shell. */
+    command: string[];
+  };
+
+/** The processors every configuration has unless `QUEUE_PROCESSORS` maps the queue otherwise. */
+export const DEFAULT_PROCESSORS: Readonly<Record<string, ProcessorSpec>> = {
+  llm: { kind: "llm" },
+  recorder: { kind: "recorder" },
+};
+
+const BUILT_IN_PROCESSORS = ["llm", "recorder"] as const;
+const MODE_PREFIXES = { "per-job:": "per-job", "persistent:": "persistent" } as const;
+
+/**
+ * Splits text into entries (at `;` or a newline) of words (at whitespace), the way a shell
+ * would split words but without running one: `'...'` keeps everything literally, `"..."` keeps
+ * everything but `\"` and `\\`, and a backslash outside quotes keeps the next character.
+ * Nothing is expanded (`$HOME`, `~` and `*` stay as written).
+ *
+ * @example
+ * ```ts
+ * splitEntries(`a=python3 -c 'print(1); print(2)';b=./run "x y"`);
+ * // { ok: true, entries: [["a=python3", "-c", "print(1); print(2)"], ["b=./run", "x y"]] }
+ * ```
+ */
+export function splitEntries(
+  text: string,
+): { ok: true; entries: string[][] } | { ok: false; error: string } {
+  const entries: string[][] = [];
+  let words: string[] = [];
+  let word: string | undefined;
+  let quote: "'" | '"' | undefined;
+  const endWord = () => {
+    if (word !== undefined) words.push(word);
+    word = undefined;
+  };
+  const endEntry = () => {
+    endWord();
+    if (words.length > 0) entries.push(words);
+    words = [];
+  };
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (quote === "'") {
+      if (char === "'") quote = undefined;
+      else word += char;
+    } else if (quote === '"') {
+      if (char === '"') quote = undefined;
+      else if (char === "\\" && (text[index + 1] === '"' || text[index + 1] === "\\")) {
+        word += text[++index];
+      } else word += char;
+    } else if (char === "'" || char === '"') {
+      quote = char;
+      word ??= "";
+    } else if (char === "\\") {
+      if (index + 1 === text.length) return { ok: false, error: "a backslash ends the text" };
+      word = (word ?? "") + text[++index];
+    } else if (char === ";" || char === "\n") endEntry();
+    else if (/\s/.test(char)) endWord();
+    else word = (word ?? "") + char;
+  }
+  if (quote) return { ok: false, error: `a ${quote} quote is not closed` };
+  endEntry();
+  return { ok: true, entries };
+}
+
+/**
+ * Parses `QUEUE_PROCESSORS`: entries `queue=processor` separated by `;` (or newlines), where
+ * the processor is `llm`, `recorder`, a command run once per job (`per-job:` may be written
+ * before it), or `persistent:` and a command run once per worker process. The result holds
+ * `DEFAULT_PROCESSORS` too, unless an entry maps their queues otherwise.
+ *
+ * @example
+ * ```ts
+ * parseProcessors("reconciler=python3 -m app.reconciler.job;scraper=persistent:python3 worker.py");
+ * // { ok: true, processors: { llm: { kind: "llm" }, recorder: { kind: "recorder" },
+ * //   reconciler: { kind: "external", mode: "per-job", command: ["python3", "-m", "app.reconciler.job"] },
+ * //   scraper: { kind: "external", mode: "persistent", command: ["python3", "worker.py"] } } }
+ * ```
+ */
+export function parseProcessors(
+  text: string,
+): { ok: true; processors: Record<string, ProcessorSpec> } | { ok: false; error: string } {
+  const split = splitEntries(text);
+  if (!split.ok) return split;
+  const processors: Record<string, ProcessorSpec> = { ...DEFAULT_PROCESSORS };
+  const mapped = new Set<string>();
+  for (const [first, ...rest] of split.entries) {
+    const equals = first.indexOf("=");
+    if (equals < 0) {
+      const entry = [first, ...rest].join(" ");
+      return { ok: false, error: `entry "${entry}" does not start with <queue>= (no spaces)` };
+    }
+    const queue = first.slice(0, equals);
+    if (!NAME_PATTERN.test(queue)) {
+      return { ok: false, error: `"${queue}" is not a queue name (letters, digits, _ . - { })` };
+    }
+    if (mapped.has(queue)) return { ok: false, error: `queue "${queue}" is mapped twice` };
+    mapped.add(queue);
+    let program = first.slice(equals + 1);
+    const builtIn = BUILT_IN_PROCESSORS.find((name) => name === program);
+    if (builtIn) {
+      if (rest.length > 0) {
+        return {
+          ok: false,
+          error: `${builtIn} (queue "${queue}") is built in and takes no arguments; ` +
+            `a command of that name is written per-job:${builtIn}`,
+        };
+      }
+      processors[queue] = { kind: builtIn };
+      continue;
+    }
+    const prefix = (Object.keys(MODE_PREFIXES) as (keyof typeof MODE_PREFIXES)[])
+      .find((candidate) => program.startsWith(candidate));
+    const mode = prefix ? MODE_PREFIXES[prefix] : "per-job";
+    if (prefix) program = program.slice(prefix.length);
+    const command = program === "" ? rest : [program, ...rest];
+    if (command.length === 0 || command[0] === "") {
+      return { ok: false, error: `queue "${queue}" has no command` };
+    }
+    processors[queue] = { kind: "external", mode, command };
+  }
+  return { ok: true, processors };
+}
+
+/** `QUEUE_PROCESSORS`: which processor runs the jobs of each queue (see `parseProcessors`). */
+export function processors() {
+  return {
+    rule: 'entries queue=processor separated by ";", the processor being llm, recorder, ' +
+      "a command (run per job) or persistent:<command>",
+    parse(raw: string): Record<string, ProcessorSpec> | undefined {
+      const parsed = parseProcessors(raw);
+      return parsed.ok ? parsed.processors : undefined;
+    },
+    problem(raw: string): string | undefined {
+      const parsed = parseProcessors(raw);
+      return parsed.ok ? undefined : parsed.error;
+    },
+  };
+}

@@ -72,6 +72,38 @@ export function createMetrics(inputs: () => HealthInputs) {
   gauge("ppr_worker_resident_memory_bytes", "RSS of the worker process.", perWorker, (g) => {
     for (const slot of inputs().pool.slots) g.set({ worker: slot.name }, slot.rssBytes);
   });
+  gauge(
+    "ppr_queue_jobs",
+    "Jobs in the queue by state, as last read (every few seconds).",
+    ["queue", "state"],
+    (g) => {
+      for (const depth of inputs().queueStats?.queues ?? []) {
+        for (const [state, count] of Object.entries(depth.counts)) {
+          g.set({ queue: depth.queue, state }, count);
+        }
+      }
+    },
+  );
+  gauge("ppr_queue_paused", "1 while the queue is paused (ppr-worker pause).", ["queue"], (g) => {
+    for (const depth of inputs().queueStats?.queues ?? []) {
+      g.set({ queue: depth.queue }, depth.paused ? 1 : 0);
+    }
+  });
+  gauge("ppr_llm_paused", "1 while the provider is paused (auth or quota).", ["provider"], (g) => {
+    for (const pause of inputs().queueStats?.providers ?? []) {
+      g.set({ provider: pause.provider }, pause.paused ? 1 : 0);
+    }
+  });
+  gauge(
+    "ppr_llm_pause_remaining_seconds",
+    "Seconds until a paused provider is tried again; 0 when not paused.",
+    ["provider"],
+    (g) => {
+      for (const pause of inputs().queueStats?.providers ?? []) {
+        g.set({ provider: pause.provider }, pause.resumesInSeconds);
+      }
+    },
+  );
   counter("ppr_worker_restarts_total", "Restarts of the worker slot.", (c) => {
     for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.restarts);
   });

@@ -1,5 +1,6 @@
 /** Decides the pool's health from a snapshot: the rules of /health and /ready, as pure functions. */
 
+import type { QueueStats } from "./queue_stats.ts";
 import type { RedisState } from "./redis_probe.ts";
 
 // The pool's state as the supervisor reports it: health reads it, so the shapes are defined here.
@@ -53,6 +54,8 @@ export interface HealthInputs {
   redisGraceMs: number;
   startedAt: number;
   version: string;
+  /** Queue depths and provider pauses, as last read (metrics only). */
+  queueStats?: QueueStats;
 }
 
 /** A slot counts as alive while its process runs. */

@@ -1,4 +1,4 @@
-/** The process groups this worker process has started (LLM CLIs): reported in heartbeats, so none outlives a killed worker. */
+/** The process groups this worker process has started (LLM CLIs, external job processors): reported in heartbeats, so none outlives a killed worker. */
 
 const live = new Set<number>();
 
@@ -15,4 +15,38 @@ export function untrackProcessGroup(pgid: number): void {
 /** The process groups running now. */
 export function liveProcessGroups(): number[] {
   return [...live];
+}
+
+/** Kills process group `pgid` with SIGKILL; a group already gone is fine. */
+export function killProcessGroup(pgid: number): void {
+  try {
+    Deno.kill(-pgid, "SIGKILL");
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/**
+ * Spawns `program` as the leader of a process group of its own, tracked from now until its
+ * leader has exited and whatever it left in the group has been killed. Throws what
+ * `Deno.Command.spawn` throws (`Deno.errors.NotFound` for a missing program).
+ *
+ * @example
+ * ```ts
+ * const child = spawnProcessGroup("python3", { args: ["job.py"], stdin: "piped", stdout: "piped" });
+ * killProcessGroup(child.pid); // the script and everything it started
+ * ```
+ */
+export function spawnProcessGroup(
+  program: string,
+  options: Omit<Deno.CommandOptions, "detached">,
+): Deno.ChildProcess {
+  const child = new Deno.Command(program, { ...options, detached: true }).spawn();
+  const pgid = child.pid;
+  trackProcessGroup(pgid);
+  void child.status.then(() => {
+    killProcessGroup(pgid);
+    untrackProcessGroup(pgid);
+  });
+  return child;
 }

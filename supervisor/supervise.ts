@@ -3,9 +3,11 @@
 import { deadline, settlesWithin } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
+import { startQueueStats } from "../health/queue_stats.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
+import { PROVIDER_NAMES } from "../providers/registry.ts";
 import { startHealthServer } from "../health/server.ts";
-import type { HealthInputs } from "../health/status.ts";
+import type { HealthInputs, LlmState } from "../health/status.ts";
 import { isJsonFormat, log } from "../log/log.ts";
 import { workerName } from "../protocol/worker_name.ts";
 import { connectRedis } from "../redis/connection.ts";
@@ -174,7 +176,20 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   });
 
   const probe = startRedisProbe(redis);
-  const llm = startAuthProbe({ config, subprocessEnv: options.subprocessEnv }, redis);
+  const queueStats = startQueueStats(redis, {
+    prefix: config.prefix,
+    queues: [...new Set([...config.queues, ...config.resultQueues])],
+    providers: PROVIDER_NAMES,
+  });
+  // Only a pool that serves an LLM queue probes the provider: a container of standard queues
+  // whose CLI has no login must not pause the provider for every other container.
+  const servesLlm = config.queues.some((queue) => config.queueProcessors[queue]?.kind === "llm");
+  const llm = servesLlm
+    ? startAuthProbe({ config, subprocessEnv: options.subprocessEnv }, redis)
+    : {
+      state: { state: "ok", retryInSeconds: 0, claudeAuthenticated: null } satisfies LlmState,
+      stop() {},
+    };
   const inputs = (): HealthInputs => ({
     pool: pool.snapshot(),
     redis: probe.state,
@@ -184,6 +199,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     redisGraceMs: config.redisGraceMs,
     startedAt,
     version: VERSION,
+    queueStats: queueStats.stats.state,
   });
   let health: ReturnType<typeof startHealthServer> | undefined;
   if (config.healthEnabled) {
@@ -202,6 +218,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         error: error instanceof Error ? error.message : String(error),
       });
       probe.stop();
+      queueStats.stop();
       llm.stop();
       redis.disconnect();
       return 1;
@@ -244,6 +261,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   probe.stop();
+  queueStats.stop();
   llm.stop();
   // Each step is bounded: a Redis that does not answer must not hold the stop.
   if (health) await settlesWithin(health.close(), CLOSE_STEP_MS);

@@ -815,3 +815,34 @@ async function hasScript(): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test(
+  "operator commands look at any queue named by --queue, even one no processor serves (a results queue)",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    await using redis = await startRedis();
+    const results = new Queue("results", { connection: redis.client() });
+    results.on("error", () => {});
+    try {
+      await results.add("llm-result", { job_id: "1" });
+      const info = await runPpr(
+        ["info", "--queue", "results", "--json"],
+        baseEnv({
+          REDIS_URL: redis.url,
+        }),
+      );
+      assert.equal(info.code, 0, info.stderr);
+      assert.match(info.stdout, /"results"/);
+      const list = await runPpr(
+        ["jobs", "list", "--state", "waiting", "--queue", "results", "--json"],
+        baseEnv({ REDIS_URL: redis.url }),
+      );
+      assert.equal(list.code, 0, list.stderr);
+      const bad = await runPpr(["info", "--queue", "no spaces"], baseEnv({ REDIS_URL: redis.url }));
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--queue = "no spaces"/);
+    } finally {
+      await results.close();
+    }
+  },
+);

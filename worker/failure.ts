@@ -1,25 +1,31 @@
-/** Carries out the decision about a failed try: give back and pause, fail, retry through BullMQ, or delay. */
+/** Carries out the decision about a failed try: fail, retry through BullMQ, or delay; for an LLM job also give back and pause its provider. */
 
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "@logtape/logtape";
 import { DelayedError, UnrecoverableError } from "bullmq/errors";
-import { decide, TRY_LOG_PREFIX } from "../jobs/llm/outcome.ts";
+import { decide } from "../jobs/llm/outcome.ts";
+import { decideRetry, type RetryDecision, TRY_LOG_PREFIX } from "../jobs/outcome.ts";
 import { redact } from "../log/redact.ts";
-import { pauseProvider } from "../providers/pause.ts";
+import { pauseProvider, type PauseReason } from "../providers/pause.ts";
 import { giveBackJob } from "./give_back.ts";
 import type { PauseWatch } from "./pauses.ts";
 import type { Tally } from "./reporter.ts";
 
-/** What handling a failed try needs. */
+/** What handling a failed try needs, whatever the kind of job. */
 export interface FailureContext {
   redis: Redis;
   prefix: string;
-  /** `LLM_PROBE_INTERVAL`: how long an auth pause lasts. */
-  authRetryMs: number;
-  pauses: PauseWatch;
   tally: Tally;
   logger: Logger;
+}
+
+/** What handling a failed LLM call needs besides: its provider may pause. */
+export interface LlmFailure {
+  provider: string;
+  pauses: PauseWatch;
+  /** `LLM_PROBE_INTERVAL`: how long an auth pause lasts. */
+  authRetryMs: number;
 }
 
 /** The messages of a job's earlier failed tries, from its BullMQ log. */
@@ -29,38 +35,41 @@ async function earlierTries(redis: Redis, prefix: string, job: Job): Promise<str
     .map((line) => line.slice(TRY_LOG_PREFIX.length));
 }
 
-/** Handles a failed try of `job` on `provider`; always throws, as BullMQ expects of a processor. */
+/**
+ * Handles a failed try of `job`; always throws, as BullMQ expects of a processor. An
+ * `UnrecoverableError` fails the job at once; any other error is transient and retried as
+ * `decideRetry` says. With `llm`, the error is an LLM call's and `decide` may also pause the
+ * provider and give the job back.
+ */
 export async function handleFailure(
   context: FailureContext,
   job: Job,
   token: string,
-  provider: string,
   error: unknown,
+  llm?: LlmFailure,
 ): Promise<never> {
-  // Whatever a provider said goes into logs and the job's record in Redis: no secret may.
+  // Whatever a provider or processor said goes into logs and the job's record in Redis: no secret may.
   if (error instanceof Error) error.message = redact(error.message);
   if (error instanceof UnrecoverableError) throw error;
-  const { redis, logger } = context;
-  const decision = decide(error, await earlierTries(redis, context.prefix, job), job.opts.attempts);
+  const tries = await earlierTries(context.redis, context.prefix, job);
+  if (!llm) {
+    const message = error instanceof Error ? error.message : String(error);
+    const decision = decideRetry(message, tries, job.opts.attempts, false);
+    return await carryOut(context, job, token, decision);
+  }
+  const decision = decide(error, tries, job.opts.attempts);
+  if (decision.action !== "give_back") return await carryOut(context, job, token, decision);
+  return await pauseAndGiveBack(context, llm, job, token, decision);
+}
+
+/** Fails the job, lets BullMQ retry it, or delays it for ppr-worker's own retry. */
+async function carryOut(
+  context: FailureContext,
+  job: Job,
+  token: string,
+  decision: RetryDecision,
+): Promise<never> {
   switch (decision.action) {
-    case "give_back": {
-      const pause = await pauseProvider(redis, provider, decision.pause, decision.reason, {
-        resetInMs: decision.resetInMs,
-        authRetryMs: context.authRetryMs,
-      });
-      logger.warn(
-        "{provider} paused ({state}) until {until}: {reason}; job {id} is given back untouched",
-        {
-          provider,
-          state: pause.state,
-          until: new Date(pause.retry_at).toISOString(),
-          reason: pause.reason,
-          id: job.id,
-        },
-      );
-      context.pauses.record(provider, pause);
-      return await giveBackJob(job, token, context.tally);
-    }
     case "fail":
       throw new UnrecoverableError(decision.message);
     case "retry":
@@ -68,7 +77,7 @@ export async function handleFailure(
       throw new Error(decision.message);
     case "delay":
       await job.log(TRY_LOG_PREFIX + decision.message);
-      logger.info("job {id}: {reason}; retrying in {seconds} s", {
+      context.logger.info("job {id}: {reason}; retrying in {seconds} s", {
         id: job.id,
         reason: decision.message,
         seconds: decision.delayMs / 1000,
@@ -76,4 +85,30 @@ export async function handleFailure(
       await job.moveToDelayed(Date.now() + decision.delayMs, token);
       throw new DelayedError();
   }
+}
+
+/** Auth or quota: pauses the provider everywhere and gives the job back untouched. */
+async function pauseAndGiveBack(
+  context: FailureContext,
+  llm: LlmFailure,
+  job: Job,
+  token: string,
+  decision: { pause: PauseReason; reason: string; resetInMs?: number },
+): Promise<never> {
+  const pause = await pauseProvider(context.redis, llm.provider, decision.pause, decision.reason, {
+    resetInMs: decision.resetInMs,
+    authRetryMs: llm.authRetryMs,
+  });
+  context.logger.warn(
+    "{provider} paused ({state}) until {until}: {reason}; job {id} is given back untouched",
+    {
+      provider: llm.provider,
+      state: pause.state,
+      until: new Date(pause.retry_at).toISOString(),
+      reason: pause.reason,
+      id: job.id,
+    },
+  );
+  llm.pauses.record(llm.provider, pause);
+  return await giveBackJob(job, token, context.tally);
 }

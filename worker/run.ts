@@ -1,10 +1,12 @@
-/** One worker process: a BullMQ Worker per queue, heartbeats to the supervisor, drain on request. */
+/** One worker process: a BullMQ Worker per queue, each with its queue's processor; heartbeats to the supervisor, drain on request. */
 
 import type { Job } from "bullmq";
 import type { Worker } from "bullmq/worker";
 import { settlesWithin } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
+import { STOP_GRACE_MS } from "../jobs/external/persistent.ts";
 import { createLlmRunner } from "../jobs/llm/run.ts";
+import type { JobProcessor } from "../jobs/processor.ts";
 import { createResultRouter } from "../jobs/results.ts";
 import { log } from "../log/log.ts";
 import { connectRedis } from "../redis/connection.ts";
@@ -13,7 +15,13 @@ import { listenForStop } from "./control.ts";
 import { createDrain } from "./drain.ts";
 import { createInFlight } from "./in_flight.ts";
 import { startPauseWatch } from "./pauses.ts";
-import { createProcessor } from "./processor.ts";
+import {
+  createProcessor,
+  type LlmContext,
+  llmTry,
+  openProcessor,
+  processorTry,
+} from "./processor.ts";
 import { startRegistration } from "./registration.ts";
 import { createReporter, type Tally } from "./reporter.ts";
 import { SafeWorker } from "./safe_worker.ts";
@@ -24,7 +32,7 @@ export interface WorkerOptions {
   /** Started by the supervisor: events go to stdout, stdin EOF means the supervisor is gone, SIGINT is the supervisor's to handle. */
   supervised: boolean;
   hostname: string;
-  /** Environment of LLM subprocesses (the Claude CLI). */
+  /** Environment of LLM subprocesses (the Claude CLI); external processors get the worker's own. */
   subprocessEnv: Record<string, string>;
 }
 
@@ -52,33 +60,39 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const isRedisDown = () => connection.down;
 
   const workers: Worker[] = [];
-  const pauses = startPauseWatch({
-    redis,
-    defaultProvider: config.provider,
-    logger,
-    isRedisDown,
-    isDraining: () => drain.started,
-    setIntakePaused: (paused) => {
-      for (const worker of workers) paused ? void worker.pause(true) : worker.resume();
-    },
-  });
-  const results = createResultRouter(redis, config.prefix, config.resultQueues);
-  const runner = createLlmRunner({ config, subprocessEnv: options.subprocessEnv });
-  const context = {
-    config,
-    redis,
-    prefix: config.prefix,
-    authRetryMs: config.llmProbeIntervalMs,
-    pauses,
-    tally,
-    logger,
-    inFlight,
-    reporter,
-    runner,
-    results,
+  // Provider pauses stop the intake of the LLM queues only; other kinds never call a provider.
+  const llmWorkers: Worker[] = [];
+  // Made with the first LLM queue: a worker without one polls no pauses and loads no provider.
+  let llm: LlmContext | undefined;
+  const llmContext = () =>
+    llm ??= {
+      config,
+      pauses: startPauseWatch({
+        redis,
+        defaultProvider: config.provider,
+        logger,
+        isRedisDown,
+        isDraining: () => drain.started,
+        setIntakePaused: (paused) => {
+          for (const worker of llmWorkers) paused ? void worker.pause(true) : worker.resume();
+        },
+      }),
+      results: createResultRouter(redis, config.prefix, config.resultQueues),
+      runner: createLlmRunner({ config, subprocessEnv: options.subprocessEnv }),
+    };
+  const processors: JobProcessor[] = [];
+  /** Keeps a queue's processor, to be closed when the worker stops. */
+  const opened = (processor: JobProcessor) => {
+    processors.push(processor);
+    return processor;
   };
+  const context = { redis, prefix: config.prefix, tally, logger, inFlight, reporter };
   for (const queue of config.queues) {
-    const worker = new SafeWorker(queue, createProcessor(queue, context), {
+    const spec = config.queueProcessors[queue];
+    const runTry = spec.kind === "llm"
+      ? llmTry(llmContext(), tally)
+      : processorTry(opened(openProcessor(queue, spec, config)));
+    const worker = new SafeWorker(queue, createProcessor(queue, context, runTry), {
       connection: redis,
       prefix: config.prefix,
       concurrency: config.concurrency,
@@ -103,6 +117,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       if (!connection.down) logger.debug("worker error: {error}", { error: error.message });
     });
     workers.push(worker);
+    if (spec.kind === "llm") llmWorkers.push(worker);
   }
 
   const registration = startRegistration(redis, () => ({
@@ -124,10 +139,15 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     logger,
     closeWorkers: () => Promise.all(workers.map((worker) => worker.close())),
     async closeRest() {
-      pauses.stop();
+      llm?.pauses.stop();
       // Bounded, each of them: a Redis that does not answer must not hold the stop.
-      await settlesWithin(results.close(), CLOSE_STEP_MS);
-      await settlesWithin(runner.close(), CLOSE_STEP_MS);
+      if (llm) await settlesWithin(llm.results.close(), CLOSE_STEP_MS);
+      if (llm) await settlesWithin(llm.runner.close(), CLOSE_STEP_MS);
+      // A persistent processor gets its stdin closed and STOP_GRACE_MS to exit, then is killed.
+      await settlesWithin(
+        Promise.all(processors.map((processor) => processor.close())),
+        STOP_GRACE_MS + CLOSE_STEP_MS,
+      );
       await settlesWithin(registration.stop(), CLOSE_STEP_MS);
       redis.disconnect();
       reporter.stop();

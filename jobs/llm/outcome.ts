@@ -1,26 +1,19 @@
-/** What to do with a failed LLM call: the decision is pure, the worker carries it out. */
+/** What to do with a failed LLM call: auth and quota pause the provider; the rest follows the retry policy of every job. */
 
-import { type FailureKind, LlmError } from "../../providers/errors.ts";
+import { LlmError } from "../../providers/errors.ts";
 import type { PauseReason } from "../../providers/pause.ts";
+import { decideRetry, type RetryDecision } from "../outcome.ts";
 
-/** Tries a transient failure gets when the producer set no `attempts`. */
-export const DEFAULT_TRIES = 3;
-/** First retry delay of ppr-worker's own retries; doubles per try (2 s, 4 s, ...). */
-export const RETRY_BASE_MS = 2000;
-
-/** What happens to a job after a failed try. */
+/** What happens to an LLM job after a failed try. */
 export type Decision =
-  /** Fail for good with this message (it lists every try). */
-  | { action: "fail"; message: string }
-  /** Let BullMQ retry with the producer's `attempts` and `backoff`. */
-  | { action: "retry"; message: string }
-  /** Producer set no attempts: ppr-worker delays the job itself, spending no BullMQ attempt. */
-  | { action: "delay"; delayMs: number; message: string }
+  | RetryDecision
   /** Auth or quota: the job goes back untouched and the provider pauses. */
   | { action: "give_back"; pause: PauseReason; reason: string; resetInMs?: number };
 
 /**
- * Decides the fate of a failed try.
+ * Decides the fate of a failed LLM call: `auth` and `quota` give the job back and pause the
+ * provider, `invalid` fails at once, `transient` (and any error that is no `LlmError`) is
+ * retried as `decideRetry` says.
  *
  * @param earlierTries messages of the tries before this one (from the job's log)
  * @param producerAttempts the job's `opts.attempts` (1 or unset: the producer asked for none)
@@ -33,11 +26,10 @@ export function decide(
   const failure = error instanceof LlmError
     ? error
     : new LlmError("transient", error instanceof Error ? error.message : String(error));
-  const kind: FailureKind = failure.kind;
-  if (kind === "auth") {
+  if (failure.kind === "auth") {
     return { action: "give_back", pause: "auth_failed", reason: failure.message };
   }
-  if (kind === "quota") {
+  if (failure.kind === "quota") {
     return {
       action: "give_back",
       pause: "quota_exceeded",
@@ -45,22 +37,5 @@ export function decide(
       resetInMs: failure.retryAfterMs,
     };
   }
-  if (kind === "invalid") return { action: "fail", message: failure.message };
-  const tryNumber = earlierTries.length + 1;
-  const maxTries = (producerAttempts ?? 1) > 1 ? producerAttempts! : DEFAULT_TRIES;
-  if (tryNumber >= maxTries) {
-    const all = [...earlierTries, failure.message].map((message, index) =>
-      `try ${index + 1}: ${message}`
-    );
-    return { action: "fail", message: `failed ${tryNumber} times; ${all.join("; ")}` };
-  }
-  if ((producerAttempts ?? 1) > 1) return { action: "retry", message: failure.message };
-  return {
-    action: "delay",
-    delayMs: RETRY_BASE_MS * 2 ** (tryNumber - 1),
-    message: failure.message,
-  };
+  return decideRetry(failure.message, earlierTries, producerAttempts, failure.kind === "invalid");
 }
-
-/** The prefix of the job-log lines that record a failed try. */
-export const TRY_LOG_PREFIX = "ppr try failed: ";

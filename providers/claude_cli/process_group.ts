@@ -1,7 +1,7 @@
 /** Starts the Claude CLI in a process group of its own, so that it and everything it started can be killed together. */
 
 import { LlmError } from "../errors.ts";
-import { trackProcessGroup, untrackProcessGroup } from "../process_groups.ts";
+import { killProcessGroup, spawnProcessGroup } from "../process_groups.ts";
 
 /** Where and how the CLI runs. */
 export interface CliCommand {
@@ -16,9 +16,8 @@ export interface CliCommand {
 
 /** Spawns the CLI with piped stdio in a new process group. A missing CLI is an auth failure: nothing can run. */
 export function spawnInGroup(command: CliCommand): Deno.ChildProcess {
-  let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command.cli, {
+    return spawnProcessGroup(command.cli, {
       args: command.args,
       env: command.env,
       cwd: command.cwd,
@@ -26,32 +25,17 @@ export function spawnInGroup(command: CliCommand): Deno.ChildProcess {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
-    }).spawn();
+    });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new LlmError("auth", `the Claude CLI was not found: '${command.cli}' (set CLAUDE_CLI)`);
     }
     throw error;
   }
-  const pgid = child.pid;
-  trackProcessGroup(pgid);
-  // The group is forgotten once its leader has exited and everything left in it is killed.
-  void child.status.then(() => {
-    killGroup(pgid);
-    untrackProcessGroup(pgid);
-  });
-  return child;
 }
 
 /** Kills the process group of `pid` with SIGKILL; a group already gone is fine. */
-export function killGroup(pid: number): void {
-  try {
-    Deno.kill(-pid, "SIGKILL");
-  } catch {
-    // The group is gone already.
-  }
-}
+export const killGroup = killProcessGroup;
 
 /**
  * Runs the CLI to its end with `stdin` as input, and kills the whole group (the CLI and

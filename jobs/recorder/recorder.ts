@@ -1,0 +1,71 @@
+/**
+ * The built-in recorder: writes each LLM result (`{job_id, job, result}`) to
+ * `OUTPUT_DIR/daily/<day>/scrapers/<scraper>/<job>.json`, and keeps `OUTPUT_DIR/latest` and the
+ * day's `summary.json` up to date.
+ */
+
+import { UnrecoverableError } from "bullmq/errors";
+import type { JobProcessor } from "../processor.ts";
+import { replaceLink, withFileLock, writeFileAtomic } from "./files.ts";
+import { parseResultMessage } from "./message.ts";
+import { dayOf, movesLatest, type RecordPaths, recordPaths } from "./paths.ts";
+import { listScrapers, summarize } from "./summary.ts";
+
+/** Where the recorder writes, and its clock. */
+export interface RecorderOptions {
+  /** `OUTPUT_DIR`. */
+  outputDir: string;
+  /** @default {() => new Date()} */
+  now?: () => Date;
+}
+
+/** What `latest` points at now, or `undefined` when it is missing or no link. */
+async function linkTarget(link: string): Promise<string | undefined> {
+  try {
+    return await Deno.readLink(link);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Points `latest` at the day of `paths` unless it already points at a later day, and rewrites
+ * the day's summary from what is on disk. The caller holds the lock: the last writer lists
+ * every file renamed before it took the lock, and any file renamed later is followed by a
+ * writer of its own, so the summary that stays is complete.
+ */
+async function updateDay(paths: RecordPaths, now: Date): Promise<void> {
+  if (movesLatest(await linkTarget(paths.latest), paths.latestTarget)) {
+    await replaceLink(paths.latest, paths.latestTarget).catch((error) => {
+      throw new Error(`cannot point ${paths.latest} at ${paths.latestTarget}: ${error.message}`);
+    });
+  }
+  const day = paths.latestTarget.slice("daily/".length);
+  const summary = summarize(day, await listScrapers(paths.scrapersDir), now);
+  await writeFileAtomic(paths.summary, JSON.stringify(summary, null, 2) + "\n");
+}
+
+/**
+ * The recorder as a job processor. The day of a result is the UTC date its recorder job was
+ * added (so a retry writes the same file, whenever it runs). Each file is written atomically,
+ * and a retried job overwrites its own file. Data that is not a result message fails the job
+ * at once, naming the field.
+ */
+export function createRecorder(options: RecorderOptions): JobProcessor {
+  const now = options.now ?? (() => new Date());
+  return {
+    async run(job, signal) {
+      const parsed = parseResultMessage(job.data);
+      if (!parsed.ok) throw new UnrecoverableError(parsed.error);
+      const { message, jobId, scraperId } = parsed.result;
+      const paths = recordPaths(options.outputDir, dayOf(job.timestamp), scraperId, jobId);
+      await Deno.mkdir(paths.scraperDir, { recursive: true });
+      signal.throwIfAborted();
+      const recorded = { ...message, scraper_id: scraperId, recorded_at: now().toISOString() };
+      await writeFileAtomic(paths.file, JSON.stringify(recorded, null, 2) + "\n");
+      await withFileLock(paths.lockFile, () => updateDay(paths, now()));
+      return { file: paths.relativeFile };
+    },
+    async close() {},
+  };
+}
