@@ -8,6 +8,7 @@ import { startRedis } from "../testing/redis.ts";
 import { baseEnv, pprCommand, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { delay } from "../async/mod.ts";
 import { benchClaudeCli } from "./claude_cli.ts";
 import { benchProcessors } from "./processors.ts";
 
@@ -302,8 +303,36 @@ for (const count of [1, 2, 4, 8, 16]) {
 console.error(`7. the Claude CLI against the stub Messages API`);
 await benchClaudeCli(record, redis);
 
-// 8. External processors: a persistent Python process against one Python process per job.
-console.error(`8. external processors`);
+// 8. What a /metrics scrape costs the supervisor, with 20 workers and 4 queues.
+console.error("8. /metrics scrape cost");
+{
+  const supervisor = await pool(["--count", "20", "--queue", "llm,a,b,c"], {
+    QUEUE_PROCESSORS: "a=llm;b=llm;c=llm",
+  });
+  await delay(2000); // the workers' first figures and the first queue read
+  const cpu = () => {
+    const stat = Deno.readTextFileSync(`/proc/${supervisor.pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, ms
+  };
+  const scrapes = 200;
+  const idleBefore = cpu();
+  await delay(2000);
+  const idlePerS = (cpu() - idleBefore) / 2;
+  const before = cpu();
+  const started = performance.now();
+  for (let index = 0; index < scrapes; index++) {
+    await (await fetch(`http://127.0.0.1:${supervisor.healthPort}/metrics`)).text();
+  }
+  const wallS = (performance.now() - started) / 1000;
+  const scrapeCpuMs = (cpu() - before - idlePerS * wallS) / scrapes;
+  record("metrics", "supervisor CPU per /metrics scrape (20 workers, 4 queues)", scrapeCpuMs, "ms");
+  record("metrics", "/metrics response time", (wallS * 1000) / scrapes, "ms");
+  await stop(supervisor);
+}
+
+// 9. External processors: a persistent Python process against one Python process per job.
+console.error(`9. external processors`);
 await benchProcessors(record, redis);
 
 await queue.close();

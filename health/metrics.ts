@@ -1,6 +1,12 @@
 /** /metrics in the Prometheus text format, read from the same inputs as /health. */
 
 import { Counter, Gauge, Registry } from "prom-client";
+import {
+  ERROR_CLASSES,
+  type Histogram,
+  SECONDS_BUCKETS,
+  type WorkerStats,
+} from "../protocol/stats.ts";
 import { type HealthInputs, healthStatus, isAlive } from "./status.ts";
 
 /** A registry whose metrics are filled from `inputs()` at each scrape. */
@@ -114,8 +120,110 @@ export function createMetrics(inputs: () => HealthInputs) {
     for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.failed);
   });
 
+  const labelled = (
+    name: string,
+    help: string,
+    labelName: string,
+    fill: (c: Counter, stats: WorkerStats) => void,
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [labelName],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const stats = inputs().pool.stats;
+        if (stats) fill(this, stats);
+      },
+    });
+  labelled("ppr_queue_jobs_completed_total", "Jobs completed, by queue.", "queue", (c, stats) => {
+    for (const [queue, each] of Object.entries(stats.queues)) c.inc({ queue }, each.completed);
+  });
+  labelled(
+    "ppr_queue_jobs_failed_total",
+    "Tries that failed (retried or not), by queue.",
+    "queue",
+    (c, stats) => {
+      for (const [queue, each] of Object.entries(stats.queues)) c.inc({ queue }, each.failed);
+    },
+  );
+  labelled("ppr_llm_requests_total", "Calls to the LLM provider.", "provider", (c, stats) => {
+    for (const [provider, each] of Object.entries(stats.providers)) {
+      c.inc({ provider }, each.requests);
+    }
+  });
+  new Counter({
+    name: "ppr_llm_errors_total",
+    help: "Failed calls to the LLM provider, by failure class.",
+    labelNames: ["provider", "class"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [provider, each] of Object.entries(inputs().pool.stats?.providers ?? {})) {
+        for (const kind of ERROR_CLASSES) this.inc({ provider, class: kind }, each.errors[kind]);
+      }
+    },
+  });
+  new Counter({
+    name: "ppr_llm_tokens_total",
+    help: "Tokens of the LLM provider's answered calls, by direction.",
+    labelNames: ["provider", "direction"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [provider, each] of Object.entries(inputs().pool.stats?.providers ?? {})) {
+        this.inc({ provider, direction: "input" }, each.inputTokens);
+        this.inc({ provider, direction: "output" }, each.outputTokens);
+      }
+    },
+  });
   return {
     contentType: registry.contentType,
-    text: () => registry.metrics(),
+    /** The exposition: prom-client's metrics, then the histograms built from the workers' buckets. */
+    text: async () => {
+      const queues = Object.entries(inputs().pool.stats?.queues ?? {});
+      return (await registry.metrics()) +
+        histogramText(
+          "ppr_job_duration_seconds",
+          "How long a try of a job ran, by queue.",
+          queues.map(([queue, each]) => ({ labels: { queue }, histogram: each.durationSeconds })),
+        ) +
+        histogramText(
+          "ppr_job_wait_seconds",
+          "How long a job waited before it started, by queue.",
+          queues.map(([queue, each]) => ({ labels: { queue }, histogram: each.waitSeconds })),
+        );
+    },
   };
+}
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([key, value]) =>
+    `${key}="${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`
+  ).join(",");
+}
+
+/**
+ * A histogram family in the Prometheus text format from per-bucket counts (the workers keep
+ * them; prom-client's histograms only take single observations).
+ */
+export function histogramText(
+  name: string,
+  help: string,
+  series: { labels: Record<string, string>; histogram: Histogram }[],
+): string {
+  let out = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`;
+  for (const { labels, histogram } of series) {
+    const base = labelText(labels);
+    let cumulative = 0;
+    SECONDS_BUCKETS.forEach((bound, index) => {
+      cumulative += histogram.buckets[index] ?? 0;
+      out += `${name}_bucket{${base},le="${bound}"} ${cumulative}\n`;
+    });
+    out += `${name}_bucket{${base},le="+Inf"} ${histogram.count}\n`;
+    out += `${name}_sum{${base}} ${histogram.sum}\n`;
+    out += `${name}_count{${base}} ${histogram.count}\n`;
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 /** Decides the pool's health from a snapshot: the rules of /health and /ready, as pure functions. */
 
+import type { WorkerStats } from "../protocol/stats.ts";
 import type { QueueStats } from "./queue_stats.ts";
 import type { RedisState } from "./redis_probe.ts";
 
@@ -31,6 +32,8 @@ export interface PoolSnapshot {
   /** More than `restartIntensity` restarts happened within `restartPeriodMs`. */
   intensityExceeded: boolean;
   restartsInPeriod: number;
+  /** The workers' job and provider figures, added up over every process the pool has run. */
+  stats?: WorkerStats;
 }
 
 /** The three answers of /health (HTTP 200, 200, 503). */

@@ -10,7 +10,9 @@ import {
   type LogRecord,
   type Sink,
   type TextFormatter,
+  withContext,
 } from "@logtape/logtape";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { redact } from "./redact.ts";
 
 /** `LOG_FORMAT`: JSON lines, pretty text, or auto (pretty on a terminal). */
@@ -70,6 +72,8 @@ export function setupLogging(options: LogOptions = {}): void {
     : getTextFormatter({ timestamp: "time", category: ".", value: "bare" });
   configureSync({
     reset: true,
+    // Lets `inJobContext` tag every line logged while a job runs with the job's id and queue.
+    contextLocalStorage: new AsyncLocalStorage(),
     sinks: { stderr: stderrSink(formatter, options.worker) },
     loggers: [
       { category: ["ppr"], lowestLevel: options.level ?? "info", sinks: ["stderr"] },
@@ -81,4 +85,17 @@ export function setupLogging(options: LogOptions = {}): void {
 /** The logger of one part of ppr-worker, e.g. `log("supervisor")`. */
 export function log(part: string): Logger {
   return getLogger(["ppr", part]);
+}
+
+/**
+ * Runs `callback` so that every line logged inside it (in this process, through any logger)
+ * carries `job` and `queue`.
+ *
+ * @example
+ * ```ts
+ * await inJobContext({ job: "42", queue: "llm" }, () => runTheJob());
+ * ```
+ */
+export function inJobContext<T>(context: { job: string; queue: string }, callback: () => T): T {
+  return withContext(context, callback);
 }

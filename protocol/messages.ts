@@ -1,5 +1,7 @@
 /** The supervisor–worker pipe protocol: events a child writes to stdout and commands the supervisor writes to its stdin, one JSON object per line. */
 
+import { isWorkerStats, type WorkerStats } from "./stats.ts";
+
 /** A job a child holds: enough for the supervisor to give it back if the child dies. */
 export interface HeldJob {
   queue: string;
@@ -19,6 +21,8 @@ export type ChildEvent =
     rss: number;
     /** Process groups the child runs (LLM CLIs): the supervisor kills them if the child dies. */
     subprocesses: number[];
+    /** The child's job and provider figures since it started (on the periodic beat only). */
+    stats?: WorkerStats;
   }
   | { event: "draining" }
   | { event: "stopped"; givenBack: number };
@@ -51,6 +55,7 @@ export function parseEvent(line: string): ChildEvent | undefined {
           subprocesses: Array.isArray(event.subprocesses)
             ? event.subprocesses.filter((pgid) => Number.isInteger(pgid) && pgid > 1)
             : [],
+          ...(isWorkerStats(event.stats) ? { stats: event.stats } : {}),
         } as ChildEvent
         : undefined;
     case "draining":

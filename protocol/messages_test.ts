@@ -18,6 +18,8 @@ Deno.test("events round-trip through one line of JSON", () => {
     pid: 5,
     queues: ["llm"],
   });
+  const withStats = { ...heartbeat, stats: { queues: {}, providers: {} } };
+  assert.deepEqual(parseEvent(formatEvent(withStats).trim()), withStats);
   // An older child's heartbeat, without rss and subprocesses, still parses.
   assert.deepEqual(
     parseEvent('{"event":"heartbeat","active":[],"processed":0,"failed":0,"subprocesses":[0,1]}'),

@@ -4,6 +4,7 @@ import { exceedsIntensity, recordRestart, restartDelayMs } from "./backoff.ts";
 import type { ChildHandle } from "./child.ts";
 import type { PoolSnapshot, SlotState } from "../health/status.ts";
 import type { ChildEvent, HeldJob } from "../protocol/messages.ts";
+import { emptyStats, mergeStats, type WorkerStats } from "../protocol/stats.ts";
 import { log } from "../log/log.ts";
 
 /** The child spec and restart strategy of a pool. */
@@ -84,6 +85,8 @@ interface Process {
   killedAsHung: boolean;
   /** Process groups the child runs (LLM CLIs), from its last heartbeat. */
   subprocesses: number[];
+  /** Its job and provider figures, from its last periodic heartbeat. */
+  stats: WorkerStats | undefined;
 }
 
 interface Slot {
@@ -103,6 +106,8 @@ interface Slot {
   readyEver: boolean;
   /** A replacement is on its way (recycling or a rolling restart). */
   replacing: boolean;
+  /** The figures of the slot's processes that have exited. */
+  statsBefore: WorkerStats;
 }
 
 /** The pool's controls, as the supervisor's signal handlers use them. */
@@ -163,6 +168,7 @@ export function createPool(options: PoolOptions): Pool {
     removeWhenStopped: false,
     readyEver: false,
     replacing: false,
+    statsBefore: emptyStats(),
   });
   for (let index = 1; index <= options.size; index++) slots.push(newSlot(index));
 
@@ -181,6 +187,7 @@ export function createPool(options: PoolOptions): Pool {
         process.failed = event.failed;
         process.rssBytes = event.rss;
         process.subprocesses = event.subprocesses;
+        if (event.stats) process.stats = event.stats;
         if (slot.current === process) recycleIfDue(slot, process);
         break;
       case "draining":
@@ -210,6 +217,7 @@ export function createPool(options: PoolOptions): Pool {
       rssBytes: 0,
       killedAsHung: false,
       subprocesses: [],
+      stats: undefined,
     };
     process.handle = options.spawn(slot.name, {
       onEvent: (event) => onEvent(slot, process, event),
@@ -264,6 +272,8 @@ export function createPool(options: PoolOptions): Pool {
     }
     slot.processedBefore += process.processed;
     slot.failedBefore += process.failed;
+    slot.statsBefore = mergeStats([slot.statsBefore, process.stats]);
+    process.stats = undefined;
     if (slot.retiring.delete(process) || slot.current !== process) {
       if (slot.removeWhenStopped && slot.current === undefined && slot.retiring.size === 0) {
         const index = slots.indexOf(slot);
@@ -515,6 +525,13 @@ export function createPool(options: PoolOptions): Pool {
         ),
         restartsInPeriod: restartTimes.filter((time) => at - time < options.restartPeriodMs)
           .length,
+        stats: mergeStats(
+          slots.flatMap((slot) => [
+            slot.statsBefore,
+            slot.current?.stats,
+            ...[...slot.retiring].map((process) => process.stats),
+          ]),
+        ),
         slots: slots.map((slot) => {
           const process = slot.current;
           return {

@@ -4,6 +4,7 @@ import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
 import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -132,6 +133,26 @@ Deno.test(
           : undefined;
       }, { what: "the counters to catch up", timeoutMs: 15_000 });
       assert.equal(value(samples, "ppr_jobs_failed_total"), bad);
+      const figures = await waitUntil(async () => {
+        const each = await scrape(supervisor);
+        return value(each, "ppr_queue_jobs_completed_total", { queue: "llm" }) === good
+          ? each
+          : undefined;
+      }, { what: "the workers' figures (sent every second)", timeoutMs: 15_000 });
+      assert.equal(value(figures, "ppr_queue_jobs_failed_total", { queue: "llm" }), bad);
+      assert.equal(
+        value(figures, "ppr_job_duration_seconds_count", { queue: "llm" }),
+        good + bad,
+      );
+      // Each echo job took 20 ms: its duration lands at or above the 0.01 s bucket.
+      assert.equal(
+        value(figures, "ppr_job_duration_seconds_bucket", { queue: "llm", le: "0.01" }),
+        bad,
+        "only the invalid jobs end within 10 ms",
+      );
+      assert.equal(value(figures, "ppr_job_wait_seconds_count", { queue: "llm" }), good + bad);
+      assert.equal(value(figures, "ppr_llm_requests_total", { provider: "echo" }), good);
+      assert.equal(value(figures, "ppr_llm_errors_total", { provider: "echo" }), 0);
       assert.equal(value(samples, "ppr_queue_jobs", { queue: "llm", state: "delayed" }), 1);
       assert.equal(value(samples, "ppr_queue_jobs", { queue: "llm", state: "waiting" }), 0);
       assert.equal(value(samples, "ppr_queue_paused", { queue: "llm" }), 0);
@@ -143,6 +164,54 @@ Deno.test(
           assert.ok(!/^ok \d|later/.test(label), `a prompt in a label: ${label}`);
         }
       }
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "/metrics counts a provider's requests, errors by class and tokens from real calls",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = new Queue("llm", { connection: redis.client() });
+    queue.on("error", () => {});
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { LLM_PROVIDER: "openai", OPENAI_API_KEY: "k", OPENAI_BASE_URL: `${stub.url}/v1` },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      await queue.add("llm", { prompt: "hello" });
+      await queue.add("llm", { prompt: "FAIL always" }, { attempts: 2 });
+      await waitUntil(
+        async () => (await queue.getCompletedCount()) === 1 && (await queue.getFailedCount()) === 1,
+        { what: "the jobs to finish" },
+      );
+      const samples = await waitUntil(async () => {
+        const each = await scrape(supervisor);
+        return value(each, "ppr_llm_requests_total", { provider: "openai" }) === 3
+          ? each
+          : undefined;
+      }, { what: "3 requests counted", timeoutMs: 15_000 });
+      assert.equal(
+        value(samples, "ppr_llm_errors_total", { provider: "openai", class: "transient" }),
+        2,
+      );
+      assert.equal(
+        value(samples, "ppr_llm_errors_total", { provider: "openai", class: "auth" }),
+        0,
+      );
+      assert.equal(
+        value(samples, "ppr_llm_tokens_total", { provider: "openai", direction: "input" }),
+        13,
+      );
+      assert.equal(
+        value(samples, "ppr_llm_tokens_total", { provider: "openai", direction: "output" }),
+        6,
+      );
     } finally {
       await queue.close();
     }

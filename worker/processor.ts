@@ -12,7 +12,7 @@ import { type createLlmRunner, prepareJob } from "../jobs/llm/run.ts";
 import type { JobProcessor } from "../jobs/processor.ts";
 import { createRecorder } from "../jobs/recorder/recorder.ts";
 import type { createResultRouter } from "../jobs/results.ts";
-import { log } from "../log/log.ts";
+import { inJobContext, log } from "../log/log.ts";
 import { type FailureContext, handleFailure, type LlmFailure } from "./failure.ts";
 import { giveBackJob } from "./give_back.ts";
 import type { InFlight, InFlightJob } from "./in_flight.ts";
@@ -50,7 +50,7 @@ export function createProcessor(queue: string, context: ProcessorContext, runTry
     const failure: { llm?: LlmFailure } = {};
     try {
       assertParsable(job.data);
-      return await runTry(job, entry, failure);
+      return await inJobContext({ job: String(job.id), queue }, () => runTry(job, entry, failure));
     } catch (error) {
       if (error instanceof WaitingError || error instanceof DelayedError) throw error;
       if (entry.giveBack) return await giveBackJob(job, entry.token, tally);

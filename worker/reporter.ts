@@ -1,6 +1,7 @@
 /** A worker's events to its supervisor on stdout: ready, heartbeats with the jobs it holds, draining, stopped. */
 
 import { type ChildEvent, formatEvent } from "../protocol/messages.ts";
+import type { WorkerStats } from "../protocol/stats.ts";
 import { liveProcessGroups } from "../providers/process_groups.ts";
 import type { InFlight } from "./in_flight.ts";
 
@@ -27,6 +28,8 @@ export function createReporter(options: {
   tally: Tally;
   /** Where event lines go. @default {synchronous writes to stdout} */
   write?: (line: string) => void;
+  /** Job and provider figures, sent with the periodic beat. */
+  stats?: WorkerStats;
 }) {
   const { inFlight, tally } = options;
   const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
@@ -35,7 +38,7 @@ export function createReporter(options: {
   };
   // RSS is sampled by the periodic beat only: reading it costs more than the rest of an event.
   let rss = Deno.memoryUsage().rss;
-  const heartbeat = () =>
+  const heartbeat = (withStats = false) =>
     emit({
       event: "heartbeat",
       active: inFlight.held(),
@@ -43,6 +46,7 @@ export function createReporter(options: {
       failed: tally.failed,
       rss,
       subprocesses: liveProcessGroups(),
+      ...(withStats && options.stats ? { stats: options.stats } : {}),
     });
   // Reported within the same tick, batched with whatever else happens in it.
   let soonQueued = false;
@@ -61,7 +65,7 @@ export function createReporter(options: {
       heartbeat();
       beatTimer = setInterval(() => {
         rss = Deno.memoryUsage().rss;
-        heartbeat();
+        heartbeat(true);
       }, HEARTBEAT_INTERVAL_MS);
     },
     /** A job started: if this process dies, the supervisor must know what to give back. */
@@ -71,7 +75,7 @@ export function createReporter(options: {
     /** Stops the beat after one last heartbeat with the final counts. */
     stop() {
       clearInterval(beatTimer);
-      heartbeat();
+      heartbeat(true);
     },
   };
 }

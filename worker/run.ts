@@ -23,6 +23,8 @@ import {
   processorTry,
 } from "./processor.ts";
 import { startRegistration } from "./registration.ts";
+import { emptyStats } from "../protocol/stats.ts";
+import { recordFinished } from "./job_stats.ts";
 import { createReporter, type Tally } from "./reporter.ts";
 import { SafeWorker } from "./safe_worker.ts";
 
@@ -49,7 +51,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const startedAt = new Date().toISOString();
   const tally: Tally = { processed: 0, failed: 0, givenBack: 0 };
   const inFlight = createInFlight();
-  const reporter = createReporter({ supervised: options.supervised, inFlight, tally });
+  const stats = emptyStats();
+  const reporter = createReporter({ supervised: options.supervised, inFlight, tally, stats });
   reporter.start();
 
   const redis = connectRedis(config.redisUrl, { blocking: true, name });
@@ -78,7 +81,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         },
       }),
       results: createResultRouter(redis, config.prefix, config.resultQueues),
-      runner: createLlmRunner({ config, subprocessEnv: options.subprocessEnv }),
+      runner: createLlmRunner({ config, subprocessEnv: options.subprocessEnv }, stats),
     };
   const processors: JobProcessor[] = [];
   /** Keeps a queue's processor, to be closed when the worker stops. */
@@ -99,13 +102,15 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       name,
       autorun: true,
     });
-    worker.on("completed", () => {
+    worker.on("completed", (job: Job) => {
       tally.processed++;
       reporter.countsChanged();
+      recordFinished(stats, queue, job, "completed");
     });
     worker.on("failed", (job: Job | undefined, error: Error) => {
       tally.failed++;
       reporter.countsChanged();
+      if (job) recordFinished(stats, queue, job, "failed");
       logger.warn("job {id} on {queue} failed: {error}", {
         id: job?.id,
         queue,

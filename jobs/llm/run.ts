@@ -12,6 +12,7 @@ import type {
   ProviderContext,
 } from "../../providers/provider.ts";
 import { providerNamed } from "../../providers/registry.ts";
+import { providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
 import { outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
@@ -64,7 +65,7 @@ function providerFor(name: string, context: ProviderContext, made: Map<string, P
 }
 
 /** Runs prepared LLM jobs with the providers of one worker process. */
-export function createLlmRunner(context: ProviderContext) {
+export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
   const { config } = context;
   const made = new Map<string, ProviderClient>();
   return {
@@ -86,10 +87,19 @@ export function createLlmRunner(context: ProviderContext) {
         signal: AbortSignal.any([signal, timeout]),
       };
       const started = performance.now();
+      const figures = stats ? providerStats(stats, prepared.providerName) : undefined;
+      if (figures) figures.requests++;
       let result;
       try {
         result = await provider.call(request);
+        if (figures) {
+          figures.inputTokens += result.usage.input_tokens;
+          figures.outputTokens += result.usage.output_tokens;
+        }
       } catch (error) {
+        if (figures && !signal.aborted) {
+          figures.errors[error instanceof LlmError ? error.kind : "transient"]++;
+        }
         if (timeout.aborted && !signal.aborted) {
           throw new LlmError(
             "transient",

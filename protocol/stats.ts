@@ -1,0 +1,144 @@
+/**
+ * A worker's job and provider figures since it started, sent with its heartbeats: counts and
+ * histograms the supervisor adds up across its workers (and their predecessors) for /metrics.
+ */
+
+/** Upper bounds, in seconds, of the job duration and wait histograms: milliseconds to minutes. */
+export const SECONDS_BUCKETS = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  120,
+  300,
+  600,
+] as const;
+
+/** Observations per bucket (not cumulative; the last entry counts those above every bound), their sum and count. */
+export interface Histogram {
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** The failure classes a provider call can end in. */
+export const ERROR_CLASSES = ["invalid", "auth", "quota", "transient"] as const;
+
+/** One queue's figures. */
+export interface QueueStats {
+  completed: number;
+  failed: number;
+  /** From the job's start in this worker to its end. */
+  durationSeconds: Histogram;
+  /** From when the job could first run (added, or its delay over) to its start. */
+  waitSeconds: Histogram;
+}
+
+/** One LLM provider's figures. */
+export interface ProviderStats {
+  requests: number;
+  errors: Record<typeof ERROR_CLASSES[number], number>;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** Everything a worker has counted, by queue and by provider. */
+export interface WorkerStats {
+  queues: Record<string, QueueStats>;
+  providers: Record<string, ProviderStats>;
+}
+
+/** An empty histogram with the standard buckets. */
+export function emptyHistogram(): Histogram {
+  return { buckets: new Array(SECONDS_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+}
+
+/** Adds one observation of `seconds` to `histogram`. */
+export function observe(histogram: Histogram, seconds: number): void {
+  const index = SECONDS_BUCKETS.findIndex((bound) => seconds <= bound);
+  histogram.buckets[index < 0 ? SECONDS_BUCKETS.length : index]++;
+  histogram.sum += seconds;
+  histogram.count++;
+}
+
+/** Empty figures. */
+export function emptyStats(): WorkerStats {
+  return { queues: {}, providers: {} };
+}
+
+/** The figures of `queue`, created on first use. */
+export function queueStats(stats: WorkerStats, queue: string): QueueStats {
+  return stats.queues[queue] ??= {
+    completed: 0,
+    failed: 0,
+    durationSeconds: emptyHistogram(),
+    waitSeconds: emptyHistogram(),
+  };
+}
+
+/** The figures of `provider`, created on first use. */
+export function providerStats(stats: WorkerStats, provider: string): ProviderStats {
+  return stats.providers[provider] ??= {
+    requests: 0,
+    errors: { invalid: 0, auth: 0, quota: 0, transient: 0 },
+    inputTokens: 0,
+    outputTokens: 0,
+  };
+}
+
+function addHistogram(into: Histogram, from: Histogram): void {
+  for (let index = 0; index < into.buckets.length; index++) {
+    into.buckets[index] += from.buckets[index] ?? 0;
+  }
+  into.sum += from.sum;
+  into.count += from.count;
+}
+
+/**
+ * The sum of every `WorkerStats` given: what the pool has done. Each input is left as it is.
+ *
+ * @example
+ * ```ts
+ * const a = emptyStats();
+ * queueStats(a, "llm").completed = 2;
+ * mergeStats([a, a]).queues.llm.completed; // 4
+ * ```
+ */
+export function mergeStats(all: readonly (WorkerStats | undefined)[]): WorkerStats {
+  const total = emptyStats();
+  for (const stats of all) {
+    if (!stats) continue;
+    for (const [queue, each] of Object.entries(stats.queues)) {
+      const into = queueStats(total, queue);
+      into.completed += each.completed;
+      into.failed += each.failed;
+      addHistogram(into.durationSeconds, each.durationSeconds);
+      addHistogram(into.waitSeconds, each.waitSeconds);
+    }
+    for (const [provider, each] of Object.entries(stats.providers)) {
+      const into = providerStats(total, provider);
+      into.requests += each.requests;
+      for (const kind of ERROR_CLASSES) into.errors[kind] += each.errors[kind] ?? 0;
+      into.inputTokens += each.inputTokens;
+      into.outputTokens += each.outputTokens;
+    }
+  }
+  return total;
+}
+
+/** Whether `value` has the shape of `WorkerStats` (a heartbeat from another version may not). */
+export function isWorkerStats(value: unknown): value is WorkerStats {
+  if (typeof value !== "object" || value === null) return false;
+  const stats = value as Record<string, unknown>;
+  return typeof stats.queues === "object" && stats.queues !== null &&
+    typeof stats.providers === "object" && stats.providers !== null;
+}

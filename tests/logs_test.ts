@@ -1,0 +1,104 @@
+/** What the logs carry and what they never carry: job context on every line of a job; no secret anywhere. */
+
+import { strict as assert } from "node:assert";
+import { Queue } from "bullmq";
+import { startRedis } from "../testing/redis.ts";
+import { startSupervisor } from "../testing/ppr.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
+import { waitUntil } from "../testing/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "a line logged while a job runs carries the worker's name, the job id and the queue",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const dir = await Deno.makeTempDir({ prefix: "ppr-logs-" });
+    const queue = new Queue("ext", { connection: redis.client() });
+    queue.on("error", () => {});
+    try {
+      await Deno.writeTextFile(
+        `${dir}/job.py`,
+        "import json, sys\nprint('working on it', file=sys.stderr)\nprint(json.dumps({'ok': 1}))\n",
+      );
+      await using supervisor = startSupervisor(["--count", "1", "--queue", "ext"], {
+        redisUrl: redis.url,
+        env: { QUEUE_PROCESSORS: `ext=python3 ${dir}/job.py` },
+      });
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const job = await queue.add("work", { page: 1 });
+      const line = await supervisor.waitForLog(/working on it/);
+      const record = JSON.parse(line);
+      assert.equal(record.worker, "worker-test-1");
+      assert.equal(record.job, job.id);
+      assert.equal(record.queue, "ext");
+    } finally {
+      await queue.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "no secret appears in any log line, /health or /metrics, even when providers repeat the keys in errors",
+  integration,
+  async () => {
+    const redisPassword = "redis-pass-5f2a9c81d4e7";
+    await using redis = await startRedis({ password: redisPassword });
+    await using stub = startStubLlm();
+    const anthropicKey = "sk-ant-secret-7d1e4b9a2c6f";
+    const openaiKey = "sk-openai-secret-3a8f0e5b7c9d";
+    const queue = new Queue("llm", { connection: redis.client() });
+    queue.on("error", () => {});
+    await using supervisor = startSupervisor(["--count", "2"], {
+      redisUrl: redis.url,
+      env: {
+        LLM_PROVIDER: "claude",
+        ANTHROPIC_API_KEY: anthropicKey,
+        ANTHROPIC_BASE_URL: stub.url,
+        OPENAI_API_KEY: openaiKey,
+        OPENAI_BASE_URL: `${stub.url}/v1`,
+        LLM_PROBE_INTERVAL: "10m",
+        LOG_LEVEL: "debug",
+      },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 2, "two workers");
+      await queue.add("llm", { prompt: "hello" });
+      await queue.add("llm", { prompt: "FAIL" }, { attempts: 1 });
+      await queue.add("llm", { prompt: "AUTH_ECHO_KEY", provider: { name: "openai" } }, {
+        attempts: 1,
+      });
+      await queue.add("llm", { prompt: "AUTH_ECHO_KEY" }, { attempts: 1 });
+      await waitUntil(async () => {
+        const [openai, claude] = await Promise.all([
+          redis.client().exists("ppr:llm:pause:openai"),
+          redis.client().exists("ppr:llm:pause:claude"),
+        ]);
+        return openai === 1 && claude === 1 && (await queue.getCompletedCount()) === 1;
+      }, { what: "a success, and both providers paused by keys they repeated" });
+      const pages = await Promise.all(
+        ["/health", "/metrics", "/ready"].map(async (path) =>
+          await (await fetch(`http://127.0.0.1:${supervisor.healthPort}${path}`)).text()
+        ),
+      );
+      const pauses = await Promise.all(
+        ["openai", "claude"].map((provider) => redis.client().get(`ppr:llm:pause:${provider}`)),
+      );
+      const reasons = (await queue.getFailed()).map((job) => job.failedReason);
+      supervisor.signal("SIGTERM");
+      await supervisor.waitForExit();
+      const everything = [...supervisor.logs, ...pages, ...pauses, ...reasons].join("\n");
+      assert.ok(supervisor.logs.length > 20, "the pool logged");
+      for (const secret of [redisPassword, anthropicKey, openaiKey]) {
+        for (const part of [secret, secret.slice(0, 12), secret.slice(-12)]) {
+          assert.ok(!everything.includes(part), `a secret leaked: ${part}`);
+        }
+      }
+      assert.match(everything, /\*\*\*/, "the keys were there, and hidden");
+    } finally {
+      await queue.close();
+    }
+  },
+);
