@@ -3,7 +3,7 @@
  * Prints a table and writes bench/results/latest.json. Starts its own redis-server.
  */
 
-import { Queue } from "bullmq";
+import { Queue, QueueEvents } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
 import { baseEnv, pprCommand, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
@@ -15,6 +15,16 @@ import { benchProcessors } from "./processors.ts";
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
 const LATENCY_MS = 500;
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
 
 type Row = { group: string; name: string; value: number; unit: string; note?: string };
 const rows: Row[] = [];
@@ -111,6 +121,67 @@ async function plainWorkers(count: number, concurrency: number): Promise<Deno.Ch
   return children;
 }
 
+/**
+ * N Node.js processes running BullMQ's Worker with the same no-op processor (what most BullMQ
+ * users run): BullMQ and ioredis of the versions ppr-worker pins, installed from npm once into
+ * a cache folder. `undefined` when Node.js or npm is missing.
+ */
+async function nodeWorkers(
+  count: number,
+  concurrency: number,
+): Promise<{ children: Deno.ChildProcess[] } | undefined> {
+  const dir = `${Deno.env.get("HOME")}/.cache/ppr-bench-node`;
+  try {
+    await Deno.stat(`${dir}/node_modules/bullmq/package.json`);
+  } catch {
+    await Deno.mkdir(dir, { recursive: true });
+    const install = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--prefix",
+        dir,
+        "--no-audit",
+        "--no-fund",
+        "bullmq@6.7.0",
+        "ioredis@5.11.1",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => undefined);
+    if (!install?.success) {
+      console.error("  Node.js baseline skipped: npm could not install bullmq");
+      return undefined;
+    }
+  }
+  await Deno.writeTextFile(
+    `${dir}/worker.cjs`,
+    `const { Worker } = require("bullmq");
+const IORedis = require("ioredis");
+const connection = new IORedis(process.env.REDIS_URL, { maxRetriesPerRequest: null });
+const worker = new Worker("llm", async (job) => ({ text: job.data.prompt, model: "echo", provider: "echo" }),
+  { connection, concurrency: Number(process.env.CONCURRENCY), name: process.env.NAME });
+process.on("SIGTERM", async () => { await worker.close(); process.exit(0); });
+`,
+  );
+  const children: Deno.ChildProcess[] = [];
+  for (let index = 1; index <= count; index++) {
+    children.push(
+      new Deno.Command("node", {
+        args: [`${dir}/worker.cjs`],
+        env: { REDIS_URL: redis.url, CONCURRENCY: String(concurrency), NAME: `node-${index}` },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn(),
+    );
+  }
+  await waitUntil(async () => {
+    const workers = await new Queue("llm", { connection: client }).getWorkersCount();
+    return workers >= count;
+  }, { what: "Node.js workers to register", timeoutMs: 60_000 });
+  return { children };
+}
+
 async function stopAll(children: Deno.ChildProcess[]) {
   for (const child of children) child.kill("SIGTERM");
   await Promise.all(children.map((child) => child.status));
@@ -119,25 +190,78 @@ async function stopAll(children: Deno.ChildProcess[]) {
 const queue = new Queue("llm", { connection: client });
 queue.on("error", () => {});
 
-// 1. Throughput of no-op (echo) jobs.
-console.error(`1. throughput, ${JOBS} echo jobs`);
+// 1. Throughput of no-op (echo) jobs: supervised and plain rounds alternate, so that drift of a
+// shared machine hits both alike; the median of each, and the spread of the per-round ratio.
+console.error(`1. throughput, ${JOBS} echo jobs, ${ROUNDS} alternating rounds`);
 for (const concurrency of [1, 8]) {
-  const supervisor = await pool(["--count", "4", "--concurrency", String(concurrency)]);
+  const supervised: number[] = [];
+  const plainRates: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const measureSupervised = async () => {
+      const supervisor = await pool(["--count", "4", "--concurrency", String(concurrency)]);
+      supervised.push(await drainRate(queue, echoJobs(JOBS)));
+      await stop(supervisor);
+    };
+    const measurePlain = async () => {
+      const plain = await plainWorkers(4, concurrency);
+      plainRates.push(await drainRate(queue, echoJobs(JOBS)));
+      await stopAll(plain);
+    };
+    if (round % 2 === 0) {
+      await measureSupervised();
+      await measurePlain();
+    } else {
+      await measurePlain();
+      await measureSupervised();
+    }
+  }
+  const ratios = supervised.map((rate, index) => rate / plainRates[index]);
   record(
     "throughput",
     `ppr-worker --count 4, concurrency ${concurrency}`,
-    await drainRate(queue, echoJobs(JOBS)),
+    median(supervised),
     "jobs/s",
+    `median of ${ROUNDS}`,
   );
-  await stop(supervisor);
-  const plain = await plainWorkers(4, concurrency);
   record(
     "throughput",
     `4 plain worker processes, concurrency ${concurrency}`,
-    await drainRate(queue, echoJobs(JOBS)),
+    median(plainRates),
     "jobs/s",
+    `median of ${ROUNDS}`,
   );
-  await stopAll(plain);
+  record(
+    "throughput",
+    `supervised / plain, concurrency ${concurrency}`,
+    median(supervised) / median(plainRates),
+    "x",
+    `per-round ratios ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`,
+  );
+  const node = await nodeWorkers(4, concurrency);
+  if (node) {
+    record(
+      "throughput",
+      `4 Node.js BullMQ processes, concurrency ${concurrency}`,
+      await drainRate(queue, echoJobs(JOBS)),
+      "jobs/s",
+    );
+    if (concurrency === 1) {
+      const memory = node.children.map((child) => memoryOf(child.pid));
+      record(
+        "memory",
+        "idle Node.js BullMQ worker RSS",
+        mean(memory.map((each) => each.rssMb)),
+        "MB",
+      );
+      record(
+        "memory",
+        "idle Node.js BullMQ worker unique (USS)",
+        mean(memory.map((each) => each.ussMb)),
+        "MB",
+      );
+    }
+    await stopAll(node.children);
+  }
 }
 {
   const plain = await plainWorkers(1, 32);
@@ -170,16 +294,31 @@ console.error("2. latency-bound throughput");
     data: { prompt: `SLEEP${LATENCY_MS} ${index}` },
     opts: { removeOnComplete: true },
   }));
-  const rate = await drainRate(queue, jobs as ReturnType<typeof echoJobs>);
+  // Steady state: completions between the end of the first round and the start of the last,
+  // so that the ramp-up and the last partial round do not count.
+  const completed = new QueueEvents("llm", { connection: redis.client() });
+  await completed.waitUntilReady();
+  const times: number[] = [];
+  completed.on("completed", () => times.push(performance.now()));
+  const wholeRate = await drainRate(queue, jobs as ReturnType<typeof echoJobs>);
+  await completed.close();
+  const steady = times.slice(slots, count - slots);
+  const rate = (steady.length - 1) / ((steady.at(-1)! - steady[0]) / 1000);
   const limit = slots / (LATENCY_MS / 1000);
   record(
     "latency-bound",
-    `ppr-worker 4 x 8, ${LATENCY_MS} ms stub LLM`,
+    `ppr-worker 4 x 8, ${LATENCY_MS} ms stub LLM, steady state`,
     rate,
     "jobs/s",
-    `limit ${limit} jobs/s`,
+    `limit ${limit} jobs/s; first and last rounds left out`,
   );
   record("latency-bound", "share of the theoretical limit", rate / limit, "x");
+  record(
+    "latency-bound",
+    "whole run, ramp-up and tail included",
+    wholeRate / limit,
+    "x",
+  );
   await stop(supervisor);
 }
 
