@@ -13,6 +13,14 @@ import {
   settingsHelp,
 } from "./config/config.ts";
 import { VERSION } from "./config/version.ts";
+import {
+  type DashboardFlags,
+  type DashboardSettings,
+  dashboardSettingsHelp,
+  DEFAULT_DASHBOARD_PORT,
+  parseDashboardSettings,
+  withoutDashboardCredentials,
+} from "./dashboard/settings.ts";
 import { setupLogging } from "./log/log.ts";
 import { addSecrets } from "./log/redact.ts";
 import { workerName } from "./protocol/worker_name.ts";
@@ -58,16 +66,33 @@ function withSettings(command: Command): Command {
 
 /** Validates the configuration or ends the program with every problem listed. */
 function configOrExit(flags: FlagValues): Config {
+  return settingsOrExit(flags).config;
+}
+
+/**
+ * Validates the configuration and, with `dashboardFlags`, the dashboard's settings, or ends the
+ * program with every problem of both listed.
+ */
+function settingsOrExit(
+  flags: FlagValues,
+  dashboardFlags?: DashboardFlags,
+  options: { besidePool?: boolean } = {},
+): { config: Config; dashboard?: DashboardSettings } {
   const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
-  if (result.ok) {
+  const dashboard = dashboardFlags && parseDashboardSettings(dashboardFlags, env, options);
+  const errors = [
+    ...(result.ok ? [] : result.errors),
+    ...(dashboard && !dashboard.ok ? dashboard.errors : []),
+  ];
+  if (result.ok && errors.length === 0) {
     // Hidden from every log line, error message and Redis record this process writes.
-    addSecrets([...secretsOf(result.config), env.CLAUDE_CODE_OAUTH_TOKEN]);
-    return result.config;
+    addSecrets([...secretsOf(result.config), env.CLAUDE_CODE_OAUTH_TOKEN, env.DASHBOARD_PASSWORD]);
+    return { config: result.config, dashboard: dashboard?.ok ? dashboard.settings : undefined };
   }
   console.error(
-    `ppr-worker: invalid configuration (${result.errors.length} problem${
-      result.errors.length === 1 ? "" : "s"
-    }):\n${result.errors.map((error) => `  - ${error}`).join("\n")}\n` +
+    `ppr-worker: invalid configuration (${errors.length} problem${
+      errors.length === 1 ? "" : "s"
+    }):\n${errors.map((error) => `  - ${error}`).join("\n")}\n` +
       "Run 'ppr-worker --help' for the rules of every setting.",
   );
   throw new ExitRequest(EXIT_USAGE);
@@ -88,20 +113,44 @@ function program(): Command {
       .enablePositionalOptions()
       .exitOverride()
       .showHelpAfterError("(run with --help for usage)"),
-  ).action(async (options) => {
-    const flags = flagValues(options);
-    const config = configOrExit(flags);
-    setupLogging({ format: config.logFormat, level: config.logLevel });
-    const { supervise } = await import("./supervisor/supervise.ts");
-    throw new ExitRequest(
-      await supervise({
-        config,
-        hostname: hostnameOf(config),
-        childEnv: childEnv(flags, env),
-        subprocessEnv: claudeCliEnv(env),
-      }),
-    );
-  });
+  )
+    .option(
+      "--dashboard",
+      `also serve the dashboard (see 'ppr-worker dashboard --help') [default: DASHBOARD_ENABLED]`,
+    )
+    .action(async (options) => {
+      const flags = flagValues(options);
+      const { config, dashboard: dashboardSettings } = settingsOrExit(
+        flags,
+        { dashboard: options.dashboard },
+        { besidePool: true },
+      );
+      setupLogging({ format: config.logFormat, level: config.logLevel });
+      let dashboard: AsyncDisposable | undefined;
+      if (dashboardSettings?.enabled) {
+        const { startDashboardBesidePool } = await import("./dashboard/run.ts");
+        dashboard = await startDashboardBesidePool({
+          config,
+          settings: dashboardSettings,
+          providers: PROVIDER_NAMES,
+        });
+        if (!dashboard) throw new ExitRequest(1);
+      }
+      try {
+        const { supervise } = await import("./supervisor/supervise.ts");
+        throw new ExitRequest(
+          await supervise({
+            config,
+            hostname: hostnameOf(config),
+            // Workers never serve the dashboard: its credentials stay with the supervisor.
+            childEnv: withoutDashboardCredentials(childEnv(flags, env)),
+            subprocessEnv: claudeCliEnv(env),
+          }),
+        );
+      } finally {
+        await dashboard?.[Symbol.asyncDispose]();
+      }
+    });
 
   withSettings(
     root.command("worker")
@@ -215,6 +264,43 @@ function program(): Command {
         }),
       );
     });
+
+  withSettings(
+    root.command("dashboard")
+      .description(
+        `Serve the dashboard on port ${DEFAULT_DASHBOARD_PORT}: bull-board's queues and jobs ` +
+          "(inspect, retry, promote) and every worker, provider pause and queue processor (/ppr).",
+      )
+      .option("--port <port>", `port [default: DASHBOARD_PORT, else ${DEFAULT_DASHBOARD_PORT}]`)
+      .option(
+        "--host <host>",
+        "listen address [default: DASHBOARD_HOST, else 0.0.0.0 with DASHBOARD_USER and " +
+          "DASHBOARD_PASSWORD, 127.0.0.1 without; without them only a loopback address is allowed]",
+      )
+      .option(
+        "--read-only",
+        "turn off every action (retry, promote, clean, pause, add, remove): bull-board's " +
+          "read-only mode [default: DASHBOARD_READ_ONLY]",
+      )
+      .addHelpText(
+        "after",
+        "\nDashboard settings (environment variable, flag; flags win over the environment):\n" +
+          `${dashboardSettingsHelp()}\n` +
+          "\nExit status: 0 stopped by SIGINT or SIGTERM; 1 Redis unreachable, the port taken " +
+          "or bull-board's files missing; 2 usage or configuration error.\n",
+      ),
+  ).action(async (options) => {
+    const { config, dashboard: settings } = settingsOrExit(flagValues(options), {
+      port: options.port,
+      host: options.host,
+      readOnly: options.readOnly,
+    });
+    setupLogging({ format: config.logFormat, level: config.logLevel });
+    const { runDashboard } = await import("./dashboard/run.ts");
+    throw new ExitRequest(
+      await runDashboard({ config, settings: settings!, providers: PROVIDER_NAMES }),
+    );
+  });
 
   addOperatorCommands(root, {
     env,

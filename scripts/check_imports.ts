@@ -12,6 +12,8 @@
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ["."],
+  // Reads what `info` reads (cli/info.ts); the entry point starts it, as a command or beside the pool.
+  ["dashboard"],
   ["cli"],
   ["supervisor", "worker"],
   ["health"],

@@ -1,0 +1,286 @@
+/** ppr-worker's own page beside bull-board, rendered on the server from the view: no script, no build step. */
+
+import { formatAge, oneLine } from "../cli/format.ts";
+import { LOCAL_FONTS } from "./bull_board.ts";
+import type { PprView, ProviderView, QueueView, WorkerView } from "./view.ts";
+
+/** How often the page reloads itself, in seconds. */
+export const REFRESH_S = 5;
+
+/**
+ * `text` safe inside HTML text and quoted attribute values.
+ *
+ * @example
+ * ```ts
+ * escapeHtml(`<a href="x">&`); // "&lt;a href=&quot;x&quot;&gt;&amp;"
+ * ```
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => ENTITIES[char]);
+}
+
+const ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** A link relative to the page (`/ppr`), so the dashboard works behind a proxy's path too. */
+function queueLink(queue: string, jobId?: string): string {
+  const path = `queue/${encodeURIComponent(queue)}`;
+  return jobId === undefined ? path : `${path}/${encodeURIComponent(jobId)}`;
+}
+
+const STYLE = `
+:root { color-scheme: light; --fg: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #f3f4f6;
+  --card: #ffffff; --accent: #2563eb; --ok: #15803d; --warn: #b45309; --bad: #b91c1c; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: ${LOCAL_FONTS.sans}; font-size: 14px; color: var(--fg);
+  background: var(--bg); }
+header { display: flex; align-items: center; gap: 28px; padding: 0 24px; height: 64px;
+  background: var(--card); border-bottom: 1px solid var(--line); }
+header .brand { display: flex; align-items: center; gap: 8px; font-weight: 600; font-size: 18px;
+  color: var(--fg); text-decoration: none; }
+header nav { display: flex; gap: 20px; align-self: stretch; }
+header nav a { display: flex; align-items: center; color: var(--muted); text-decoration: none;
+  border-bottom: 2px solid transparent; }
+header nav a[aria-current] { color: var(--fg); border-bottom-color: var(--accent); }
+header .where { margin-left: auto; color: var(--muted); font-family: ${LOCAL_FONTS.mono}; font-size: 12px; }
+main { padding: 16px 24px 8px; display: grid; gap: 16px; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow-x: auto; }
+h2 { margin: 0; padding: 12px 16px; font-size: 15px; font-weight: 600; border-bottom: 1px solid var(--line); }
+h2 small { color: var(--muted); font-weight: 400; margin-left: 8px; font-size: 13px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 7px 16px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th { color: var(--muted); font-weight: 500; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+tr:last-child td { border-bottom: none; }
+td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.mono { font-family: ${LOCAL_FONTS.mono}; font-size: 13px; }
+td.reason { white-space: normal; max-width: 480px; }
+td.empty { color: var(--muted); text-align: center; padding: 16px; }
+a { color: var(--accent); }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 500;
+  background: #f3f4f6; color: var(--muted); }
+.badge.busy, .badge.running { background: #dbeafe; color: #1d4ed8; }
+.badge.ok { background: #dcfce7; color: var(--ok); }
+.badge.quota_exceeded, .badge.paused { background: #fef3c7; color: var(--warn); }
+.badge.auth_failed, .badge.error { background: #fee2e2; color: var(--bad); }
+.muted { color: var(--muted); }
+footer { padding: 8px 24px 24px; color: var(--muted); font-size: 12px; }
+`;
+
+/** What a cell shows for nothing (unknown, none). */
+const DASH = `<span class="muted">—</span>`;
+
+function badge(text: string, kind = text): string {
+  return `<span class="badge ${escapeHtml(kind)}">${escapeHtml(text)}</span>`;
+}
+
+function cell(text: string, className?: string, field?: string): string {
+  const attributes = `${className ? ` class="${className}"` : ""}${
+    field ? ` data-field="${field}"` : ""
+  }`;
+  return `<td${attributes}>${text}</td>`;
+}
+
+function numberOrDash(value: number | null): string {
+  return value === null ? DASH : String(value);
+}
+
+function workerRow(worker: WorkerView): string {
+  const jobs = worker.current_jobs.length === 0
+    ? DASH
+    : worker.current_jobs.map((job) =>
+      `<a href="${escapeHtml(queueLink(job.queue, job.id))}">${escapeHtml(job.queue)} ${
+        escapeHtml(job.id)
+      }</a>`
+    ).join(", ");
+  const heartbeat = worker.heartbeat_age_s === null
+    ? `<span class="muted">not registered</span>`
+    : `${formatAge(worker.heartbeat_age_s * 1000)} ago`;
+  return `<tr data-worker="${escapeHtml(worker.name)}">${
+    [
+      cell(escapeHtml(worker.name), "mono", "name"),
+      cell(worker.hostname === null ? DASH : escapeHtml(worker.hostname), undefined, "host"),
+      cell(numberOrDash(worker.pid), "number", "pid"),
+      cell(escapeHtml(worker.queues.join(", ")), undefined, "queues"),
+      cell(badge(worker.state), undefined, "state"),
+      cell(numberOrDash(worker.restarts), "number", "restarts"),
+      cell(jobs, undefined, "jobs"),
+      cell(numberOrDash(worker.processed), "number", "processed"),
+      cell(numberOrDash(worker.failed), "number", "failed"),
+      cell(heartbeat, undefined, "heartbeat"),
+    ].join("")
+  }</tr>`;
+}
+
+function providerRow(provider: ProviderView): string {
+  return `<tr data-provider="${escapeHtml(provider.provider)}">${
+    [
+      cell(escapeHtml(provider.provider), "mono", "provider"),
+      cell(badge(provider.state === "ok" ? "ok" : provider.state), undefined, "state"),
+      cell(
+        provider.reason === null ? DASH : escapeHtml(oneLine(provider.reason, 300)),
+        "reason",
+        "reason",
+      ),
+      provider.since === null
+        ? cell(DASH, undefined, "since")
+        : cell(escapeHtml(provider.since), "mono", "since"),
+      cell(
+        provider.state === "ok" ? DASH : escapeHtml(formatAge(provider.retry_in_s * 1000)),
+        "number",
+        "left",
+      ),
+    ].join("")
+  }</tr>`;
+}
+
+const COUNTED = ["waiting", "prioritized", "active", "delayed", "completed", "failed"] as const;
+
+function queueRow(queue: QueueView): string {
+  return `<tr data-queue="${escapeHtml(queue.name)}">${
+    [
+      cell(
+        `<a href="${escapeHtml(queueLink(queue.name))}">${escapeHtml(queue.name)}</a>`,
+        "mono",
+        "queue",
+      ),
+      cell(escapeHtml(queue.processor), "mono", "processor"),
+      cell(escapeHtml(queue.roles.join(", ")), "muted", "roles"),
+      cell(badge(queue.paused ? "paused" : "running"), undefined, "status"),
+      ...COUNTED.map((state) => cell(String(queue.counts[state]), "number", state)),
+    ].join("")
+  }</tr>`;
+}
+
+/** A column heading; `hint` is its tooltip. */
+interface Column {
+  name: string;
+  numeric?: boolean;
+  hint?: string;
+}
+
+function section(id: string, title: string, note: string, head: Column[], rows: string[]): string {
+  const headCells = head.map((column) =>
+    `<th${column.numeric ? ` class="number"` : ""}${
+      column.hint ? ` title="${escapeHtml(column.hint)}"` : ""
+    }>${escapeHtml(column.name)}</th>`
+  ).join("");
+  const body = rows.length > 0
+    ? rows.join("\n")
+    : `<tr><td class="empty" colspan="${head.length}">none</td></tr>`;
+  return `<section id="${id}"><h2>${escapeHtml(title)}<small>${escapeHtml(note)}</small></h2>
+<table><thead><tr>${headCells}</tr></thead><tbody>
+${body}
+</tbody></table></section>`;
+}
+
+function page(title: string, where: string, main: string, footer: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<meta http-equiv="refresh" content="${REFRESH_S}">
+<title>${escapeHtml(title)}</title>
+<link rel="icon" type="image/svg+xml" href="static/images/logo.svg">
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+<a class="brand" href="./"><img src="static/images/logo.svg" alt="" width="22" height="22">ppr-worker</a>
+<nav><a href="./">Queues and jobs</a><a href="ppr" aria-current="page">Workers &amp; providers</a></nav>
+<span class="where">${where}</span>
+</header>
+<main>
+${main}
+</main>
+<footer>${footer}</footer>
+</body>
+</html>
+`;
+}
+
+/**
+ * The page of ppr-worker's own view: every worker of every container, each provider's pause,
+ * each queue with its processor and counts. With `error`, a page that says why there is none.
+ */
+export function renderPprPage(view: PprView | { error: string; at: string }): string {
+  const footer = `${escapeHtml(view.at)} · reloads every ${REFRESH_S} s · the same as JSON: ` +
+    `<a href="api/ppr">api/ppr</a>`;
+  if ("error" in view) {
+    return page(
+      "ppr-worker: workers and providers",
+      "",
+      `<section id="error"><h2>Not available</h2><table><tbody><tr>${
+        cell(escapeHtml(view.error), "reason")
+      }</tr></tbody></table></section>`,
+      footer,
+    );
+  }
+  const hosts = new Set(view.workers.map((worker) => worker.hostname ?? "?"));
+  const workers = section(
+    "workers",
+    "Workers",
+    `${view.workers.length} on ${hosts.size} host${hosts.size === 1 ? "" : "s"}, every ` +
+      "container on this Redis",
+    [
+      { name: "worker" },
+      { name: "host" },
+      { name: "pid", numeric: true },
+      { name: "queues" },
+      { name: "state" },
+      {
+        name: "restarts",
+        numeric: true,
+        hint: "counted by each worker's supervisor: shown when the dashboard runs beside the " +
+          "pool (--dashboard), for its own workers",
+      },
+      { name: "current jobs" },
+      { name: "processed", numeric: true, hint: "as of the last heartbeat (every 5 s)" },
+      { name: "failed", numeric: true, hint: "as of the last heartbeat (every 5 s)" },
+      { name: "last heartbeat" },
+    ],
+    view.workers.map(workerRow),
+  );
+  const paused = view.providers.filter((provider) => provider.state !== "ok").length;
+  const providers = section(
+    "providers",
+    "LLM providers",
+    paused === 0 ? "none paused" : `${paused} paused, for every worker of every container`,
+    [
+      { name: "provider" },
+      { name: "state" },
+      { name: "reason" },
+      { name: "since" },
+      { name: "time left", numeric: true },
+    ],
+    view.providers.map(providerRow),
+  );
+  const queues = section(
+    "queues",
+    "Queues",
+    view.read_only ? "read-only: no actions" : "jobs: open a queue to inspect, retry, promote",
+    [
+      { name: "queue" },
+      { name: "processor", hint: "what runs its jobs in this configuration (QUEUE_PROCESSORS)" },
+      { name: "from" },
+      { name: "status" },
+      ...COUNTED.map((state) => ({ name: state, numeric: true })),
+    ],
+    view.queues.map(queueRow),
+  );
+  const where = `${escapeHtml(view.redis)} · prefix ${escapeHtml(view.prefix)}${
+    view.read_only ? " · read-only" : ""
+  }`;
+  return page(
+    "ppr-worker: workers and providers",
+    where,
+    [workers, providers, queues].join("\n"),
+    footer,
+  );
+}

@@ -1,0 +1,110 @@
+import { strict as assert } from "node:assert";
+import { escapeHtml, renderPprPage } from "./page.ts";
+import type { PprView } from "./view.ts";
+
+const VIEW: PprView = {
+  at: "2026-11-30T09:00:00.000Z",
+  redis: "redis://:***@cache:6379",
+  prefix: "bull",
+  read_only: false,
+  queues: [{
+    name: "llm",
+    paused: false,
+    counts: { waiting: 2, prioritized: 0, active: 1, delayed: 0, completed: 7, failed: 1 },
+    roles: ["QUEUE_NAME"],
+    processor: "llm",
+  }],
+  providers: [{
+    provider: "claude",
+    state: "quota_exceeded",
+    reason: "usage limit reached <b>",
+    since: "2026-11-30T08:59:00.000Z",
+    resumes_at: "2026-11-30T09:59:00.000Z",
+    retry_in_s: 3600,
+  }],
+  workers: [{
+    name: "worker-web1-1",
+    hostname: "web1",
+    pid: 42,
+    queues: ["llm"],
+    state: "busy",
+    current_jobs: [{ queue: "llm", id: "17" }],
+    processed: 7,
+    failed: 1,
+    started_at: "2026-11-30T08:00:00.000Z",
+    heartbeat_age_s: 3,
+    registered: true,
+    restarts: null,
+  }, {
+    name: "python-worker",
+    hostname: null,
+    pid: null,
+    queues: ["llm"],
+    state: "idle",
+    current_jobs: [],
+    processed: null,
+    failed: null,
+    started_at: null,
+    heartbeat_age_s: null,
+    registered: false,
+    restarts: null,
+  }],
+};
+
+/** The text of the cell `field` in the row whose attribute `key` is `value`. */
+function cellOf(html: string, key: string, value: string, field: string): string {
+  const row = new RegExp(`<tr data-${key}="${value}">(.*?)</tr>`, "s").exec(html)?.[1];
+  assert.ok(row, `no row ${key}=${value}`);
+  const cell = new RegExp(`<td[^>]*data-field="${field}"[^>]*>(.*?)</td>`, "s").exec(row)?.[1];
+  assert.ok(cell !== undefined, `no cell ${field} in row ${value}`);
+  return cell.replace(/<[^>]+>/g, "");
+}
+
+Deno.test("escapeHtml escapes the five characters that end text or an attribute", () => {
+  assert.equal(
+    escapeHtml(`<a href="x" title='y'>&</a>`),
+    "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;",
+  );
+});
+
+Deno.test("the page shows each worker's host, state, current jobs and heartbeat, and unknowns as a dash", () => {
+  const html = renderPprPage(VIEW);
+  assert.equal(cellOf(html, "worker", "worker-web1-1", "host"), "web1");
+  assert.equal(cellOf(html, "worker", "worker-web1-1", "state"), "busy");
+  assert.equal(cellOf(html, "worker", "worker-web1-1", "jobs"), "llm 17");
+  assert.match(html, /href="queue\/llm\/17"/);
+  assert.equal(cellOf(html, "worker", "worker-web1-1", "heartbeat"), "3s ago");
+  assert.equal(cellOf(html, "worker", "worker-web1-1", "restarts"), "—");
+  assert.equal(cellOf(html, "worker", "python-worker", "host"), "—");
+  assert.equal(cellOf(html, "worker", "python-worker", "heartbeat"), "not registered");
+  assert.match(html, /2 on 2 hosts/);
+});
+
+Deno.test("the page shows a paused provider's reason, escaped, and the time left", () => {
+  const html = renderPprPage(VIEW);
+  assert.equal(cellOf(html, "provider", "claude", "state"), "quota_exceeded");
+  assert.match(html, /usage limit reached &lt;b&gt;/);
+  assert.equal(cellOf(html, "provider", "claude", "left"), "1h");
+  assert.match(html, /1 paused, for every worker of every container/);
+});
+
+Deno.test("the page shows each queue's processor, where it is configured and its counts", () => {
+  const html = renderPprPage(VIEW);
+  assert.equal(cellOf(html, "queue", "llm", "processor"), "llm");
+  assert.equal(cellOf(html, "queue", "llm", "roles"), "QUEUE_NAME");
+  assert.equal(cellOf(html, "queue", "llm", "completed"), "7");
+  assert.equal(cellOf(html, "queue", "llm", "failed"), "1");
+  assert.match(html, /href="queue\/llm"/);
+});
+
+Deno.test("the page loads nothing from another host and has no script", () => {
+  const html = renderPprPage(VIEW);
+  assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
+  assert.doesNotMatch(html, /<script/);
+});
+
+Deno.test("without a view the page says why", () => {
+  const html = renderPprPage({ error: "cannot read Redis: connection refused", at: VIEW.at });
+  assert.match(html, /Not available/);
+  assert.match(html, /cannot read Redis: connection refused/);
+});

@@ -1,0 +1,460 @@
+/**
+ * The dashboard end to end: `ppr-worker dashboard` against a real redis-server and two real
+ * supervisors, used in Debian's Chromium through playwright-core; its access rules, its
+ * read-only mode, the dashboard beside the pool, and that it never shows a secret.
+ */
+
+import { strict as assert } from "node:assert";
+import { isDeepStrictEqual } from "node:util";
+import { Queue } from "bullmq";
+import type { Page } from "playwright-core";
+import {
+  type Chromium,
+  CHROMIUM_INSTALL,
+  CHROMIUM_PATH,
+  findChromium,
+  launchChromium,
+} from "../testing/browser.ts";
+import { pauseProvider } from "../providers/pause.ts";
+import { startDashboardProcess } from "../testing/dashboard.ts";
+import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { freePort, startRedis } from "../testing/redis.ts";
+import { waitUntil } from "../testing/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+/** Every secret the browser test sets; none may appear in anything the dashboard serves or logs. */
+const SECRETS = {
+  REDIS_PASSWORD: "redis-pw-5f2a9c81e7d3",
+  DASHBOARD_PASSWORD: "dashboard-pw-93b1c0d7aa41",
+  ANTHROPIC_API_KEY: "sk-ant-test-4f1e2d3c5b6a79801",
+  OPENAI_API_KEY: "sk-openai-test-8a7b6c5d4e3f2019",
+};
+const USER = "ops";
+
+const chromiumPath = await findChromium();
+const inCi = (Deno.env.get("CI") ?? "") !== "";
+/** Said where `deno test -q` shows it, the test's name, when the browser test cannot run. */
+const chromiumMissing = chromiumPath ? "" : ` [Chromium is not installed at ${CHROMIUM_PATH} ` +
+  `(${CHROMIUM_INSTALL}): ${inCi ? "a failure, as CI is set" : "skipped"}]`;
+if (chromiumMissing) console.log(`dashboard_test:${chromiumMissing}`);
+
+function basic(user: string, password: string): string {
+  return `Basic ${btoa(`${user}:${password}`)}`;
+}
+
+/** GETs `url` and returns the status and the body, so no response is left unread. */
+async function get(url: string, authorization?: string) {
+  const response = await fetch(url, {
+    headers: authorization ? { authorization } : {},
+    signal: AbortSignal.timeout(10_000),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: await response.text(),
+  };
+}
+
+const STATUSES = ["active", "waiting", "prioritized", "delayed", "completed", "failed"] as const;
+
+/** The counts the tabs of a queue's bull-board page show (a tab without a number: 0). */
+async function tabCounts(page: Page, queue: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const status of STATUSES) {
+    const text = await page.locator(`a[href="/queue/${queue}?status=${status}"]`).innerText();
+    counts[status] = Number(/(\d+)\s*$/.exec(text.trim())?.[1] ?? 0);
+  }
+  return counts;
+}
+
+/** Polls `read` until it returns `expected` (at most 20 s), else fails showing what it last read. */
+async function waitForEqual<T>(read: () => Promise<T>, expected: T, what: string): Promise<void> {
+  let seen: T | undefined;
+  try {
+    await waitUntil(async () => isDeepStrictEqual(seen = await read(), expected), {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+      what,
+    });
+  } catch (error) {
+    assert.deepEqual(seen, expected, String(error));
+  }
+}
+
+/** Opens a queue's page and waits until its tabs show `expected`. */
+async function expectTabCounts(
+  page: Page,
+  base: string,
+  queue: string,
+  expected: Record<string, number>,
+) {
+  await page.goto(`${base}queue/${queue}`);
+  await waitForEqual(() => tabCounts(page, queue), expected, `the counts of ${queue}`);
+}
+
+/** The rows of ppr-worker's workers view: name and host of each. */
+async function workerRows(page: Page): Promise<string[][]> {
+  return await page.locator("tr[data-worker]").evaluateAll((rows) =>
+    rows.map((row) =>
+      ["name", "host"].map((field) =>
+        row.querySelector(`[data-field="${field}"]`)?.textContent?.trim() ?? ""
+      )
+    )
+  );
+}
+
+Deno.test({
+  name: "dashboard in Chromium: 401 without credentials; each queue's counts; a failed job's " +
+    "error; a retry from the page that completes; every worker of two supervisors; nothing " +
+    `from another host; no secret in anything it serves or logs${chromiumMissing}`,
+  ignore: !chromiumPath && !inCi,
+  ...integration,
+  async fn(t) {
+    if (!chromiumPath) {
+      assert.fail(`Chromium is not installed at ${CHROMIUM_PATH}: ${CHROMIUM_INSTALL}`);
+    }
+    await using redis = await startRedis({ password: SECRETS.REDIS_PASSWORD });
+    const env = {
+      QUEUE_NAME: "llm",
+      LLM_RESULT_QUEUES: "results",
+      ANTHROPIC_API_KEY: SECRETS.ANTHROPIC_API_KEY,
+      OPENAI_API_KEY: SECRETS.OPENAI_API_KEY,
+    };
+    await using web1 = startSupervisor(["--count", "2", "--hostname", "web1"], {
+      redisUrl: redis.url,
+      env,
+    });
+    await using web2 = startSupervisor(["--count", "1", "--hostname", "web2"], {
+      redisUrl: redis.url,
+      env,
+    });
+    await web1.waitForHealth((health) => health.workers_alive === 2, "web1's 2 workers alive");
+    await web2.waitForHealth((health) => health.workers_alive === 1, "web2's worker alive");
+
+    const llm = new Queue("llm", { connection: redis.client() });
+    const results = new Queue("results", { connection: redis.client() });
+    llm.on("error", () => {});
+    results.on("error", () => {});
+    try {
+      for (const n of [1, 2, 3]) await llm.add("llm", { prompt: `hello ${n}` });
+      // Fails at once (a prompt must be text); fixed by hand in Redis before its retry.
+      await llm.add("llm", { prompt: 42 }, { jobId: "bad-1", attempts: 1 });
+      await llm.add("llm", { prompt: "later" }, { delay: 3_600_000 });
+      await waitUntil(async () => {
+        const [counts, waitingResults] = await Promise.all([
+          llm.getJobCounts("completed", "failed", "delayed"),
+          results.getWaitingCount(),
+        ]);
+        return counts.completed === 3 && counts.failed === 1 && counts.delayed === 1 &&
+          waitingResults === 3;
+      }, { what: "3 completed, 1 failed and 1 delayed job in llm, 3 results waiting" });
+
+      // A provider the workers do not use, paused as a worker pauses it after a 429.
+      await pauseProvider(
+        redis.client(),
+        "openai",
+        "quota_exceeded",
+        "usage limit reached (set by the test)",
+        { resetInMs: 3_600_000 },
+      );
+
+      await using dashboard = await startDashboardProcess([], {
+        redisUrl: redis.url,
+        env: {
+          ...env,
+          DASHBOARD_USER: USER,
+          DASHBOARD_PASSWORD: SECRETS.DASHBOARD_PASSWORD,
+          DASHBOARD_HOST: "127.0.0.1",
+        },
+      });
+      const base = dashboard.url;
+      await using browser: Chromium = await launchChromium(chromiumPath);
+      const bodies: Promise<string>[] = [];
+      browser.context.on("response", (response) => {
+        bodies.push(response.text().catch(() => ""));
+      });
+      const page = await browser.context.newPage();
+      page.setDefaultTimeout(20_000);
+
+      await t.step(
+        "without credentials, or with wrong ones, every page, file and API answers 401",
+        async () => {
+          for (const path of ["", "ppr", "queue/llm"]) {
+            const target = `${base}${path}`;
+            const response = page.waitForResponse(target);
+            // With no credentials to answer the challenge, Chromium gives up on the page.
+            await assert.rejects(page.goto(target), /ERR_INVALID_AUTH_CREDENTIALS/);
+            assert.equal((await response).status(), 401, `Chromium at /${path}`);
+          }
+          const wrong = [
+            undefined,
+            basic(USER, "not-the-password"),
+            basic("intruder", SECRETS.DASHBOARD_PASSWORD),
+          ];
+          for (const path of ["api/ppr", "api/queues", "static/images/logo.svg", "ppr"]) {
+            for (const authorization of wrong) {
+              const response = await get(`${base}${path}`, authorization);
+              assert.equal(response.status, 401, `/${path} with ${authorization ?? "nothing"}`);
+              assert.match(
+                response.headers.get("www-authenticate") ?? "",
+                /^Basic realm="ppr-worker dashboard"/,
+              );
+            }
+          }
+        },
+      );
+      await browser.context.setHTTPCredentials({
+        username: USER,
+        password: SECRETS.DASHBOARD_PASSWORD,
+      });
+
+      await t.step("bull-board lists both queues, each with its counts", async () => {
+        await page.goto(base);
+        for (const queue of ["llm", "results"]) {
+          await page.locator(`a[href="/queue/${queue}"]`).first().waitFor();
+        }
+        await expectTabCounts(page, base, "llm", {
+          active: 0,
+          waiting: 0,
+          prioritized: 0,
+          delayed: 1,
+          completed: 3,
+          failed: 1,
+        });
+        await expectTabCounts(page, base, "results", {
+          active: 0,
+          waiting: 3,
+          prioritized: 0,
+          delayed: 0,
+          completed: 0,
+          failed: 0,
+        });
+      });
+
+      await t.step("the failed job opens from the failed list and shows its error", async () => {
+        await page.goto(`${base}queue/llm?status=failed`);
+        await page.locator(`a[href^="/queue/llm/bad-1"]`).first().click();
+        await page.waitForURL(/\/queue\/llm\/bad-1/);
+        await page.getByText(
+          "invalid job data: prompt: must be a string or a list of {role, content} messages",
+        ).first().waitFor();
+      });
+
+      await t.step(
+        "the failed job, its data fixed in Redis, is retried from the page and completes",
+        async () => {
+          await (await llm.getJob("bad-1"))!.updateData({ prompt: "fixed by hand" });
+          await page.locator("button:has(svg.lucide-refresh-cw)").click();
+          await page.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+          await waitUntil(
+            async () => (await (await llm.getJob("bad-1"))?.getState()) === "completed",
+            {
+              what: "bad-1 completed after its retry",
+            },
+          );
+          await page.goto(`${base}queue/llm?status=completed`);
+          await page.locator(`a[href^="/queue/llm/bad-1"]`).first().waitFor();
+          await page.screenshot({ path: "docs/dashboard.png" });
+        },
+      );
+
+      await t.step(
+        "bull-board's menu leads to the workers view: every worker of both supervisors with " +
+          "its host, each queue's processor, the paused provider's reason and time left",
+        async () => {
+          await page.goto(base);
+          await page.locator("button:has(svg.lucide-circle-user)").click();
+          await page.getByText("Workers & providers").click();
+          await page.waitForURL(`${base}ppr`);
+          await waitForEqual(() => workerRows(page), [
+            ["worker-web1-1", "web1"],
+            ["worker-web1-2", "web1"],
+            ["worker-web2-1", "web2"],
+          ], "the workers of both supervisors");
+          const processors = await page.locator("tr[data-queue] [data-field=processor]")
+            .allInnerTexts();
+          assert.deepEqual(processors, ["llm", "none"]);
+          const openai = page.locator('tr[data-provider="openai"]');
+          assert.equal(await openai.locator("[data-field=state]").innerText(), "quota_exceeded");
+          assert.equal(
+            await openai.locator("[data-field=reason]").innerText(),
+            "usage limit reached (set by the test)",
+          );
+          assert.match(await openai.locator("[data-field=left]").innerText(), /^(59m|1h)/);
+          assert.equal(
+            await page.locator('tr[data-provider="echo"] [data-field=state]').innerText(),
+            "ok",
+          );
+          await page.screenshot({ path: "docs/dashboard-workers.png", fullPage: true });
+        },
+      );
+
+      await t.step("no request of the browser left this machine", () => {
+        const origin = new URL(base).origin;
+        const elsewhere = browser.requests.filter((url) => !url.startsWith(`${origin}/`));
+        assert.deepEqual(elsewhere, []);
+        assert.ok(browser.requests.some((url) => url.includes("/static/css/")));
+      });
+
+      await t.step(
+        "nothing the dashboard served or logged holds a password or an API key",
+        async () => {
+          const authorization = basic(USER, SECRETS.DASHBOARD_PASSWORD);
+          const served = await Promise.all(
+            [
+              "",
+              "ppr",
+              "api/ppr",
+              "api/queues?activeQueue=llm&status=latest&page=1&jobsPerPage=50",
+              "api/queues?activeQueue=results&status=latest&page=1&jobsPerPage=50",
+              "api/queues/llm/bad-1",
+              "api/redis/stats",
+            ].map(async (path) => {
+              const response = await get(`${base}${path}`, authorization);
+              assert.equal(response.status, 200, `/${path}`);
+              return response.body;
+            }),
+          );
+          const everything = [...served, ...await Promise.all(bodies), ...dashboard.output];
+          for (const [name, secret] of Object.entries(SECRETS)) {
+            const found = everything.filter((text) => text.includes(secret));
+            assert.equal(found.length, 0, `${name} in: ${found[0]?.slice(0, 300)}`);
+          }
+        },
+      );
+    } finally {
+      await llm.close();
+      await results.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard --read-only: retry, promote, pause and clean answer 405, pause-all skips " +
+    "the queue, and the jobs stay as they were",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const queue = new Queue("llm", { connection: redis.client() });
+    queue.on("error", () => {});
+    try {
+      await queue.add("llm", { prompt: "later" }, { delay: 3_600_000, jobId: "later-1" });
+      await using dashboard = await startDashboardProcess(["--read-only"], {
+        redisUrl: redis.url,
+      });
+      for (
+        const path of [
+          "api/queues/llm/later-1/promote",
+          "api/queues/llm/promote",
+          "api/queues/llm/retry/failed",
+          "api/queues/llm/pause",
+          "api/queues/llm/clean/delayed",
+        ]
+      ) {
+        const response = await fetch(`${dashboard.url}${path}`, { method: "PUT" });
+        await response.body?.cancel();
+        assert.equal(response.status, 405, path);
+      }
+      const pauseAll = await fetch(`${dashboard.url}api/queues/pause`, { method: "PUT" });
+      await pauseAll.body?.cancel();
+      assert.equal(await (await queue.getJob("later-1"))!.getState(), "delayed");
+      assert.equal(await queue.isPaused(), false);
+      const board = JSON.parse((await get(`${dashboard.url}api/queues`)).body);
+      assert.equal(board.queues[0].readOnlyMode, true);
+      assert.equal(JSON.parse((await get(`${dashboard.url}api/ppr`)).body).read_only, true);
+    } finally {
+      await queue.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "without DASHBOARD_USER and DASHBOARD_PASSWORD the dashboard listens on 127.0.0.1 only " +
+    "and says so; a non-loopback --host is refused with exit 2; SIGTERM exits 0",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const refused = await runPpr(
+      ["dashboard", "--host", "0.0.0.0"],
+      baseEnv({ REDIS_URL: redis.url }),
+    );
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /--host = "0\.0\.0\.0": without DASHBOARD_USER and DASHBOARD_PASSWORD the dashboard listens on a loopback address only/,
+    );
+
+    await using dashboard = await startDashboardProcess([], { redisUrl: redis.url });
+    assert.match(dashboard.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const warning = dashboard.output.find((line) => line.includes("no basic auth"));
+    assert.ok(warning, dashboard.output.join("\n"));
+    assert.equal(JSON.parse(warning).level, "WARN");
+    assert.equal((await get(`${dashboard.url}api/ppr`)).status, 200);
+    // Another address of this machine does not reach it.
+    const port = Number(new URL(dashboard.url).port);
+    const other = Deno.networkInterfaces().find((address) =>
+      address.family === "IPv4" && !address.address.startsWith("127.")
+    );
+    if (other) {
+      await assert.rejects(
+        Deno.connect({ hostname: other.address, port }).then((connection) => connection.close()),
+        `reached on ${other.address}:${port}`,
+      );
+    }
+    assert.equal(await dashboard.stop(), 0);
+  },
+});
+
+Deno.test({
+  name: "the pool with --dashboard serves it beside its workers, with each worker's restarts; " +
+    "workers never get the dashboard's password; the dashboard stops with the pool",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const port = freePort();
+    const password = "beside-the-pool-pw-7c1d";
+    await using supervisor = startSupervisor(
+      ["--count", "2", "--dashboard", "--restart-delay", "100ms"],
+      {
+        redisUrl: redis.url,
+        env: {
+          DASHBOARD_PORT: String(port),
+          DASHBOARD_HOST: "127.0.0.1",
+          DASHBOARD_USER: USER,
+          DASHBOARD_PASSWORD: password,
+        },
+      },
+    );
+    const health = await supervisor.waitForHealth(
+      (body) => body.workers_alive === 2,
+      "2 workers alive",
+    );
+    for (const worker of health.workers) {
+      const environment = await Deno.readTextFile(`/proc/${worker.pid}/environ`);
+      assert.ok(!environment.includes(password), `${worker.name} got DASHBOARD_PASSWORD`);
+      assert.ok(!environment.includes("DASHBOARD_USER="), `${worker.name} got DASHBOARD_USER`);
+    }
+
+    const url = `http://127.0.0.1:${port}/api/ppr`;
+    const restarts = async () => {
+      const view = JSON.parse((await get(url, basic(USER, password))).body) as {
+        workers: { name: string; hostname: string; restarts: number | null }[];
+      };
+      return view.workers.map((worker) => [worker.name, worker.hostname, worker.restarts]);
+    };
+    await waitForEqual(restarts, [
+      ["worker-test-1", "test", 0],
+      ["worker-test-2", "test", 0],
+    ], "both workers with 0 restarts in /api/ppr");
+    Deno.kill(health.workers.find((worker) => worker.name === "worker-test-1")!.pid!, "SIGKILL");
+    await waitForEqual(restarts, [
+      ["worker-test-1", "test", 1],
+      ["worker-test-2", "test", 0],
+    ], "worker-test-1 with 1 restart in /api/ppr");
+
+    supervisor.signal("SIGTERM");
+    assert.equal(await supervisor.waitForExit(), 0);
+    await assert.rejects(fetch(url), "the dashboard still answers after the pool stopped");
+  },
+});
