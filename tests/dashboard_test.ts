@@ -21,6 +21,13 @@ import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { freePort, startRedis } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
 
+/**
+ * Where the screenshots go: a temporary folder, or with PPR_SCREENSHOTS=docs the README's
+ * pictures (`PPR_SCREENSHOTS=docs deno test -A tests/dashboard_test.ts` renews them).
+ */
+const SCREENSHOTS = Deno.env.get("PPR_SCREENSHOTS") ??
+  await Deno.makeTempDir({ prefix: "ppr-dashboard-screenshots-" });
+
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
 /** Every secret the browser test sets; none may appear in anything the dashboard serves or logs. */
@@ -255,7 +262,7 @@ Deno.test({
           );
           await page.goto(`${base}queue/llm?status=completed`);
           await page.locator(`a[href^="/queue/llm/bad-1"]`).first().waitFor();
-          await page.screenshot({ path: "docs/dashboard.png" });
+          await page.screenshot({ path: `${SCREENSHOTS}/dashboard.png` });
         },
       );
 
@@ -286,7 +293,7 @@ Deno.test({
             await page.locator('tr[data-provider="echo"] [data-field=state]').innerText(),
             "ok",
           );
-          await page.screenshot({ path: "docs/dashboard-workers.png", fullPage: true });
+          await page.screenshot({ path: `${SCREENSHOTS}/dashboard-workers.png`, fullPage: true });
         },
       );
 
