@@ -14,6 +14,9 @@ import {
   REGISTRATION_TTL_S,
 } from "../redis/registrations.ts";
 
+/** How often a fresh registration is read again while it is watched. */
+const WATCH_POLL_MS = 500;
+
 /** Another supervisor's workers are alive under this hostname: starting would erase them. */
 export class HostnameInUseError extends Error {
   override name = "HostnameInUseError";
@@ -23,7 +26,7 @@ export interface ClaimOptions {
   hostname: string;
   /** @default {Date.now} */
   now?: () => number;
-  /** How long to watch a fresh registration for a refresh. @default {REGISTRATION_REFRESH_MS + 1000} */
+  /** How long to watch a fresh registration for a refresh. @default {2 × REGISTRATION_REFRESH_MS + 1000} */
   watchMs?: number;
   /** A registration of another host older than this is removed. @default {3 × the TTL} */
   maxAgeMs?: number;
@@ -32,7 +35,7 @@ export interface ClaimOptions {
 /**
  * Claims `hostname` for this supervisor's pool and returns the registrations it removed.
  * A registration of this host refreshed within the last two refresh intervals may belong to
- * a live worker of another supervisor with the same hostname: it is watched for one more
+ * a live worker of another supervisor with the same hostname: it is watched for its next
  * refresh; if it is refreshed, `HostnameInUseError` names it and nothing is removed. Otherwise
  * every registration of this host (leftovers of an earlier run) is removed, and those of
  * other hosts whose heartbeat is older than `maxAgeMs` (left without a TTL).
@@ -47,13 +50,19 @@ export async function claimHostname(redis: Redis, options: ClaimOptions): Promis
     now() - Date.parse(registration.heartbeat_at) < 2 * REGISTRATION_REFRESH_MS
   );
   if (fresh.length > 0) {
-    await delay(options.watchMs ?? REGISTRATION_REFRESH_MS + 1000);
-    registrations = await listRegistrations(redis);
-    const live = own(registrations).filter((registration) =>
-      fresh.some((before) =>
-        before.name === registration.name && before.heartbeat_at !== registration.heartbeat_at
-      )
-    );
+    // Watched until one of them is refreshed, for up to two refresh intervals and a second: a
+    // live worker refreshes every interval, even on a busy machine.
+    const watchUntil = now() + (options.watchMs ?? 2 * REGISTRATION_REFRESH_MS + 1000);
+    let live: Registration[] = [];
+    while (live.length === 0 && now() < watchUntil) {
+      await delay(WATCH_POLL_MS);
+      registrations = await listRegistrations(redis);
+      live = own(registrations).filter((registration) =>
+        fresh.some((before) =>
+          before.name === registration.name && before.heartbeat_at !== registration.heartbeat_at
+        )
+      );
+    }
     if (live.length > 0) {
       const [first] = live;
       throw new HostnameInUseError(

@@ -1,4 +1,8 @@
-/** The Dockerfile and compose file, checked as text: these tests build no image and run no container. */
+/**
+ * compose.yaml read as data, without an engine: what `deno task test:containers`
+ * (tests/containers/) cannot show by running it — the syntax both `docker compose` v2 and
+ * docker-compose 1.29 accept, and settings that must agree with ppr-worker's own.
+ */
 
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
@@ -6,52 +10,11 @@ import { SETTINGS } from "../config/config.ts";
 import { parseDurationMs } from "../config/duration.ts";
 
 const root = new URL("../", import.meta.url);
-const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
-const compose = parse(await Deno.readTextFile(new URL("compose.yaml", root)));
+const composeText = await Deno.readTextFile(new URL("compose.yaml", root));
+const compose = parse(composeText);
 
-/** The top-level folders of the local modules main.ts loads, from Deno's own module graph. */
-async function sourceFolders(): Promise<string[]> {
-  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "main.ts"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  assert.ok(success, "deno info failed");
-  const graph = JSON.parse(new TextDecoder().decode(stdout));
-  const folders = new Set<string>();
-  for (const module of graph.modules as { specifier: string }[]) {
-    if (!module.specifier.startsWith(root.href)) continue;
-    const relative = module.specifier.slice(root.href.length);
-    if (relative.includes("/")) folders.add(relative.split("/")[0]);
-  }
-  return [...folders].sort();
-}
-
-Deno.test("the image copies every source folder the binary is built from", async () => {
-  const folders = await sourceFolders();
-  assert.ok(folders.includes("supervisor") && folders.includes("jobs"), folders.join(","));
-  for (const folder of folders) {
-    assert.match(dockerfile, new RegExp(`^COPY ${folder}/ ${folder}/$`, "m"), `COPY ${folder}/`);
-  }
-  assert.match(dockerfile, /^COPY deno\.json deno\.lock \.\/$/m);
-});
-
-Deno.test("the Dockerfile's text: compiled with deno task compile, run under tini on distroless, healthcheck by the binary", () => {
-  assert.match(dockerfile, /deno install --frozen/);
-  assert.match(dockerfile, /deno task compile/);
-  const stages = dockerfile.match(/^FROM .*$/gm) ?? [];
-  assert.match(stages[stages.length - 1], /^FROM gcr\.io\/distroless\//);
-  assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "\/app\/ppr-worker"\]$/m);
-  assert.match(dockerfile, /CMD \["\/app\/ppr-worker", "healthcheck"\]/);
-  assert.match(dockerfile, /^EXPOSE 8080$/m);
-});
-
-Deno.test("compose: init, the binary's own healthcheck, a grace period longer than the drain", () => {
+Deno.test("compose.yaml: the worker's stop_grace_period is longer than its DRAIN_TIMEOUT", () => {
   const worker = compose.services.worker;
-  assert.equal(worker.init, true);
-  assert.deepEqual(worker.healthcheck.test, ["CMD", "/app/ppr-worker", "healthcheck"]);
-  assert.deepEqual(worker.ports, ["8080-8089:8080"]);
   const drainMs = parseDurationMs(worker.environment.DRAIN_TIMEOUT)!;
   const graceMs = parseDurationMs(worker.stop_grace_period)!;
   assert.ok(
@@ -60,7 +23,7 @@ Deno.test("compose: init, the binary's own healthcheck, a grace period longer th
   );
 });
 
-Deno.test("compose sets only variables ppr-worker reads", () => {
+Deno.test("compose.yaml sets only variables ppr-worker reads", () => {
   const known = new Set<string>([
     ...Object.values(SETTINGS).map((setting) => setting.env),
     "ANTHROPIC_API_KEY",
@@ -68,4 +31,58 @@ Deno.test("compose sets only variables ppr-worker reads", () => {
   for (const name of Object.keys(compose.services.worker.environment)) {
     assert.ok(known.has(name), `${name} is not a ppr-worker setting`);
   }
+});
+
+Deno.test(
+  "compose.yaml uses no syntax docker-compose 1.29 rejects: top-level name, depends_on.*.required, healthcheck.start_interval",
+  () => {
+    assert.equal(compose.name, undefined, "top-level name:");
+    assert.equal(compose.version, undefined, "version: is obsolete in v2 and not needed by 1.29");
+    type Service = {
+      depends_on?: Record<string, { required?: boolean }>;
+      healthcheck?: { start_interval?: string };
+    };
+    for (const [name, service] of Object.entries(compose.services) as [string, Service][]) {
+      for (const [dependency, condition] of Object.entries(service.depends_on ?? {})) {
+        assert.equal(
+          condition.required,
+          undefined,
+          `${name}.depends_on.${dependency}.required`,
+        );
+      }
+      assert.equal(
+        service.healthcheck?.start_interval,
+        undefined,
+        `${name}.healthcheck.start_interval`,
+      );
+    }
+  },
+);
+
+const dockerCompose = await new Deno.Command("docker-compose", { args: ["version", "--short"] })
+  .output().then((output) => output.success).catch(() => false);
+
+Deno.test({
+  name:
+    "docker-compose 1.29 reads compose.yaml and the container tests' overrides (config -q, offline)",
+  ignore: !dockerCompose,
+  async fn() {
+    const here = new URL("containers/", import.meta.url).pathname;
+    for (const overrides of [[], ["compose.test.yaml"], ["compose.test.yaml", "read_only.yaml"]]) {
+      const { success, stderr } = await new Deno.Command("docker-compose", {
+        args: [
+          "-f",
+          "compose.yaml",
+          ...overrides.flatMap((file) => ["-f", `${here}${file}`]),
+          "config",
+          "-q",
+        ],
+        cwd: root,
+        env: { PPR_TEST_REDIS_PORT: "6379" },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(success, `${overrides.join(", ")}: ${new TextDecoder().decode(stderr)}`);
+    }
+  },
 });
