@@ -2,7 +2,7 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { addOperatorCommands } from "./cli/commands.ts";
-import { durationOption, flagValues, integerOption } from "./cli/options.ts";
+import { durationOption, EXIT_USAGE, flagValues, integerOption } from "./cli/options.ts";
 import {
   childEnv,
   type Config,
@@ -28,7 +28,7 @@ import { claudeCliEnv } from "./providers/claude_cli/env.ts";
 import { PROVIDER_NAMES } from "./providers/registry.ts";
 
 /** Exit status for anything the user got wrong on the command line or in the environment. */
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE };
 
 const env: Record<string, string> = Deno.env.toObject();
 

@@ -92,6 +92,14 @@ async function stop(supervisor: Supervisor) {
   await supervisor[Symbol.asyncDispose]();
 }
 
+/** Waits until BullMQ lists `count` workers on the queue (each poll through the one queue client). */
+async function workersRegistered(count: number, what: string): Promise<void> {
+  await waitUntil(async () => (await queue.getWorkersCount()) >= count, {
+    what: `${what} to register`,
+    timeoutMs: 60_000,
+  });
+}
+
 /** N plain worker processes started by hand: the same processor, no supervisor. */
 async function plainWorkers(count: number, concurrency: number): Promise<Deno.ChildProcess[]> {
   const children: Deno.ChildProcess[] = [];
@@ -114,10 +122,7 @@ async function plainWorkers(count: number, concurrency: number): Promise<Deno.Ch
       }).spawn(),
     );
   }
-  await waitUntil(async () => {
-    const workers = await new Queue("llm", { connection: client }).getWorkersCount();
-    return workers >= count;
-  }, { what: "plain workers to register", timeoutMs: 60_000 });
+  await workersRegistered(count, "plain workers");
   return children;
 }
 
@@ -175,10 +180,7 @@ process.on("SIGTERM", async () => { await worker.close(); process.exit(0); });
       }).spawn(),
     );
   }
-  await waitUntil(async () => {
-    const workers = await new Queue("llm", { connection: client }).getWorkersCount();
-    return workers >= count;
-  }, { what: "Node.js workers to register", timeoutMs: 60_000 });
+  await workersRegistered(count, "Node.js workers");
   return { children };
 }
 

@@ -5,11 +5,12 @@ import { Queue } from "bullmq";
 import { deadline } from "../async/mod.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
+import { EXIT_USAGE } from "./options.ts";
 
 /** Exit status of a command that failed, or found nothing where something was asked for. */
 export const EXIT_FAILURE = 1;
 /** Exit status of a usage or configuration error. */
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE };
 
 /** An error the user can act on; the command prints its message and exits with `exitCode`. */
 export class CommandError extends Error {

@@ -2,16 +2,12 @@
 
 import type { Redis } from "ioredis";
 import { workerKey } from "../redis/keys.ts";
-import {
-  listRegistrations,
-  type Registration,
-  REGISTRATION_TTL_S,
-} from "../redis/registrations.ts";
+import { listRegistrations, type Registration, STALE_AFTER_MS } from "../redis/registrations.ts";
 import { printJson, type RedisTarget, runCommand, withRedis } from "./_util.ts";
 import { formatAge } from "./format.ts";
 
 /** A registration without a TTL whose heartbeat is older than this is stale: 3 × the TTL. */
-export const STALE_AFTER_MS = 3 * REGISTRATION_TTL_S * 1000;
+export { STALE_AFTER_MS };
 
 /** One registration key as it is in Redis. */
 export interface RegistrationEntry {

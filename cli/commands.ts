@@ -7,8 +7,9 @@
 import { type Command, Option } from "commander";
 import type { Config, FlagValues } from "../config/config.ts";
 import { names } from "../config/rules.ts";
+import { REGISTRATION_TTL_S, STALE_AFTER_MS } from "../redis/registrations.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
-import { durationAtLeast, flagValues, integerOption, JOB_STATES } from "./options.ts";
+import { durationAtLeast, EXIT_USAGE, flagValues, integerOption, JOB_STATES } from "./options.ts";
 
 /** What the entry point lends the operator commands. */
 export interface CommandLine {
@@ -48,7 +49,7 @@ export function addOperatorCommands(root: Command, commandLine: CommandLine): vo
       console.error(
         `ppr-worker: --queue = ${JSON.stringify(options.queue)}: must be ${names("queue").rule}`,
       );
-      return exit(2);
+      return exit(EXIT_USAGE);
     }
     return { ...config, queues };
   };
@@ -176,7 +177,9 @@ export function addOperatorCommands(root: Command, commandLine: CommandLine): vo
     .addHelpText(
       "after",
       `${EXIT_CODES}\nA registration is stale when its key has no TTL (every live worker sets one) ` +
-        "and its heartbeat is older than 45 s (3 x the 15 s TTL).\n",
+        `and its heartbeat is older than ${
+          STALE_AFTER_MS / 1000
+        } s (3 x the ${REGISTRATION_TTL_S} s TTL).\n`,
     )
     .action(async (options) => {
       const config = redisConfig(options);

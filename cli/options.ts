@@ -4,6 +4,9 @@ import { InvalidArgumentError } from "commander";
 import type { FlagValues } from "../config/config.ts";
 import { parseDurationMs } from "../config/duration.ts";
 
+/** Exit status for anything the user got wrong on the command line or in the environment. */
+export const EXIT_USAGE = 2;
+
 /**
  * A commander argument parser that accepts whole numbers from `min` to `max`.
  *

@@ -10,9 +10,12 @@ import {
 import { type HealthInputs, healthStatus, isAlive } from "./status.ts";
 
 /** A registry whose metrics are filled from `inputs()` at each scrape. */
-export function createMetrics(inputs: () => HealthInputs) {
+export function createMetrics(readInputs: () => HealthInputs) {
   const registry = new Registry();
   const perWorker = ["worker"] as const;
+  // One snapshot per scrape, shared by every metric of it (the pool's figures are merged once).
+  let scraped: HealthInputs | undefined;
+  const inputs = () => scraped ?? readInputs();
   const gauge = (
     name: string,
     help: string,
@@ -29,11 +32,16 @@ export function createMetrics(inputs: () => HealthInputs) {
         fill(this);
       },
     });
-  const counter = (name: string, help: string, fill: (c: Counter) => void) =>
+  const counter = (
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    fill: (c: Counter) => void,
+  ) =>
     new Counter({
       name,
       help,
-      labelNames: perWorker,
+      labelNames,
       registers: [registry],
       collect() {
         this.reset();
@@ -110,90 +118,84 @@ export function createMetrics(inputs: () => HealthInputs) {
       }
     },
   );
-  counter("ppr_worker_restarts_total", "Restarts of the worker slot.", (c) => {
+  counter("ppr_worker_restarts_total", "Restarts of the worker slot.", perWorker, (c) => {
     for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.restarts);
   });
-  counter("ppr_jobs_processed_total", "Jobs the worker slot completed.", (c) => {
+  counter("ppr_jobs_processed_total", "Jobs the worker slot completed.", perWorker, (c) => {
     for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.processed);
   });
-  counter("ppr_jobs_failed_total", "Job attempts that failed in the worker slot.", (c) => {
-    for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.failed);
-  });
-
-  const labelled = (
-    name: string,
-    help: string,
-    labelName: string,
-    fill: (c: Counter, stats: WorkerStats) => void,
-  ) =>
-    new Counter({
-      name,
-      help,
-      labelNames: [labelName],
-      registers: [registry],
-      collect() {
-        this.reset();
-        const stats = inputs().pool.stats;
-        if (stats) fill(this, stats);
-      },
-    });
-  labelled("ppr_queue_jobs_completed_total", "Jobs completed, by queue.", "queue", (c, stats) => {
-    for (const [queue, each] of Object.entries(stats.queues)) c.inc({ queue }, each.completed);
-  });
-  labelled(
-    "ppr_queue_jobs_failed_total",
-    "Tries that failed (retried or not), by queue.",
-    "queue",
-    (c, stats) => {
-      for (const [queue, each] of Object.entries(stats.queues)) c.inc({ queue }, each.failed);
+  counter(
+    "ppr_jobs_failed_total",
+    "Job attempts that failed in the worker slot.",
+    perWorker,
+    (c) => {
+      for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.failed);
     },
   );
-  labelled("ppr_llm_requests_total", "Calls to the LLM provider.", "provider", (c, stats) => {
-    for (const [provider, each] of Object.entries(stats.providers)) {
+
+  const stats = (): WorkerStats | undefined => inputs().pool.stats;
+  counter("ppr_queue_jobs_completed_total", "Jobs completed, by queue.", ["queue"], (c) => {
+    for (const [queue, each] of Object.entries(stats()?.queues ?? {})) {
+      c.inc({ queue }, each.completed);
+    }
+  });
+  counter(
+    "ppr_queue_jobs_failed_total",
+    "Tries that failed (retried or not), by queue.",
+    ["queue"],
+    (c) => {
+      for (const [queue, each] of Object.entries(stats()?.queues ?? {})) {
+        c.inc({ queue }, each.failed);
+      }
+    },
+  );
+  counter("ppr_llm_requests_total", "Calls to the LLM provider.", ["provider"], (c) => {
+    for (const [provider, each] of Object.entries(stats()?.providers ?? {})) {
       c.inc({ provider }, each.requests);
     }
   });
-  new Counter({
-    name: "ppr_llm_errors_total",
-    help: "Failed calls to the LLM provider, by failure class.",
-    labelNames: ["provider", "class"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [provider, each] of Object.entries(inputs().pool.stats?.providers ?? {})) {
-        for (const kind of ERROR_CLASSES) this.inc({ provider, class: kind }, each.errors[kind]);
+  counter(
+    "ppr_llm_errors_total",
+    "Failed calls to the LLM provider, by failure class.",
+    ["provider", "class"],
+    (c) => {
+      for (const [provider, each] of Object.entries(stats()?.providers ?? {})) {
+        for (const kind of ERROR_CLASSES) c.inc({ provider, class: kind }, each.errors[kind]);
       }
     },
-  });
-  new Counter({
-    name: "ppr_llm_tokens_total",
-    help: "Tokens of the LLM provider's answered calls, by direction.",
-    labelNames: ["provider", "direction"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [provider, each] of Object.entries(inputs().pool.stats?.providers ?? {})) {
-        this.inc({ provider, direction: "input" }, each.inputTokens);
-        this.inc({ provider, direction: "output" }, each.outputTokens);
+  );
+  counter(
+    "ppr_llm_tokens_total",
+    "Tokens of the LLM provider's answered calls, by direction.",
+    ["provider", "direction"],
+    (c) => {
+      for (const [provider, each] of Object.entries(stats()?.providers ?? {})) {
+        c.inc({ provider, direction: "input" }, each.inputTokens);
+        c.inc({ provider, direction: "output" }, each.outputTokens);
       }
     },
-  });
+  );
   return {
     contentType: registry.contentType,
     /** The exposition: prom-client's metrics, then the histograms built from the workers' buckets. */
     text: async () => {
-      const queues = Object.entries(inputs().pool.stats?.queues ?? {});
-      return (await registry.metrics()) +
-        histogramText(
-          "ppr_job_duration_seconds",
-          "How long a try of a job ran, by queue.",
-          queues.map(([queue, each]) => ({ labels: { queue }, histogram: each.durationSeconds })),
-        ) +
-        histogramText(
-          "ppr_job_wait_seconds",
-          "How long a job waited before it started, by queue.",
-          queues.map(([queue, each]) => ({ labels: { queue }, histogram: each.waitSeconds })),
-        );
+      scraped = readInputs();
+      try {
+        const queues = Object.entries(scraped.pool.stats?.queues ?? {});
+        return (await registry.metrics()) +
+          histogramText(
+            "ppr_job_duration_seconds",
+            "How long a try of a job ran, by queue.",
+            queues.map(([queue, each]) => ({ labels: { queue }, histogram: each.durationSeconds })),
+          ) +
+          histogramText(
+            "ppr_job_wait_seconds",
+            "How long a job waited before it started, by queue.",
+            queues.map(([queue, each]) => ({ labels: { queue }, histogram: each.waitSeconds })),
+          );
+      } finally {
+        scraped = undefined;
+      }
     },
   };
 }

@@ -18,6 +18,8 @@ export interface Registration {
 
 /** Seconds a registration outlives its last refresh. */
 export const REGISTRATION_TTL_S = 15;
+/** A registration whose heartbeat is older than this (3 × the TTL) was left without a TTL: stale. */
+export const STALE_AFTER_MS = 3 * REGISTRATION_TTL_S * 1000;
 /** How often a worker refreshes its registration. */
 export const REGISTRATION_REFRESH_MS = 5000;
 

@@ -14,6 +14,10 @@
  * `REDIS_IMAGE`. Usage: `deno task image` (the daemon of `DOCKER_HOST`, or the default one).
  */
 
+import { runCommand as run } from "../testing/command.ts";
+export { run };
+export type { RunResult } from "../testing/command.ts";
+
 const ROOT = new URL("../", import.meta.url);
 const ROOT_PATH = decodeURIComponent(ROOT.pathname);
 
@@ -41,42 +45,6 @@ const REDIS_USER = 999;
 export interface Docker {
   command: string;
   env: Record<string, string>;
-}
-
-/** What a command printed, and its exit code. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `command` to the end and returns its output; never throws for a non-zero exit. */
-export async function run(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  const child = new Deno.Command(command, {
-    args,
-    env: options.env,
-    cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = options.timeoutMs === undefined
-    ? undefined
-    : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
-  try {
-    const output = await child.output();
-    return {
-      code: output.code,
-      stdout: new TextDecoder().decode(output.stdout),
-      stderr: new TextDecoder().decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Runs a docker command; throws with its output when it fails. */

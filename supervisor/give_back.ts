@@ -55,15 +55,22 @@ export function createJobGiver(
   async function unreportedJobs(worker: string, held: HeldJob[]): Promise<HeldJob[]> {
     const found: HeldJob[] = [];
     for (const queue of options.queues) {
-      const ids = await redis.lrange(`${prefix}:${queue}:active`, 0, -1);
+      const ids = (await redis.lrange(`${prefix}:${queue}:active`, 0, -1))
+        .filter((id) => !held.some((job) => job.queue === queue && job.id === id));
+      if (ids.length === 0) continue;
+      // One round trip per queue, however many jobs are active in every container.
+      const pipeline = redis.pipeline();
       for (const id of ids) {
-        if (held.some((job) => job.queue === queue && job.id === id)) continue;
-        const [processedBy, token] = await Promise.all([
-          redis.hget(`${prefix}:${queue}:${id}`, "pb"),
-          redis.get(`${prefix}:${queue}:${id}:lock`),
-        ]);
-        if (processedBy === worker && token) found.push({ queue, id, token });
+        pipeline.hget(`${prefix}:${queue}:${id}`, "pb").get(`${prefix}:${queue}:${id}:lock`);
       }
+      const replies = (await pipeline.exec()) ?? [];
+      ids.forEach((id, index) => {
+        const processedBy = replies[index * 2]?.[1];
+        const token = replies[index * 2 + 1]?.[1];
+        if (processedBy === worker && typeof token === "string" && token) {
+          found.push({ queue, id, token });
+        }
+      });
     }
     return found;
   }

@@ -5,6 +5,7 @@ import type { ChildHandle } from "./child.ts";
 import type { PoolSnapshot, SlotState } from "../health/status.ts";
 import type { ChildEvent, HeldJob } from "../protocol/messages.ts";
 import { emptyStats, mergeStats, type WorkerStats } from "../protocol/stats.ts";
+import { killProcessGroup as killGroup } from "../providers/process_groups.ts";
 import { log } from "../log/log.ts";
 
 /** The child spec and restart strategy of a pool. */
@@ -138,6 +139,7 @@ const KILL_WAIT_MS = 1000;
 /** Creates a pool of `options.size` slots. Nothing runs until `start()`. */
 export function createPool(options: PoolOptions): Pool {
   const clock = options.clock ?? systemClock;
+  const killProcessGroup = options.killProcessGroup ?? killGroup;
   const now = () => clock.now();
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const slots: Slot[] = [];
@@ -334,15 +336,6 @@ export function createPool(options: PoolOptions): Pool {
       slot.restarts++;
       startSlot(slot);
     }, delayMs);
-  }
-
-  function killProcessGroup(pgid: number): void {
-    if (options.killProcessGroup) return options.killProcessGroup(pgid);
-    try {
-      Deno.kill(-pgid, "SIGKILL");
-    } catch {
-      // Gone already.
-    }
   }
 
   /** Starts replacing a slot's child past `recycle`'s limits: its replacement first, then it drains. */

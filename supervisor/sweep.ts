@@ -11,7 +11,7 @@ import {
   listRegistrations,
   type Registration,
   REGISTRATION_REFRESH_MS,
-  REGISTRATION_TTL_S,
+  STALE_AFTER_MS,
 } from "../redis/registrations.ts";
 
 /** How often a fresh registration is read again while it is watched. */
@@ -42,7 +42,7 @@ export interface ClaimOptions {
  */
 export async function claimHostname(redis: Redis, options: ClaimOptions): Promise<string[]> {
   const now = options.now ?? Date.now;
-  const maxAgeMs = options.maxAgeMs ?? 3 * REGISTRATION_TTL_S * 1000;
+  const maxAgeMs = options.maxAgeMs ?? STALE_AFTER_MS;
   const own = (all: Registration[]) =>
     all.filter((registration) => isWorkerOf(registration.name, options.hostname));
   let registrations = await listRegistrations(redis);

@@ -2,6 +2,7 @@
 
 import { selfCommand } from "../supervisor/self_command.ts";
 import { deadline, forEachLine } from "../async/mod.ts";
+import { runCommand, type RunResult } from "./command.ts";
 import { freePort } from "./redis.ts";
 import { processExists, waitUntil } from "./wait.ts";
 
@@ -30,37 +31,14 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
  * Runs a ppr-worker command to the end; returns its exit code and output. With `input`, that
  * text is its stdin (else stdin is empty and not a terminal).
  */
-export async function runPpr(
+export function runPpr(
   args: string[],
   env: Record<string, string> = baseEnv(),
   timeoutMs = 60_000,
   input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<RunResult> {
   const { command, args: fullArgs } = pprCommand(args);
-  const child = new Deno.Command(command, {
-    args: fullArgs,
-    env,
-    clearEnv: true,
-    stdin: input === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    if (input !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(input));
-      await writer.close();
-    }
-    const output = await child.output();
-    return {
-      code: output.code,
-      stdout: new TextDecoder().decode(output.stdout),
-      stderr: new TextDecoder().decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  return runCommand(command, fullArgs, { env, clearEnv: true, input, timeoutMs });
 }
 
 /** The body of /health, as the tests read it. */

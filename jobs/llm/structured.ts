@@ -49,18 +49,31 @@ export function extractJson(text: string): unknown {
   );
 }
 
-const validators = new Map<string, (value: unknown) => string[]>();
+/** What a schema turned out to be: a compiled validator, or why it cannot be used. */
+type CheckedSchema = { validate: (value: unknown) => string[] } | { problem: string };
 
-/** A compiled validator per distinct schema, kept for the jobs that reuse it. */
-function validatorFor(schema: Record<string, unknown>): (value: unknown) => string[] {
+const checkedSchemas = new Map<string, CheckedSchema>();
+
+/**
+ * Lints and compiles a schema once per distinct schema (the 100 most recently used are kept):
+ * the jobs that reuse it, and the check of each answer, only look it up.
+ */
+function checked(schema: Record<string, unknown>): CheckedSchema {
   const key = JSON.stringify(schema);
-  let validate = validators.get(key);
-  if (!validate) {
-    if (validators.size >= 100) validators.delete(validators.keys().next().value!);
-    validate = compileSchema(schema);
-    validators.set(key, validate);
+  let entry = checkedSchemas.get(key);
+  if (entry) {
+    checkedSchemas.delete(key);
+  } else {
+    const lint = schemaLint(schema);
+    try {
+      entry = lint ? { problem: lint } : { validate: compileSchema(schema) };
+    } catch (error) {
+      entry = { problem: error instanceof Error ? error.message : String(error) };
+    }
+    if (checkedSchemas.size >= 100) checkedSchemas.delete(checkedSchemas.keys().next().value!);
   }
-  return validate;
+  checkedSchemas.set(key, entry);
+  return entry;
 }
 
 /** Checks that a job's schema is itself usable; the message names what is wrong. */
@@ -68,15 +81,8 @@ export function schemaProblem(format: OutputFormat): string | undefined {
   if (typeof format.schema !== "object" || format.schema === null || Array.isArray(format.schema)) {
     return "format: the schema must be a JSON object";
   }
-  const lint = schemaLint(format.schema);
-  if (lint) return `format: the schema cannot be used: ${lint}`;
-  try {
-    // Compiled once here and kept for the answer's check.
-    validatorFor(format.schema);
-    return undefined;
-  } catch (error) {
-    return `format: the schema cannot be used: ${error instanceof Error ? error.message : error}`;
-  }
+  const entry = checked(format.schema);
+  return "problem" in entry ? `format: the schema cannot be used: ${entry.problem}` : undefined;
 }
 
 /**
@@ -86,7 +92,11 @@ export function schemaProblem(format: OutputFormat): string | undefined {
  */
 export function parseStructured(text: string, parsed: unknown, format: OutputFormat): unknown {
   const value = parsed !== undefined ? parsed : extractJson(text);
-  const problems = validatorFor(format.schema)(value);
+  const entry = checked(format.schema);
+  if ("problem" in entry) {
+    throw new LlmError("invalid", `the schema cannot be used: ${entry.problem}`);
+  }
+  const problems = entry.validate(value);
   if (problems.length > 0) {
     throw new LlmError("transient", `the output does not fit the schema: ${problems.join("; ")}`);
   }

@@ -34,9 +34,6 @@ export function spawnInGroup(command: CliCommand): Deno.ChildProcess {
   }
 }
 
-/** Kills the process group of `pid` with SIGKILL; a group already gone is fine. */
-export const killGroup = killProcessGroup;
-
 /**
  * Runs the CLI to its end with `stdin` as input, and kills the whole group (the CLI and
  * anything it started) when `signal` aborts, and in any case once it has exited.
@@ -47,7 +44,7 @@ export async function runInGroup(
   signal: AbortSignal,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawnInGroup(command);
-  const kill = () => killGroup(child.pid);
+  const kill = () => killProcessGroup(child.pid);
   signal.addEventListener("abort", kill, { once: true });
   try {
     const writer = child.stdin.getWriter();
@@ -61,8 +58,8 @@ export async function runInGroup(
       stderr: new TextDecoder().decode(output.stderr),
     };
   } finally {
+    // On an error before the exit (a failed write) the CLI may still run: its group goes.
     signal.removeEventListener("abort", kill);
-    // Whatever the CLI left running in its group goes with it.
     kill();
   }
 }

@@ -8,7 +8,8 @@ import { LlmError } from "../errors.ts";
 import type { LlmRequest, ProviderResult } from "../provider.ts";
 import { claudeArgs, claudeInput } from "./args.ts";
 import type { CliSetup } from "./cold.ts";
-import { killGroup, spawnInGroup } from "./process_group.ts";
+import { killProcessGroup } from "../process_groups.ts";
+import { spawnInGroup } from "./process_group.ts";
 import { type CliResult, resultOf } from "./result.ts";
 
 /** How long `/clear` may take before the process is replaced instead (the first one takes ~0.5 s). */
@@ -125,8 +126,8 @@ function startWarmProcess(
   void child.status.then(() => {
     const wasAlive = process.state !== "dead";
     process.state = "dead";
+    // The group itself is killed and forgotten by spawnProcessGroup once its leader has exited.
     clearTimeout(idleTimer);
-    killGroup(child.pid);
     waiting?.reject(exitedError());
     waiting = undefined;
     if (wasAlive) events.onDead(process);
@@ -136,7 +137,7 @@ function startWarmProcess(
 
   function kill(): void {
     clearTimeout(idleTimer);
-    killGroup(child.pid);
+    killProcessGroup(child.pid);
   }
 
   async function send(content: string): Promise<void> {

@@ -1,0 +1,62 @@
+/** Runs a command to its end for tests, scripts and the bench: its output, its exit code, a deadline. */
+
+/** What a command printed, and its exit code. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** How a command is run. */
+export interface RunOptions {
+  env?: Record<string, string>;
+  /** Only `env`, nothing of this process's environment. @default {false} */
+  clearEnv?: boolean;
+  cwd?: string;
+  /** Its stdin; without it stdin is empty (and not a terminal). */
+  input?: string;
+  /** It is killed with SIGKILL after this long. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `command` to the end and returns its output; never throws for a non-zero exit.
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await runCommand("redis-server", ["--version"], { timeoutMs: 5000 });
+ * ```
+ */
+export async function runCommand(
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const child = new Deno.Command(command, {
+    args,
+    env: options.env,
+    clearEnv: options.clearEnv ?? false,
+    cwd: options.cwd,
+    stdin: options.input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = options.timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+  try {
+    if (options.input !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.input));
+      await writer.close();
+    }
+    const output = await child.output();
+    return {
+      code: output.code,
+      stdout: new TextDecoder().decode(output.stdout),
+      stderr: new TextDecoder().decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
