@@ -158,7 +158,13 @@ function program(): Command {
         "Run one worker process (what the supervisor starts; also handy alone for debugging).",
       )
       .option("--name <name>", `worker name [default: ${workerName("<hostname>", 1)}]`)
-      .addOption(new Option("--supervised", "started by the supervisor").hideHelp()),
+      .addOption(new Option("--supervised", "started by the supervisor").hideHelp())
+      .addOption(
+        new Option("--counts-file <path>", "where the supervisor reads the job counts").hideHelp(),
+      )
+      .addOption(
+        new Option("--llm-slots <n>", "this worker's share of LLM_MAX_IN_FLIGHT").hideHelp(),
+      ),
   ).action(async (options) => {
     const config = configOrExit(flagValues(options));
     const name = options.name ?? workerName(hostnameOf(config), 1);
@@ -170,6 +176,9 @@ function program(): Command {
         supervised: options.supervised === true,
         hostname: hostnameOf(config),
         subprocessEnv: claudeCliEnv(env),
+        countsFile: options.countsFile,
+        // Run alone, the worker is the whole container: LLM_MAX_IN_FLIGHT is all its own.
+        llmSlots: options.llmSlots === undefined ? config.llmMaxInFlight : Number(options.llmSlots),
       }),
     );
   });

@@ -40,14 +40,17 @@ function cpuOf(pid: number): { own: number; children: number } {
   return { own: (at(14) + at(15)) / TICKS_PER_S, children: (at(16) + at(17)) / TICKS_PER_S };
 }
 
-function rssMbOf(pid: number): number {
+/** A memory figure of `/proc/<pid>/status` (`VmRSS`, `VmHWM` for the peak) in MB; 0 once gone. */
+export function statusMbOf(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
   } catch {
     return 0;
   }
 }
+
+const rssMbOf = (pid: number) => statusMbOf(pid);
 
 const cliPids = (stub: StubAnthropic) => claudeCliPids(stub.url);
 

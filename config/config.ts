@@ -207,6 +207,13 @@ export const SETTINGS = {
     help: "a warm CLI process idle this long is stopped (it holds ~200 MB)",
     ...duration(1000, 86_400_000),
   },
+  llmMaxInFlight: {
+    env: "LLM_MAX_IN_FLIGHT",
+    help:
+      "most LLM calls in flight in this container, shared by its workers; jobs past it wait in " +
+      "the queue [default: what the container's memory fits, with the Claude CLI; else no bound]",
+    ...integer(1, 100_000),
+  },
   resultQueues: {
     env: "LLM_RESULT_QUEUES",
     default: "",

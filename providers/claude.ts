@@ -22,8 +22,8 @@ export const claudeProvider: ProviderDefinition = {
       cli: config.claudeCli,
       env: context.subprocessEnv,
       mode: config.claudeCliMode,
-      // One job at a time per process: as many as the jobs this worker runs at once.
-      maxProcesses: config.concurrency * config.queues.length,
+      // One job at a time per process: as many as the LLM calls this worker makes at once.
+      maxProcesses: context.llmCallsInFlight ?? config.concurrency * config.queues.length,
       maxJobsPerProcess: config.claudeCliMaxJobs,
       idleMs: config.claudeCliIdleMs,
     });

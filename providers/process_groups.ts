@@ -1,10 +1,22 @@
 /** The process groups this worker process has started (LLM CLIs, external job processors): reported in heartbeats, so none outlives a killed worker. */
 
 const live = new Set<number>();
+const listeners = new Set<() => void>();
+
+/**
+ * Calls `listener` each time a process group is tracked: the worker tells its supervisor at
+ * once, so that a group started a moment before the worker is killed is killed too.
+ * Returns the function that removes the listener.
+ */
+export function onProcessGroupStarted(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
 
 /** Records a process group started with `detached: true` (its id is the leader's pid). */
 export function trackProcessGroup(pgid: number): void {
   live.add(pgid);
+  for (const listener of listeners) listener();
 }
 
 /** Forgets a process group once it has been killed or has exited. */

@@ -63,6 +63,8 @@ export interface ProviderContext {
   config: Config;
   /** The whole environment of LLM subprocesses (the Claude CLI): see `claudeCliEnv`. */
   subprocessEnv: Record<string, string>;
+  /** Most calls this process makes at once (its share of `LLM_MAX_IN_FLIGHT`), when bounded. */
+  llmCallsInFlight?: number;
 }
 
 /**

@@ -10,7 +10,8 @@ import { providerNamed } from "../providers/registry.ts";
 const logger = log("llm");
 
 /**
- * Probes at start and every `probeIntervalMs`: a failed probe pauses the
+ * Probes at start and `probeIntervalMs` after each probe ends (once per supervisor, never per
+ * worker): a failed probe pauses the
  * provider for every worker (auth_failed), a passing one lifts an auth pause.
  * Reads the shared pause every `pollMs` for /health.
  */
@@ -63,13 +64,21 @@ export function startAuthProbe(
     }
     await poll();
   };
-  void runProbe();
-  const probeTimer = setInterval(runProbe, probeIntervalMs);
+  // One probe at a time, the next `probeIntervalMs` after the last one ended: a probe slower
+  // than the interval (a CLI that hangs until its timeout) never piles up processes.
+  let stopped = false;
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  const probeLoop = async () => {
+    await runProbe();
+    if (!stopped) probeTimer = setTimeout(probeLoop, probeIntervalMs);
+  };
+  void probeLoop();
   const pollTimer = setInterval(poll, pollMs);
   return {
     state,
     stop() {
-      clearInterval(probeTimer);
+      stopped = true;
+      clearTimeout(probeTimer);
       clearInterval(pollTimer);
     },
   };

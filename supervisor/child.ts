@@ -1,6 +1,7 @@
 /** Starts one worker child and turns its pipes into events and log lines. */
 
 import { forEachLine } from "../async/mod.ts";
+import { type JobCounts, readCountsFile } from "../protocol/counts_file.ts";
 import {
   type ChildCommand,
   type ChildEvent,
@@ -16,6 +17,8 @@ export interface ChildHandle {
   kill(signal: Deno.Signal): void;
   /** Writes a command to the child's stdin; ignored once the child is gone. */
   send(command: ChildCommand): void;
+  /** Once `exited` has resolved: the counts the child last wrote to its counts file, if any. */
+  finalCounts?(): JobCounts | undefined;
 }
 
 /** The command line of a child and where its events and log lines go. */
@@ -26,6 +29,8 @@ export interface SpawnOptions {
   onEvent(event: ChildEvent): void;
   /** Every stderr line, and every stdout line that is not an event. */
   onLog(line: string): void;
+  /** The child's counts file (named in `args`): read when it has exited, then removed. */
+  countsFile?: string;
 }
 
 /**
@@ -52,10 +57,15 @@ export function spawnChild(options: SpawnOptions): ChildHandle {
   const stderr = forEachLine(process.stderr, (line) => {
     if (line.trim() !== "") options.onLog(line);
   });
+  let finalCounts: JobCounts | undefined;
   const exited = (async () => {
     const status = await process.status;
     await Promise.allSettled([stdout, stderr]);
     await stdin.close().catch(() => {});
+    if (options.countsFile) {
+      finalCounts = readCountsFile(options.countsFile);
+      await Deno.remove(options.countsFile).catch(() => {});
+    }
     return status;
   })();
   return {
@@ -71,5 +81,6 @@ export function spawnChild(options: SpawnOptions): ChildHandle {
     send(command) {
       stdin.write(encoder.encode(formatCommand(command))).catch(() => {});
     },
+    finalCounts: () => finalCounts,
   };
 }

@@ -23,7 +23,7 @@ export interface LostJobsOutcome {
   givenBack: string[];
   /** Jobs failed as poison pills: their worker died under them `maxCrashes` times. */
   failed: string[];
-  /** Jobs the worker took but never reported (it died first), found by their `processedBy`. */
+  /** Jobs the worker took after its last heartbeat (it died first): among the two above. */
   unreported: string[];
 }
 
@@ -48,17 +48,17 @@ export function createJobGiver(
   };
 
   /**
-   * Jobs in `active` whose `processedBy` is the dead worker but that its last heartbeat did not
-   * list: BullMQ moved them to active, and the worker died before it said so. Their lock token
-   * is read from the lock key: the worker that holds the lock is dead.
+   * The jobs `worker` held when it died, read from Redis: those in `active` whose
+   * `processedBy` is the worker and whose lock is still there (its holder is dead). The lock's
+   * value is the job's token. A job it finished after its last heartbeat is not among them; a
+   * job it took after its last heartbeat is. One round trip per queue, however many jobs are
+   * active in every container.
    */
-  async function unreportedJobs(worker: string, held: HeldJob[]): Promise<HeldJob[]> {
+  async function jobsHeldBy(worker: string): Promise<HeldJob[]> {
     const found: HeldJob[] = [];
     for (const queue of options.queues) {
-      const ids = (await redis.lrange(`${prefix}:${queue}:active`, 0, -1))
-        .filter((id) => !held.some((job) => job.queue === queue && job.id === id));
+      const ids = await redis.lrange(`${prefix}:${queue}:active`, 0, -1);
       if (ids.length === 0) continue;
-      // One round trip per queue, however many jobs are active in every container.
       const pipeline = redis.pipeline();
       for (const id of ids) {
         pipeline.hget(`${prefix}:${queue}:${id}`, "pb").get(`${prefix}:${queue}:${id}:lock`);
@@ -78,19 +78,21 @@ export function createJobGiver(
   return {
     /**
      * Handles the jobs of `worker`, which died of `cause` (`signal SIGKILL`, `code 1`, `hung`):
-     * those of its last heartbeat and those it never reported. Each job's crash is counted in
+     * those Redis says it held; `reported` (its last heartbeat's) only tells which of them it
+     * never reported. Each job's crash is counted in
      * Redis (so across containers); at `maxCrashes` the job fails with the list of causes.
      * Else a job the worker ran alone goes back to the front of its queue; jobs that died
      * together wait a random moment of up to `CRASH_SPREAD_MS` × their crashes, apart.
      */
-    async recover(worker: string, held: HeldJob[], cause: string): Promise<LostJobsOutcome> {
-      const unreported = await unreportedJobs(worker, held);
+    async recover(worker: string, reported: HeldJob[], cause: string): Promise<LostJobsOutcome> {
+      const all = await jobsHeldBy(worker);
       const outcome: LostJobsOutcome = {
         givenBack: [],
         failed: [],
-        unreported: unreported.map((job) => job.id),
+        unreported: all
+          .filter((job) => !reported.some((each) => each.queue === job.queue && each.id === job.id))
+          .map((job) => job.id),
       };
-      const all = [...held, ...unreported];
       for (const lost of all) {
         const job = await Job.fromId(queueOf(lost.queue), lost.id);
         if (!job) continue;

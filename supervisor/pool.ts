@@ -17,8 +17,8 @@ export interface PoolOptions {
   spawn(name: string, callbacks: { onEvent(event: ChildEvent): void }): ChildHandle;
   /**
    * Gives back the jobs of a child that died: called once per death that was not a clean exit
-   * (or left jobs behind), with the jobs of its last heartbeat and how it died
-   * (`signal SIGKILL`, `code 1`, `hung`). The caller also looks for jobs it took but never reported.
+   * (or left jobs behind), with the jobs of its last heartbeat (up to a heartbeat old) and how
+   * it died (`signal SIGKILL`, `code 1`, `hung`). The caller reads what it really held in Redis.
    */
   onJobsLost(name: string, jobs: HeldJob[], cause: string): Promise<void>;
   /** Replace a child gracefully (its replacement ready first) past these limits. */
@@ -245,6 +245,12 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   async function onExit(slot: Slot, process: Process, status: Deno.CommandStatus): Promise<void> {
+    // Jobs it finished after its last heartbeat are in its counts file.
+    const final = process.handle.finalCounts?.();
+    if (final) {
+      process.processed = Math.max(process.processed, final.processed);
+      process.failed = Math.max(process.failed, final.failed);
+    }
     const lost = process.active;
     process.active = [];
     const clean = status.code === 0 && !status.signal;
@@ -258,12 +264,6 @@ export function createPool(options: PoolOptions): Pool {
       for (const pgid of process.subprocesses) killProcessGroup(pgid);
     }
     if (lost.length > 0 || !clean) {
-      if (lost.length > 0) {
-        logger.warn("{worker} exited holding {count} job(s); giving them back", {
-          worker: slot.name,
-          count: lost.length,
-        });
-      }
       await options.onJobsLost(slot.name, lost, cause).catch((error) =>
         logger.error("{worker}: could not give back jobs {ids}: {error}", {
           worker: slot.name,

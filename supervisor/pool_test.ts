@@ -261,6 +261,18 @@ Deno.test("a child that exits cleanly holding no jobs causes no onJobsLost call;
   assert.deepEqual(test.jobsLost, [{ name: "worker-test-2", jobs: [], cause: "signal SIGKILL" }]);
 });
 
+Deno.test("a child killed between heartbeats keeps the counts of its counts file, not those of its last heartbeat", async () => {
+  const test = startPool();
+  const [child] = test.children;
+  child.emit(ready(child));
+  child.emit(heartbeat([], { processed: 10, failed: 1 }));
+  child.finalCounts = () => ({ processed: 14, failed: 2 });
+  await exit(test, child, { signal: "SIGKILL" });
+  const [slot] = test.pool.snapshot().slots;
+  assert.equal(slot.processed, 14);
+  assert.equal(slot.failed, 2);
+});
+
 Deno.test("a child that dies leaves no process group behind: those of its last heartbeat are killed", async () => {
   const test = startPool();
   const [child] = test.children;

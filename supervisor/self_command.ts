@@ -60,12 +60,13 @@ export function selfCommand(self: SelfInvocation): { command: string; args: stri
  * The full command line of worker child `name`. With `heapLimitMb`, its V8 heap is capped
  * (`--max-old-space-size`) under `deno run`; a compiled binary's V8 flags are fixed at compile
  * time (Deno reads no V8 flags at run time there), so it keeps them and `MAX_WORKER_MEMORY` is
- * the bound.
+ * the bound. With `countsFile`, the child keeps its job counts there (see
+ * `protocol/counts_file.ts`); with `llmSlots`, it makes at most that many LLM calls at once.
  */
 export function workerCommand(
   self: SelfInvocation,
   name: string,
-  options: { heapLimitMb?: number } = {},
+  options: { heapLimitMb?: number; countsFile?: string; llmSlots?: number } = {},
 ): { command: string; args: string[] } {
   const { command, args } = selfCommand(self);
   const withHeap = options.heapLimitMb === undefined
@@ -75,5 +76,10 @@ export function workerCommand(
         ? `--v8-flags=${V8_FLAGS},--max-old-space-size=${options.heapLimitMb}`
         : arg
     );
-  return { command, args: [...withHeap, "worker", "--name", name, "--supervised"] };
+  const counts = options.countsFile === undefined ? [] : ["--counts-file", options.countsFile];
+  const llm = options.llmSlots === undefined ? [] : ["--llm-slots", String(options.llmSlots)];
+  return {
+    command,
+    args: [...withHeap, "worker", "--name", name, "--supervised", ...counts, ...llm],
+  };
 }

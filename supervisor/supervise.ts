@@ -14,6 +14,8 @@ import { connectRedis } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
 import { startAuthProbe } from "./auth_probe.ts";
 import { spawnChild } from "./child.ts";
+import { createCountsDir } from "./counts_dir.ts";
+import { type LlmBudget, llmBudget, llmShare } from "./llm_budget.ts";
 import { forwardLog } from "./forward_log.ts";
 import { createJobGiver } from "./give_back.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
@@ -114,13 +116,29 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const heapLimit = memoryBytes === undefined
     ? undefined
     : heapLimitMb(memoryBytes, config.workerCount);
+  const budget = llmBudgetOf(config, memoryBytes);
+  /** Each worker's share of the container's LLM calls, by name, when they are bounded. */
+  const llmSlotsOf = new Map<string, number>();
+  const countsDir = createCountsDir();
   const pool = createPool({
     size: config.workerCount,
-    nameOf: (index) => workerName(hostname, index),
+    nameOf: (index) => {
+      const name = workerName(hostname, index);
+      if (budget.limit !== undefined) {
+        llmSlotsOf.set(name, llmShare(index, config.workerCount, budget.limit));
+      }
+      return name;
+    },
     spawn: (name, { onEvent }) => {
       const forwardLine = forwardLog(name, json);
+      const countsFile = countsDir.fileFor(name);
       return spawnChild({
-        ...workerCommand(self, name, { heapLimitMb: heapLimit }),
+        ...workerCommand(self, name, {
+          heapLimitMb: heapLimit,
+          countsFile,
+          llmSlots: llmSlotsOf.get(name),
+        }),
+        countsFile,
         env: childEnv,
         onEvent,
         onLog: (line) => {
@@ -135,11 +153,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         GIVE_BACK_TIMEOUT_MS,
         "Redis did not answer; BullMQ's stalled-job check will recover them",
       );
-      if (outcome.givenBack.length + outcome.failed.length + outcome.unreported.length === 0) {
-        return;
-      }
+      if (outcome.givenBack.length + outcome.failed.length === 0) return;
       logger.info(
-        "{worker} ({cause}): {givenBack} job(s) given back to the queue, {failed} failed as poison pills; {unreported} never reported",
+        "{worker} ({cause}): {givenBack} job(s) given back to the queue, {failed} failed as poison pills ({unreported} taken after its last heartbeat)",
         {
           worker: name,
           cause,
@@ -221,6 +237,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       queueStats.stop();
       llm.stop();
       redis.disconnect();
+      countsDir.remove();
       return 1;
     }
   }
@@ -258,6 +275,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 
   pool.start();
   await pool.stopped();
+  countsDir.remove();
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   probe.stop();
@@ -276,4 +294,27 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   }
   logger.info("all workers stopped; bye");
   return 0;
+}
+
+/** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
+function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget {
+  const llmQueues =
+    config.queues.filter((queue) => config.queueProcessors[queue]?.kind === "llm").length;
+  const budget = llmBudget({
+    memoryBytes,
+    workerCount: config.workerCount,
+    concurrency: config.concurrency,
+    llmQueues,
+    usesCli: config.provider === "claude" && config.anthropicApiKey === undefined,
+    configured: config.llmMaxInFlight,
+  });
+  if (llmQueues === 0) return { ...budget, limit: undefined };
+  logger.info("LLM calls in flight: {bound} ({explanation})", {
+    bound: budget.limit === undefined
+      ? `up to ${config.workerCount * config.concurrency * llmQueues}, one per job slot`
+      : `at most ${budget.limit} in this container, shared by the workers`,
+    explanation: budget.explanation,
+  });
+  if (budget.warning) logger.warn("memory: {warning}", { warning: budget.warning });
+  return budget;
 }

@@ -354,6 +354,55 @@ Deno.test({
 
 Deno.test({
   name:
+    "real CLI: 4 workers, one auth probe at a time for the whole supervisor, each LLM_PROBE_INTERVAL after the last one ended",
+  ignore,
+  ...integration,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ppr-probe-shim-" });
+  try {
+    // The real CLI behind a shim that notes when each `claude auth status` starts and ends.
+    const log = `${dir}/calls.log`;
+    const shim = `${dir}/claude`;
+    await Deno.writeTextFile(
+      shim,
+      `#!/bin/sh
+[ "$1" = auth ] && echo "start $(date +%s%N)" >> '${log}'
+'${cli!.path}' "$@"; status=$?
+[ "$1" = auth ] && echo "end $(date +%s%N)" >> '${log}'
+exit $status
+`,
+    );
+    await Deno.chmod(shim, 0o755);
+    await using setup = await setUp("cold", {
+      args: ["--count", "4"],
+      env: { CLAUDE_CLI: shim, LLM_PROBE_INTERVAL: "1s" },
+    });
+    const job = await setup.queue.add("llm", { prompt: "a job between probes" });
+    const lines = await waitUntil(async () => {
+      const text = await Deno.readTextFile(log).catch(() => "");
+      const lines = text.trim().split("\n").filter(Boolean);
+      return lines.filter((line) => line.startsWith("end")).length >= 4 ? lines : undefined;
+    }, { what: "4 auth probes", timeoutMs: 60_000 });
+    assert.equal(await (await finished(setup.queue, job, "the job")).getState(), "completed");
+    const events = lines.map((line) => {
+      const [kind, ns] = line.split(" ");
+      return { kind, ms: Number(BigInt(ns) / 1_000_000n) };
+    });
+    // start, end, start, end...: never two at once, not one per worker.
+    events.forEach((event, index) => {
+      assert.equal(event.kind, index % 2 === 0 ? "start" : "end", `event ${index}: ${lines}`);
+    });
+    for (let index = 2; index < events.length; index += 2) {
+      const gap = events[index].ms - events[index - 1].ms;
+      assert.ok(gap >= 1000, `probe ${index / 2 + 1} started ${gap} ms after the last one ended`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
     "real CLI, warm: one process serves job after job, and a job's request never holds another job's content",
   ignore,
   ...integration,
@@ -436,3 +485,56 @@ Deno.test({
   assert.equal(await next.getState(), "completed", next.failedReason);
   assert.notDeepEqual(cliPids(stub), [busy]);
 });
+
+for (const mode of MODES) {
+  Deno.test({
+    name:
+      `real CLI, ${mode}: with LLM_MAX_IN_FLIGHT=2, 4 workers x 2 run at most 2 CLI processes and hold at most 2 jobs; the others wait in the queue`,
+    ignore,
+    ...integration,
+  }, async () => {
+    await using setup = await setUp(mode, {
+      args: ["--count", "4", "--concurrency", "2"],
+      env: { LLM_MAX_IN_FLIGHT: "2" },
+    });
+    const { stub, queue, supervisor } = setup;
+    await supervisor.waitForHealth(
+      (health) => health.workers.length === 4 && health.workers.every((w) => w.state === "idle"),
+      "4 idle workers",
+    );
+    assert.ok(
+      supervisor.logs.some((line) =>
+        line.includes("at most 2 in this container") && line.includes("LLM_MAX_IN_FLIGHT=2")
+      ),
+      "the bound is shown at start",
+    );
+    const jobs = await queue.addBulk(
+      Array.from({ length: 8 }, (_, index) => ({
+        name: "llm",
+        data: { prompt: `bounded ${index} STUB_SLEEP=1500` },
+      })),
+    );
+    let mostCli = 0;
+    let mostActive = 0;
+    let sawSixWaiting = false;
+    await waitUntil(async () => {
+      const counts = await queue.getJobCounts("active", "waiting", "completed", "failed");
+      mostCli = Math.max(mostCli, cliPids(stub).length);
+      mostActive = Math.max(mostActive, counts.active);
+      if (counts.active === 2 && counts.waiting === 6) sawSixWaiting = true;
+      return counts.completed + counts.failed === 8;
+    }, { what: "8 jobs to finish", timeoutMs: 120_000, intervalMs: 20 });
+    for (const job of jobs) {
+      const done = (await queue.getJob(job.id!))!;
+      assert.equal(await done.getState(), "completed", done.failedReason);
+    }
+    assert.equal(mostActive, 2, "2 jobs in flight at most, and the bound was reached");
+    assert.ok(mostCli <= 2, `at most 2 CLI processes at once (saw ${mostCli})`);
+    assert.ok(mostCli >= 1);
+    assert.ok(sawSixWaiting, "with 2 jobs in flight, the other 6 were waiting in the queue");
+    const served = new Set(
+      (await Promise.all(jobs.map((job) => queue.getJob(job.id!)))).map((job) => job!.processedBy),
+    );
+    assert.ok(served.size <= 2, `only the 2 workers with a share took jobs (${[...served]})`);
+  });
+}

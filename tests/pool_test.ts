@@ -115,6 +115,43 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "kill -9 of a worker right after it finished jobs: /health still counts every job it completed",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = producer(redis.client());
+    await using supervisor = startSupervisor(
+      ["--count", "1", "--concurrency", "4", "--restart-delay", "200ms"],
+      { redisUrl: redis.url },
+    );
+    try {
+      await supervisor.waitForHealth(
+        (health) => health.workers[0].state === "idle",
+        "an idle worker",
+      );
+      const pid = (await supervisor.health()).body.workers[0].pid!;
+      await queue.addBulk(
+        Array.from({ length: 200 }, (_, index) => ({ name: "llm", data: echoJob(`n${index}`) })),
+      );
+      // Killed within milliseconds of its last completion: most likely before the next heartbeat.
+      await waitUntil(async () => (await queue.getCompletedCount()) === 200, {
+        what: "200 completed jobs",
+        timeoutMs: 60_000,
+        intervalMs: 2,
+      });
+      Deno.kill(pid, "SIGKILL");
+      const health = await supervisor.waitForHealth(
+        (body) => body.workers[0].restarts === 1 && body.workers[0].state === "idle",
+        "the restarted worker to be idle",
+      );
+      assert.equal(health.workers[0].processed, 200);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
 Deno.test("SIGTERM with jobs in flight: all complete, exit 0", integration, async () => {
   await using redis = await startRedis();
   const queue = producer(redis.client());

@@ -307,16 +307,20 @@ Deno.test(
     try {
       const ready = await supervisor.waitForHealth((body) => body.workers_alive === 1, "worker");
       const firstPid = ready.workers[0].pid;
-      const jobs = await queue.addBulk(
-        Array.from({ length: 10 }, (_, index) => ({ name: "llm", data: echoJob(`r${index}`, 50) })),
-      );
-      for (const job of jobs) await finished(queue, job, `job ${job.id}`);
-      assert.equal(await queue.getCompletedCount(), 10);
+      // Jobs keep coming, 5 at a time, until the worker has been replaced twice.
+      const jobs: Job[] = [];
+      await waitUntil(async () => {
+        const batch = await queue.addBulk(
+          Array.from({ length: 5 }, () => ({ name: "llm", data: echoJob(`r${jobs.length}`, 50) })),
+        );
+        jobs.push(...batch);
+        for (const job of batch) await finished(queue, job, `job ${job.id}`);
+        return (await supervisor.health()).body.workers[0].restarts >= 2;
+      }, { what: "two recycles", timeoutMs: 60_000, intervalMs: 0 });
+      assert.equal(await queue.getCompletedCount(), jobs.length);
       assert.equal(await queue.getFailedCount(), 0);
-      const after = await supervisor.waitForHealth(
-        (body) => body.workers[0].restarts >= 2,
-        "two recycles",
-      );
+      for (const job of jobs) assert.equal((await queue.getJob(job.id!))!.attemptsMade, 1);
+      const after = (await supervisor.health()).body;
       assert.notEqual(after.workers[0].pid, firstPid);
       assert.ok(
         supervisor.logs.some((line) => /recycl.*MAX_JOBS_PER_WORKER/.test(line)),

@@ -17,13 +17,12 @@ import { type FailureContext, handleFailure, type LlmFailure } from "./failure.t
 import { giveBackJob } from "./give_back.ts";
 import type { InFlight, InFlightJob } from "./in_flight.ts";
 import type { PauseWatch } from "./pauses.ts";
-import type { Reporter, Tally } from "./reporter.ts";
+import type { Tally } from "./reporter.ts";
 import { assertParsable } from "./safe_worker.ts";
 
 /** What the processor of any queue needs, shared by every queue of the process. */
 export interface ProcessorContext extends FailureContext {
   inFlight: InFlight;
-  reporter: Reporter;
 }
 
 /** What the LLM queues need besides: providers, their pauses, result routing. */
@@ -38,15 +37,14 @@ export interface LlmContext {
 type RunTry = (job: Job, entry: InFlightJob, failure: { llm?: LlmFailure }) => Promise<unknown>;
 
 /**
- * The function BullMQ calls with each job of `queue`: the job is in flight (reported to the
- * supervisor) while `runTry` runs; data that is not JSON fails at once; a job marked for give
+ * The function BullMQ calls with each job of `queue`: the job is in flight (in the heartbeats
+ * to the supervisor) while `runTry` runs; data that is not JSON fails at once; a job marked for give
  * back (drain deadline, stop) goes back to its queue; any other failure goes to `handleFailure`.
  */
 export function createProcessor(queue: string, context: ProcessorContext, runTry: RunTry) {
-  const { inFlight, reporter, tally } = context;
+  const { inFlight, tally } = context;
   return async (job: Job, token?: string) => {
     const entry = inFlight.add(queue, String(job.id), token ?? "0");
-    reporter.jobStarted();
     const failure: { llm?: LlmFailure } = {};
     try {
       assertParsable(job.data);
@@ -57,7 +55,6 @@ export function createProcessor(queue: string, context: ProcessorContext, runTry
       return await handleFailure(context, job, entry.token, error, failure.llm);
     } finally {
       inFlight.remove(entry);
-      reporter.countsChanged();
     }
   };
 }

@@ -1,8 +1,13 @@
-/** A worker's events to its supervisor on stdout: ready, heartbeats with the jobs it holds, draining, stopped. */
+/**
+ * A worker's events to its supervisor on stdout: ready, heartbeats (the jobs it holds, its
+ * counts, its process groups), draining, stopped. A job's start or end sends no event: the
+ * supervisor finds a dead worker's jobs in Redis, and its counts in the counts file.
+ */
 
+import type { CountsFile } from "../protocol/counts_file.ts";
 import { type ChildEvent, formatEvent } from "../protocol/messages.ts";
 import type { WorkerStats } from "../protocol/stats.ts";
-import { liveProcessGroups } from "../providers/process_groups.ts";
+import { liveProcessGroups, onProcessGroupStarted } from "../providers/process_groups.ts";
 import type { InFlight } from "./in_flight.ts";
 
 /** How often a worker tells the supervisor it is alive. */
@@ -30,6 +35,17 @@ export function createReporter(options: {
   write?: (line: string) => void;
   /** Job and provider figures, sent with the periodic beat. */
   stats?: WorkerStats;
+  /**
+   * Where each change of the counts is written at once, for the supervisor to read if this
+   * process dies between heartbeats. Without it (a supervisor that could not make the file),
+   * each change is sent as a heartbeat instead, at the cost of an event per job.
+   */
+  countsFile?: CountsFile;
+  /**
+   * `MAX_JOBS_PER_WORKER`: when the jobs finished reach it, the counts go to the supervisor at
+   * once (one event), which replaces this worker.
+   */
+  recycleAtJobs?: number;
 }) {
   const { inFlight, tally } = options;
   const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
@@ -59,22 +75,30 @@ export function createReporter(options: {
     });
   };
   let beatTimer: ReturnType<typeof setInterval> | undefined;
+  let stopListening = () => {};
   return {
     emit,
     start() {
+      // A process group (an LLM CLI) is reported as soon as it starts: none may outlive a kill.
+      if (options.supervised) stopListening = onProcessGroupStarted(soon);
       heartbeat();
       beatTimer = setInterval(() => {
         rss = Deno.memoryUsage().rss;
         heartbeat(true);
       }, HEARTBEAT_INTERVAL_MS);
     },
-    /** A job started: if this process dies, the supervisor must know what to give back. */
-    jobStarted: soon,
     /** A job finished: its count must not be lost if this process dies a moment later. */
-    countsChanged: soon,
+    countsChanged() {
+      if (!options.supervised) return;
+      const due = options.recycleAtJobs !== undefined &&
+        tally.processed + tally.failed === options.recycleAtJobs;
+      if (options.countsFile) options.countsFile.write(tally);
+      if (due || !options.countsFile) soon();
+    },
     /** Stops the beat after one last heartbeat with the final counts. */
     stop() {
       clearInterval(beatTimer);
+      stopListening();
       heartbeat(true);
     },
   };

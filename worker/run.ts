@@ -23,6 +23,7 @@ import {
   processorTry,
 } from "./processor.ts";
 import { startRegistration } from "./registration.ts";
+import { type CountsFile, openCountsFile } from "../protocol/counts_file.ts";
 import { emptyStats } from "../protocol/stats.ts";
 import { recordFinished } from "./job_stats.ts";
 import { createReporter, type Tally } from "./reporter.ts";
@@ -36,6 +37,10 @@ export interface WorkerOptions {
   hostname: string;
   /** Environment of LLM subprocesses (the Claude CLI); external processors get the worker's own. */
   subprocessEnv: Record<string, string>;
+  /** Where the supervisor reads this worker's counts if it dies (see `protocol/counts_file.ts`). */
+  countsFile?: string;
+  /** Most LLM calls this process makes at once: its share of `LLM_MAX_IN_FLIGHT`. */
+  llmSlots?: number;
 }
 
 const logger = log("worker");
@@ -52,7 +57,17 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const tally: Tally = { processed: 0, failed: 0, givenBack: 0 };
   const inFlight = createInFlight();
   const stats = emptyStats();
-  const reporter = createReporter({ supervised: options.supervised, inFlight, tally, stats });
+  const countsFile = options.countsFile === undefined
+    ? undefined
+    : openCountsFileOrWarn(options.countsFile);
+  const reporter = createReporter({
+    supervised: options.supervised,
+    inFlight,
+    tally,
+    stats,
+    countsFile,
+    recycleAtJobs: config.maxJobsPerWorker,
+  });
   reporter.start();
 
   const redis = connectRedis(config.redisUrl, { blocking: true, name });
@@ -81,7 +96,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         },
       }),
       results: createResultRouter(redis, config.prefix, config.resultQueues),
-      runner: createLlmRunner({ config, subprocessEnv: options.subprocessEnv }, stats),
+      runner: createLlmRunner({
+        config,
+        subprocessEnv: options.subprocessEnv,
+        llmCallsInFlight: options.llmSlots,
+      }, stats),
     };
   const processors: JobProcessor[] = [];
   /** Keeps a queue's processor, to be closed when the worker stops. */
@@ -89,16 +108,34 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     processors.push(processor);
     return processor;
   };
-  const context = { redis, prefix: config.prefix, tally, logger, inFlight, reporter };
+  const context = { redis, prefix: config.prefix, tally, logger, inFlight };
+  const llmQueues = config.queues.filter((queue) => config.queueProcessors[queue].kind === "llm");
   for (const queue of config.queues) {
     const spec = config.queueProcessors[queue];
+    const concurrency = spec.kind === "llm"
+      ? llmConcurrency(
+        llmQueues.indexOf(queue),
+        llmQueues.length,
+        config.concurrency,
+        options.llmSlots,
+      )
+      : config.concurrency;
+    if (concurrency === 0) {
+      logger.info(
+        "taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is used up",
+        {
+          queue,
+        },
+      );
+      continue;
+    }
     const runTry = spec.kind === "llm"
       ? llmTry(llmContext(), tally)
       : processorTry(opened(openProcessor(queue, spec, config)));
     const worker = new SafeWorker(queue, createProcessor(queue, context, runTry), {
       connection: redis,
       prefix: config.prefix,
-      concurrency: config.concurrency,
+      concurrency,
       name,
       autorun: true,
     });
@@ -156,6 +193,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       await settlesWithin(registration.stop(), CLOSE_STEP_MS);
       redis.disconnect();
       reporter.stop();
+      countsFile?.close();
       reporter.emit({ event: "stopped", givenBack: tally.givenBack });
       logger.info("stopped: {processed} processed, {failed} failed, {givenBack} given back", {
         ...tally,
@@ -176,4 +214,33 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
 
   await drain.done;
   return 0;
+}
+
+/** The counts file, or `undefined` (counts then go in an event per job) with a warning. */
+function openCountsFileOrWarn(path: string): CountsFile | undefined {
+  try {
+    return openCountsFile(path);
+  } catch (error) {
+    logger.warn("cannot write the counts file {path} ({error}); counts go with each job's event", {
+      path,
+      error: String(error),
+    });
+    return undefined;
+  }
+}
+
+/**
+ * Jobs at once from the LLM queue at `position` of `queues` LLM queues: the configured
+ * concurrency, or with `slots` (this process's share of `LLM_MAX_IN_FLIGHT`) its part of them,
+ * the first queues one more when they do not divide; 0: the queue is not served here.
+ */
+export function llmConcurrency(
+  position: number,
+  queues: number,
+  concurrency: number,
+  slots: number | undefined,
+): number {
+  if (slots === undefined) return concurrency;
+  const part = Math.floor(slots / queues) + (position < slots % queues ? 1 : 0);
+  return Math.min(concurrency, part);
 }

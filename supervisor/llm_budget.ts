@@ -1,0 +1,103 @@
+/**
+ * How many LLM calls this container may have in flight (`LLM_MAX_IN_FLIGHT`), how they are
+ * shared by its workers, and whether the configuration could outgrow the container's memory.
+ * The figures are those `deno task bench` measured (README, "Performance").
+ */
+
+/** Peak RSS of one Claude CLI call, rounded up from the bench (190 MB cold, 277 MB warm). */
+export const CLI_CALL_MB = 300;
+/** RSS of a busy worker process, rounded up from the bench (about 80 MB). */
+export const WORKER_MB = 100;
+/** RSS of the supervisor, rounded up from the bench. */
+export const SUPERVISOR_MB = 100;
+/** Share of the container's memory the default leaves for LLM calls and processes. */
+const USABLE_SHARE = 0.9;
+
+/** What the budget is computed from. */
+export interface BudgetInputs {
+  /** The container's memory limit (cgroup), else the machine's; `undefined` if unknown. */
+  memoryBytes: number | undefined;
+  workerCount: number;
+  /** Jobs in flight per worker and LLM queue (`WORKER_CONCURRENCY`). */
+  concurrency: number;
+  /** How many of the worker's queues are LLM queues. */
+  llmQueues: number;
+  /** The default provider runs the Claude CLI (a process per call in flight). */
+  usesCli: boolean;
+  /** `LLM_MAX_IN_FLIGHT`, if set. */
+  configured: number | undefined;
+}
+
+/** The container's LLM budget. */
+export interface LlmBudget {
+  /** Most LLM calls in flight in the container; `undefined`: no bound beyond the slots. */
+  limit: number | undefined;
+  /** What the start-up log says about the bound, with its arithmetic. */
+  explanation: string;
+  /** Set when the worst case could exceed the container's memory: the arithmetic. */
+  warning?: string;
+}
+
+const mb = (bytes: number) => Math.floor(bytes / 1048576);
+
+/**
+ * The bound: `LLM_MAX_IN_FLIGHT` when set; else, with the Claude CLI, the calls that fit in
+ * 90 % of the memory once the supervisor and the workers have theirs (at least 1); else none.
+ *
+ * @example
+ * ```ts
+ * llmBudget({ memoryBytes: 8 * 1024 ** 3, workerCount: 4, concurrency: 8, llmQueues: 1,
+ *   usesCli: true, configured: undefined }).limit; // 22
+ * ```
+ */
+export function llmBudget(inputs: BudgetInputs): LlmBudget {
+  const { memoryBytes, workerCount, concurrency, llmQueues, usesCli, configured } = inputs;
+  const slots = workerCount * concurrency * llmQueues;
+  const overheadMb = SUPERVISOR_MB + workerCount * WORKER_MB;
+  let limit = configured;
+  let explanation: string;
+  if (configured !== undefined) {
+    explanation = `LLM_MAX_IN_FLIGHT=${configured}`;
+  } else if (!usesCli) {
+    explanation = "no bound: an API call in flight costs the worker little memory";
+  } else if (memoryBytes === undefined) {
+    explanation = "no bound: the container's memory is unknown (set LLM_MAX_IN_FLIGHT)";
+  } else {
+    const fitting = Math.floor(
+      (mb(memoryBytes) * USABLE_SHARE - overheadMb) / CLI_CALL_MB,
+    );
+    limit = Math.max(1, fitting);
+    explanation = `default: (${mb(memoryBytes)} MB x ${USABLE_SHARE} - ${SUPERVISOR_MB} MB ` +
+      `supervisor - ${workerCount} x ${WORKER_MB} MB workers) / ${CLI_CALL_MB} MB per Claude ` +
+      `CLI call = ${fitting}${fitting < 1 ? ", at least 1" : ""}`;
+  }
+  if (limit !== undefined && limit >= slots) {
+    explanation += `; the ${slots} job slots (${workerCount} workers x ${concurrency}` +
+      `${llmQueues > 1 ? ` x ${llmQueues} LLM queues` : ""}) stay under it`;
+    limit = undefined;
+  }
+  const calls = limit ?? slots;
+  const worstMb = overheadMb + (usesCli ? calls * CLI_CALL_MB : 0);
+  const warning = memoryBytes !== undefined && worstMb > mb(memoryBytes)
+    ? `worst case ${SUPERVISOR_MB} MB supervisor + ${workerCount} x ${WORKER_MB} MB workers` +
+      (usesCli ? ` + ${calls} Claude CLI calls x ${CLI_CALL_MB} MB` : "") +
+      ` = ${worstMb} MB is more than the container's ${mb(memoryBytes)} MB` +
+      (usesCli ? ": lower LLM_MAX_IN_FLIGHT, WORKER_CONCURRENCY or WORKER_COUNT" : "")
+    : undefined;
+  return { limit, explanation, warning };
+}
+
+/**
+ * Worker `index`'s share (1-based) of `limit` calls over `workerCount` workers: equal shares,
+ * the first ones one more when it does not divide. A worker added later (SIGTTIN) past
+ * `workerCount` gets none.
+ *
+ * @example
+ * ```ts
+ * [1, 2, 3, 4].map((index) => llmShare(index, 4, 6)); // [2, 2, 1, 1]
+ * ```
+ */
+export function llmShare(index: number, workerCount: number, limit: number): number {
+  if (index > workerCount) return 0;
+  return Math.floor(limit / workerCount) + (index <= limit % workerCount ? 1 : 0);
+}
