@@ -313,15 +313,28 @@ if (wanted("latency")) {
     const completed = new QueueEvents("llm", { connection: redis.client() });
     await completed.waitUntilReady();
     const times: number[] = [];
-    completed.on("completed", () => times.push(performance.now()));
+    // Memory of a worker with 8 API calls in flight, sampled halfway, against the same idle.
+    let workerPids: number[] = [];
+    let idleRss = 0;
+    let busyRss = 0;
+    completed.on("completed", () => {
+      times.push(performance.now());
+      if (times.length === count / 2) {
+        busyRss = mean(workerPids.map((pid) => memoryOf(pid).rssMb));
+      }
+    });
     const { rate: wholeRate, workers: supervisor } = await drainRate(
       jobs as ReturnType<typeof echoJobs>,
-      () =>
-        pool(["--count", "4", "--concurrency", "8"], {
+      async () => {
+        const supervisor = await pool(["--count", "4", "--concurrency", "8"], {
           LLM_PROVIDER: "openai",
           OPENAI_API_KEY: "bench",
           OPENAI_BASE_URL: `${stub.url}/v1`,
-        }),
+        });
+        workerPids = (await supervisor.health()).body.workers.map((worker) => worker.pid!);
+        idleRss = mean(workerPids.map((pid) => memoryOf(pid).rssMb));
+        return supervisor;
+      },
     );
     await completed.close();
     // From the first completion of the second round to the first of the last: whole rounds, each
@@ -342,6 +355,13 @@ if (wanted("latency")) {
       "whole run, ramp-up and tail included",
       wholeRate / limit,
       "x",
+    );
+    record(
+      "memory",
+      "worker RSS with 8 API calls in flight (OpenAI SDK), mean of 4",
+      busyRss,
+      "MB",
+      `idle before: ${idleRss.toFixed(1)} MB (the SDK loads with the first call)`,
     );
     await stop(supervisor);
   }
