@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: ppr-worker against its baselines, side by side, in one run on one machine.
- * Prints a table and writes bench/results/latest.json. Starts its own redis-server.
+ * Prints a table and, after a full run (no `BENCH_ONLY`), writes bench/results/latest.json.
+ * Starts its own redis-server.
  */
 
 import { Queue, QueueEvents } from "bullmq";
@@ -545,11 +546,14 @@ const machine = {
   date: new Date().toISOString(),
   jobs: JOBS,
 };
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(
-  new URL("./results/latest.json", import.meta.url),
-  JSON.stringify({ machine, rows }, null, 2) + "\n",
-);
+// Only a full run replaces the results the README's table comes from.
+if (!only) {
+  await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+  await Deno.writeTextFile(
+    new URL("./results/latest.json", import.meta.url),
+    JSON.stringify({ machine, rows }, null, 2) + "\n",
+  );
+}
 
 const width = Math.max(...rows.map((row) => `${row.group} | ${row.name}`.length));
 console.log(
