@@ -4,6 +4,7 @@ import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
 import { startSupervisor } from "../testing/ppr.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -120,31 +121,39 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
+    await using stub = startStubLlm();
     const queue = producer(redis.client());
-    await using supervisor = startSupervisor(
-      ["--count", "1", "--concurrency", "4", "--restart-delay", "200ms"],
-      { redisUrl: redis.url },
-    );
+    await using supervisor = startSupervisor(["--count", "1", "--restart-delay", "200ms"], {
+      redisUrl: redis.url,
+      env: { OPENAI_API_KEY: "test", OPENAI_BASE_URL: `${stub.url}/v1` },
+    });
     try {
       await supervisor.waitForHealth(
         (health) => health.workers[0].state === "idle",
         "an idle worker",
       );
       const pid = (await supervisor.health()).body.workers[0].pid!;
-      await queue.addBulk(
-        Array.from({ length: 200 }, (_, index) => ({ name: "llm", data: echoJob(`n${index}`) })),
+      // 200 quick jobs, then one that waits on the stub LLM. One job at a time: when the stub
+      // sees the last job's request, the worker has counted the 200 before it (BullMQ emits a
+      // job's completion before it runs the next), most likely after its last heartbeat.
+      await queue.addBulk([
+        ...Array.from({ length: 200 }, (_, index) => ({ name: "llm", data: echoJob(`n${index}`) })),
+        { name: "llm", data: { prompt: "SLEEP60000 last", provider: { name: "openai" } } },
+      ]);
+      await waitUntil(
+        () => stub.requests.some((request) => request.path.endsWith("/completions")),
+        {
+          what: "the last job's request",
+          timeoutMs: 60_000,
+          intervalMs: 2,
+        },
       );
-      // Killed within milliseconds of its last completion: most likely before the next heartbeat.
-      await waitUntil(async () => (await queue.getCompletedCount()) === 200, {
-        what: "200 completed jobs",
-        timeoutMs: 60_000,
-        intervalMs: 2,
-      });
       Deno.kill(pid, "SIGKILL");
       const health = await supervisor.waitForHealth(
-        (body) => body.workers[0].restarts === 1 && body.workers[0].state === "idle",
-        "the restarted worker to be idle",
+        (body) => body.workers[0].restarts === 1 && body.workers[0].pid !== pid,
+        "the restarted worker",
       );
+      assert.equal(await queue.getCompletedCount(), 200);
       assert.equal(health.workers[0].processed, 200);
     } finally {
       await queue.close();
