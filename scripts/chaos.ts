@@ -363,6 +363,12 @@ outcomes.push(
     });
     await addAll(queue, echoJobs(jobs, 20, "recycle"));
     await settled(queue);
+    // A replacement counts once it is ready and the old worker has drained: maybe after the jobs.
+    await supervisor.waitForHealth(
+      (body) => body.workers.some((worker) => worker.restarts > 0),
+      "a recycled worker",
+      10_000,
+    ).catch(() => {});
     const restarts = await restartsOf(supervisor);
     await stop(supervisor);
     return { enqueued: jobs, restarts, rule: "workers recycled", ruleHeld: restarts > 0 };

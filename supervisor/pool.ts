@@ -182,6 +182,8 @@ export function createPool(options: PoolOptions): Pool {
         slot.readyEver = true;
         if (slot.current === process && slot.state === "starting") slot.state = "running";
         logger.info("{worker} ready (pid {pid})", { worker: slot.name, pid: event.pid });
+        // Its first heartbeat's RSS may already be past MAX_WORKER_MEMORY.
+        if (slot.current === process) recycleIfDue(slot, process);
         break;
       case "heartbeat":
         process.active = event.active;

@@ -302,6 +302,15 @@ Deno.test("recycling: past maxJobs or maxRssBytes the child is replaced, the new
   assert.equal(test.children.length, 3, "over the memory limit: replaced too");
 });
 
+Deno.test("recycling: a child whose first heartbeat was already past maxRssBytes is replaced as soon as it is ready", () => {
+  const test = startPool({ size: 1, recycle: { maxRssBytes: 40 * 1048576 } });
+  const [first] = test.children;
+  first.emit(heartbeat([], { rss: 60 * 1048576 }));
+  assert.equal(test.children.length, 1, "not ready yet: nothing to replace");
+  first.emit(ready(first));
+  assert.equal(test.children.length, 2, "ready: replaced without waiting for the next heartbeat");
+});
+
 Deno.test("a crash loop: a slot whose children all die before they are ready, past the intensity, is reported once and not restarted", async () => {
   const crashLoops: string[] = [];
   const test = startPool({
