@@ -164,6 +164,9 @@ function program(): Command {
       )
       .addOption(
         new Option("--llm-slots <n>", "this worker's share of LLM_MAX_IN_FLIGHT").hideHelp(),
+      )
+      .addOption(
+        new Option("--llm-held", "no LLM jobs until the supervisor says so").hideHelp(),
       ),
   ).action(async (options) => {
     const config = configOrExit(flagValues(options));
@@ -179,6 +182,7 @@ function program(): Command {
         countsFile: options.countsFile,
         // Run alone, the worker is the whole container: LLM_MAX_IN_FLIGHT is all its own.
         llmSlots: options.llmSlots === undefined ? config.llmMaxInFlight : Number(options.llmSlots),
+        llmHeld: options.llmHeld === true,
       }),
     );
   });

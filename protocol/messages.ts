@@ -81,10 +81,13 @@ export function formatEvent(event: ChildEvent): string {
 
 /**
  * What the supervisor asks of a child on its stdin: `drain` (finish jobs in
- * flight until the drain timeout, then give the rest back) or `stop` (give
- * every job back now). EOF on stdin means the supervisor is gone: drain.
+ * flight until the drain timeout, then give the rest back), `stop` (give
+ * every job back now), or `take-llm-jobs` (the worker it replaced has gone: its share of
+ * `LLM_MAX_IN_FLIGHT` is free). EOF on stdin means the supervisor is gone: drain.
  */
-export type ChildCommand = "drain" | "stop";
+export type ChildCommand = "drain" | "stop" | "take-llm-jobs";
+
+const COMMANDS: readonly string[] = ["drain", "stop", "take-llm-jobs"] satisfies ChildCommand[];
 
 /** Serialises a command as the one line the supervisor writes to a child's stdin. */
 export function formatCommand(command: ChildCommand): string {
@@ -95,7 +98,7 @@ export function formatCommand(command: ChildCommand): string {
 export function parseCommand(line: string): ChildCommand | undefined {
   try {
     const { command } = JSON.parse(line);
-    return command === "drain" || command === "stop" ? command : undefined;
+    return COMMANDS.includes(command) ? command : undefined;
   } catch {
     return undefined;
   }

@@ -13,8 +13,15 @@ export interface PoolOptions {
   size: number;
   /** Slot names: `worker-<hostname>-<index>`. */
   nameOf(index: number): string;
-  /** Starts the process of a slot; the edge where processes are made. */
-  spawn(name: string, callbacks: { onEvent(event: ChildEvent): void }): ChildHandle;
+  /**
+   * Starts the process of a slot; the edge where processes are made. `replacing`: it replaces a
+   * running process of the slot, and is sent `take-llm-jobs` once that one has exited.
+   */
+  spawn(
+    name: string,
+    callbacks: { onEvent(event: ChildEvent): void },
+    replacing: boolean,
+  ): ChildHandle;
   /**
    * Gives back the jobs of a child that died: called once per death that was not a clean exit
    * (or left jobs behind), with the jobs of its last heartbeat (up to a heartbeat old) and how
@@ -208,7 +215,7 @@ export function createPool(options: PoolOptions): Pool {
     notifyChange();
   }
 
-  function spawnInto(slot: Slot): Process {
+  function spawnInto(slot: Slot, replacing = false): Process {
     const process: Process = {
       handle: undefined as unknown as ChildHandle,
       startedAt: now(),
@@ -225,7 +232,7 @@ export function createPool(options: PoolOptions): Pool {
     };
     process.handle = options.spawn(slot.name, {
       onEvent: (event) => onEvent(slot, process, event),
-    });
+    }, replacing);
     const exit = process.handle.exited.then((status) => onExit(slot, process, status));
     exits.add(exit);
     exit.finally(() => {
@@ -364,7 +371,7 @@ export function createPool(options: PoolOptions): Pool {
     if (!old || slot.replacing || draining) return;
     slot.replacing = true;
     logger.info("{worker}: {why}", { worker: slot.name, why });
-    const replacement = spawnInto(slot);
+    const replacement = spawnInto(slot, true);
     slot.current = replacement;
     slot.retiring.add(old);
     slot.state = "starting";
@@ -380,6 +387,8 @@ export function createPool(options: PoolOptions): Pool {
       clock.clearTimeout(readyTimer);
       old.handle.send("drain");
       while (slot.retiring.has(old)) await changed.promise;
+      // The old process's LLM calls are over: its share of LLM_MAX_IN_FLIGHT is the new one's.
+      replacement.handle.send("take-llm-jobs");
       slot.restarts++;
     } finally {
       slot.replacing = false;

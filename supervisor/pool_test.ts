@@ -53,6 +53,8 @@ interface TestPool {
   groupsKilled: number[];
   /** Every crash loop reported. */
   crashLoops: string[];
+  /** For each child spawned, whether it replaced a running one. */
+  replacing: boolean[];
 }
 
 /** A started pool of fake children on a fake clock at 0, without jitter. */
@@ -62,12 +64,14 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
   const jobsLost: TestPool["jobsLost"] = [];
   const groupsKilled: number[] = [];
   const crashLoops: string[] = [];
+  const replacing: boolean[] = [];
   const pool = createPool({
     size: 1,
     nameOf: (index) => `worker-test-${index}`,
-    spawn: (name, { onEvent }) => {
+    spawn: (name, { onEvent }, isReplacement) => {
       const child = fakeChild(name, 1000 + children.length, onEvent);
       children.push(child);
+      replacing.push(isReplacement);
       return child;
     },
     onJobsLost: (name, jobs, cause) => {
@@ -87,7 +91,7 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
     ...overrides,
   });
   pool.start();
-  return { pool, clock, children, jobsLost, groupsKilled, crashLoops };
+  return { pool, clock, children, jobsLost, groupsKilled, crashLoops, replacing };
 }
 
 const ready = (child: FakeChild): ChildEvent => ({
@@ -295,9 +299,12 @@ Deno.test("recycling: past maxJobs or maxRssBytes the child is replaced, the new
   second.emit(ready(second));
   await test.clock.runMicrotasks();
   assert.deepEqual(first.sent, ["drain"]);
+  assert.deepEqual(second.sent, [], "no LLM jobs for the new one while the old one runs its calls");
   assert.equal(test.pool.snapshot().slots[0].pid, second.pid);
   await exit(test, first, { code: 0 });
   assert.equal(test.pool.snapshot().slots[0].restarts, 1);
+  assert.deepEqual(second.sent, ["take-llm-jobs"], "the old one gone: its LLM share is free");
+  assert.deepEqual(test.replacing, [false, true]);
   second.emit(heartbeat([], { rss: 200 * 1048576 }));
   assert.equal(test.children.length, 3, "over the memory limit: replaced too");
 });

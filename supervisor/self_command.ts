@@ -61,12 +61,13 @@ export function selfCommand(self: SelfInvocation): { command: string; args: stri
  * (`--max-old-space-size`) under `deno run`; a compiled binary's V8 flags are fixed at compile
  * time (Deno reads no V8 flags at run time there), so it keeps them and `MAX_WORKER_MEMORY` is
  * the bound. With `countsFile`, the child keeps its job counts there (see
- * `protocol/counts_file.ts`); with `llmSlots`, it makes at most that many LLM calls at once.
+ * `protocol/counts_file.ts`); with `llmSlots`, it makes at most that many LLM calls at once,
+ * and with `llmHeld` none until it is told `take-llm-jobs`.
  */
 export function workerCommand(
   self: SelfInvocation,
   name: string,
-  options: { heapLimitMb?: number; countsFile?: string; llmSlots?: number } = {},
+  options: { heapLimitMb?: number; countsFile?: string; llmSlots?: number; llmHeld?: boolean } = {},
 ): { command: string; args: string[] } {
   const { command, args } = selfCommand(self);
   const withHeap = options.heapLimitMb === undefined
@@ -78,6 +79,7 @@ export function workerCommand(
     );
   const counts = options.countsFile === undefined ? [] : ["--counts-file", options.countsFile];
   const llm = options.llmSlots === undefined ? [] : ["--llm-slots", String(options.llmSlots)];
+  if (options.llmHeld) llm.push("--llm-held");
   return {
     command,
     args: [...withHeap, "worker", "--name", name, "--supervised", ...counts, ...llm],

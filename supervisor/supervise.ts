@@ -129,7 +129,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       }
       return name;
     },
-    spawn: (name, { onEvent }) => {
+    spawn: (name, { onEvent }, replacing) => {
       const forwardLine = forwardLog(name, json);
       const countsFile = countsDir.fileFor(name);
       return spawnChild({
@@ -137,6 +137,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
           heapLimitMb: heapLimit,
           countsFile,
           llmSlots: llmSlotsOf.get(name),
+          // A replacement takes LLM jobs once the old process's calls are over.
+          llmHeld: replacing && llmSlotsOf.has(name),
         }),
         countsFile,
         env: childEnv,

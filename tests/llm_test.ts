@@ -405,3 +405,44 @@ Deno.test("results go to LLM_RESULT_QUEUES as {job_id, job, result}", integratio
     await queue.close();
   }
 });
+
+Deno.test(
+  "LLM_MAX_IN_FLIGHT holds while workers are recycled: a replacement takes LLM jobs only once the worker it replaces has gone",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1", "--concurrency", "4"], {
+      redisUrl: redis.url,
+      env: {
+        LLM_PROVIDER: "openai",
+        OPENAI_API_KEY: "test",
+        OPENAI_BASE_URL: `${stub.url}/v1`,
+        LLM_MAX_IN_FLIGHT: "1",
+        MAX_JOBS_PER_WORKER: "2",
+      },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers[0]?.state === "idle", "the worker");
+      await queue.addBulk(
+        Array.from({ length: 8 }, (_, index) => ({
+          name: "llm",
+          data: { prompt: `SLEEP300 job ${index}` },
+        })),
+      );
+      let mostActive = 0;
+      await waitUntil(async () => {
+        const counts = await queue.getJobCounts("active", "completed", "failed");
+        mostActive = Math.max(mostActive, counts.active);
+        return counts.completed + counts.failed === 8;
+      }, { what: "8 jobs to finish", timeoutMs: 60_000, intervalMs: 5 });
+      assert.equal(await queue.getCompletedCount(), 8);
+      assert.equal(mostActive, 1, "never 2 LLM jobs at once, replacements included");
+      // Recycled every 2 jobs: the last replacement may finish after the last job.
+      await supervisor.waitForHealth((body) => body.workers[0].restarts >= 2, "two recycles");
+    } finally {
+      await queue.close();
+    }
+  },
+);

@@ -1,4 +1,4 @@
-/** What stops a worker: the supervisor's commands on stdin (EOF: it is gone), or signals when run alone. */
+/** The supervisor's commands on stdin (drain, stop, take LLM jobs; EOF: it is gone), or signals when run alone. */
 
 import { forEachLine } from "../async/mod.ts";
 import { parseCommand } from "../protocol/messages.ts";
@@ -11,7 +11,11 @@ import type { Drain } from "./drain.ts";
  * without ever escalating. Run alone, SIGTERM and SIGINT drain, and a second
  * one gives the jobs in flight back.
  */
-export function listenForStop(supervised: boolean, drain: Drain): void {
+export function listenForCommands(
+  supervised: boolean,
+  drain: Drain,
+  handlers: { takeLlmJobs(): void },
+): void {
   if (!supervised) {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       Deno.addSignalListener(signal, () => drain.request(signal));
@@ -28,6 +32,7 @@ export function listenForStop(supervised: boolean, drain: Drain): void {
         const command = parseCommand(line);
         if (command === "drain" && !drain.started) drain.request("asked by the supervisor");
         if (command === "stop") drain.stopNow("asked by the supervisor to stop now");
+        if (command === "take-llm-jobs") handlers.takeLlmJobs();
       });
     } catch {
       // A broken pipe is EOF too.

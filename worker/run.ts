@@ -11,9 +11,10 @@ import { createResultRouter } from "../jobs/results.ts";
 import { log } from "../log/log.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { watchConnection } from "./connection_watch.ts";
-import { listenForStop } from "./control.ts";
+import { listenForCommands } from "./control.ts";
 import { createDrain } from "./drain.ts";
 import { createInFlight } from "./in_flight.ts";
+import { createLlmIntake } from "./llm_intake.ts";
 import { startPauseWatch } from "./pauses.ts";
 import {
   createProcessor,
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   countsFile?: string;
   /** Most LLM calls this process makes at once: its share of `LLM_MAX_IN_FLIGHT`. */
   llmSlots?: number;
+  /** Takes no LLM jobs until the supervisor says `take-llm-jobs` (it replaces a worker). */
+  llmHeld?: boolean;
 }
 
 const logger = log("worker");
@@ -79,7 +82,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
 
   const workers: Worker[] = [];
   // Provider pauses stop the intake of the LLM queues only; other kinds never call a provider.
-  const llmWorkers: Worker[] = [];
+  const llmIntake = createLlmIntake(options.llmHeld === true);
   // Made with the first LLM queue: a worker without one polls no pauses and loads no provider.
   let llm: LlmContext | undefined;
   const llmContext = () =>
@@ -91,9 +94,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         logger,
         isRedisDown,
         isDraining: () => drain.started,
-        setIntakePaused: (paused) => {
-          for (const worker of llmWorkers) paused ? void worker.pause(true) : worker.resume();
-        },
+        setIntakePaused: (paused) => llmIntake.setProviderPaused(paused),
       }),
       results: createResultRouter(redis, config.prefix, config.resultQueues),
       runner: createLlmRunner({
@@ -121,12 +122,9 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       )
       : config.concurrency;
     if (concurrency === 0) {
-      logger.info(
-        "taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is used up",
-        {
-          queue,
-        },
-      );
+      logger.info("taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is 0", {
+        queue,
+      });
       continue;
     }
     const runTry = spec.kind === "llm"
@@ -137,7 +135,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       prefix: config.prefix,
       concurrency,
       name,
-      autorun: true,
+      autorun: spec.kind !== "llm" || llmIntake.open,
     });
     worker.on("completed", (job: Job) => {
       tally.processed++;
@@ -159,7 +157,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       if (!connection.down) logger.debug("worker error: {error}", { error: error.message });
     });
     workers.push(worker);
-    if (spec.kind === "llm") llmWorkers.push(worker);
+    if (spec.kind === "llm") llmIntake.add(worker);
   }
 
   const registration = startRegistration(redis, () => ({
@@ -200,7 +198,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       });
     },
   });
-  listenForStop(options.supervised, drain);
+  listenForCommands(options.supervised, drain, {
+    takeLlmJobs: () => {
+      if (!drain.started) llmIntake.release();
+    },
+  });
 
   Promise.all(workers.map((worker) => worker.waitUntilReady())).then(() => {
     if (drain.started) return;
