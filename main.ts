@@ -23,6 +23,7 @@ import {
 } from "./dashboard/settings.ts";
 import { setupLogging } from "./log/log.ts";
 import { addSecrets } from "./log/redact.ts";
+import { parseLlmSlots, splitShare } from "./protocol/llm_share.ts";
 import { workerName } from "./protocol/worker_name.ts";
 import { claudeCliEnv } from "./providers/claude_cli/env.ts";
 import { PROVIDER_NAMES } from "./providers/registry.ts";
@@ -96,6 +97,26 @@ function settingsOrExit(
       "Run 'ppr-worker --help' for the rules of every setting.",
   );
   throw new ExitRequest(EXIT_USAGE);
+}
+
+/**
+ * A worker's calls per LLM queue: the supervisor's `--llm-slots`, else (run alone: the worker
+ * is the whole container) all of `LLM_MAX_IN_FLIGHT`; `undefined`: no bound.
+ */
+function llmSlotsOf(flag: string | undefined, config: Config): number[] | undefined {
+  if (flag !== undefined) {
+    const slots = parseLlmSlots(flag);
+    if (!slots) {
+      console.error(
+        `ppr-worker: --llm-slots = "${flag}": must be integers of 0 or more, comma-separated`,
+      );
+      throw new ExitRequest(EXIT_USAGE);
+    }
+    return slots;
+  }
+  if (config.llmMaxInFlight === undefined) return undefined;
+  const llmQueues = config.queues.filter((queue) => config.queueProcessors[queue].kind === "llm");
+  return splitShare(config.llmMaxInFlight, llmQueues.length, 0);
 }
 
 function hostnameOf(config: Config): string {
@@ -181,7 +202,7 @@ function program(): Command {
         subprocessEnv: claudeCliEnv(env),
         countsFile: options.countsFile,
         // Run alone, the worker is the whole container: LLM_MAX_IN_FLIGHT is all its own.
-        llmSlots: options.llmSlots === undefined ? config.llmMaxInFlight : Number(options.llmSlots),
+        llmSlots: llmSlotsOf(options.llmSlots, config),
         llmHeld: options.llmHeld === true,
       }),
     );

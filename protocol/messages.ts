@@ -23,6 +23,11 @@ export type ChildEvent =
     subprocesses: number[];
     /** The child's job and provider figures since it started (on the periodic beat only). */
     stats?: WorkerStats;
+    /**
+     * The ids of its BullMQ Workers, once made (the prefix of each lock token it takes): what
+     * tells its jobs from those of the slot's other process, which runs under the same name.
+     */
+    workers?: string[];
   }
   | { event: "draining" }
   | { event: "stopped"; givenBack: number };
@@ -56,6 +61,10 @@ export function parseEvent(line: string): ChildEvent | undefined {
             ? event.subprocesses.filter((pgid) => Number.isInteger(pgid) && pgid > 1)
             : [],
           ...(isWorkerStats(event.stats) ? { stats: event.stats } : {}),
+          ...(Array.isArray(event.workers) &&
+              event.workers.every((id) => typeof id === "string" && id !== "")
+            ? { workers: event.workers }
+            : {}),
         } as ChildEvent
         : undefined;
     case "draining":

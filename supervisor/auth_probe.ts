@@ -9,6 +9,9 @@ import { providerNamed } from "../providers/registry.ts";
 
 const logger = log("llm");
 
+/** The longest a provider's probe takes (each gives up after 15 s). */
+const PROBE_TIMEOUT_MS = 15_000;
+
 /**
  * Probes at start and `probeIntervalMs` after each probe ends (once per supervisor, never per
  * worker): a failed probe pauses the
@@ -51,8 +54,9 @@ export function startAuthProbe(
         await clearPause(redis, provider, "auth_failed");
         logger.info("{provider} auth probe passed: {detail}", { provider, detail: result.detail });
       } else {
+        // Until the next probe has had time to end: no gap in which workers call a bad login.
         await pauseProvider(redis, provider, "auth_failed", result.detail, {
-          authRetryMs: probeIntervalMs,
+          authRetryMs: probeIntervalMs + PROBE_TIMEOUT_MS,
         });
         logger.warn("{provider} auth probe failed: {detail}; workers pause until a probe passes", {
           provider,
@@ -69,8 +73,13 @@ export function startAuthProbe(
   let stopped = false;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
   const probeLoop = async () => {
-    await runProbe();
-    if (!stopped) probeTimer = setTimeout(probeLoop, probeIntervalMs);
+    try {
+      await runProbe();
+    } catch (error) {
+      logger.warn("the auth probe failed to run: {error}", { error: String(error) });
+    } finally {
+      if (!stopped) probeTimer = setTimeout(probeLoop, probeIntervalMs);
+    }
   };
   void probeLoop();
   const pollTimer = setInterval(poll, pollMs);

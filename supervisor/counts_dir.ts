@@ -24,7 +24,11 @@ export function createCountsDir(): { fileFor(name: string): string | undefined; 
     /** A fresh file name for the next process of worker `name`. */
     fileFor: (name) => dir === undefined ? undefined : `${dir}/${name}.${++sequence}`,
     remove() {
-      if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
+      try {
+        if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Already gone (a cleaned TMPDIR): nothing to remove.
+      }
       dir = undefined;
     },
   };

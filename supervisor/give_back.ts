@@ -49,12 +49,16 @@ export function createJobGiver(
 
   /**
    * The jobs `worker` held when it died, read from Redis: those in `active` whose
-   * `processedBy` is the worker and whose lock is still there (its holder is dead). The lock's
+   * `processedBy` is the worker and whose lock is still there, with a token of one of its BullMQ
+   * Workers (`workerIds`; none known: it made none, so it held none). The lock's
    * value is the job's token. A job it finished after its last heartbeat is not among them; a
    * job it took after its last heartbeat is. One round trip per queue, however many jobs are
    * active in every container.
    */
-  async function jobsHeldBy(worker: string): Promise<HeldJob[]> {
+  async function jobsHeldBy(worker: string, workerIds: string[]): Promise<HeldJob[]> {
+    // BullMQ's lock tokens are `<Worker id>:<n>`: the slot's other process (a replacement, or
+    // the old one it replaces) has the same name but Workers of its own.
+    const ours = (token: string) => workerIds.some((id) => token.startsWith(`${id}:`));
     const found: HeldJob[] = [];
     for (const queue of options.queues) {
       const ids = await redis.lrange(`${prefix}:${queue}:active`, 0, -1);
@@ -67,7 +71,7 @@ export function createJobGiver(
       ids.forEach((id, index) => {
         const processedBy = replies[index * 2]?.[1];
         const token = replies[index * 2 + 1]?.[1];
-        if (processedBy === worker && typeof token === "string" && token) {
+        if (processedBy === worker && typeof token === "string" && ours(token)) {
           found.push({ queue, id, token });
         }
       });
@@ -84,8 +88,13 @@ export function createJobGiver(
      * Else a job the worker ran alone goes back to the front of its queue; jobs that died
      * together wait a random moment of up to `CRASH_SPREAD_MS` × their crashes, apart.
      */
-    async recover(worker: string, reported: HeldJob[], cause: string): Promise<LostJobsOutcome> {
-      const all = await jobsHeldBy(worker);
+    async recover(
+      worker: string,
+      reported: HeldJob[],
+      cause: string,
+      workerIds: string[],
+    ): Promise<LostJobsOutcome> {
+      const all = await jobsHeldBy(worker, workerIds);
       const outcome: LostJobsOutcome = {
         givenBack: [],
         failed: [],

@@ -14,8 +14,8 @@ export interface PoolOptions {
   /** Slot names: `worker-<hostname>-<index>`. */
   nameOf(index: number): string;
   /**
-   * Starts the process of a slot; the edge where processes are made. `replacing`: it replaces a
-   * running process of the slot, and is sent `take-llm-jobs` once that one has exited.
+   * Starts the process of a slot; the edge where processes are made. `replacing`: an older
+   * process of the slot still runs; the new one is sent `take-llm-jobs` once none does.
    */
   spawn(
     name: string,
@@ -25,9 +25,11 @@ export interface PoolOptions {
   /**
    * Gives back the jobs of a child that died: called once per death that was not a clean exit
    * (or left jobs behind), with the jobs of its last heartbeat (up to a heartbeat old) and how
-   * it died (`signal SIGKILL`, `code 1`, `hung`). The caller reads what it really held in Redis.
+   * it died (`signal SIGKILL`, `code 1`, `hung`), and the ids of its BullMQ Workers. The caller
+   * reads what it really held in Redis: only lock tokens of those Workers, since the slot's
+   * other process (a replacement) runs under the same name.
    */
-  onJobsLost(name: string, jobs: HeldJob[], cause: string): Promise<void>;
+  onJobsLost(name: string, jobs: HeldJob[], cause: string, workerIds: string[]): Promise<void>;
   /** Replace a child gracefully (its replacement ready first) past these limits. */
   recycle?: {
     /** Resident memory of the child, from its heartbeat. */
@@ -95,6 +97,10 @@ interface Process {
   subprocesses: number[];
   /** Its job and provider figures, from its last periodic heartbeat. */
   stats: WorkerStats | undefined;
+  /** The ids of its BullMQ Workers: the prefix of every lock token it holds. */
+  workerIds: string[];
+  /** Kills it if, retiring, it outlives the drain deadline. */
+  retireTimer: unknown;
 }
 
 interface Slot {
@@ -198,6 +204,7 @@ export function createPool(options: PoolOptions): Pool {
         process.failed = event.failed;
         process.rssBytes = event.rss;
         process.subprocesses = event.subprocesses;
+        if (event.workers) process.workerIds = event.workers;
         if (event.stats) process.stats = event.stats;
         if (slot.current === process) recycleIfDue(slot, process);
         break;
@@ -229,6 +236,8 @@ export function createPool(options: PoolOptions): Pool {
       killedAsHung: false,
       subprocesses: [],
       stats: undefined,
+      workerIds: [],
+      retireTimer: undefined,
     };
     process.handle = options.spawn(slot.name, {
       onEvent: (event) => onEvent(slot, process, event),
@@ -246,7 +255,9 @@ export function createPool(options: PoolOptions): Pool {
     slot.restartTimer = undefined;
     if (draining) return;
     slot.state = "starting";
-    slot.current = spawnInto(slot);
+    // A process of the slot still finishing its calls (a replacement that died, a drain): the
+    // new one waits for it before it takes LLM jobs.
+    slot.current = spawnInto(slot, slot.retiring.size > 0);
     logger.info("{worker} starting (pid {pid})", {
       worker: slot.name,
       pid: slot.current.handle.pid,
@@ -273,7 +284,7 @@ export function createPool(options: PoolOptions): Pool {
       for (const pgid of process.subprocesses) killProcessGroup(pgid);
     }
     if (lost.length > 0 || !clean) {
-      await options.onJobsLost(slot.name, lost, cause).catch((error) =>
+      await options.onJobsLost(slot.name, lost, cause, process.workerIds).catch((error) =>
         logger.error("{worker}: could not give back jobs {ids}: {error}", {
           worker: slot.name,
           ids: lost.map((job) => job.id),
@@ -285,7 +296,10 @@ export function createPool(options: PoolOptions): Pool {
     slot.failedBefore += process.failed;
     slot.statsBefore = mergeStats([slot.statsBefore, process.stats]);
     process.stats = undefined;
+    clock.clearTimeout(process.retireTimer);
     if (slot.retiring.delete(process) || slot.current !== process) {
+      // The slot's older processes have all gone: their share of LLM_MAX_IN_FLIGHT is free.
+      if (slot.retiring.size === 0) slot.current?.handle.send("take-llm-jobs");
       if (slot.removeWhenStopped && slot.current === undefined && slot.retiring.size === 0) {
         const index = slots.indexOf(slot);
         if (index >= 0) slots.splice(index, 1);
@@ -363,6 +377,24 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   /**
+   * Tells a retiring process of `slot` to drain, and kills it (with its process groups) if it
+   * has not gone by the drain deadline and the backstop: a hung old process must not hold its
+   * slot, or its replacement's share of LLM_MAX_IN_FLIGHT, forever.
+   */
+  function retire(slot: Slot, process: Process): void {
+    process.handle.send("drain");
+    process.retireTimer = clock.setTimeout(() => {
+      if (!slot.retiring.has(process)) return;
+      logger.error("{worker} (pid {pid}) still running past the drain deadline: killing it", {
+        worker: slot.name,
+        pid: process.handle.pid,
+      });
+      process.killedAsHung = true;
+      process.handle.kill("SIGKILL");
+    }, options.drainTimeoutMs + DRAIN_BACKSTOP_MS);
+  }
+
+  /**
    * Replaces the slot's child: a new one starts, and once it is ready (or after the start
    * timeout) the old one drains. Capacity never dips below the pool's size.
    */
@@ -385,10 +417,8 @@ export function createPool(options: PoolOptions): Pool {
         await changed.promise;
       }
       clock.clearTimeout(readyTimer);
-      old.handle.send("drain");
+      retire(slot, old);
       while (slot.retiring.has(old)) await changed.promise;
-      // The old process's LLM calls are over: its share of LLM_MAX_IN_FLIGHT is the new one's.
-      replacement.handle.send("take-llm-jobs");
       slot.restarts++;
     } finally {
       slot.replacing = false;
@@ -506,7 +536,7 @@ export function createPool(options: PoolOptions): Pool {
       slot.removeWhenStopped = true;
       if (slot.current) {
         slot.retiring.add(slot.current);
-        slot.current.handle.send("drain");
+        retire(slot, slot.current);
         slot.current = undefined;
         slot.state = "draining";
       } else {

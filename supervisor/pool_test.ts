@@ -318,6 +318,38 @@ Deno.test("recycling: a child whose first heartbeat was already past maxRssBytes
   assert.equal(test.children.length, 2, "ready: replaced without waiting for the next heartbeat");
 });
 
+/** A pool of one child past `maxJobs: 1`, its replacement ready and the old child told to drain. */
+async function replacing(overrides: Partial<PoolOptions> = {}) {
+  const test = startPool({ size: 1, recycle: { maxJobs: 1 }, ...overrides });
+  const [old] = test.children;
+  old.emit(ready(old));
+  old.emit(heartbeat([], { processed: 1 }));
+  const replacement = test.children[1];
+  replacement.emit(ready(replacement));
+  await test.clock.runMicrotasks();
+  assert.deepEqual(old.sent, ["drain"]);
+  return { test, old, replacement };
+}
+
+Deno.test("a replacement that dies while the old process drains is restarted held, and the one left is told take-llm-jobs when the old one exits", async () => {
+  const { test, old, replacement } = await replacing({ restartDelayMs: 10 });
+  await exit(test, replacement, { signal: "SIGKILL" });
+  await test.clock.tickAsync(20);
+  const restarted = test.children[2];
+  assert.deepEqual(test.replacing, [false, true, true], "restarted while the old one drains");
+  assert.deepEqual(restarted.sent, []);
+  await exit(test, old, { code: 0 });
+  assert.deepEqual(restarted.sent, ["take-llm-jobs"]);
+});
+
+Deno.test("a retiring process still running past drainTimeoutMs and the backstop is killed, so it cannot hold its slot", async () => {
+  const { test, old } = await replacing({ drainTimeoutMs: 5000 });
+  await test.clock.tickAsync(5000 + DRAIN_BACKSTOP_MS - 1);
+  assert.deepEqual(old.signals, []);
+  await test.clock.tickAsync(1);
+  assert.deepEqual(old.signals, ["SIGKILL"]);
+});
+
 Deno.test("a crash loop: a slot whose children all die before they are ready, past the intensity, is reported once and not restarted", async () => {
   const crashLoops: string[] = [];
   const test = startPool({

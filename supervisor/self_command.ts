@@ -1,5 +1,7 @@
 /** The command line that starts a worker child: the same executable, `worker` subcommand. */
 
+import { formatLlmSlots } from "../protocol/llm_share.ts";
+
 /** Deno flags the program runs with; the `start` and `compile` tasks in deno.json use the same. */
 export const PERMISSION_SET = "ppr";
 /** V8 flags of the program and of every worker child. */
@@ -61,13 +63,14 @@ export function selfCommand(self: SelfInvocation): { command: string; args: stri
  * (`--max-old-space-size`) under `deno run`; a compiled binary's V8 flags are fixed at compile
  * time (Deno reads no V8 flags at run time there), so it keeps them and `MAX_WORKER_MEMORY` is
  * the bound. With `countsFile`, the child keeps its job counts there (see
- * `protocol/counts_file.ts`); with `llmSlots`, it makes at most that many LLM calls at once,
- * and with `llmHeld` none until it is told `take-llm-jobs`.
+ * `protocol/counts_file.ts`); with `llmSlots`, it makes at most that many LLM calls at once
+ * from each LLM queue, and with `llmHeld` none until it is told `take-llm-jobs`.
  */
 export function workerCommand(
   self: SelfInvocation,
   name: string,
-  options: { heapLimitMb?: number; countsFile?: string; llmSlots?: number; llmHeld?: boolean } = {},
+  options: { heapLimitMb?: number; countsFile?: string; llmSlots?: number[]; llmHeld?: boolean } =
+    {},
 ): { command: string; args: string[] } {
   const { command, args } = selfCommand(self);
   const withHeap = options.heapLimitMb === undefined
@@ -78,7 +81,9 @@ export function workerCommand(
         : arg
     );
   const counts = options.countsFile === undefined ? [] : ["--counts-file", options.countsFile];
-  const llm = options.llmSlots === undefined ? [] : ["--llm-slots", String(options.llmSlots)];
+  const llm = options.llmSlots === undefined
+    ? []
+    : ["--llm-slots", formatLlmSlots(options.llmSlots)];
   if (options.llmHeld) llm.push("--llm-held");
   return {
     command,

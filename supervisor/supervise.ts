@@ -16,6 +16,7 @@ import { startAuthProbe } from "./auth_probe.ts";
 import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
 import { type LlmBudget, llmBudget, llmShare } from "./llm_budget.ts";
+import { splitShare } from "../protocol/llm_share.ts";
 import { forwardLog } from "./forward_log.ts";
 import { createJobGiver } from "./give_back.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
@@ -117,15 +118,17 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     ? undefined
     : heapLimitMb(memoryBytes, config.workerCount);
   const budget = llmBudgetOf(config, memoryBytes);
-  /** Each worker's share of the container's LLM calls, by name, when they are bounded. */
-  const llmSlotsOf = new Map<string, number>();
+  /** Each worker's share of the container's LLM calls per LLM queue, by name, when bounded. */
+  const llmSlotsOf = new Map<string, number[]>();
+  const llmQueueCount = llmQueuesOf(config).length;
   const countsDir = createCountsDir();
   const pool = createPool({
     size: config.workerCount,
     nameOf: (index) => {
       const name = workerName(hostname, index);
       if (budget.limit !== undefined) {
-        llmSlotsOf.set(name, llmShare(index, config.workerCount, budget.limit));
+        const share = llmShare(index, config.workerCount, budget.limit);
+        llmSlotsOf.set(name, splitShare(share, llmQueueCount, index - 1));
       }
       return name;
     },
@@ -149,9 +152,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         },
       });
     },
-    onJobsLost: async (name, jobs, cause) => {
+    onJobsLost: async (name, jobs, cause, workerIds) => {
       const outcome = await deadline(
-        jobGiver.recover(name, jobs, cause),
+        jobGiver.recover(name, jobs, cause, workerIds),
         GIVE_BACK_TIMEOUT_MS,
         "Redis did not answer; BullMQ's stalled-job check will recover them",
       );
@@ -299,9 +302,13 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 }
 
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
+/** The queues of `config` whose processor is the LLM one. */
+function llmQueuesOf(config: Config): string[] {
+  return config.queues.filter((queue) => config.queueProcessors[queue]?.kind === "llm");
+}
+
 function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget {
-  const llmQueues =
-    config.queues.filter((queue) => config.queueProcessors[queue]?.kind === "llm").length;
+  const llmQueues = llmQueuesOf(config).length;
   const budget = llmBudget({
     memoryBytes,
     workerCount: config.workerCount,
@@ -318,5 +325,11 @@ function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget
     explanation: budget.explanation,
   });
   if (budget.warning) logger.warn("memory: {warning}", { warning: budget.warning });
+  if (budget.limit !== undefined && budget.limit < llmQueues) {
+    logger.warn(
+      "LLM_MAX_IN_FLIGHT ({limit}) is less than the {queues} LLM queues: only {limit} of them are served",
+      { limit: budget.limit, queues: llmQueues },
+    );
+  }
   return budget;
 }

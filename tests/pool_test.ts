@@ -161,6 +161,47 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "kill -9 of a worker being replaced gives back its own job only, not the one its replacement (same name) runs",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = producer(redis.client());
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { MAX_JOBS_PER_WORKER: "1" },
+    });
+    try {
+      await supervisor.waitForHealth((health) => health.workers[0].state === "idle", "a worker");
+      const old = (await supervisor.health()).body.workers[0].pid!;
+      // The first job makes the worker due for replacement; it takes the second while its
+      // replacement starts, and the replacement takes the third.
+      const [, mine, theirs] = await queue.addBulk([
+        { name: "llm", data: echoJob("first", 200) },
+        { name: "llm", data: echoJob("old worker's", 4000), opts: { attempts: 1 } },
+        { name: "llm", data: echoJob("replacement's", 4000), opts: { attempts: 1 } },
+      ]);
+      await waitUntil(
+        async () => (await mine.getState()) === "active" && (await theirs.getState()) === "active",
+        { what: "both long jobs to be active", timeoutMs: 30_000 },
+      );
+      Deno.kill(old, "SIGKILL");
+      for (const job of [mine, theirs]) {
+        await waitUntil(async () => (await job.getState()) === "completed", {
+          what: `job ${job.id} to complete`,
+          timeoutMs: 60_000,
+        });
+      }
+      const given = supervisor.logs.filter((line) => line.includes("given back to the queue"));
+      assert.equal(given.length, 1, given.join("\n"));
+      assert.match(given[0], /"givenBack":1[,}]/);
+      assert.equal((await queue.getJob(theirs.id!))!.attemptsMade, 1);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
 Deno.test("SIGTERM with jobs in flight: all complete, exit 0", integration, async () => {
   await using redis = await startRedis();
   const queue = producer(redis.client());

@@ -133,8 +133,17 @@ Deno.test(
     try {
       const ready = await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const victim = ready.workers[0];
-      // Take a job as worker-test-1 would, with its name, and never report it: BullMQ's lock is
-      // held (30 s), the job's processedBy names the worker, the supervisor knows nothing of it.
+      // Its BullMQ Worker's id, from its ready line: the prefix of the lock tokens it takes.
+      const readyLine = await waitUntil(
+        () => supervisor.logs.find((line) => line.includes("BullMQ workers")),
+        { what: "the worker's ready line" },
+      );
+      const [workerId] = JSON.parse(readyLine).workers as string[];
+      // Take a job as worker-test-1 would, with its name and a token of its Worker, and never
+      // report it: BullMQ's lock is held (30 s), the job's processedBy names the worker, the
+      // supervisor knows nothing of it.
+      // Stopped (SIGSTOP), the worker itself takes nothing meanwhile.
+      Deno.kill(victim.pid!, "SIGSTOP");
       await queue.pause();
       const job = await queue.add("llm", echoJob("orphan"));
       const taker = new Worker("llm", null, {
@@ -143,7 +152,7 @@ Deno.test(
         autorun: false,
       });
       await queue.resume();
-      const taken = await taker.getNextJob("orphan-token");
+      const taken = await taker.getNextJob(`${workerId}:orphan`);
       assert.equal(taken?.id, job.id);
       assert.equal(await job.getState(), "active");
       Deno.kill(victim.pid!, "SIGKILL");

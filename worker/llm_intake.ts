@@ -7,14 +7,18 @@
 import type { Worker } from "bullmq/worker";
 
 /** Creates the gate; with `held`, it stays shut until `release()`. */
-export function createLlmIntake(held: boolean) {
+export function createLlmIntake(held: boolean, onError: (error: unknown) => void) {
   const workers: Worker[] = [];
   let providerPaused = false;
   let waiting = held;
   const apply = () => {
     const open = !providerPaused && !waiting;
-    // `resume()` also starts a Worker made without `autorun`, the way a held one is made.
-    for (const worker of workers) open ? void worker.resume() : void worker.pause(true);
+    for (const worker of workers) {
+      if (!open) void worker.pause(true);
+      else if (worker.isPaused()) void worker.resume();
+      // A held Worker was made without `autorun` (never paused): started here, its failure handled.
+      else if (!worker.isRunning()) worker.run().catch(onError);
+    }
   };
   return {
     /** Whether a new Worker is to start at once (`autorun`). */

@@ -62,6 +62,7 @@ export function createReporter(options: {
       failed: tally.failed,
       rss,
       subprocesses: liveProcessGroups(),
+      ...(workerIds ? { workers: workerIds } : {}),
       ...(withStats && options.stats ? { stats: options.stats } : {}),
     });
   // Reported within the same tick, batched with whatever else happens in it.
@@ -74,6 +75,7 @@ export function createReporter(options: {
       heartbeat();
     });
   };
+  let workerIds: string[] | undefined;
   let beatTimer: ReturnType<typeof setInterval> | undefined;
   let stopListening = () => {};
   return {
@@ -86,6 +88,14 @@ export function createReporter(options: {
         rss = Deno.memoryUsage().rss;
         heartbeat(true);
       }, HEARTBEAT_INTERVAL_MS);
+    },
+    /**
+     * The BullMQ Workers are made: their ids go out at once, before any of them can take a job
+     * (taking one needs Redis, so a later tick).
+     */
+    workersMade(ids: string[]): void {
+      workerIds = ids;
+      heartbeat();
     },
     /** A job finished: its count must not be lost if this process dies a moment later. */
     countsChanged() {

@@ -40,8 +40,8 @@ export interface WorkerOptions {
   subprocessEnv: Record<string, string>;
   /** Where the supervisor reads this worker's counts if it dies (see `protocol/counts_file.ts`). */
   countsFile?: string;
-  /** Most LLM calls this process makes at once: its share of `LLM_MAX_IN_FLIGHT`. */
-  llmSlots?: number;
+  /** Most LLM calls this process makes at once from each LLM queue: its share of `LLM_MAX_IN_FLIGHT`. */
+  llmSlots?: number[];
   /** Takes no LLM jobs until the supervisor says `take-llm-jobs` (it replaces a worker). */
   llmHeld?: boolean;
 }
@@ -82,7 +82,10 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
 
   const workers: Worker[] = [];
   // Provider pauses stop the intake of the LLM queues only; other kinds never call a provider.
-  const llmIntake = createLlmIntake(options.llmHeld === true);
+  const llmIntake = createLlmIntake(
+    options.llmHeld === true,
+    (error) => logger.error("an LLM queue's worker stopped: {error}", { error: String(error) }),
+  );
   // Made with the first LLM queue: a worker without one polls no pauses and loads no provider.
   let llm: LlmContext | undefined;
   const llmContext = () =>
@@ -100,7 +103,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       runner: createLlmRunner({
         config,
         subprocessEnv: options.subprocessEnv,
-        llmCallsInFlight: options.llmSlots,
+        llmCallsInFlight: options.llmSlots?.reduce((sum, slots) => sum + slots, 0),
       }, stats),
     };
   const processors: JobProcessor[] = [];
@@ -113,13 +116,9 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const llmQueues = config.queues.filter((queue) => config.queueProcessors[queue].kind === "llm");
   for (const queue of config.queues) {
     const spec = config.queueProcessors[queue];
-    const concurrency = spec.kind === "llm"
-      ? llmConcurrency(
-        llmQueues.indexOf(queue),
-        llmQueues.length,
-        config.concurrency,
-        options.llmSlots,
-      )
+    const slots = options.llmSlots?.[llmQueues.indexOf(queue)];
+    const concurrency = spec.kind === "llm" && slots !== undefined
+      ? Math.min(config.concurrency, slots)
       : config.concurrency;
     if (concurrency === 0) {
       logger.info("taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is 0", {
@@ -159,6 +158,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     workers.push(worker);
     if (spec.kind === "llm") llmIntake.add(worker);
   }
+
+  reporter.workersMade(workers.map((worker) => worker.id));
 
   const registration = startRegistration(redis, () => ({
     name,
@@ -207,9 +208,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   Promise.all(workers.map((worker) => worker.waitUntilReady())).then(() => {
     if (drain.started) return;
     void registration.refresh();
-    logger.info("ready: queues {queues}, concurrency {concurrency}", {
+    // The BullMQ Worker ids: the prefix of this process's lock tokens (`<id>:<n>`).
+    logger.info("ready: queues {queues}, concurrency {concurrency}, BullMQ workers {workers}", {
       queues: config.queues,
       concurrency: config.concurrency,
+      workers: workers.map((worker) => worker.id),
     });
     reporter.emit({ event: "ready", pid: Deno.pid, queues: config.queues });
   }).catch((error) => logger.error("could not start: {error}", { error: String(error) }));
@@ -229,20 +232,4 @@ function openCountsFileOrWarn(path: string): CountsFile | undefined {
     });
     return undefined;
   }
-}
-
-/**
- * Jobs at once from the LLM queue at `position` of `queues` LLM queues: the configured
- * concurrency, or with `slots` (this process's share of `LLM_MAX_IN_FLIGHT`) its part of them,
- * the first queues one more when they do not divide; 0: the queue is not served here.
- */
-export function llmConcurrency(
-  position: number,
-  queues: number,
-  concurrency: number,
-  slots: number | undefined,
-): number {
-  if (slots === undefined) return concurrency;
-  const part = Math.floor(slots / queues) + (position < slots % queues ? 1 : 0);
-  return Math.min(concurrency, part);
 }
