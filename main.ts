@@ -7,6 +7,7 @@ import {
   childEnv,
   type Config,
   type FlagValues,
+  llmQueuesOf,
   parseConfig,
   secretsOf,
   SETTINGS,
@@ -115,8 +116,7 @@ function llmSlotsOf(flag: string | undefined, config: Config): number[] | undefi
     return slots;
   }
   if (config.llmMaxInFlight === undefined) return undefined;
-  const llmQueues = config.queues.filter((queue) => config.queueProcessors[queue].kind === "llm");
-  return splitShare(config.llmMaxInFlight, llmQueues.length, 0);
+  return splitShare(config.llmMaxInFlight, llmQueuesOf(config).length, 0);
 }
 
 function hostnameOf(config: Config): string {

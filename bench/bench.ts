@@ -18,6 +18,7 @@ import {
   stopAll,
 } from "./baselines.ts";
 import { benchClaudeCli } from "./claude_cli.ts";
+import { cpuOf, memoryOf } from "./proc.ts";
 import { benchClaudeCliFloor } from "./claude_cli_floor.ts";
 import { findRealClaudeCli } from "../testing/real_claude.ts";
 import { benchProcessors } from "./processors.ts";
@@ -45,13 +46,6 @@ function mean(values: number[]): number {
   return sum(values) / values.length;
 }
 
-/** CPU time (user + system) process `pid` has used so far, in ms (10 ms resolution). */
-function cpuMsOf(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 type Row = { group: string; name: string; value: number; unit: string; note?: string };
 const rows: Row[] = [];
 function record(group: string, name: string, value: number, unit: string, note?: string) {
@@ -65,18 +59,6 @@ await using redis = await startRedis();
 const client = redis.client();
 const queue = new Queue("llm", { connection: client });
 queue.on("error", () => {});
-
-function memoryOf(pid: number): { rssMb: number; pssMb: number; ussMb: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(rollup)?.[1] ?? 0);
-  return {
-    rssMb: rss / 1024,
-    pssMb: field("Pss") / 1024,
-    ussMb: (field("Private_Clean") + field("Private_Dirty")) / 1024,
-  };
-}
 
 function echoJobs(count: number, latencyMs = 0) {
   return Array.from({ length: count }, (_, index) => ({
@@ -179,9 +161,9 @@ if (wanted("throughput")) {
       const measureSupervised = async () => {
         const { seconds, workers } = await drainRate(echoJobs(JOBS), async () => {
           const supervisor = await pool(["--count", "4", "--concurrency", String(concurrency)]);
-          return { supervisor, cpuBefore: cpuMsOf(supervisor.pid) };
+          return { supervisor, cpuBefore: cpuOf(supervisor.pid).own * 1000 };
         });
-        supervisorCpuMs += cpuMsOf(workers.supervisor.pid) - workers.cpuBefore;
+        supervisorCpuMs += cpuOf(workers.supervisor.pid).own * 1000 - workers.cpuBefore;
         supervised.push(seconds);
         await stop(workers.supervisor);
       };
@@ -506,7 +488,7 @@ if (wanted("metrics")) {
       QUEUE_PROCESSORS: "a=llm;b=llm;c=llm",
     });
     await delay(2000); // the workers' first figures and the first queue read
-    const cpu = () => cpuMsOf(supervisor.pid);
+    const cpu = () => cpuOf(supervisor.pid).own * 1000;
     const scrapes = 200;
     const idleBefore = cpu();
     await delay(2000);

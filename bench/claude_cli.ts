@@ -16,6 +16,7 @@ import {
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { claudeCliPids, findRealClaudeCli } from "../testing/real_claude.ts";
+import { cpuOf, statusMbOf } from "./proc.ts";
 
 /** Records one row of the benchmark table. */
 export type Record = (
@@ -29,28 +30,6 @@ export type Record = (
 const JOBS = Number(Deno.env.get("BENCH_CLI_JOBS") ?? 20);
 /** A typical job: a page of text to turn into JSON. */
 const PAGE = "Food bank opening hours and address. ".repeat(50);
-const TICKS_PER_S = 100;
-
-/** utime + stime of a process, and of its reaped children, in seconds. */
-function cpuOf(pid: number): { own: number; children: number } {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // After the command: state is field 3; utime 14, stime 15, cutime 16, cstime 17 (1-based).
-  const at = (field: number) => Number(fields[field - 3]);
-  return { own: (at(14) + at(15)) / TICKS_PER_S, children: (at(16) + at(17)) / TICKS_PER_S };
-}
-
-/** A memory figure of `/proc/<pid>/status` (`VmRSS`, `VmHWM` for the peak) in MB; 0 once gone. */
-export function statusMbOf(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-const rssMbOf = (pid: number) => statusMbOf(pid);
 
 const cliPids = (stub: StubAnthropic) => claudeCliPids(stub.url);
 
@@ -106,7 +85,7 @@ export async function benchClaudeCli(record: Record, redis: { url: string; clien
     const before = cpuOf(worker);
     let peakRss = 0;
     const sampler = setInterval(() => {
-      for (const pid of cliPids(stub)) peakRss = Math.max(peakRss, rssMbOf(pid));
+      for (const pid of cliPids(stub)) peakRss = Math.max(peakRss, statusMbOf(pid));
     }, 20);
     const started = performance.now();
     for (let index = 0; index < JOBS; index++) {
@@ -121,7 +100,7 @@ export async function benchClaudeCli(record: Record, redis: { url: string; clien
     clearInterval(sampler);
     const live = cliPids(stub);
     const liveCpu = live.reduce((sum, pid) => sum + cpuOf(pid).own, 0);
-    for (const pid of live) peakRss = Math.max(peakRss, rssMbOf(pid));
+    for (const pid of live) peakRss = Math.max(peakRss, statusMbOf(pid));
     const after = cpuOf(worker);
     const cpu = after.children - before.children + liveCpu;
     perMode[mode] = { cpu, wall };

@@ -10,18 +10,10 @@
 import { claudeArgs } from "../providers/claude_cli/args.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
-import { type Record as RecordRow, statusMbOf } from "./claude_cli.ts";
+import type { Record as RecordRow } from "./claude_cli.ts";
+import { cpuOf, statusMbOf } from "./proc.ts";
 
 const CALLS = Number(Deno.env.get("BENCH_CLI_FLOOR_CALLS") ?? 7);
-const TICKS_PER_S = 100;
-
-/** CPU seconds of this process's reaped children so far (cutime + cstime). */
-function reapedChildrenCpuS(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_S;
-}
-
 /** One call's cost and outcome. */
 interface Call {
   wallMs: number;
@@ -38,7 +30,7 @@ async function measureCall(
   env: Record<string, string>,
   input: string,
 ): Promise<Call> {
-  const cpuBefore = reapedChildrenCpuS();
+  const cpuBefore = cpuOf("self").children;
   const started = performance.now();
   const child = new Deno.Command(cli, {
     args,
@@ -60,7 +52,7 @@ async function measureCall(
   clearInterval(sampler);
   return {
     wallMs: performance.now() - started,
-    cpuMs: (reapedChildrenCpuS() - cpuBefore) * 1000,
+    cpuMs: (cpuOf("self").children - cpuBefore) * 1000,
     peakRssMb,
     code: output.code,
     stdout: new TextDecoder().decode(output.stdout),

@@ -1,6 +1,6 @@
 /** The `auth status` and `auth test` commands: can the workers use their LLM provider, and does a real call work. */
 
-import type { Config } from "../config/config.ts";
+import { type Config, usesClaudeCli } from "../config/config.ts";
 import { LlmError } from "../providers/errors.ts";
 import type { Pause } from "../providers/pause.ts";
 import { readPause } from "../providers/pause.ts";
@@ -163,7 +163,7 @@ export const AUTH_TEST_PROMPT = "Reply with the single word: ok";
  */
 export function authTestCost(config: Config, mode: string): string {
   if (config.provider === "echo") return `auth test calls ${mode}: it spends nothing.`;
-  const cliContext = config.provider === "claude" && config.anthropicApiKey === undefined
+  const cliContext = usesClaudeCli(config)
     ? " (the Claude CLI adds its own context: a few hundred input tokens)"
     : "";
   return `auth test sends one real request to ${mode}: the prompt "${AUTH_TEST_PROMPT}" and a ` +

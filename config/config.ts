@@ -489,6 +489,16 @@ export function childEnv(
   return out;
 }
 
+/** The queues of `config` whose jobs the LLM processor runs, in their configured order. */
+export function llmQueuesOf(config: Config): string[] {
+  return config.queues.filter((queue) => config.queueProcessors[queue]?.kind === "llm");
+}
+
+/** The default provider runs the Claude CLI: `claude` without `ANTHROPIC_API_KEY`. */
+export function usesClaudeCli(config: Config): boolean {
+  return config.provider === "claude" && config.anthropicApiKey === undefined;
+}
+
 /** The settings as help text rows: flag, variable, default and what it does. */
 export function settingsHelp(): string {
   const rows = (Object.values(SETTINGS) as Setting[]).map((setting) => {

@@ -1,7 +1,7 @@
 /** The default command: start the pool, the health server and the signal handlers, and run until drained. */
 
 import { deadline, settlesWithin } from "../async/mod.ts";
-import type { Config } from "../config/config.ts";
+import { type Config, llmQueuesOf, usesClaudeCli } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
 import { startQueueStats } from "../health/queue_stats.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
@@ -204,7 +204,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   });
   // Only a pool that serves an LLM queue probes the provider: a container of standard queues
   // whose CLI has no login must not pause the provider for every other container.
-  const servesLlm = config.queues.some((queue) => config.queueProcessors[queue]?.kind === "llm");
+  const servesLlm = llmQueuesOf(config).length > 0;
   const llm = servesLlm
     ? startAuthProbe({ config, subprocessEnv: options.subprocessEnv }, redis)
     : {
@@ -302,11 +302,6 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 }
 
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
-/** The queues of `config` whose processor is the LLM one. */
-function llmQueuesOf(config: Config): string[] {
-  return config.queues.filter((queue) => config.queueProcessors[queue]?.kind === "llm");
-}
-
 function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget {
   const llmQueues = llmQueuesOf(config).length;
   const budget = llmBudget({
@@ -314,7 +309,7 @@ function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget
     workerCount: config.workerCount,
     concurrency: config.concurrency,
     llmQueues,
-    usesCli: config.provider === "claude" && config.anthropicApiKey === undefined,
+    usesCli: usesClaudeCli(config),
     configured: config.llmMaxInFlight,
   });
   if (llmQueues === 0) return { ...budget, limit: undefined };

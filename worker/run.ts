@@ -3,7 +3,7 @@
 import type { Job } from "bullmq";
 import type { Worker } from "bullmq/worker";
 import { settlesWithin } from "../async/mod.ts";
-import type { Config } from "../config/config.ts";
+import { type Config, llmQueuesOf } from "../config/config.ts";
 import { STOP_GRACE_MS } from "../jobs/external/persistent.ts";
 import { createLlmRunner } from "../jobs/llm/run.ts";
 import type { JobProcessor } from "../jobs/processor.ts";
@@ -113,7 +113,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     return processor;
   };
   const context = { redis, prefix: config.prefix, tally, logger, inFlight };
-  const llmQueues = config.queues.filter((queue) => config.queueProcessors[queue].kind === "llm");
+  const llmQueues = llmQueuesOf(config);
   for (const queue of config.queues) {
     const spec = config.queueProcessors[queue];
     const slots = options.llmSlots?.[llmQueues.indexOf(queue)];
