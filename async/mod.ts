@@ -114,3 +114,30 @@ export async function forEachLine(
   const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream());
   for await (const line of lines) onLine(line);
 }
+
+/**
+ * Runs `task` now and then every `intervalMs`, never two at once: a tick that finds the last run
+ * still going is skipped. A run that throws is the task's business (it should catch). Returns
+ * the function that stops it.
+ *
+ * @example
+ * ```ts
+ * const stop = everyInterval(() => redis.ping(), 1000);
+ * stop();
+ * ```
+ */
+export function everyInterval(task: () => Promise<void>, intervalMs: number): () => void {
+  let busy = false;
+  const run = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      await task();
+    } finally {
+      busy = false;
+    }
+  };
+  void run();
+  const timer = setInterval(run, intervalMs);
+  return () => clearInterval(timer);
+}

@@ -1,6 +1,7 @@
 /** ppr-worker's own page beside bull-board, rendered on the server from the view: no script, no build step. */
 
 import { formatAge, oneLine } from "../cli/format.ts";
+import { JOB_STATES } from "../cli/options.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
 import type { PprView, ProviderView, QueueView, WorkerView } from "./view.ts";
 
@@ -138,8 +139,6 @@ function providerRow(provider: ProviderView): string {
   }</tr>`;
 }
 
-const COUNTED = ["waiting", "prioritized", "active", "delayed", "completed", "failed"] as const;
-
 function queueRow(queue: QueueView): string {
   return `<tr data-queue="${escapeHtml(queue.name)}">${
     [
@@ -151,7 +150,7 @@ function queueRow(queue: QueueView): string {
       cell(escapeHtml(queue.processor), "mono", "processor"),
       cell(escapeHtml(queue.roles.join(", ")), "muted", "roles"),
       cell(badge(queue.paused ? "paused" : "running"), undefined, "status"),
-      ...COUNTED.map((state) => cell(String(queue.counts[state]), "number", state)),
+      ...JOB_STATES.map((state) => cell(String(queue.counts[state]), "number", state)),
     ].join("")
   }</tr>`;
 }
@@ -270,7 +269,7 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
       { name: "processor", hint: "what runs its jobs in this configuration (QUEUE_PROCESSORS)" },
       { name: "from" },
       { name: "status" },
-      ...COUNTED.map((state) => ({ name: state, numeric: true })),
+      ...JOB_STATES.map((state) => ({ name: state, numeric: true })),
     ],
     view.queues.map(queueRow),
   );

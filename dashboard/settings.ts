@@ -1,5 +1,6 @@
 /** The dashboard's settings (port, host, basic-auth credentials, read-only), from its flags and the environment. */
 
+import { table } from "../cli/format.ts";
 import { boolean, integer, pattern } from "../config/rules.ts";
 
 /** Where the dashboard listens unless DASHBOARD_PORT or --port says otherwise (RQ Dashboard's port). */
@@ -194,7 +195,5 @@ export function dashboardSettingsHelp(): string {
       "true: the pool serves the dashboard beside it (a flag of the pool)",
     ],
   ];
-  const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column].length)) + 2);
-  return rows.map((row) => `  ${row[0].padEnd(widths[0])}${row[1].padEnd(widths[1])}${row[2]}`)
-    .join("\n");
+  return table(rows).replace(/^/gm, "  ");
 }

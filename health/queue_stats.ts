@@ -1,6 +1,8 @@
 /** Reads queue depths and provider pauses on a timer and caches them, so a scrape never waits on Redis. */
 
 import type { Redis } from "ioredis";
+import { everyInterval } from "../async/mod.ts";
+import { parsePause } from "../providers/pause.ts";
 import { pauseKey } from "../redis/keys.ts";
 
 /** The states a queue's depth is counted in. */
@@ -40,10 +42,7 @@ export function startQueueStats(
 ) {
   const { prefix, queues, providers } = options;
   const stats: { state: QueueStats } = { state: { queues: [], providers: [], readAt: undefined } };
-  let busy = false;
   const read = async () => {
-    if (busy) return;
-    busy = true;
     try {
       const pipeline = redis.pipeline();
       for (const queue of queues) {
@@ -67,12 +66,7 @@ export function startQueueStats(
       });
       const pauses = providers.map((provider, index) => {
         const raw = replies[queues.length * 6 + index];
-        let retryAt = 0;
-        try {
-          retryAt = typeof raw === "string" ? Number(JSON.parse(raw).retry_at) || 0 : 0;
-        } catch {
-          retryAt = 0;
-        }
+        const retryAt = Number(parsePause(typeof raw === "string" ? raw : null)?.retry_at) || 0;
         return {
           provider,
           paused: retryAt > now,
@@ -82,11 +76,7 @@ export function startQueueStats(
       stats.state = { queues: depths, providers: pauses, readAt: now };
     } catch {
       // Redis trouble shows in /health through the Redis probe; the last read stays.
-    } finally {
-      busy = false;
     }
   };
-  void read();
-  const timer = setInterval(read, options.intervalMs ?? 5000);
-  return { stats, stop: () => clearInterval(timer) };
+  return { stats, stop: everyInterval(read, options.intervalMs ?? 5000) };
 }

@@ -1,7 +1,7 @@
 /** Pings Redis on a timer and remembers the answer, so health requests never wait on Redis. */
 
 import type { Redis } from "ioredis";
-import { deadline } from "../async/mod.ts";
+import { deadline, everyInterval } from "../async/mod.ts";
 
 /** What the last pings said about Redis. */
 export interface RedisState {
@@ -24,10 +24,7 @@ export function startRedisProbe(redis: Redis, intervalMs = 1000, now: () => numb
   };
   redis.on("error", markDown);
   redis.on("close", markDown);
-  let busy = false;
-  const probe = async () => {
-    if (busy) return;
-    busy = true;
+  const stopProbing = everyInterval(async () => {
     const started = performance.now();
     try {
       await deadline(redis.ping(), intervalMs, "ping timeout");
@@ -36,16 +33,12 @@ export function startRedisProbe(redis: Redis, intervalMs = 1000, now: () => numb
       state.downSince = undefined;
     } catch {
       markDown();
-    } finally {
-      busy = false;
     }
-  };
-  void probe();
-  const timer = setInterval(probe, intervalMs);
+  }, intervalMs);
   return {
     state,
     stop: () => {
-      clearInterval(timer);
+      stopProbing();
       redis.off("error", markDown);
       redis.off("close", markDown);
     },

@@ -43,7 +43,11 @@ export function quotaPauseMs(strikes: number, resetInMs: number | undefined): nu
 
 /** The current pause of `provider`, or `undefined` when it may be called. */
 export async function readPause(redis: Redis, provider: string): Promise<Pause | undefined> {
-  const value = await redis.get(pauseKey(provider));
+  return parsePause(await redis.get(pauseKey(provider)));
+}
+
+/** A pause record as stored in Redis; `undefined` for none or one that is not JSON. */
+export function parsePause(value: string | null): Pause | undefined {
   if (!value) return undefined;
   try {
     return JSON.parse(value) as Pause;
