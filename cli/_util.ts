@@ -73,22 +73,25 @@ export async function withRedis<T>(
 }
 
 /**
- * Runs `body` with a BullMQ `Queue` for each of `names` in turn, on an existing connection,
- * closing each queue afterwards (the connection stays open for the caller).
+ * Runs `body` with a BullMQ `Queue` for each of `names` in turn, on an existing connection: one
+ * of `open` when it has the name (left open), else a new one closed afterwards (the connection
+ * stays open for the caller).
  */
 export async function forEachQueue(
   redis: Redis,
   target: RedisTarget,
   names: readonly string[],
   body: (queue: Queue, name: string) => Promise<void>,
+  open?: ReadonlyMap<string, Queue>,
 ): Promise<void> {
   for (const name of names) {
-    const queue = new Queue(name, { connection: redis, prefix: target.prefix });
-    queue.on("error", () => {});
+    const kept = open?.get(name);
+    const queue = kept ?? new Queue(name, { connection: redis, prefix: target.prefix });
+    if (!kept) queue.on("error", () => {});
     try {
       await body(queue, name);
     } finally {
-      await queue.close();
+      if (!kept) await queue.close();
     }
   }
 }

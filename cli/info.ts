@@ -5,6 +5,7 @@ import { delay } from "../async/mod.ts";
 import { formatDuration } from "../config/duration.ts";
 import { listRegistrations, type Registration } from "../redis/registrations.ts";
 import { redactUrl } from "../redis/url.ts";
+import type { Queue } from "bullmq";
 import { forEachQueue, printJson, type RedisTarget, runCommand, withRedis } from "./_util.ts";
 import { JOB_STATES, type JobState } from "./options.ts";
 import { formatAge, oneLine, table } from "./format.ts";
@@ -184,6 +185,8 @@ export interface InfoOptions extends RedisTarget {
   /** Refresh every this many ms until Ctrl-C; `undefined`: show once. */
   intervalMs?: number;
   json: boolean;
+  /** Queues already open for some of the names (the dashboard's): used, not closed. */
+  openQueues?: ReadonlyMap<string, Queue>;
 }
 
 /** Reads everything `info` shows from Redis. */
@@ -210,7 +213,7 @@ export async function readInfo(redis: Redis, options: InfoOptions): Promise<Info
     for (const client of await queue.getWorkers()) {
       bullWorkers.push({ queue: name, name: workerNameOfClient(String(client.rawname ?? "")) });
     }
-  });
+  }, options.openQueues);
   return {
     at: new Date().toISOString(),
     redis: redactUrl(options.redisUrl),

@@ -79,7 +79,9 @@ export function dashboardApp(options: DashboardOptions): { app: Hono; close(): P
     );
   }
 
-  const view = () => readPprView(redis, source);
+  // The queues bull-board holds open serve each view too: none opened and closed per request.
+  const byName = new Map(queues.map((queue) => [queue.name, queue]));
+  const view = () => readPprView(redis, source, byName);
   const unavailable = (error: unknown) =>
     `cannot read Redis: ${redact(error instanceof Error ? error.message : String(error))}`;
   app.get(PPR_API_PATH, async (c) => {

@@ -2,6 +2,7 @@
 
 import type { Redis } from "ioredis";
 import { healthUrl } from "../cli/healthcheck.ts";
+import type { Queue } from "bullmq";
 import { type QueueInfo, readInfo, type WorkerInfo } from "../cli/info.ts";
 import type { ProcessorSpec } from "../config/config.ts";
 import { redact } from "../log/redact.ts";
@@ -132,7 +133,11 @@ export function providerView(
 }
 
 /** Reads the whole view: `info`'s snapshot of every worker and queue, the pauses, the processors. */
-export async function readPprView(redis: Redis, source: PprViewSource): Promise<PprView> {
+export async function readPprView(
+  redis: Redis,
+  source: PprViewSource,
+  openQueues?: ReadonlyMap<string, Queue>,
+): Promise<PprView> {
   const queueNames = dashboardQueues(source.queues, source.resultQueues);
   const [snapshot, pauses, restarts] = await Promise.all([
     // Every worker on this Redis, of every container; the queues are this configuration's.
@@ -142,6 +147,7 @@ export async function readPprView(redis: Redis, source: PprViewSource): Promise<
       queues: queueNames,
       discoverQueues: true,
       json: true,
+      openQueues,
     }),
     Promise.all(source.providers.map((provider) => readPause(redis, provider))),
     source.restarts?.().catch(() => undefined),

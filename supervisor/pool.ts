@@ -14,13 +14,15 @@ export interface PoolOptions {
   /** Slot names: `worker-<hostname>-<index>`. */
   nameOf(index: number): string;
   /**
-   * Starts the process of a slot; the edge where processes are made. `replacing`: an older
-   * process of the slot still runs; the new one is sent `take-llm-jobs` once none does.
+   * Starts the process of slot `index` (1-based), named `name`; the edge where processes are
+   * made. `replacing`: an older process of the slot still runs; the new one is sent
+   * `take-llm-jobs` once none does.
    */
   spawn(
     name: string,
     callbacks: { onEvent(event: ChildEvent): void },
     replacing: boolean,
+    index: number,
   ): ChildHandle;
   /**
    * Gives back the jobs of a child that died: called once per death that was not a clean exit
@@ -239,9 +241,14 @@ export function createPool(options: PoolOptions): Pool {
       workerIds: [],
       retireTimer: undefined,
     };
-    process.handle = options.spawn(slot.name, {
-      onEvent: (event) => onEvent(slot, process, event),
-    }, replacing);
+    process.handle = options.spawn(
+      slot.name,
+      {
+        onEvent: (event) => onEvent(slot, process, event),
+      },
+      replacing,
+      slot.index,
+    );
     const exit = process.handle.exited.then((status) => onExit(slot, process, status));
     exits.add(exit);
     exit.finally(() => {

@@ -118,30 +118,27 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     ? undefined
     : heapLimitMb(memoryBytes, config.workerCount);
   const budget = llmBudgetOf(config, memoryBytes);
-  /** Each worker's share of the container's LLM calls per LLM queue, by name, when bounded. */
-  const llmSlotsOf = new Map<string, number[]>();
   const llmQueueCount = llmQueuesOf(config).length;
+  /** Worker `index`'s share of the container's LLM calls per LLM queue, when they are bounded. */
+  const llmSlotsOf = (index: number) =>
+    budget.limit === undefined
+      ? undefined
+      : splitShare(llmShare(index, config.workerCount, budget.limit), llmQueueCount, index - 1);
   const countsDir = createCountsDir();
   const pool = createPool({
     size: config.workerCount,
-    nameOf: (index) => {
-      const name = workerName(hostname, index);
-      if (budget.limit !== undefined) {
-        const share = llmShare(index, config.workerCount, budget.limit);
-        llmSlotsOf.set(name, splitShare(share, llmQueueCount, index - 1));
-      }
-      return name;
-    },
-    spawn: (name, { onEvent }, replacing) => {
+    nameOf: (index) => workerName(hostname, index),
+    spawn: (name, { onEvent }, replacing, index) => {
       const forwardLine = forwardLog(name, json);
       const countsFile = countsDir.fileFor(name);
+      const llmSlots = llmSlotsOf(index);
       return spawnChild({
         ...workerCommand(self, name, {
           heapLimitMb: heapLimit,
           countsFile,
-          llmSlots: llmSlotsOf.get(name),
+          llmSlots,
           // A replacement takes LLM jobs once the old process's calls are over.
-          llmHeld: replacing && llmSlotsOf.has(name),
+          llmHeld: replacing && llmSlots !== undefined,
         }),
         countsFile,
         env: childEnv,

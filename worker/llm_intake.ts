@@ -11,10 +11,10 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
   const workers: Worker[] = [];
   let providerPaused = false;
   let waiting = held;
+  const isOpen = () => !providerPaused && !waiting;
   const apply = () => {
-    const open = !providerPaused && !waiting;
     for (const worker of workers) {
-      if (!open) void worker.pause(true);
+      if (!isOpen()) void worker.pause(true);
       else if (worker.isPaused()) void worker.resume();
       // A held Worker was made without `autorun` (never paused): started here, its failure handled.
       else if (!worker.isRunning()) worker.run().catch(onError);
@@ -23,7 +23,7 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
   return {
     /** Whether a new Worker is to start at once (`autorun`). */
     get open(): boolean {
-      return !providerPaused && !waiting;
+      return isOpen();
     },
     /** Puts an LLM queue's Worker behind the gate. */
     add(worker: Worker): void {

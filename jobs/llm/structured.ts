@@ -53,12 +53,23 @@ export function extractJson(text: string): unknown {
 type CheckedSchema = { validate: (value: unknown) => string[] } | { problem: string };
 
 const checkedSchemas = new Map<string, CheckedSchema>();
+/** By the schema object itself: the job's check and its answer's check share one `JSON.stringify`. */
+const checkedByObject = new WeakMap<object, CheckedSchema>();
 
 /**
  * Lints and compiles a schema once per distinct schema (the 100 most recently used are kept):
  * the jobs that reuse it, and the check of each answer, only look it up.
  */
 function checked(schema: Record<string, unknown>): CheckedSchema {
+  let entry = checkedByObject.get(schema);
+  if (!entry) {
+    entry = checkedByText(schema);
+    checkedByObject.set(schema, entry);
+  }
+  return entry;
+}
+
+function checkedByText(schema: Record<string, unknown>): CheckedSchema {
   const key = JSON.stringify(schema);
   let entry = checkedSchemas.get(key);
   if (entry) {
