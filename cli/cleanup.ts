@@ -1,8 +1,10 @@
 /** The `cleanup` command: removes the worker registrations no live worker can own, of every host. */
 
-import type { Redis } from "ioredis";
-import { workerKey } from "../redis/keys.ts";
-import { listRegistrations, type Registration, STALE_AFTER_MS } from "../redis/registrations.ts";
+import {
+  listStoredRegistrations,
+  type Registration,
+  STALE_AFTER_MS,
+} from "../redis/registrations.ts";
 import { printJson, type RedisTarget, runCommand, withRedis } from "./_util.ts";
 import { formatAge } from "./format.ts";
 
@@ -108,19 +110,6 @@ export interface CleanupOptions extends RedisTarget {
   json: boolean;
 }
 
-async function readEntries(redis: Redis): Promise<(RegistrationEntry & { raw: string })[]> {
-  const entries: (RegistrationEntry & { raw: string })[] = [];
-  for (const registration of await listRegistrations(redis)) {
-    const key = workerKey(registration.name);
-    const [[, raw], [, ttlMs]] = (await redis.multi().get(key).pttl(key).exec())! as [
-      [Error | null, string | null],
-      [Error | null, number],
-    ];
-    if (raw !== null) entries.push({ registration, ttlMs, raw });
-  }
-  return entries;
-}
-
 /**
  * Removes the stale registrations of every host (see {@link decideCleanup}) and says which;
  * with `dryRun` only says. Exit 0, or 1 when Redis cannot be reached.
@@ -128,7 +117,7 @@ async function readEntries(redis: Redis): Promise<(RegistrationEntry & { raw: st
 export function runCleanup(options: CleanupOptions): Promise<number> {
   return runCommand("cleanup", () =>
     withRedis(options, "ppr-cleanup", async (redis) => {
-      const entries = await readEntries(redis);
+      const entries = await listStoredRegistrations(redis);
       const decisions = decideCleanup(entries, { now: Date.now() });
       if (!options.dryRun) {
         for (const [index, decision] of decisions.entries()) {
@@ -136,7 +125,7 @@ export function runCleanup(options: CleanupOptions): Promise<number> {
           const removed = await redis.eval(
             DELETE_IF_UNCHANGED,
             1,
-            workerKey(decision.name),
+            entries[index].key,
             entries[index].raw,
           );
           if (removed !== 1) {

@@ -45,13 +45,46 @@ export async function listRegistrations(redis: Redis): Promise<Registration[]> {
     if ((keys as string[]).length === 0) continue;
     const values = await redis.mget(...(keys as string[]));
     for (const value of values) {
-      if (value === null) continue;
-      try {
-        found.push(JSON.parse(value));
-      } catch {
-        // Not ours to read; left alone.
-      }
+      const registration = parseRegistration(value);
+      if (registration) found.push(registration);
     }
   }
   return found;
+}
+
+/** A registration as stored: its key, its raw text, what it says and its TTL. */
+export interface StoredRegistration {
+  key: string;
+  raw: string;
+  registration: Registration;
+  /** The key's TTL in ms (`PTTL`): -1 when it has none. */
+  ttlMs: number;
+}
+
+/** Every registration with its key, raw text and TTL: one round trip per scanned batch. */
+export async function listStoredRegistrations(redis: Redis): Promise<StoredRegistration[]> {
+  const found: StoredRegistration[] = [];
+  for await (const keys of redis.scanStream({ match: WORKER_KEY_PATTERN, count: 200 })) {
+    if ((keys as string[]).length === 0) continue;
+    const batch = redis.multi();
+    for (const key of keys as string[]) batch.get(key).pttl(key);
+    const replies = (await batch.exec()) ?? [];
+    (keys as string[]).forEach((key, index) => {
+      const raw = replies[index * 2]?.[1] as string | null;
+      const registration = parseRegistration(raw);
+      if (raw !== null && registration) {
+        found.push({ key, raw, registration, ttlMs: Number(replies[index * 2 + 1]?.[1]) });
+      }
+    });
+  }
+  return found;
+}
+
+function parseRegistration(value: string | null): Registration | undefined {
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined; // Not ours to read; left alone.
+  }
 }
