@@ -62,3 +62,41 @@ export function spawnProcessGroup(
   });
   return child;
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * Runs a process started by {@link spawnProcessGroup} to its end: `input` on its stdin (closed
+ * after it; a process that does not read is fine), its stdout collected, its exit status. Its
+ * whole group is killed when `signal` aborts, and in any case once this returns or throws (what
+ * it left running goes with it). Its stderr is the caller's to read.
+ */
+export async function runGroupToEnd(
+  child: Deno.ChildProcess,
+  input: string,
+  signal: AbortSignal,
+): Promise<{ status: Deno.CommandStatus; stdout: string }> {
+  const kill = () => killProcessGroup(child.pid);
+  signal.addEventListener("abort", kill, { once: true });
+  try {
+    const [stdout, status] = await Promise.all([
+      new Response(child.stdout).text(),
+      child.status,
+      writeAndClose(child.stdin, input),
+    ]);
+    return { status, stdout };
+  } finally {
+    signal.removeEventListener("abort", kill);
+    kill();
+  }
+}
+
+async function writeAndClose(stdin: WritableStream<Uint8Array>, text: string): Promise<void> {
+  const writer = stdin.getWriter();
+  try {
+    await writer.write(encoder.encode(text));
+    await writer.close();
+  } catch {
+    // It exited (or was killed) without reading it all: its exit status tells why.
+  }
+}

@@ -1,7 +1,7 @@
 /** Starts the Claude CLI in a process group of its own, so that it and everything it started can be killed together. */
 
 import { LlmError } from "../errors.ts";
-import { killProcessGroup, spawnProcessGroup } from "../process_groups.ts";
+import { runGroupToEnd, spawnProcessGroup } from "../process_groups.ts";
 
 /** Where and how the CLI runs. */
 export interface CliCommand {
@@ -44,22 +44,8 @@ export async function runInGroup(
   signal: AbortSignal,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawnInGroup(command);
-  const kill = () => killProcessGroup(child.pid);
-  signal.addEventListener("abort", kill, { once: true });
-  try {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin)).catch(() => {});
-    await writer.close().catch(() => {});
-    const output = await child.output();
-    signal.throwIfAborted();
-    return {
-      code: output.code,
-      stdout: new TextDecoder().decode(output.stdout),
-      stderr: new TextDecoder().decode(output.stderr),
-    };
-  } finally {
-    // On an error before the exit (a failed write) the CLI may still run: its group goes.
-    signal.removeEventListener("abort", kill);
-    kill();
-  }
+  const stderr = new Response(child.stderr).text().catch(() => "");
+  const { status, stdout } = await runGroupToEnd(child, stdin, signal);
+  signal.throwIfAborted();
+  return { code: status.code, stdout, stderr: await stderr };
 }
