@@ -1,4 +1,4 @@
-/** Small async helpers, modelled on Deno std's `delay`, `deadline` and `TextLineStream` (JSR is not reachable to build with). */
+/** Small async helpers, modelled on Deno std's `delay`, `deadline`, `abortable` and `TextLineStream` (JSR is not reachable to build with). */
 
 /**
  * Resolves after `ms` milliseconds; rejects with the signal's reason as soon as
@@ -23,6 +23,24 @@ export function delay(ms: number, options: { signal?: AbortSignal } = {}): Promi
       resolve();
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Waits for `promise`, or rejects with the signal's reason as soon as `signal` aborts (at once
+ * when it already has). The promise itself goes on.
+ *
+ * @example
+ * ```ts
+ * await abortable(processExit, AbortSignal.timeout(1000));
+ * ```
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { UnrecoverableError } from "bullmq/errors";
-import { forEachLine, settlesWithin } from "../../async/mod.ts";
+import { abortable, delay, forEachLine, settlesWithin } from "../../async/mod.ts";
 import { killProcessGroup } from "../../providers/process_groups.ts";
 import type { JobProcessor } from "../processor.ts";
 import { type ExternalOptions, type ProcessorProcess, startProcess } from "./process.ts";
@@ -37,16 +37,6 @@ interface Running extends ProcessorProcess {
   killedFor?: string;
 }
 
-/** Waits for `promise`, or rejects with the signal's reason as soon as `signal` aborts. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
 /**
  * One process of `options.command` for this worker process and queue, started at once and
  * started again (after `RESTART_BASE_MS`, doubling up to `RESTART_MAX_MS` while it keeps dying
@@ -63,8 +53,10 @@ export function createPersistentProcessor(options: ExternalOptions): JobProcesso
   let startError: Error | undefined;
   let deathsInRow = 0;
   let closed = false;
-  let restartTimer: ReturnType<typeof setTimeout> | undefined;
-  let restarted: { promise: Promise<void>; resolve(): void } | undefined;
+  /** Aborted by `close`: ends the wait for the next start. */
+  const closing = new AbortController();
+  /** Resolves when the next start, while one is scheduled, has happened (or been called off). */
+  let restarted: Promise<void> | undefined;
 
   function start(): void {
     let process: ProcessorProcess;
@@ -117,15 +109,12 @@ export function createPersistentProcessor(options: ExternalOptions): JobProcesso
     if (closed) return;
     const delayMs = Math.min(RESTART_BASE_MS * 2 ** deathsInRow, RESTART_MAX_MS);
     deathsInRow++;
-    let resolve!: () => void;
-    const promise = new Promise<void>((done) => (resolve = done));
-    restarted = { promise, resolve };
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
+    restarted = delay(delayMs, { signal: closing.signal }).then(() => {
       restarted = undefined;
       if (!closed && !running) start();
-      resolve();
-    }, delayMs);
+    }, () => {
+      restarted = undefined;
+    });
   }
 
   function answer(self: Running, line: string): void {
@@ -162,9 +151,9 @@ export function createPersistentProcessor(options: ExternalOptions): JobProcesso
     while (true) {
       if (closed) throw new Error("the worker is stopping");
       if (running && !running.killedFor) return running;
-      if (running) await unlessAborted(running.gone, signal);
+      if (running) await abortable(running.gone, signal);
       else if (startError) throw startError;
-      else if (restarted) await unlessAborted(restarted.promise, signal);
+      else if (restarted) await abortable(restarted, signal);
       else start();
     }
   }
@@ -216,8 +205,7 @@ export function createPersistentProcessor(options: ExternalOptions): JobProcesso
     },
     async close() {
       closed = true;
-      clearTimeout(restartTimer);
-      restarted?.resolve();
+      closing.abort();
       const self = running;
       if (!self) return;
       // Drain: stdin closed is the processor's signal to finish and exit.

@@ -3,7 +3,7 @@
  * at a time and starting a new conversation (`/clear`) after every job.
  */
 
-import { forEachLine } from "../../async/mod.ts";
+import { abortable, forEachLine } from "../../async/mod.ts";
 import { LlmError } from "../errors.ts";
 import type { LlmRequest, ProviderResult } from "../provider.ts";
 import { claudeArgs, claudeInput } from "./args.ts";
@@ -237,18 +237,14 @@ export function createWarmPool(setup: () => Promise<CliSetup>, options: WarmPool
         processes.add(process);
         return process;
       }
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          waiters.delete(wake);
-          reject(signal.reason);
-        };
-        waiters.add(wake);
-        signal.addEventListener("abort", onAbort, { once: true });
-      });
+      // Until a process is idle or gone (`wakeOne` takes the waiter out), or the job aborts.
+      const woken = Promise.withResolvers<void>();
+      waiters.add(woken.resolve);
+      try {
+        await abortable(woken.promise, signal);
+      } finally {
+        waiters.delete(woken.resolve);
+      }
     }
   }
 
