@@ -207,9 +207,17 @@ export async function readInfo(redis: Redis, options: InfoOptions): Promise<Info
         JOB_STATES.map((state) => [state, counts[state] ?? 0]),
       ) as QueueInfo["counts"],
     });
-    for (const job of await queue.getJobs(["active"])) {
-      activeJobs.push({ queue: name, id: String(job.id), processedBy: job.processedBy });
-    }
+    // Two fields of each active job, in one round trip (not each whole job with its data).
+    const ids = await queue.getRanges(["active"], 0, -1);
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hmget(queue.toKey(id), "pb", "timestamp");
+    const replies = ids.length > 0 ? (await pipeline.exec()) ?? [] : [];
+    ids.forEach((id, index) => {
+      const [processedBy, timestamp] = (replies[index]?.[1] ?? [null, null]) as (string | null)[];
+      // A job whose hash is gone (finished meanwhile) is skipped, as BullMQ's getJobs does.
+      if (timestamp === null) return;
+      activeJobs.push({ queue: name, id, processedBy: processedBy ?? undefined });
+    });
     for (const client of await queue.getWorkers()) {
       bullWorkers.push({ queue: name, name: workerNameOfClient(String(client.rawname ?? "")) });
     }
