@@ -53,6 +53,25 @@ async function updateDay(paths: RecordPaths, now: Date): Promise<void> {
  */
 export function createRecorder(options: RecorderOptions): JobProcessor {
   const now = options.now ?? (() => new Date());
+  // A day's update still waiting for the lock, by its summary file. A result renamed in while
+  // one waits joins it: the update lists the day only once it holds the lock, so it counts that
+  // file too. A burst of results then lists the day once per turn of the lock, not per result.
+  const waiting = new Map<string, Promise<void>>();
+  const updateDayOnce = (paths: RecordPaths): Promise<void> => {
+    const pending = waiting.get(paths.summary);
+    if (pending) return pending;
+    const update = withFileLock(paths.lockFile, () => {
+      waiting.delete(paths.summary);
+      return updateDay(paths, now());
+    });
+    waiting.set(paths.summary, update);
+    // Failed before it held the lock: the next result tries again on its own.
+    const forget = () => {
+      if (waiting.get(paths.summary) === update) waiting.delete(paths.summary);
+    };
+    update.then(forget, forget);
+    return update;
+  };
   return {
     async run(job, signal) {
       const parsed = parseResultMessage(job.data);
@@ -63,7 +82,7 @@ export function createRecorder(options: RecorderOptions): JobProcessor {
       signal.throwIfAborted();
       const recorded = { ...message, scraper_id: scraperId, recorded_at: now().toISOString() };
       await writeFileAtomic(paths.file, JSON.stringify(recorded, null, 2) + "\n");
-      await withFileLock(paths.lockFile, () => updateDay(paths, now()));
+      await updateDayOnce(paths);
       return { file: paths.relativeFile };
     },
     async close() {},
