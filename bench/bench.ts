@@ -528,7 +528,7 @@ const machine = {
   date: new Date().toISOString(),
   jobs: JOBS,
 };
-// Only a full run replaces the results the README's table comes from.
+// Only a full run replaces the results docs/performance.md's table comes from.
 if (!only) {
   await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(

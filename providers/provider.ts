@@ -28,7 +28,7 @@ export interface LlmRequest {
   signal: AbortSignal;
 }
 
-/** The job's return value, as the job contract in the README describes it. */
+/** The job's return value, as docs/jobs-and-providers.md describes the job contract. */
 export interface LlmResult {
   text: string;
   parsed?: unknown;

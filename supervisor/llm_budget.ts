@@ -1,7 +1,7 @@
 /**
  * How many LLM calls this container may have in flight (`LLM_MAX_IN_FLIGHT`), how they are
  * shared by its workers, and whether the configuration could outgrow the container's memory.
- * The figures are those `deno task bench` measured (README, "Performance").
+ * The figures are those `deno task bench` measured (docs/performance.md).
  */
 
 /** Peak RSS of one Claude CLI call, rounded up from the bench (190 MB cold, 277 MB warm). */

@@ -22,7 +22,7 @@ import { freePort, startRedis } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 /**
- * Where the screenshots go: a temporary folder, or with PPR_SCREENSHOTS=docs the README's
+ * Where the screenshots go: a temporary folder, or with PPR_SCREENSHOTS=docs docs/dashboard.md's
  * pictures (`PPR_SCREENSHOTS=docs deno test -A tests/dashboard_test.ts` renews them).
  */
 const SCREENSHOTS = Deno.env.get("PPR_SCREENSHOTS") ??

@@ -10,7 +10,7 @@ export type { Message };
 /** Longest prompt accepted, in characters, all messages together. */
 export const MAX_PROMPT_CHARS = 2_000_000;
 
-/** Job data as the job contract in the README describes it. */
+/** Job data as docs/jobs-and-providers.md describes the job contract. */
 export interface LlmJob {
   prompt: string | Message[];
   format?: Record<string, unknown>;

@@ -16,7 +16,7 @@ const PASSED_THROUGH = [
 ];
 
 /**
- * What ppr-worker sets for every CLI process, and why (the README lists them too):
+ * What ppr-worker sets for every CLI process, and why (docs/jobs-and-providers.md lists them too):
  * - `CLAUDE_CODE_MAX_RETRIES=0`: one request per call. The CLI otherwise retries a 401 (API
  *   key), 429, 500 or 529 for minutes, holding the job and hammering a quota; ppr-worker's own
  *   failure classes, backoff and shared pause decide instead.

@@ -32,7 +32,7 @@ const STOP_GRACE_MS = parseDurationMs(compose.services.worker.stop_grace_period)
 const DRAIN_TIMEOUT_MS = parseDurationMs(compose.services.worker.environment.DRAIN_TIMEOUT)!;
 const VERSION = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).version as string;
 
-/** A figure for the log and for the README: one line each. */
+/** A figure for the log and for docs/containers-and-scaling.md: one line each. */
 function figure(text: string): void {
   console.log(`containers: ${text}`);
 }
