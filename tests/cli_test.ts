@@ -88,22 +88,26 @@ Deno.test("an unknown flag is a usage error, exit 2", async () => {
   assert.match(stderr, /unknown option '--cuont'/);
 });
 
-Deno.test("enqueue --wait prints each result as it finishes", integration, async () => {
-  await using redis = await startRedis();
-  await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
-  await supervisor.waitForHealth((health) => health.workers_alive === 2, "2 workers");
-  const { code, stdout, stderr } = await runPpr(
-    ["enqueue", "--prompt", "hello", "--count", "3", "--wait", "--provider", "echo"],
-    baseEnv({ REDIS_URL: redis.url }),
-  );
-  assert.equal(code, 0, stderr);
-  const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
-  assert.equal(lines.length, 3);
-  for (const line of lines) {
-    assert.equal(line.state, "completed");
-    assert.equal(line.result.text, "hello");
-  }
-});
+Deno.test(
+  "enqueue --wait prints one JSON line per job, each completed with its result",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
+    await supervisor.waitForHealth((health) => health.workers_alive === 2, "2 workers");
+    const { code, stdout, stderr } = await runPpr(
+      ["enqueue", "--prompt", "hello", "--count", "3", "--wait", "--provider", "echo"],
+      baseEnv({ REDIS_URL: redis.url }),
+    );
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      assert.equal(line.state, "completed");
+      assert.equal(line.result.text, "hello");
+    }
+  },
+);
 
 Deno.test("enqueue refuses an invalid payload before it reaches Redis", async () => {
   const { code, stderr } = await runPpr(
