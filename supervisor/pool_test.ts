@@ -51,8 +51,6 @@ interface TestPool {
   jobsLost: { name: string; jobs: HeldJob[]; cause: string }[];
   /** Every process group the pool killed. */
   groupsKilled: number[];
-  /** Every crash loop reported. */
-  crashLoops: string[];
   /** For each child spawned, whether it replaced a running one. */
   replacing: boolean[];
 }
@@ -63,7 +61,6 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
   const children: FakeChild[] = [];
   const jobsLost: TestPool["jobsLost"] = [];
   const groupsKilled: number[] = [];
-  const crashLoops: string[] = [];
   const replacing: boolean[] = [];
   const pool = createPool({
     size: 1,
@@ -91,7 +88,7 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
     ...overrides,
   });
   pool.start();
-  return { pool, clock, children, jobsLost, groupsKilled, crashLoops, replacing };
+  return { pool, clock, children, jobsLost, groupsKilled, replacing };
 }
 
 const ready = (child: FakeChild): ChildEvent => ({

@@ -65,8 +65,16 @@ export async function startDashboardProcess(
   try {
     const found = await waitUntil((): { url: string } | { exitCode: number } | undefined => {
       if (exitCode !== undefined) return { exitCode };
-      const line = output.find((each) => each.includes("dashboard listening on"));
-      return line === undefined ? undefined : { url: JSON.parse(line).url };
+      // The record that announces where it listens is the one with a url and a port.
+      for (const line of output) {
+        try {
+          const { url, port } = JSON.parse(line);
+          if (typeof url === "string" && typeof port === "number") return { url };
+        } catch {
+          // not a JSON line
+        }
+      }
+      return undefined;
     }, { timeoutMs: 30_000, what: "the dashboard to listen" });
     if ("exitCode" in found) throw new Error(`the dashboard exited ${found.exitCode}`);
     return { url: found.url, output, stop, [Symbol.asyncDispose]: async () => void await stop() };

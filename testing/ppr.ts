@@ -191,3 +191,38 @@ export function startSupervisor(
   };
   return supervisor;
 }
+
+/** A JSON log record as written with LOG_FORMAT=json: level, message, logger and its properties. */
+export type LogRecord = Record<string, unknown> & { level: string; message: string };
+
+/** The JSON log records among `lines`; lines that are not JSON records are skipped. */
+export function logRecords(lines: string[]): LogRecord[] {
+  const records: LogRecord[] = [];
+  for (const line of lines) {
+    try {
+      const record = JSON.parse(line);
+      if (record !== null && typeof record === "object" && typeof record.level === "string") {
+        records.push(record);
+      }
+    } catch {
+      // not a JSON line
+    }
+  }
+  return records;
+}
+
+/**
+ * Waits (at most `timeoutMs`) for a log record of `supervisor` (or of its workers) for which
+ * `check` holds, and returns it. Tests find records by their properties, not their wording.
+ */
+export function waitForRecord(
+  supervisor: Pick<Supervisor, "logs">,
+  check: (record: LogRecord) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<LogRecord> {
+  return waitUntil(() => logRecords(supervisor.logs).find(check), {
+    timeoutMs,
+    what: `a log record: ${what}`,
+  });
+}

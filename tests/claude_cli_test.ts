@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
 import { DEFAULT_SYSTEM_PROMPT } from "../providers/claude_cli/args.ts";
 import { startRedis } from "../testing/redis.ts";
-import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { logRecords, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import {
   startStubAnthropic,
   type StubAnthropic,
@@ -490,7 +490,7 @@ Deno.test({
 for (const mode of MODES) {
   Deno.test({
     name:
-      `real CLI, ${mode}: with LLM_MAX_IN_FLIGHT=2, 4 workers x 2 run at most 2 CLI processes and hold at most 2 jobs; the others wait in the queue`,
+      `real CLI, ${mode}: with LLM_MAX_IN_FLIGHT=2, the bound is logged at start and 4 workers x 2 run at most 2 CLI processes and hold at most 2 jobs; the others wait in the queue`,
     ignore,
     ...integration,
   }, async () => {
@@ -503,12 +503,11 @@ for (const mode of MODES) {
       (health) => health.workers.length === 4 && health.workers.every((w) => w.state === "idle"),
       "4 idle workers",
     );
-    assert.ok(
-      supervisor.logs.some((line) =>
-        line.includes("at most 2 in this container") && line.includes("LLM_MAX_IN_FLIGHT=2")
-      ),
-      "the bound is shown at start",
-    );
+    // The bound is logged at start, with where it comes from.
+    const budget = logRecords(supervisor.logs).find((record) => "bound" in record);
+    assert.ok(budget, "no record of the LLM budget at start");
+    assert.match(String(budget.bound), /^at most 2 /);
+    assert.equal(budget.explanation, "LLM_MAX_IN_FLIGHT=2");
     const jobs = await queue.addBulk(
       Array.from({ length: 8 }, (_, index) => ({
         name: "llm",

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import manifest from "../deno.json" with { type: "json" };
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
-import { startRedis } from "../testing/redis.ts";
+import { freePort, startRedis } from "../testing/redis.ts";
 import { SETTINGS } from "../config/config.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -30,7 +30,7 @@ Deno.test("--version prints the version from deno.json", async () => {
   assert.equal(stdout.trim(), manifest.version);
 });
 
-Deno.test("invalid configuration: exit 2 and every problem named, nothing started", async () => {
+Deno.test("invalid configuration: exit 2, every problem named in the message, the Redis password not shown", async () => {
   const { code, stderr } = await runPpr(
     ["--drain-timeout", "soon"],
     baseEnv({
@@ -48,6 +48,32 @@ Deno.test("invalid configuration: exit 2 and every problem named, nothing starte
   assert.doesNotMatch(stderr, /topsecret/);
 });
 
+Deno.test(
+  "invalid configuration: nothing starts: no connection to Redis, no key written, nothing on stdout, no log record",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const client = redis.client();
+    const connections = async () =>
+      Number(/total_connections_received:(\d+)/.exec(await client.info("stats"))![1]);
+    const before = await connections();
+    const { code, stdout, stderr } = await runPpr(
+      ["--drain-timeout", "soon", "--health-port", String(freePort())],
+      baseEnv({ WORKER_COUNT: "21", REDIS_URL: redis.url, LLM_PROVIDER: "gpt" }),
+    );
+    assert.equal(code, 2, stderr);
+    assert.equal(
+      await connections(),
+      before,
+      "ppr-worker (or a worker it started) connected to Redis",
+    );
+    assert.equal(await client.dbsize(), 0);
+    assert.equal(stdout, "");
+    const records = stderr.split("\n").filter((line) => line.startsWith("{"));
+    assert.deepEqual(records, [], "a JSON log record: something started");
+  },
+);
+
 Deno.test("WORKER_COUNT=0 and WORKER_COUNT=abc are refused, not silently replaced by 1", async () => {
   for (const value of ["0", "abc"]) {
     const { code, stderr } = await runPpr([], baseEnv({ WORKER_COUNT: value }));
@@ -62,22 +88,26 @@ Deno.test("an unknown flag is a usage error, exit 2", async () => {
   assert.match(stderr, /unknown option '--cuont'/);
 });
 
-Deno.test("enqueue --wait prints each result as it finishes", integration, async () => {
-  await using redis = await startRedis();
-  await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
-  await supervisor.waitForHealth((health) => health.workers_alive === 2, "2 workers");
-  const { code, stdout, stderr } = await runPpr(
-    ["enqueue", "--prompt", "hello", "--count", "3", "--wait", "--provider", "echo"],
-    baseEnv({ REDIS_URL: redis.url }),
-  );
-  assert.equal(code, 0, stderr);
-  const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
-  assert.equal(lines.length, 3);
-  for (const line of lines) {
-    assert.equal(line.state, "completed");
-    assert.equal(line.result.text, "hello");
-  }
-});
+Deno.test(
+  "enqueue --wait prints one JSON line per job, each completed with its result",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
+    await supervisor.waitForHealth((health) => health.workers_alive === 2, "2 workers");
+    const { code, stdout, stderr } = await runPpr(
+      ["enqueue", "--prompt", "hello", "--count", "3", "--wait", "--provider", "echo"],
+      baseEnv({ REDIS_URL: redis.url }),
+    );
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      assert.equal(line.state, "completed");
+      assert.equal(line.result.text, "hello");
+    }
+  },
+);
 
 Deno.test("enqueue refuses an invalid payload before it reaches Redis", async () => {
   const { code, stderr } = await runPpr(

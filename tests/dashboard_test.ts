@@ -16,7 +16,7 @@ import {
   launchChromium,
 } from "../testing/browser.ts";
 import { pauseProvider } from "../providers/pause.ts";
-import { startDashboardProcess } from "../testing/dashboard.ts";
+import { type DashboardProcess, startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { freePort, startRedis } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
@@ -61,6 +61,15 @@ async function get(url: string, authorization?: string) {
     headers: response.headers,
     body: await response.text(),
   };
+}
+
+/** A JSON log line as an object; `undefined` for a line that is not one. */
+function parseRecord(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
 }
 
 const STATUSES = ["active", "waiting", "prioritized", "delayed", "completed", "failed"] as const;
@@ -111,231 +120,326 @@ async function workerRows(page: Page): Promise<string[][]> {
   );
 }
 
-Deno.test({
-  name: "dashboard in Chromium: 401 without credentials; each queue's counts; a failed job's " +
-    "error; a retry from the page that completes; every worker of two supervisors; nothing " +
-    `from another host; no secret in anything it serves or logs${chromiumMissing}`,
-  ignore: !chromiumPath && !inCi,
-  ...integration,
-  async fn(t) {
-    if (!chromiumPath) {
-      assert.fail(`Chromium is not installed at ${CHROMIUM_PATH}: ${CHROMIUM_INSTALL}`);
-    }
-    await using redis = await startRedis({ password: SECRETS.REDIS_PASSWORD });
-    const env = {
-      QUEUE_NAME: "llm",
-      LLM_RESULT_QUEUES: "results",
-      ANTHROPIC_API_KEY: SECRETS.ANTHROPIC_API_KEY,
-      OPENAI_API_KEY: SECRETS.OPENAI_API_KEY,
-    };
-    await using web1 = startSupervisor(["--count", "2", "--hostname", "web1"], {
-      redisUrl: redis.url,
-      env,
-    });
-    await using web2 = startSupervisor(["--count", "1", "--hostname", "web2"], {
-      redisUrl: redis.url,
-      env,
-    });
-    await web1.waitForHealth((health) => health.workers_alive === 2, "web1's 2 workers alive");
-    await web2.waitForHealth((health) => health.workers_alive === 1, "web2's worker alive");
+/** The environment of both supervisors and the dashboard: two queues and two API keys. */
+const ENV = {
+  QUEUE_NAME: "llm",
+  LLM_RESULT_QUEUES: "results",
+  ANTHROPIC_API_KEY: SECRETS.ANTHROPIC_API_KEY,
+  OPENAI_API_KEY: SECRETS.OPENAI_API_KEY,
+};
 
-    const llm = new Queue("llm", { connection: redis.client() });
-    const results = new Queue("results", { connection: redis.client() });
-    llm.on("error", () => {});
-    results.on("error", () => {});
-    try {
-      for (const n of [1, 2, 3]) await llm.add("llm", { prompt: `hello ${n}` });
-      // Fails at once (a prompt must be text); fixed by hand in Redis before its retry.
-      await llm.add("llm", { prompt: 42 }, { jobId: "bad-1", attempts: 1 });
-      await llm.add("llm", { prompt: "later" }, { delay: 3_600_000 });
-      await waitUntil(async () => {
-        const [counts, waitingResults] = await Promise.all([
-          llm.getJobCounts("completed", "failed", "delayed"),
-          results.getWaitingCount(),
-        ]);
-        return counts.completed === 3 && counts.failed === 1 && counts.delayed === 1 &&
-          waitingResults === 3;
-      }, { what: "3 completed, 1 failed and 1 delayed job in llm, 3 results waiting" });
+/** What a browser test works with; disposing it stops every process it started. */
+interface Scene extends AsyncDisposable {
+  llm: Queue;
+  dashboard: DashboardProcess;
+  /** The dashboard's address, ending in `/`. */
+  base: string;
+  browser: Chromium;
+  /** A page of `browser`, without credentials until a test sets them. */
+  page: Page;
+  /** The body of every response the browser received. */
+  bodies: Promise<string>[];
+}
 
-      // A provider the workers do not use, paused as a worker pauses it after a 429.
-      await pauseProvider(
-        redis.client(),
-        "openai",
-        "quota_exceeded",
-        "usage limit reached (set by the test)",
-        { resetInMs: 3_600_000 },
-      );
-
-      await using dashboard = await startDashboardProcess([], {
+/**
+ * Starts a password-protected redis-server, the dashboard with basic auth (`DASHBOARD_USER`
+ * {@link USER}), and Chromium on it; with OpenAI paused for an hour. With 1 supervisor (web1 with
+ * 1 worker) or 2 (web1 with 2 workers, web2 with 1), before the dashboard starts they have
+ * completed 3 jobs (3 results waiting in `results`), failed `bad-1` (a prompt that is not text)
+ * and left 1 delayed. Whatever fails on the way, what was started is stopped.
+ */
+async function startScene(options: { supervisors: 0 | 1 | 2 }): Promise<Scene> {
+  await using stack = new AsyncDisposableStack();
+  const redis = stack.use(await startRedis({ password: SECRETS.REDIS_PASSWORD }));
+  const llm = new Queue("llm", { connection: redis.client() });
+  const results = new Queue("results", { connection: redis.client() });
+  llm.on("error", () => {});
+  results.on("error", () => {});
+  stack.defer(async () => {
+    await llm.close();
+    await results.close();
+  });
+  if (options.supervisors > 0) {
+    const web1 = stack.use(
+      startSupervisor(["--count", String(options.supervisors), "--hostname", "web1"], {
         redisUrl: redis.url,
-        env: {
-          ...env,
-          DASHBOARD_USER: USER,
-          DASHBOARD_PASSWORD: SECRETS.DASHBOARD_PASSWORD,
-          DASHBOARD_HOST: "127.0.0.1",
-        },
-      });
-      const base = dashboard.url;
-      await using browser: Chromium = await launchChromium(chromiumPath);
-      const bodies: Promise<string>[] = [];
-      browser.context.on("response", (response) => {
-        bodies.push(response.text().catch(() => ""));
-      });
-      const page = await browser.context.newPage();
-      page.setDefaultTimeout(20_000);
+        env: ENV,
+      }),
+    );
+    const web2 = options.supervisors === 2
+      ? stack.use(startSupervisor(["--count", "1", "--hostname", "web2"], {
+        redisUrl: redis.url,
+        env: ENV,
+      }))
+      : undefined;
+    await web1.waitForHealth(
+      (health) => health.workers_alive === options.supervisors,
+      "web1's workers alive",
+    );
+    await web2?.waitForHealth((health) => health.workers_alive === 1, "web2's worker alive");
+    for (const n of [1, 2, 3]) await llm.add("llm", { prompt: `hello ${n}` });
+    // Fails at once (a prompt must be text); a test may fix it by hand in Redis and retry it.
+    await llm.add("llm", { prompt: 42 }, { jobId: "bad-1", attempts: 1 });
+    await llm.add("llm", { prompt: "later" }, { delay: 3_600_000 });
+    await waitUntil(async () => {
+      const [counts, waitingResults] = await Promise.all([
+        llm.getJobCounts("completed", "failed", "delayed"),
+        results.getWaitingCount(),
+      ]);
+      return counts.completed === 3 && counts.failed === 1 && counts.delayed === 1 &&
+        waitingResults === 3;
+    }, { what: "3 completed, 1 failed and 1 delayed job in llm, 3 results waiting" });
+  }
 
-      await t.step(
-        "without credentials, or with wrong ones, every page, file and API answers 401",
-        async () => {
-          for (const path of ["", "ppr", "queue/llm"]) {
-            const target = `${base}${path}`;
-            const response = page.waitForResponse(target);
-            // With no credentials to answer the challenge, Chromium gives up on the page.
-            await assert.rejects(page.goto(target), /ERR_INVALID_AUTH_CREDENTIALS/);
-            assert.equal((await response).status(), 401, `Chromium at /${path}`);
-          }
-          const wrong = [
-            undefined,
-            basic(USER, "not-the-password"),
-            basic("intruder", SECRETS.DASHBOARD_PASSWORD),
-          ];
-          for (const path of ["api/ppr", "api/queues", "static/images/logo.svg", "ppr"]) {
-            for (const authorization of wrong) {
-              const response = await get(`${base}${path}`, authorization);
-              assert.equal(response.status, 401, `/${path} with ${authorization ?? "nothing"}`);
-              assert.match(
-                response.headers.get("www-authenticate") ?? "",
-                /^Basic realm="ppr-worker dashboard"/,
-              );
-            }
-          }
-        },
-      );
-      await browser.context.setHTTPCredentials({
-        username: USER,
-        password: SECRETS.DASHBOARD_PASSWORD,
-      });
+  // A provider the workers do not use, paused as a worker pauses it after a 429.
+  await pauseProvider(
+    redis.client(),
+    "openai",
+    "quota_exceeded",
+    "usage limit reached (set by the test)",
+    { resetInMs: 3_600_000 },
+  );
 
-      await t.step("bull-board lists both queues, each with its counts", async () => {
-        await page.goto(base);
-        for (const queue of ["llm", "results"]) {
-          await page.locator(`a[href="/queue/${queue}"]`).first().waitFor();
-        }
-        await expectTabCounts(page, base, "llm", {
-          active: 0,
-          waiting: 0,
-          prioritized: 0,
-          delayed: 1,
-          completed: 3,
-          failed: 1,
-        });
-        await expectTabCounts(page, base, "results", {
-          active: 0,
-          waiting: 3,
-          prioritized: 0,
-          delayed: 0,
-          completed: 0,
-          failed: 0,
-        });
-      });
+  const dashboard = stack.use(
+    await startDashboardProcess([], {
+      redisUrl: redis.url,
+      env: {
+        ...ENV,
+        DASHBOARD_USER: USER,
+        DASHBOARD_PASSWORD: SECRETS.DASHBOARD_PASSWORD,
+        DASHBOARD_HOST: "127.0.0.1",
+      },
+    }),
+  );
+  const browser = stack.use(await launchChromium(chromiumPath!));
+  const bodies: Promise<string>[] = [];
+  browser.context.on("response", (response) => {
+    bodies.push(response.text().catch(() => ""));
+  });
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(20_000);
+  const owned = stack.move();
+  return {
+    llm,
+    dashboard,
+    base: dashboard.url,
+    browser,
+    page,
+    bodies,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
 
-      await t.step("the failed job opens from the failed list and shows its error", async () => {
-        await page.goto(`${base}queue/llm?status=failed`);
-        await page.locator(`a[href^="/queue/llm/bad-1"]`).first().click();
-        await page.waitForURL(/\/queue\/llm\/bad-1/);
-        await page.getByText(
-          "invalid job data: prompt: must be a string or a list of {role, content} messages",
-        ).first().waitFor();
-      });
+/** Gives the browser the dashboard's credentials. */
+async function logIn(scene: Scene): Promise<void> {
+  await scene.browser.context.setHTTPCredentials({
+    username: USER,
+    password: SECRETS.DASHBOARD_PASSWORD,
+  });
+}
 
-      await t.step(
-        "the failed job, its data fixed in Redis, is retried from the page and completes",
-        async () => {
-          await (await llm.getJob("bad-1"))!.updateData({ prompt: "fixed by hand" });
-          await page.locator("button:has(svg.lucide-refresh-cw)").click();
-          await page.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
-          await waitUntil(
-            async () => (await (await llm.getJob("bad-1"))?.getState()) === "completed",
-            {
-              what: "bad-1 completed after its retry",
-            },
-          );
-          await page.goto(`${base}queue/llm?status=completed`);
-          await page.locator(`a[href^="/queue/llm/bad-1"]`).first().waitFor();
-          await page.screenshot({ path: `${SCREENSHOTS}/dashboard.png` });
-        },
-      );
+/** A test in Chromium: skipped without it (a failure when CI is set), its name says why. */
+function browserTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name: `dashboard in Chromium: ${name}${chromiumMissing}`,
+    ignore: !chromiumPath && !inCi,
+    ...integration,
+    async fn() {
+      if (!chromiumPath) {
+        assert.fail(`Chromium is not installed at ${CHROMIUM_PATH}: ${CHROMIUM_INSTALL}`);
+      }
+      await fn();
+    },
+  });
+}
 
-      await t.step(
-        "bull-board's menu leads to the workers view: every worker of both supervisors with " +
-          "its host, each queue's processor, the paused provider's reason and time left",
-        async () => {
-          await page.goto(base);
-          await page.locator("button:has(svg.lucide-circle-user)").click();
-          await page.getByText("Workers & providers").click();
-          await page.waitForURL(`${base}ppr`);
-          await waitForEqual(() => workerRows(page), [
-            ["worker-web1-1", "web1"],
-            ["worker-web1-2", "web1"],
-            ["worker-web2-1", "web2"],
-          ], "the workers of both supervisors");
-          const processors = await page.locator("tr[data-queue] [data-field=processor]")
-            .allInnerTexts();
-          assert.deepEqual(processors, ["llm", "none"]);
-          const openai = page.locator('tr[data-provider="openai"]');
-          assert.equal(await openai.locator("[data-field=state]").innerText(), "quota_exceeded");
-          assert.equal(
-            await openai.locator("[data-field=reason]").innerText(),
-            "usage limit reached (set by the test)",
-          );
-          assert.match(await openai.locator("[data-field=left]").innerText(), /^(59m|1h)/);
-          assert.equal(
-            await page.locator('tr[data-provider="echo"] [data-field=state]').innerText(),
-            "ok",
-          );
-          await page.screenshot({ path: `${SCREENSHOTS}/dashboard-workers.png`, fullPage: true });
-        },
-      );
+/** Opens the failed job `bad-1` from the failed list of llm and waits for its page to load. */
+async function openFailedJob({ page, base }: Scene): Promise<void> {
+  await page.goto(`${base}queue/llm?status=failed`);
+  await page.locator(`a[href^="/queue/llm/bad-1"]`).first().click();
+  await page.waitForURL(/\/queue\/llm\/bad-1/);
+  // Its page has loaded once its error shows.
+  await page.getByText("invalid job data").first().waitFor();
+}
 
-      await t.step("no request of the browser left this machine", () => {
-        const origin = new URL(base).origin;
-        const elsewhere = browser.requests.filter((url) => !url.startsWith(`${origin}/`));
-        assert.deepEqual(elsewhere, []);
-        assert.ok(browser.requests.some((url) => url.includes("/static/css/")));
-      });
+/** Opens every kind of page: bull-board's home, each queue, a job, the workers view. */
+async function visitEveryPage(scene: Scene): Promise<void> {
+  const { page, base } = scene;
+  await page.goto(base);
+  for (const queue of ["llm", "results"]) {
+    await page.locator(`a[href="/queue/${queue}"]`).first().waitFor();
+  }
+  await expectTabCounts(page, base, "results", { ...NO_JOBS, waiting: 3 });
+  await openFailedJob(scene);
+  await page.goto(`${base}ppr`);
+  await page.locator("tr[data-worker]").first().waitFor();
+}
 
-      await t.step(
-        "nothing the dashboard served or logged holds a password or an API key",
-        async () => {
-          const authorization = basic(USER, SECRETS.DASHBOARD_PASSWORD);
-          const served = await Promise.all(
-            [
-              "",
-              "ppr",
-              "api/ppr",
-              "api/queues?activeQueue=llm&status=latest&page=1&jobsPerPage=50",
-              "api/queues?activeQueue=results&status=latest&page=1&jobsPerPage=50",
-              "api/queues/llm/bad-1",
-              "api/redis/stats",
-            ].map(async (path) => {
-              const response = await get(`${base}${path}`, authorization);
-              assert.equal(response.status, 200, `/${path}`);
-              return response.body;
-            }),
-          );
-          const everything = [...served, ...await Promise.all(bodies), ...dashboard.output];
-          for (const [name, secret] of Object.entries(SECRETS)) {
-            const found = everything.filter((text) => text.includes(secret));
-            assert.equal(found.length, 0, `${name} in: ${found[0]?.slice(0, 300)}`);
-          }
-        },
-      );
-    } finally {
-      await llm.close();
-      await results.close();
+const NO_JOBS = { active: 0, waiting: 0, prioritized: 0, delayed: 0, completed: 0, failed: 0 };
+
+browserTest(
+  "without credentials, or with wrong ones, every page, file and API answers 401 with a " +
+    "basic-auth challenge",
+  async () => {
+    await using scene = await startScene({ supervisors: 0 });
+    const { page, base } = scene;
+    for (const path of ["", "ppr", "queue/llm"]) {
+      const target = `${base}${path}`;
+      const response = page.waitForResponse(target);
+      // With no credentials to answer the challenge, Chromium gives up on the page.
+      await assert.rejects(page.goto(target), /ERR_INVALID_AUTH_CREDENTIALS/);
+      assert.equal((await response).status(), 401, `Chromium at /${path}`);
+    }
+    const wrong = [
+      undefined,
+      basic(USER, "not-the-password"),
+      basic("intruder", SECRETS.DASHBOARD_PASSWORD),
+    ];
+    for (const path of ["api/ppr", "api/queues", "static/images/logo.svg", "ppr"]) {
+      for (const authorization of wrong) {
+        const response = await get(`${base}${path}`, authorization);
+        assert.equal(response.status, 401, `/${path} with ${authorization ?? "nothing"}`);
+        assert.match(
+          response.headers.get("www-authenticate") ?? "",
+          /^Basic realm="ppr-worker dashboard"/,
+        );
+      }
     }
   },
+);
+
+browserTest("bull-board lists both queues, each with its counts", async () => {
+  await using scene = await startScene({ supervisors: 1 });
+  await logIn(scene);
+  const { page, base } = scene;
+  await page.goto(base);
+  for (const queue of ["llm", "results"]) {
+    await page.locator(`a[href="/queue/${queue}"]`).first().waitFor();
+  }
+  await expectTabCounts(page, base, "llm", { ...NO_JOBS, delayed: 1, completed: 3, failed: 1 });
+  await expectTabCounts(page, base, "results", { ...NO_JOBS, waiting: 3 });
 });
+
+browserTest("a failed job opens from the failed list and shows its error", async () => {
+  await using scene = await startScene({ supervisors: 1 });
+  await logIn(scene);
+  await openFailedJob(scene);
+  await scene.page.getByText(
+    "invalid job data: prompt: must be a string or a list of {role, content} messages",
+  ).first().waitFor();
+});
+
+browserTest(
+  "a failed job, its data fixed in Redis, is retried from its page and completes",
+  async () => {
+    await using scene = await startScene({ supervisors: 1 });
+    await logIn(scene);
+    const { page, base, llm } = scene;
+    await openFailedJob(scene);
+    await (await llm.getJob("bad-1"))!.updateData({ prompt: "fixed by hand" });
+    await page.locator("button:has(svg.lucide-refresh-cw)").click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+    await waitUntil(async () => (await (await llm.getJob("bad-1"))?.getState()) === "completed", {
+      what: "bad-1 completed after its retry",
+    });
+    await page.goto(`${base}queue/llm?status=completed`);
+    await page.locator(`a[href^="/queue/llm/bad-1"]`).first().waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard.png` });
+  },
+);
+
+browserTest(
+  "bull-board's menu leads to the workers view, which lists every worker of both supervisors " +
+    "with its host",
+  async () => {
+    await using scene = await startScene({ supervisors: 2 });
+    await logIn(scene);
+    const { page, base } = scene;
+    await page.goto(base);
+    await page.locator("button:has(svg.lucide-circle-user)").click();
+    await page.getByText("Workers & providers").click();
+    await page.waitForURL(`${base}ppr`);
+    await waitForEqual(() => workerRows(page), [
+      ["worker-web1-1", "web1"],
+      ["worker-web1-2", "web1"],
+      ["worker-web2-1", "web2"],
+    ], "the workers of both supervisors");
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-workers.png`, fullPage: true });
+  },
+);
+
+browserTest(
+  "the workers view shows each queue's processor, and a paused provider's state, reason and " +
+    "time left beside a provider that is ok",
+  async () => {
+    await using scene = await startScene({ supervisors: 0 });
+    await logIn(scene);
+    const { page, base } = scene;
+    await page.goto(`${base}ppr`);
+    const processors = await page.locator("tr[data-queue] [data-field=processor]")
+      .allInnerTexts();
+    assert.deepEqual(processors, ["llm", "none"]);
+    const openai = page.locator('tr[data-provider="openai"]');
+    assert.equal(await openai.locator("[data-field=state]").innerText(), "quota_exceeded");
+    assert.equal(
+      await openai.locator("[data-field=reason]").innerText(),
+      "usage limit reached (set by the test)",
+    );
+    assert.match(await openai.locator("[data-field=left]").innerText(), /^(59m|1h)/);
+    assert.equal(
+      await page.locator('tr[data-provider="echo"] [data-field=state]').innerText(),
+      "ok",
+    );
+  },
+);
+
+browserTest(
+  "no request of the browser, on any kind of page, leaves this machine; bull-board's own CSS " +
+    "is served by the dashboard",
+  async () => {
+    await using scene = await startScene({ supervisors: 1 });
+    await logIn(scene);
+    await visitEveryPage(scene);
+    const origin = new URL(scene.base).origin;
+    const elsewhere = scene.browser.requests.filter((url) => !url.startsWith(`${origin}/`));
+    assert.deepEqual(elsewhere, []);
+    assert.ok(scene.browser.requests.some((url) => url.includes("/static/css/")));
+  },
+);
+
+browserTest(
+  "nothing the dashboard served (pages, files, APIs) or logged holds a password or an API key",
+  async () => {
+    await using scene = await startScene({ supervisors: 2 });
+    await logIn(scene);
+    await visitEveryPage(scene);
+    const authorization = basic(USER, SECRETS.DASHBOARD_PASSWORD);
+    const served = await Promise.all(
+      [
+        "",
+        "ppr",
+        "api/ppr",
+        "api/queues?activeQueue=llm&status=latest&page=1&jobsPerPage=50",
+        "api/queues?activeQueue=results&status=latest&page=1&jobsPerPage=50",
+        "api/queues/llm/bad-1",
+        "api/redis/stats",
+      ].map(async (path) => {
+        const response = await get(`${scene.base}${path}`, authorization);
+        assert.equal(response.status, 200, `/${path}`);
+        return response.body;
+      }),
+    );
+    const everything = [
+      ...served,
+      ...await Promise.all(scene.bodies),
+      ...scene.dashboard.output,
+    ];
+    for (const [name, secret] of Object.entries(SECRETS)) {
+      const found = everything.filter((text) => text.includes(secret));
+      assert.equal(found.length, 0, `${name} in: ${found[0]?.slice(0, 300)}`);
+    }
+  },
+);
 
 Deno.test({
   name: "dashboard --read-only: retry, promote, pause and clean answer 405, pause-all skips " +
@@ -377,8 +481,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "without DASHBOARD_USER and DASHBOARD_PASSWORD the dashboard listens on 127.0.0.1 only " +
-    "and says so; a non-loopback --host is refused with exit 2; SIGTERM exits 0",
+  name: "without DASHBOARD_USER and DASHBOARD_PASSWORD, a non-loopback --host is refused with " +
+    "exit 2 and a message naming --host and the rule",
   ...integration,
   async fn() {
     await using redis = await startRedis();
@@ -391,12 +495,21 @@ Deno.test({
       refused.stderr,
       /--host = "0\.0\.0\.0": without DASHBOARD_USER and DASHBOARD_PASSWORD the dashboard listens on a loopback address only/,
     );
+  },
+});
 
+Deno.test({
+  name: "without DASHBOARD_USER and DASHBOARD_PASSWORD the dashboard listens on 127.0.0.1 only, " +
+    "answers without credentials, logs a warning that says no basic auth, and exits 0 on SIGTERM",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
     await using dashboard = await startDashboardProcess([], { redisUrl: redis.url });
     assert.match(dashboard.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-    const warning = dashboard.output.find((line) => line.includes("no basic auth"));
+    const warning = dashboard.output.map(parseRecord)
+      .find((record) => record?.level === "WARN" && record.host === "127.0.0.1");
     assert.ok(warning, dashboard.output.join("\n"));
-    assert.equal(JSON.parse(warning).level, "WARN");
+    assert.match(String(warning.message), /no basic auth/);
     assert.equal((await get(`${dashboard.url}api/ppr`)).status, 200);
     // Another address of this machine does not reach it.
     const port = Number(new URL(dashboard.url).port);

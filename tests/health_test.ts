@@ -3,11 +3,12 @@
 import { strict as assert } from "node:assert";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { freePort, startRedis } from "../testing/redis.ts";
+import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test(
-  "/health carries the contract's fields; /ready and /metrics answer",
+  "/health carries the contract's fields; /ready and /metrics answer; another path is 404, a POST 405",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -59,7 +60,7 @@ Deno.test(
 );
 
 Deno.test(
-  "healthcheck: exit 0 on a healthy pool, 1 when nothing listens",
+  "healthcheck: exit 0 saying healthy with the workers alive on a healthy pool; exit 1 saying unreachable when nothing listens",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -101,11 +102,19 @@ Deno.test(
   },
 );
 
-Deno.test("--no-health: no server listens", integration, async () => {
-  await using redis = await startRedis();
-  await using supervisor = startSupervisor(["--count", "1", "--no-health"], {
-    redisUrl: redis.url,
-  });
-  await supervisor.waitForLog(/ready \(pid/);
-  await assert.rejects(fetch(`http://127.0.0.1:${supervisor.healthPort}/health`));
-});
+Deno.test(
+  "--no-health: no server listens on the health port while the pool runs",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--count", "1", "--no-health"], {
+      redisUrl: redis.url,
+    });
+    // The health server would start before the pool; a registered worker means the pool runs.
+    const client = redis.client();
+    await waitUntil(async () => (await client.exists("ppr:worker:worker-test-1")) === 1, {
+      what: "the worker's registration",
+    });
+    await assert.rejects(fetch(`http://127.0.0.1:${supervisor.healthPort}/health`));
+  },
+);

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
-import { startSupervisor } from "../testing/ppr.ts";
+import { logRecords, startSupervisor, waitForRecord } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
 
@@ -104,11 +104,13 @@ Deno.test(
       assert.equal(health.workers[0].restarts, 1);
       assert.notEqual(health.workers[0].pid, pid);
       assert.equal(health.workers[0].processed, 1);
-      assert.ok(
-        supervisor.logs.some((line) =>
-          line.includes("given back to the queue") && line.includes('"givenBack":1')
-        ),
-        "the supervisor put the job back at once instead of waiting for the stalled check",
+      // The supervisor put the job back at once instead of waiting for the stalled check.
+      const given = logRecords(supervisor.logs).filter((record) =>
+        "cause" in record && "givenBack" in record
+      );
+      assert.deepEqual(
+        given.map(({ worker, givenBack, failed }) => ({ worker, givenBack, failed })),
+        [{ worker: "worker-test-1", givenBack: 1, failed: 0 }],
       );
     } finally {
       await queue.close();
@@ -192,9 +194,10 @@ Deno.test(
           timeoutMs: 60_000,
         });
       }
-      const given = supervisor.logs.filter((line) => line.includes("given back to the queue"));
-      assert.equal(given.length, 1, given.join("\n"));
-      assert.match(given[0], /"givenBack":1[,}]/);
+      const given = logRecords(supervisor.logs).filter((record) =>
+        "cause" in record && "givenBack" in record
+      );
+      assert.deepEqual(given.map((record) => record.givenBack), [1], JSON.stringify(given));
       assert.equal((await queue.getJob(theirs.id!))!.attemptsMade, 1);
     } finally {
       await queue.close();
@@ -292,7 +295,11 @@ Deno.test("a second SIGTERM stops at once and still loses nothing", integration,
       "both workers busy",
     );
     supervisor.signal("SIGTERM");
-    await supervisor.waitForLog(/draining/);
+    await waitForRecord(
+      supervisor,
+      (record) => record.signal === "SIGTERM" && "seconds" in record,
+      "the supervisor draining after SIGTERM",
+    );
     supervisor.signal("SIGTERM");
     assert.equal(await supervisor.waitForExit(30_000), 0);
     assert.equal(await queue.getWaitingCount(), 2);
@@ -364,7 +371,13 @@ Deno.test("a hung worker is killed and its slot restarted", integration, async (
   );
   assert.notEqual(after.workers[0].pid, pid);
   assert.equal(processExists(pid), false);
-  await supervisor.waitForLog(/killing it as hung/);
+  const killed = await waitForRecord(
+    supervisor,
+    (record) => record.worker === "worker-test-1" && "silentS" in record,
+    "the worker killed as hung",
+  );
+  assert.equal(killed.level, "ERROR");
+  assert.ok(Number(killed.silentS) >= 2, `silent for ${killed.silentS} s, under 2 s`);
 });
 
 Deno.test(
@@ -423,7 +436,7 @@ Deno.test("workers exit by themselves when the supervisor dies", integration, as
 });
 
 Deno.test(
-  "stale registrations are removed at start; live ones carry a TTL",
+  "stale registrations are removed at start and named in a log record; another host's live one stays; live ones carry a TTL",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -460,7 +473,13 @@ Deno.test(
     assert.equal(await client.exists("ppr:worker:worker-other-1"), 1);
     const ttl = await client.ttl("ppr:worker:worker-test-1");
     assert.ok(ttl > 0 && ttl <= 15, `TTL ${ttl}`);
-    await supervisor.waitForLog(/removed 2 stale worker registration/);
+    const removed = await waitForRecord(
+      supervisor,
+      (record) => Array.isArray(record.names),
+      "the stale registrations removed",
+    );
+    assert.equal(removed.count, 2);
+    assert.deepEqual([...removed.names as string[]].sort(), ["worker-gone-1", "worker-test-7"]);
   },
 );
 

@@ -8,7 +8,14 @@ import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
 import { Worker } from "bullmq/worker";
 import { startRedis } from "../testing/redis.ts";
-import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import {
+  baseEnv,
+  type LogRecord,
+  logRecords,
+  runPpr,
+  startSupervisor,
+  waitForRecord,
+} from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
 
@@ -111,8 +118,15 @@ Deno.test(
       assert.ok(starts <= 1, `started ${starts} times`);
       assert.equal(await paused.getState(), "delayed");
       const job = (await queue.getJob(paused.id!))!;
+      const readAt = Date.now();
       assert.equal(job.attemptsMade, 0);
-      assert.ok(job.delay > 0 && job.timestamp + job.delay >= retryAt - 1000);
+      // Moved to delayed at some moment between its taking (processedOn) and now, for `delay`
+      // ms: it runs again at retry_at exactly when retry_at lies within those bounds.
+      assert.ok(job.delay > 0, `delay ${job.delay}`);
+      assert.ok(
+        job.processedOn! + job.delay <= retryAt && retryAt <= readAt + job.delay,
+        `taken at ${job.processedOn}, delayed ${job.delay} ms, read at ${readAt}; retry_at ${retryAt}`,
+      );
       assert.equal(stub.requests.length, 0, "openai was not called during its pause");
     } finally {
       await queue.close();
@@ -133,12 +147,13 @@ Deno.test(
     try {
       const ready = await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const victim = ready.workers[0];
-      // Its BullMQ Worker's id, from its ready line: the prefix of the lock tokens it takes.
-      const readyLine = await waitUntil(
-        () => supervisor.logs.find((line) => line.includes("BullMQ workers")),
-        { what: "the worker's ready line" },
+      // Its BullMQ Worker's id, from its ready record: the prefix of the lock tokens it takes.
+      const readyRecord = await waitForRecord(
+        supervisor,
+        (record) => record.worker === victim.name && Array.isArray(record.workers),
+        "the worker's ready record with its BullMQ Worker ids",
       );
-      const [workerId] = JSON.parse(readyLine).workers as string[];
+      const [workerId] = readyRecord.workers as string[];
       // Take a job as worker-test-1 would, with its name and a token of its Worker, and never
       // report it: BullMQ's lock is held (30 s), the job's processedBy names the worker, the
       // supervisor knows nothing of it.
@@ -194,7 +209,7 @@ Deno.test(
 );
 
 Deno.test(
-  "a second supervisor with the same hostname refuses to start and leaves the first one's registrations alone",
+  "a second supervisor with the same hostname refuses to start (exit 2, an error naming the live worker and --hostname) and leaves the first one's registrations alone",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -210,10 +225,13 @@ Deno.test(
     });
     const code = await second.waitForExit(30_000);
     assert.equal(code, 2);
-    assert.ok(
-      second.logs.some((line) => /live worker.*worker-twin-1.*--hostname/i.test(line)),
-      second.logs.join("\n"),
+    const refusal = logRecords(second.logs).find((record) =>
+      record.level === "ERROR" && typeof record.reason === "string"
     );
+    assert.ok(refusal, second.logs.join("\n"));
+    for (const named of [/worker-twin-1/, /live worker/, /--hostname/]) {
+      assert.match(String(refusal.reason), named);
+    }
     assert.equal(await redis.client().exists("ppr:worker:worker-twin-1"), 1);
     const health = await first.health();
     assert.equal(health.body.workers[0].restarts, 0);
@@ -221,7 +239,7 @@ Deno.test(
 );
 
 Deno.test(
-  "bad input fails at once: an unusable schema (bad pattern, unresolved $ref, unknown type) and job data that is not JSON",
+  "bad input fails at once: an unusable schema (bad pattern, unresolved $ref, unknown type) and job data that is not JSON, whose failure is logged with the job's id",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -257,7 +275,11 @@ Deno.test(
       // BullMQ itself cannot load such a job: its record is read as it is.
       const reason = await redis.client().hget(`bull:llm:${broken.id}`, "failedReason");
       assert.match(reason!, /job data is not valid JSON/);
-      assert.ok(supervisor.logs.some((line) => line.includes("job data is not valid JSON")));
+      const logged = logRecords(supervisor.logs).find((record) =>
+        record.id === broken.id && record.queue === "llm" && "error" in record
+      );
+      assert.ok(logged, `no log record of job ${broken.id}'s failure`);
+      assert.match(String(logged.error), /job data is not valid JSON/);
     } finally {
       await queue.close();
     }
@@ -304,7 +326,7 @@ Deno.test(
 );
 
 Deno.test(
-  "MAX_JOBS_PER_WORKER: a worker is replaced after that many jobs, the new one ready first; every job completes once",
+  "MAX_JOBS_PER_WORKER: a worker is replaced after that many jobs, the new one ready before the old one stops, each replacement logged naming the limit; every job completes once",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -331,9 +353,29 @@ Deno.test(
       for (const job of jobs) assert.equal((await queue.getJob(job.id!))!.attemptsMade, 1);
       const after = (await supervisor.health()).body;
       assert.notEqual(after.workers[0].pid, firstPid);
+      const why = logRecords(supervisor.logs).map((record) => record.why)
+        .filter((text) => typeof text === "string" && text.startsWith("recycling"));
+      assert.ok(why.length >= 2, `recycles logged: ${why.join("; ")}`);
+      for (const text of why) assert.match(String(text), /MAX_JOBS_PER_WORKER \(3\)/);
+      // The pool's own records of each process ({worker, pid}), in its order: "<worker> starting
+      // (pid)" (not for a replacement), then "<worker> ready (pid)"; and "<worker> stopped"
+      // ({worker, givenBack}).
+      const records = logRecords(supervisor.logs);
+      const pids = [
+        ...new Set(records.filter(isPoolPidRecord).map((record) => record.pid)),
+      ];
+      assert.equal(pids[0], firstPid);
+      const readyOfSecond = records.findLastIndex((record) =>
+        isPoolPidRecord(record) && record.pid === pids[1]
+      );
+      const firstStopped = records.findIndex((record) =>
+        "givenBack" in record && !("cause" in record) && !("processed" in record)
+      );
+      assert.ok(readyOfSecond >= 0, "the replacement's ready record");
+      assert.ok(firstStopped >= 0, "the first process's stopped record");
       assert.ok(
-        supervisor.logs.some((line) => /recycl.*MAX_JOBS_PER_WORKER/.test(line)),
-        "the log says why",
+        readyOfSecond < firstStopped,
+        "the old process stopped before its replacement was ready",
       );
     } finally {
       await queue.close();
@@ -341,8 +383,16 @@ Deno.test(
   },
 );
 
+/** A record of the pool about one process of a slot: only `worker` and `pid` as properties. */
+function isPoolPidRecord(record: LogRecord): boolean {
+  const properties = Object.keys(record).filter((key) =>
+    !["@timestamp", "level", "message", "logger"].includes(key)
+  );
+  return properties.length === 2 && "worker" in record && "pid" in record;
+}
+
 Deno.test(
-  "MAX_WORKER_MEMORY: a worker over the limit is replaced, and the log says why",
+  "MAX_WORKER_MEMORY: a worker over the limit is replaced, and the log record says why, naming the limit",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -351,15 +401,15 @@ Deno.test(
       env: { MAX_WORKER_MEMORY: "20MB" },
     });
     await supervisor.waitForHealth((body) => body.workers[0]?.restarts >= 1, "a recycle");
-    assert.ok(
-      supervisor.logs.some((line) => /recycl.*MAX_WORKER_MEMORY/.test(line)),
-      "the log says why",
-    );
+    const why = logRecords(supervisor.logs).map((record) => record.why)
+      .filter((text) => typeof text === "string" && text.startsWith("recycling"));
+    assert.ok(why.length >= 1, supervisor.logs.join("\n"));
+    assert.match(String(why[0]), /MAX_WORKER_MEMORY \(20 MB\)/);
   },
 );
 
 Deno.test(
-  "a crash loop before any worker is ready (Redis refuses the password) ends the supervisor with status 1 and the reason",
+  "a crash loop before any worker is ready (Redis refuses the password) ends the supervisor with status 1 and an error whose reason names the refused password",
   integration,
   async () => {
     await using redis = await startRedis({ password: "right" });
@@ -369,12 +419,12 @@ Deno.test(
     );
     const code = await supervisor.waitForExit(60_000);
     assert.equal(code, 1);
-    assert.ok(
-      supervisor.logs.some((line) =>
-        /crash loop/i.test(line) && /password|WRONGPASS|auth/i.test(line)
-      ),
-      supervisor.logs.slice(-10).join("\n"),
-    );
+    // Its last words: "exiting with status {code}: {reason}".
+    const exiting = logRecords(supervisor.logs).find((record) => record.code === 1);
+    assert.ok(exiting, supervisor.logs.slice(-10).join("\n"));
+    assert.equal(exiting.level, "ERROR");
+    assert.match(String(exiting.reason), /RESTART_INTENSITY/);
+    assert.match(String(exiting.reason), /password|WRONGPASS|auth/i);
   },
 );
 
