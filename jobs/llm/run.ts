@@ -14,12 +14,7 @@ import type {
 import { providerNamed } from "../../providers/registry.ts";
 import { providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
-import {
-  closeSchemaChecks,
-  outputFormatOf,
-  parseStructured,
-  schemaProblem,
-} from "./structured.ts";
+import { closeSchemaChecks, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
 /** A validated job, ready to run. */
 export interface PreparedJob {
