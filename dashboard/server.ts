@@ -3,13 +3,14 @@
 import { Queue } from "bullmq";
 import { Hono } from "hono";
 import { basicAuth } from "hono/basic-auth";
+import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import type { Redis } from "ioredis";
 import { healthUrl } from "../cli/healthcheck.ts";
 import { redact } from "../log/redact.ts";
 import { bullBoardApp } from "./bull_board.ts";
 import { renderPprPage } from "./page.ts";
-import type { DashboardSettings } from "./settings.ts";
+import { type DashboardSettings, isLoopback } from "./settings.ts";
 import { dashboardQueues, describeProcessor, type PprViewSource, readPprView } from "./view.ts";
 
 /** Where ppr-worker's own view is, beside bull-board's pages. */
@@ -68,6 +69,21 @@ export function dashboardApp(options: DashboardOptions): { app: Hono; close(): P
       xFrameOptions: "DENY",
     }),
   );
+  if (!settings.credentials) {
+    // Without credentials the dashboard trusts whoever reaches it on loopback; a page on another
+    // site that resolves its own name to 127.0.0.1 (DNS rebinding) reaches it too, with its own
+    // name in Host. Only loopback names are served.
+    app.use("*", async (c, next) => {
+      const host = new URL(c.req.url).hostname;
+      if (!isLoopback(host)) {
+        return c.text(`this dashboard answers only to loopback host names, not ${host}\n`, 403);
+      }
+      await next();
+    });
+  }
+  // A web page on another site can send a form or text/plain POST here with the browser's
+  // basic-auth credentials: state-changing requests must come from the dashboard's own pages.
+  app.use("*", csrf());
   if (settings.credentials) {
     app.use(
       "*",

@@ -141,6 +141,47 @@ export function compileSchema(schema: object): (value: unknown) => string[] {
   };
 }
 
+/** A regular expression in a schema, and where it is (a JSON pointer into the schema). */
+export interface SchemaPattern {
+  at: string;
+  pattern: string;
+}
+
+/**
+ * Every regular expression of `schema`: `pattern` values and `patternProperties` keys. Checking a
+ * value against these may backtrack without bound (see `jobs/schema_check.ts`); a schema without
+ * any cannot.
+ *
+ * @example
+ * ```ts
+ * import { patternsOf } from "./schema.ts";
+ * patternsOf({ properties: { id: { type: "string", pattern: "^[0-9]+$" } } });
+ * // [{ at: "/properties/id", pattern: "^[0-9]+$" }]
+ * ```
+ */
+export function patternsOf(schema: unknown): SchemaPattern[] {
+  const found: SchemaPattern[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) {
+      node.forEach((each, index) => walk(each, `${at}/${index}`));
+      return;
+    }
+    if (typeof node !== "object" || node === null) return;
+    const object = node as Record<string, unknown>;
+    if (typeof object.pattern === "string") found.push({ at: at || "/", pattern: object.pattern });
+    if (typeof object.patternProperties === "object" && object.patternProperties !== null) {
+      for (const pattern of Object.keys(object.patternProperties)) {
+        found.push({ at: `${at}/patternProperties`, pattern });
+      }
+    }
+    for (const [key, value] of Object.entries(object)) {
+      if (!DATA_KEYWORDS.has(key)) walk(value, `${at}/${key}`);
+    }
+  };
+  walk(schema, "");
+  return found;
+}
+
 const JSON_TYPES = new Set(["null", "boolean", "object", "array", "number", "integer", "string"]);
 /** Keywords whose values are data, not schemas: never walked. */
 const DATA_KEYWORDS = new Set(["enum", "const", "default", "examples", "errorMessage"]);

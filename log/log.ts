@@ -13,6 +13,7 @@ import {
   withContext,
 } from "@logtape/logtape";
 import { AsyncLocalStorage } from "node:async_hooks";
+import { pipeWriter } from "./pipe.ts";
 import { redact } from "./redact.ts";
 
 /** `LOG_FORMAT`: JSON lines, pretty text, or auto (pretty on a terminal). */
@@ -54,11 +55,13 @@ export function prepareRecord(record: LogRecord, worker?: string): LogRecord {
 
 /**
  * A sink that writes each record synchronously (nothing is lost when the process exits),
- * with every known secret hidden.
+ * with every known secret hidden; once stderr's reader is gone (a worker's supervisor killed),
+ * records are dropped.
  */
 function stderrSink(formatter: TextFormatter, worker?: string): Sink {
+  const write = pipeWriter(Deno.stderr);
   return (record: LogRecord) => {
-    Deno.stderr.writeSync(encoder.encode(redact(formatter(prepareRecord(record, worker)))));
+    write(encoder.encode(redact(formatter(prepareRecord(record, worker)))));
   };
 }
 

@@ -1,13 +1,12 @@
 /** The real Claude CLI against the Anthropic stub: proves the stub speaks what the CLI expects. */
 
 import { strict as assert } from "node:assert";
-import { findRealClaudeCli } from "./real_claude.ts";
+import { findRealClaudeCli, realClaudeCliMissing } from "./real_claude.ts";
 import { startStubAnthropic, type StubAnthropic } from "./stub_anthropic.ts";
 
-const ignore = (await findRealClaudeCli())?.path !== "claude";
-if (ignore) {
-  console.log("stub_anthropic_test: `claude --version` does not print 'Claude Code'; skipped");
-}
+const cli = await findRealClaudeCli();
+const ignore = cli === undefined;
+if (ignore) console.log(`stub_anthropic_test: skipped: ${realClaudeCliMissing}`);
 
 /** How the CLI logs in: a subscription token (`Authorization: Bearer`) or an API key. */
 type Login = "oauth" | "api-key";
@@ -48,7 +47,7 @@ async function runPrint(
   options: { args?: string[]; prompt: string; login?: Login; env?: Record<string, string> },
 ): Promise<{ code: number; output: Record<string, unknown>; stderr: string }> {
   const home = await Deno.makeTempDir({ prefix: "stub-anthropic-test-home-" });
-  const child = new Deno.Command("claude", {
+  const child = new Deno.Command(cli!.path, {
     args: [...PRINT_ARGS, ...options.args ?? []],
     cwd: home,
     env: cliEnv(stub, home, options.login ?? "oauth", options.env ?? {}),
@@ -215,7 +214,7 @@ Deno.test({
 }, async () => {
   await using stub = startStubAnthropic();
   const home = await Deno.makeTempDir({ prefix: "stub-anthropic-test-home-" });
-  const child = new Deno.Command("claude", {
+  const child = new Deno.Command(cli!.path, {
     args: [
       "-p",
       "--input-format",

@@ -15,13 +15,13 @@ import {
   type StubRequest,
 } from "../testing/stub_anthropic.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
-import { claudeCliPids, findRealClaudeCli } from "../testing/real_claude.ts";
+import { claudeCliPids, findRealClaudeCli, realClaudeCliMissing } from "../testing/real_claude.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const cli = await findRealClaudeCli();
 if (!cli) {
-  console.log("claude_cli_test: the real Claude CLI is not installed; these tests are skipped");
+  console.log(`claude_cli_test: skipped: ${realClaudeCliMissing}`);
 } else console.log(`claude_cli_test: ${cli.version}`);
 const ignore = cli === undefined;
 

@@ -454,6 +454,7 @@ Deno.test({
       await using dashboard = await startDashboardProcess(["--read-only"], {
         redisUrl: redis.url,
       });
+      const sameOrigin = { origin: new URL(dashboard.url).origin };
       for (
         const path of [
           "api/queues/llm/later-1/promote",
@@ -463,11 +464,18 @@ Deno.test({
           "api/queues/llm/clean/delayed",
         ]
       ) {
-        const response = await fetch(`${dashboard.url}${path}`, { method: "PUT" });
+        // From the dashboard's own page, as a browser sends it (other origins get 403).
+        const response = await fetch(`${dashboard.url}${path}`, {
+          method: "PUT",
+          headers: sameOrigin,
+        });
         await response.body?.cancel();
         assert.equal(response.status, 405, path);
       }
-      const pauseAll = await fetch(`${dashboard.url}api/queues/pause`, { method: "PUT" });
+      const pauseAll = await fetch(`${dashboard.url}api/queues/pause`, {
+        method: "PUT",
+        headers: sameOrigin,
+      });
       await pauseAll.body?.cancel();
       assert.equal(await (await queue.getJob("later-1"))!.getState(), "delayed");
       assert.equal(await queue.isPaused(), false);

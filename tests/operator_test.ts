@@ -12,7 +12,7 @@ import { AUTH_TEST_PROMPT } from "../cli/auth.ts";
 import { pauseProvider } from "../providers/pause.ts";
 import { workerKey } from "../redis/keys.ts";
 import { baseEnv, pprCommand, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
-import { findRealClaudeCli } from "../testing/real_claude.ts";
+import { findRealClaudeCli, realClaudeCliMissing } from "../testing/real_claude.ts";
 import { startRedis } from "../testing/redis.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
 import { waitUntil } from "../testing/wait.ts";
@@ -21,7 +21,9 @@ const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const cli = await findRealClaudeCli();
 if (!cli) {
-  console.log("operator_test: the real Claude CLI is not installed; its auth tests are skipped");
+  console.log(
+    `operator_test: the real Claude CLI's auth tests are skipped: ${realClaudeCliMissing}`,
+  );
 }
 
 /** Whether the program's permission set (`ppr` in deno.json) lets it read any file. */

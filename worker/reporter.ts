@@ -4,6 +4,7 @@
  * supervisor finds a dead worker's jobs in Redis, and its counts in the counts file.
  */
 
+import { pipeWriter } from "../log/pipe.ts";
 import type { CountsFile } from "../protocol/counts_file.ts";
 import { type ChildEvent, formatEvent } from "../protocol/messages.ts";
 import type { WorkerStats } from "../protocol/stats.ts";
@@ -22,6 +23,12 @@ export interface Tally {
 
 const encoder = new TextEncoder();
 
+/** Event lines to stdout; dropped, not thrown, once the supervisor stopped reading. */
+function writeToStdout(): (line: string) => void {
+  const write = pipeWriter(Deno.stdout);
+  return (line) => void write(encoder.encode(line));
+}
+
 /**
  * Reports to the supervisor (only when `supervised`: run alone, a worker
  * writes no events). The heartbeat runs from the first moment, whatever Redis
@@ -31,7 +38,10 @@ export function createReporter(options: {
   supervised: boolean;
   inFlight: InFlight;
   tally: Tally;
-  /** Where event lines go. @default {synchronous writes to stdout} */
+  /**
+   * Where event lines go. @default {synchronous writes to stdout, dropped once the supervisor
+   * is gone: `log/pipe.ts`}
+   */
   write?: (line: string) => void;
   /** Job and provider figures, sent with the periodic beat. */
   stats?: WorkerStats;
@@ -48,7 +58,7 @@ export function createReporter(options: {
   recycleAtJobs?: number;
 }) {
   const { inFlight, tally } = options;
-  const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
+  const write = options.write ?? writeToStdout();
   const emit = (event: ChildEvent) => {
     if (options.supervised) write(formatEvent(event));
   };

@@ -14,7 +14,7 @@ import type {
 import { providerNamed } from "../../providers/registry.ts";
 import { providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
-import { outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
+import { closeSchemaChecks, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
 /** A validated job, ready to run. */
 export interface PreparedJob {
@@ -108,7 +108,7 @@ export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
         }
         throw error;
       }
-      const parsed = format ? parseStructured(result.text, result.parsed, format) : undefined;
+      const parsed = format ? await parseStructured(result.text, result.parsed, format) : undefined;
       return {
         ...result,
         ...(parsed !== undefined ? { parsed } : {}),
@@ -117,6 +117,7 @@ export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
     },
     /** Closes every provider client this process made. */
     async close(): Promise<void> {
+      closeSchemaChecks();
       await Promise.allSettled([...made.values()].map((client) => client.close?.()));
     },
   };

@@ -2,7 +2,8 @@
 
 import { LlmError } from "../../providers/errors.ts";
 import type { OutputFormat } from "../../providers/provider.ts";
-import { compileSchema, schemaLint } from "../schema.ts";
+import { compileSchema, patternsOf, schemaLint, type SchemaPattern } from "../schema.ts";
+import { createSchemaChecker, type SchemaChecker, SchemaCheckTimeout } from "../schema_check.ts";
 
 /**
  * The job's `format` as an `OutputFormat`: the `{type: "json_schema", json_schema: {...}}`
@@ -49,8 +50,13 @@ export function extractJson(text: string): unknown {
   );
 }
 
-/** What a schema turned out to be: a compiled validator, or why it cannot be used. */
-type CheckedSchema = { validate: (value: unknown) => string[] } | { problem: string };
+/**
+ * What a schema turned out to be: why it cannot be used, or a compiled validator and its regular
+ * expressions (`patterns`: checked off the event loop, see `jobs/schema_check.ts`).
+ */
+type CheckedSchema =
+  | { validate: (value: unknown) => string[]; text: string; patterns: SchemaPattern[] }
+  | { problem: string };
 
 const checkedSchemas = new Map<string, CheckedSchema>();
 /** By the schema object itself: the job's check and its answer's check share one `JSON.stringify`. */
@@ -77,7 +83,9 @@ function checkedByText(schema: Record<string, unknown>): CheckedSchema {
   } else {
     const lint = schemaLint(schema);
     try {
-      entry = lint ? { problem: lint } : { validate: compileSchema(schema) };
+      entry = lint
+        ? { problem: lint }
+        : { validate: compileSchema(schema), text: key, patterns: patternsOf(schema) };
     } catch (error) {
       entry = { problem: error instanceof Error ? error.message : String(error) };
     }
@@ -96,20 +104,45 @@ export function schemaProblem(format: OutputFormat): string | undefined {
   return "problem" in entry ? `format: the schema cannot be used: ${entry.problem}` : undefined;
 }
 
+/** Made on the first check of a schema with patterns: most jobs never need it. */
+let patternChecker: SchemaChecker | undefined;
+
 /**
  * Parses (unless the provider already did) and validates structured output.
  * Output that is not JSON or breaks the schema is a transient failure: the
- * next try may well fit.
+ * next try may well fit. A schema with patterns is checked off the event loop; one whose check
+ * overruns `SCHEMA_CHECK_DEADLINE_MS` fails the job (`invalid`), naming its patterns.
  */
-export function parseStructured(text: string, parsed: unknown, format: OutputFormat): unknown {
+export async function parseStructured(
+  text: string,
+  parsed: unknown,
+  format: OutputFormat,
+): Promise<unknown> {
   const value = parsed !== undefined ? parsed : extractJson(text);
   const entry = checked(format.schema);
   if ("problem" in entry) {
     throw new LlmError("invalid", `the schema cannot be used: ${entry.problem}`);
   }
-  const problems = entry.validate(value);
+  let problems: string[];
+  if (entry.patterns.length === 0) {
+    problems = entry.validate(value);
+  } else {
+    patternChecker ??= createSchemaChecker();
+    try {
+      problems = await patternChecker.check(entry.text, entry.patterns, value);
+    } catch (error) {
+      if (error instanceof SchemaCheckTimeout) throw new LlmError("invalid", error.message);
+      throw error;
+    }
+  }
   if (problems.length > 0) {
     throw new LlmError("transient", `the output does not fit the schema: ${problems.join("; ")}`);
   }
   return value;
+}
+
+/** Terminates the Web Workers of pattern checks, if any were made. */
+export function closeSchemaChecks(): void {
+  patternChecker?.close();
+  patternChecker = undefined;
 }
