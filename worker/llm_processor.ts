@@ -9,7 +9,7 @@ import { DelayedError } from "bullmq/errors";
 import type { Redis } from "ioredis";
 import { settlesWithin } from "../async/mod.ts";
 import { type Config, llmQueuesOf } from "../config/config.ts";
-import { createLlmRunner, prepareJob } from "../jobs/llm/run.ts";
+import { createLlmRunner, prepareJob } from "../jobs/llm/runner.ts";
 import { createResultRouter } from "../jobs/results.ts";
 import type { WorkerStats } from "../protocol/stats.ts";
 import { giveBackJob } from "./give_back.ts";
