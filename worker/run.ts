@@ -87,6 +87,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   });
   const processors: QueueProcessor[] = [];
   const context = { redis, prefix: config.prefix, tally, logger, inFlight };
+  // One way for every kind of queue: its processor says how many jobs at once, through which
+  // gate (the LLM intake), and runs each try.
   for (const queue of config.queues) {
     const processor = openQueueProcessor(queue, config.queueProcessors[queue], config, llm.open);
     if (processor === undefined) {
