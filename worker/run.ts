@@ -1,7 +1,6 @@
 /** One worker process: a BullMQ Worker per queue, each with its queue's processor; heartbeats to the supervisor, drain on request. */
 
 import type { Job } from "bullmq";
-import type { Worker } from "bullmq/worker";
 import { settlesWithin } from "../async/mod.ts";
 import { type Config, llmQueuesOf } from "../config/config.ts";
 import { STOP_GRACE_MS } from "../jobs/external/persistent.ts";
@@ -9,6 +8,7 @@ import { createLlmRunner } from "../jobs/llm/run.ts";
 import type { JobProcessor } from "../jobs/processor.ts";
 import { createResultRouter } from "../jobs/results.ts";
 import { log } from "../log/log.ts";
+import type { Worker } from "../redis/bullmq_internals.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { watchConnection } from "./connection_watch.ts";
 import { listenForCommands } from "./control.ts";
