@@ -60,7 +60,7 @@ Deno.test("decideGiveBack: jobs that died together wait random × CRASH_SPREAD_M
 });
 
 /** A queue, and a Worker named like the dead worker that takes its jobs with chosen tokens. */
-async function setUp(redis: Redis) {
+function setUp(redis: Redis) {
   const queue = new Queue(QUEUE, { connection: redis, prefix: PREFIX });
   queue.on("error", () => {});
   const takers = new Map<string, Worker>();
@@ -119,7 +119,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = server.client();
-    await using queue = await setUp(redis);
+    await using queue = setUp(redis);
     const [first, second] = await queue.add(2);
     const held = await queue.take("w1:1");
     assert.equal(held.id, first);
@@ -145,7 +145,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = server.client();
-    await using queue = await setUp(redis);
+    await using queue = setUp(redis);
     await queue.add(2);
     const held = [await queue.take("w1:1"), await queue.take("w1:2")];
     const draws: number[] = [];
@@ -176,7 +176,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = server.client();
-    await using queue = await setUp(redis);
+    await using queue = setUp(redis);
     const [id] = await queue.add(1);
     const causes = ["signal SIGKILL", "code 1", "hung"];
     for (const [index, cause] of causes.entries()) {
@@ -210,7 +210,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = server.client();
-    await using queue = await setUp(redis);
+    await using queue = setUp(redis);
     await queue.add(2);
     const deadOnes = await queue.take("old:1");
     const replacements = await queue.take("new:1");
@@ -232,7 +232,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = server.client();
-    await using queue = await setUp(redis);
+    await using queue = setUp(redis);
     await queue.add(3);
     const others = await queue.take("w1:1", "worker-h-2");
     const unlocked = await queue.take("w1:2");
@@ -268,7 +268,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = server.client();
-    await using queue = await setUp(redis);
+    await using queue = setUp(redis);
     await queue.add(2);
     const finishedMeanwhile = await queue.take("w1:1");
     await (await queue.queue.getJob(finishedMeanwhile.id))!.moveToCompleted("done", "w1:1", false);
