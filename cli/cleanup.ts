@@ -3,7 +3,9 @@
 import {
   listStoredRegistrations,
   type Registration,
+  removeStale,
   STALE_AFTER_MS,
+  staleness,
 } from "../redis/registrations.ts";
 import { printJson, type RedisTarget, runCommand, withRedis } from "./_util.ts";
 import { formatAge } from "./format.ts";
@@ -29,11 +31,9 @@ export interface CleanupDecision {
 }
 
 /**
- * Decides which registrations are stale. A live worker writes its registration with a TTL
- * every few seconds, so one that has a TTL is never stale: Redis removes it by itself at most
- * `REGISTRATION_TTL_S` after its worker's last refresh, and Redis's clock (not this machine's)
- * decides. Only a key left without a TTL (written by hand, by an old version, or `PERSIST`ed)
- * can outlive its worker; it is stale once its heartbeat is older than `maxAgeMs`.
+ * Decides which registrations are stale by the rule of `staleness` (redis/registrations.ts),
+ * the one the supervisor's start-up sweep applies too: one that has a TTL never is; one
+ * without a TTL is once its heartbeat is older than `maxAgeMs`, or unreadable.
  *
  * @example
  * ```ts
@@ -47,45 +47,37 @@ export function decideCleanup(
   options: { now: number; maxAgeMs?: number },
 ): CleanupDecision[] {
   const maxAgeMs = options.maxAgeMs ?? STALE_AFTER_MS;
-  return entries.map(({ registration, ttlMs }) => {
-    const heartbeat = Date.parse(registration.heartbeat_at);
-    const age = Number.isNaN(heartbeat) ? undefined : options.now - heartbeat;
+  return entries.map((entry) => {
+    const { registration } = entry;
     const decision = {
       name: registration.name,
       hostname: registration.hostname,
       pid: registration.pid,
       heartbeat_at: registration.heartbeat_at,
     };
-    if (ttlMs >= 0) {
-      return { ...decision, stale: false, reason: "has a TTL: refreshed by a live worker" };
+    const verdict = staleness(entry, options.now, maxAgeMs);
+    switch (verdict.why) {
+      case "has_ttl":
+        return { ...decision, stale: false, reason: "has a TTL: refreshed by a live worker" };
+      case "no_heartbeat":
+        return { ...decision, stale: true, reason: "no TTL and no readable heartbeat" };
+      case "old_heartbeat":
+        return {
+          ...decision,
+          stale: true,
+          reason: `no TTL, heartbeat ${formatAge(verdict.heartbeatAgeMs)} ago (over ${
+            formatAge(maxAgeMs)
+          })`,
+        };
+      case "fresh_heartbeat":
+        return {
+          ...decision,
+          stale: false,
+          reason: `no TTL, but heartbeat fresh (${formatAge(verdict.heartbeatAgeMs)} ago)`,
+        };
     }
-    if (age === undefined) {
-      return { ...decision, stale: true, reason: "no TTL and no readable heartbeat" };
-    }
-    if (age > maxAgeMs) {
-      return {
-        ...decision,
-        stale: true,
-        reason: `no TTL, heartbeat ${formatAge(age)} ago (over ${formatAge(maxAgeMs)})`,
-      };
-    }
-    return {
-      ...decision,
-      stale: false,
-      reason: `no TTL, but heartbeat fresh (${formatAge(age)} ago)`,
-    };
   });
 }
-
-/**
- * Deletes a registration only while it is exactly as read and still without a TTL: a worker
- * that refreshed it meanwhile (every refresh sets a TTL) keeps it.
- */
-const DELETE_IF_UNCHANGED = `
-if redis.call("GET", KEYS[1]) == ARGV[1] and redis.call("PTTL", KEYS[1]) == -1 then
-  return redis.call("DEL", KEYS[1])
-end
-return 0`;
 
 /** `cleanup`'s decisions as text: what was (or would be) removed and why, and how many stay. */
 export function renderCleanup(decisions: readonly CleanupDecision[], dryRun: boolean): string {
@@ -122,13 +114,7 @@ export function runCleanup(options: CleanupOptions): Promise<number> {
       if (!options.dryRun) {
         for (const [index, decision] of decisions.entries()) {
           if (!decision.stale) continue;
-          const removed = await redis.eval(
-            DELETE_IF_UNCHANGED,
-            1,
-            entries[index].key,
-            entries[index].raw,
-          );
-          if (removed !== 1) {
+          if (!await removeStale(redis, entries[index])) {
             decisions[index] = {
               ...decision,
               stale: false,

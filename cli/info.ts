@@ -3,6 +3,7 @@
 import type { Redis } from "ioredis";
 import { delay } from "../async/mod.ts";
 import { formatDuration } from "../config/duration.ts";
+import { JOB_FIELDS, jobKey, workerNameOfClient } from "../redis/bullmq_internals.ts";
 import { listRegistrations, type Registration } from "../redis/registrations.ts";
 import { redactUrl } from "../redis/url.ts";
 import type { Queue } from "bullmq";
@@ -118,20 +119,6 @@ export function workerInfos(
     .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
 }
 
-/**
- * The worker name behind a BullMQ worker connection's client name
- * (`<prefix>:<base64 queue>:w:<name>`); `(unnamed)` for a worker started without a name.
- *
- * @example
- * ```ts
- * workerNameOfClient("bull:bGxt:w:worker-web1-1"); // "worker-web1-1"
- * ```
- */
-export function workerNameOfClient(clientName: string): string {
-  const marker = clientName.indexOf(":w:");
-  return marker < 0 ? "(unnamed)" : clientName.slice(marker + 3);
-}
-
 /** `info` as text: the queue table, then the worker table. */
 export function renderInfo(snapshot: InfoSnapshot): string {
   const queueRows = [
@@ -210,7 +197,13 @@ export async function readInfo(redis: Redis, options: InfoOptions): Promise<Info
     // Two fields of each active job, in one round trip (not each whole job with its data).
     const ids = await queue.getRanges(["active"], 0, -1);
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(queue.toKey(id), "pb", "timestamp");
+    for (const id of ids) {
+      pipeline.hmget(
+        jobKey(options.prefix, name, id),
+        JOB_FIELDS.processedBy,
+        JOB_FIELDS.timestamp,
+      );
+    }
     const replies = ids.length > 0 ? (await pipeline.exec()) ?? [] : [];
     ids.forEach((id, index) => {
       const [processedBy, timestamp] = (replies[index]?.[1] ?? [null, null]) as (string | null)[];

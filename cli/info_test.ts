@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { Registration } from "../redis/registrations.ts";
-import { type InfoSnapshot, renderInfo, workerInfos, workerNameOfClient } from "./info.ts";
+import { workerNameOfClient } from "../redis/bullmq_internals.ts";
+import { type InfoSnapshot, renderInfo, workerInfos } from "./info.ts";
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 

@@ -3,6 +3,7 @@
 import type { Redis } from "ioredis";
 import { everyInterval } from "../async/mod.ts";
 import { parsePause } from "../providers/pause.ts";
+import { META_PAUSED_FIELD, metaKey, stateKey } from "../redis/bullmq_internals.ts";
 import { pauseKey } from "../redis/keys.ts";
 
 /** The states a queue's depth is counted in. */
@@ -46,9 +47,10 @@ export function startQueueStats(
     try {
       const pipeline = redis.pipeline();
       for (const queue of queues) {
-        const key = (suffix: string) => `${prefix}:${queue}:${suffix}`;
-        pipeline.llen(key("wait")).zcard(key("prioritized")).llen(key("active"))
-          .zcard(key("delayed")).zcard(key("failed")).hexists(key("meta"), "paused");
+        const key = (state: QueueState) => stateKey(prefix, queue, state);
+        pipeline.llen(key("waiting")).zcard(key("prioritized")).llen(key("active"))
+          .zcard(key("delayed")).zcard(key("failed"))
+          .hexists(metaKey(prefix, queue), META_PAUSED_FIELD);
       }
       for (const provider of providers) pipeline.get(pauseKey(provider));
       const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => error ? 0 : value);

@@ -3,6 +3,7 @@
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { LlmResult } from "../providers/provider.ts";
+import { loadQueueClass } from "../redis/bullmq_internals.ts";
 
 /** What a downstream queue receives for each successful LLM job. */
 export interface ResultMessage {
@@ -29,7 +30,7 @@ export function createResultRouter(redis: Redis, prefix: string, queueNames: str
     >
     | undefined;
   const open = () =>
-    queues ??= import("bullmq/queue").then(({ Queue }) =>
+    queues ??= loadQueueClass().then((Queue) =>
       queueNames.map((name) => new Queue(name, { connection: redis, prefix }))
     );
   return {

@@ -18,7 +18,7 @@ export interface Registration {
 
 /** Seconds a registration outlives its last refresh. */
 export const REGISTRATION_TTL_S = 15;
-/** A registration whose heartbeat is older than this (3 × the TTL) was left without a TTL: stale. */
+/** A registration without a TTL whose heartbeat is older than this (3 × the TTL) is stale. */
 export const STALE_AFTER_MS = 3 * REGISTRATION_TTL_S * 1000;
 /** How often a worker refreshes its registration. */
 export const REGISTRATION_REFRESH_MS = 5000;
@@ -87,4 +87,59 @@ function parseRegistration(value: string | null): Registration | undefined {
   } catch {
     return undefined; // Not ours to read; left alone.
   }
+}
+
+/** What the stale-registration rule says of one registration, and on what evidence. */
+export type Staleness =
+  | { stale: false; why: "has_ttl" }
+  | { stale: false; why: "fresh_heartbeat"; heartbeatAgeMs: number }
+  | { stale: true; why: "no_heartbeat" }
+  | { stale: true; why: "old_heartbeat"; heartbeatAgeMs: number };
+
+/**
+ * The one rule for whether a registration of any host is stale, i.e. no live worker can own
+ * it (the start-up sweep and `cleanup` both apply it). A registration with a TTL is never
+ * stale: its worker refreshes it, and Redis expires it by Redis's clock at most
+ * `REGISTRATION_TTL_S` after the last refresh, whatever the clocks of the hosts say. Only a key
+ * left without a TTL (written by hand, by an old version, or `PERSIST`ed) can outlive its
+ * worker; it is stale once its heartbeat is older than `maxAgeMs` by the reader's clock `now`,
+ * or when it has no readable heartbeat.
+ *
+ * @example
+ * ```ts
+ * const registration = { heartbeat_at: "2020-01-01T00:00:00Z" } as Registration;
+ * staleness({ registration, ttlMs: 9000 }, Date.now()); // { stale: false, why: "has_ttl" }
+ * staleness({ registration, ttlMs: -1 }, Date.now()).stale; // true
+ * ```
+ */
+export function staleness(
+  stored: { registration: Registration; ttlMs: number },
+  now: number,
+  maxAgeMs: number = STALE_AFTER_MS,
+): Staleness {
+  if (stored.ttlMs >= 0) return { stale: false, why: "has_ttl" };
+  const heartbeat = Date.parse(stored.registration.heartbeat_at);
+  if (Number.isNaN(heartbeat)) return { stale: true, why: "no_heartbeat" };
+  const heartbeatAgeMs = now - heartbeat;
+  return heartbeatAgeMs > maxAgeMs
+    ? { stale: true, why: "old_heartbeat", heartbeatAgeMs }
+    : { stale: false, why: "fresh_heartbeat", heartbeatAgeMs };
+}
+
+/**
+ * Deletes a registration only while it is exactly as read and still without a TTL: a worker
+ * that refreshed it meanwhile (every refresh sets a TTL) keeps it.
+ */
+const DELETE_IF_UNCHANGED = `
+if redis.call("GET", KEYS[1]) == ARGV[1] and redis.call("PTTL", KEYS[1]) == -1 then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`;
+
+/**
+ * Removes a registration that `staleness` found stale, atomically and only while it is still
+ * exactly as read and without a TTL. Returns whether it was removed.
+ */
+export async function removeStale(redis: Redis, stored: StoredRegistration): Promise<boolean> {
+  return await redis.eval(DELETE_IF_UNCHANGED, 1, stored.key, stored.raw) === 1;
 }

@@ -11,6 +11,7 @@ import { startRedis } from "../testing/redis.ts";
 import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
 import { delay } from "../async/mod.ts";
+import { JOB_FIELDS, jobKey } from "../redis/bullmq_internals.ts";
 
 const SHORT = Deno.args.includes("--short");
 const size = (full: number, short: number) => (SHORT ? short : full);
@@ -329,7 +330,7 @@ outcomes.push(
     for (let crash = 0; crash < 3; crash++) {
       const pid = await waitUntil(async () => {
         if ((await poison.getState()) !== "active") return undefined;
-        const holder = await client.hget(`bull:llm:${poison.id}`, "pb");
+        const holder = await client.hget(jobKey("bull", "llm", poison.id!), JOB_FIELDS.processedBy);
         const { body } = await supervisor.health();
         const worker = body.workers.find((each) =>
           each.name === holder && each.active_jobs > 0 && processExists(each.pid ?? 0)

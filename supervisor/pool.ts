@@ -1,5 +1,6 @@
 /** The pool: N worker slots, each restarted on its own with backoff, bounded by restart intensity. */
 
+import { type Clock, systemClock } from "../async/clock.ts";
 import { exceedsIntensity, recordRestart, restartDelayMs } from "./backoff.ts";
 import type { ChildHandle } from "./child.ts";
 import type { PoolSnapshot, SlotState } from "../health/status.ts";
@@ -31,7 +32,7 @@ export interface PoolOptions {
    * reads what it really held in Redis: only lock tokens of those Workers, since the slot's
    * other process (a replacement) runs under the same name.
    */
-  onJobsLost(name: string, jobs: HeldJob[], cause: string, workerIds: string[]): Promise<void>;
+  giveBackJobsOf(name: string, jobs: HeldJob[], cause: string, workerIds: string[]): Promise<void>;
   /** Replace a child gracefully (its replacement ready first) past these limits. */
   recycle?: {
     /** Resident memory of the child, from its heartbeat. */
@@ -59,29 +60,6 @@ export interface PoolOptions {
   /** The source of the restart delay's jitter, in [0, 1). @default {Math.random} */
   random?: () => number;
 }
-
-/**
- * Where the pool reads the time and sets its timers: the system's, or a fake one in unit tests.
- * A timer handle means something only to the clock that returned it.
- */
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, delayMs: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setInterval(callback: () => void, delayMs: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-type SystemTimer = ReturnType<typeof setTimeout>;
-
-/** `Date.now` and the global timers. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as SystemTimer),
-  setInterval: (callback, delayMs) => setInterval(callback, delayMs),
-  clearInterval: (handle) => clearInterval(handle as SystemTimer),
-};
 
 /** One process of a slot. A slot may briefly have two during a rolling restart. */
 interface Process {
@@ -291,7 +269,7 @@ export function createPool(options: PoolOptions): Pool {
       for (const pgid of process.subprocesses) killProcessGroup(pgid);
     }
     if (lost.length > 0 || !clean) {
-      await options.onJobsLost(slot.name, lost, cause, process.workerIds).catch((error) =>
+      await options.giveBackJobsOf(slot.name, lost, cause, process.workerIds).catch((error) =>
         logger.error("{worker}: could not give back jobs {ids}: {error}", {
           worker: slot.name,
           ids: lost.map((job) => job.id),

@@ -47,8 +47,8 @@ interface TestPool {
   clock: FakeClock;
   /** Every child spawned, oldest first. */
   children: FakeChild[];
-  /** Every `onJobsLost` call, in order. */
-  jobsLost: { name: string; jobs: HeldJob[]; cause: string }[];
+  /** Every `giveBackJobsOf` call, in order. */
+  givenBack: { name: string; jobs: HeldJob[]; cause: string }[];
   /** Every process group the pool killed. */
   groupsKilled: number[];
   /** For each child spawned, whether it replaced a running one. */
@@ -59,7 +59,7 @@ interface TestPool {
 function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
   const clock = createFakeClock();
   const children: FakeChild[] = [];
-  const jobsLost: TestPool["jobsLost"] = [];
+  const givenBack: TestPool["givenBack"] = [];
   const groupsKilled: number[] = [];
   const replacing: boolean[] = [];
   const pool = createPool({
@@ -71,8 +71,8 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
       replacing.push(isReplacement);
       return child;
     },
-    onJobsLost: (name, jobs, cause) => {
-      jobsLost.push({ name, jobs, cause });
+    giveBackJobsOf: (name, jobs, cause) => {
+      givenBack.push({ name, jobs, cause });
       return Promise.resolve();
     },
     killProcessGroup: (pgid) => void groupsKilled.push(pgid),
@@ -88,7 +88,7 @@ function startPool(overrides: Partial<PoolOptions> = {}): TestPool {
     ...overrides,
   });
   pool.start();
-  return { pool, clock, children, jobsLost, groupsKilled, replacing };
+  return { pool, clock, children, givenBack, groupsKilled, replacing };
 }
 
 const ready = (child: FakeChild): ChildEvent => ({
@@ -234,7 +234,7 @@ Deno.test("a child that sends a heartbeat within every heartbeatTimeoutMs is nev
   assert.equal(test.pool.snapshot().slots[0].state, "running");
 });
 
-Deno.test("a child that exits holding jobs: onJobsLost is called once, with exactly the jobs of its last heartbeat", async () => {
+Deno.test("a child that exits holding jobs: giveBackJobsOf is called once, with exactly the jobs of its last heartbeat", async () => {
   const test = startPool();
   const [child] = test.children;
   child.emit(ready(child));
@@ -242,24 +242,24 @@ Deno.test("a child that exits holding jobs: onJobsLost is called once, with exac
   child.emit(heartbeat([job("b"), job("c")]));
   await exit(test, child);
   await test.clock.tickAsync(1000);
-  assert.deepEqual(test.jobsLost, [{
+  assert.deepEqual(test.givenBack, [{
     name: "worker-test-1",
     jobs: [job("b"), job("c")],
     cause: "code 1",
   }]);
 });
 
-Deno.test("a child that exits cleanly holding no jobs causes no onJobsLost call; one that dies does, to find jobs it never reported", async () => {
+Deno.test("a child that exits cleanly holding no jobs causes no giveBackJobsOf call; one that dies does, to find jobs it never reported", async () => {
   const test = startPool({ size: 2 });
   const [clean, killed] = test.children;
   for (const child of test.children) child.emit(ready(child));
   clean.emit(heartbeat([job("a")]));
   clean.emit(heartbeat([]));
   await exit(test, clean, { code: 0 });
-  assert.deepEqual(test.jobsLost, []);
+  assert.deepEqual(test.givenBack, []);
   killed.emit(heartbeat([]));
   await exit(test, killed, { signal: "SIGKILL" });
-  assert.deepEqual(test.jobsLost, [{ name: "worker-test-2", jobs: [], cause: "signal SIGKILL" }]);
+  assert.deepEqual(test.givenBack, [{ name: "worker-test-2", jobs: [], cause: "signal SIGKILL" }]);
 });
 
 Deno.test("a child killed between heartbeats keeps the counts of its counts file, not those of its last heartbeat", async () => {

@@ -18,7 +18,7 @@ import { createCountsDir } from "./counts_dir.ts";
 import { type LlmBudget, llmBudget, llmShare } from "./llm_budget.ts";
 import { splitShare } from "../protocol/llm_share.ts";
 import { forwardLog } from "./forward_log.ts";
-import { createJobGiver } from "./give_back.ts";
+import { createDeadWorkerGiveBack } from "./give_back_dead_worker.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
 import { createPool } from "./pool.ts";
 import { currentInvocation, workerCommand } from "./self_command.ts";
@@ -104,7 +104,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     });
   }
 
-  const jobGiver = createJobGiver(redis, {
+  const giveBack = createDeadWorkerGiveBack(redis, {
     prefix: config.prefix,
     queues: config.queues,
     maxCrashes: config.maxJobCrashes,
@@ -149,11 +149,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         },
       });
     },
-    onJobsLost: async (name, jobs, cause, workerIds) => {
+    giveBackJobsOf: async (name, jobs, cause, workerIds) => {
       const outcome = await deadline(
-        jobGiver.recover(name, jobs, cause, workerIds),
+        giveBack.giveBackJobsOf(name, jobs, cause, workerIds),
         GIVE_BACK_TIMEOUT_MS,
-        "Redis did not answer; BullMQ's stalled-job check will recover them",
+        "Redis did not answer; BullMQ's stalled-job check will give them back",
       );
       if (outcome.givenBack.length + outcome.failed.length === 0) return;
       logger.info(
@@ -285,7 +285,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   llm.stop();
   // Each step is bounded: a Redis that does not answer must not hold the stop.
   if (health) await settlesWithin(health.close(), CLOSE_STEP_MS);
-  await settlesWithin(jobGiver.close(), CLOSE_STEP_MS);
+  await settlesWithin(giveBack.close(), CLOSE_STEP_MS);
   redis.disconnect();
   if (crashLoop) {
     logger.error("exiting with status {code}: {reason}", {

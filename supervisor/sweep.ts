@@ -6,16 +6,17 @@
 import type { Redis } from "ioredis";
 import { delay } from "../async/mod.ts";
 import { isWorkerOf } from "../protocol/worker_name.ts";
-import { workerKey } from "../redis/keys.ts";
 import {
-  listRegistrations,
-  type Registration,
+  listStoredRegistrations,
   REGISTRATION_REFRESH_MS,
+  removeStale,
   STALE_AFTER_MS,
+  staleness,
+  type StoredRegistration,
 } from "../redis/registrations.ts";
 
 /** How often a fresh registration is read again while it is watched. */
-const WATCH_POLL_MS = 500;
+export const WATCH_POLL_MS = 500;
 
 /** Another supervisor's workers are alive under this hostname: starting would erase them. */
 export class HostnameInUseError extends Error {
@@ -26,45 +27,53 @@ export interface ClaimOptions {
   hostname: string;
   /** @default {Date.now} */
   now?: () => number;
+  /** Waits between two reads of a watched registration. @default {delay from async/mod.ts} */
+  sleep?: (ms: number) => Promise<void>;
   /** How long to watch a fresh registration for a refresh. @default {2 × REGISTRATION_REFRESH_MS + 1000} */
   watchMs?: number;
-  /** A registration of another host older than this is removed. @default {3 × the TTL} */
+  /** A registration of another host without a TTL and a heartbeat older than this is removed. @default {STALE_AFTER_MS} */
   maxAgeMs?: number;
 }
 
 /**
- * Claims `hostname` for this supervisor's pool and returns the registrations it removed.
- * A registration of this host refreshed within the last two refresh intervals may belong to
- * a live worker of another supervisor with the same hostname: it is watched for its next
- * refresh; if it is refreshed, `HostnameInUseError` names it and nothing is removed. Otherwise
- * every registration of this host (leftovers of an earlier run) is removed, and those of
- * other hosts whose heartbeat is older than `maxAgeMs` (left without a TTL).
+ * Claims `hostname` for this supervisor's pool and returns the names of the registrations it
+ * removed. A registration of this host refreshed within the last two refresh intervals may
+ * belong to a live worker of another supervisor with the same hostname: it is watched for its
+ * next refresh; if it is refreshed, `HostnameInUseError` names it and nothing is removed.
+ * Otherwise every registration of this host (leftovers of an earlier run) is removed, TTL or
+ * not, and those of other hosts that the stale-registration rule (`staleness`) finds stale:
+ * without a TTL and with a heartbeat older than `maxAgeMs`. Another host's registration that
+ * has a TTL is never removed, whatever this machine's clock says of its heartbeat.
  */
 export async function claimHostname(redis: Redis, options: ClaimOptions): Promise<string[]> {
   const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? delay;
   const maxAgeMs = options.maxAgeMs ?? STALE_AFTER_MS;
-  const own = (all: Registration[]) =>
-    all.filter((registration) => isWorkerOf(registration.name, options.hostname));
-  let registrations = await listRegistrations(redis);
-  const fresh = own(registrations).filter((registration) =>
-    now() - Date.parse(registration.heartbeat_at) < 2 * REGISTRATION_REFRESH_MS
+  const isOwn = (stored: StoredRegistration) =>
+    isWorkerOf(stored.registration.name, options.hostname);
+  let registrations = await listStoredRegistrations(redis);
+  const fresh = registrations.filter((stored) =>
+    isOwn(stored) &&
+    now() - Date.parse(stored.registration.heartbeat_at) < 2 * REGISTRATION_REFRESH_MS
   );
   if (fresh.length > 0) {
     // Watched until one of them is refreshed, for up to two refresh intervals and a second: a
     // live worker refreshes every interval, even on a busy machine.
     const watchUntil = now() + (options.watchMs ?? 2 * REGISTRATION_REFRESH_MS + 1000);
-    let live: Registration[] = [];
+    let live: StoredRegistration[] = [];
     while (live.length === 0 && now() < watchUntil) {
-      await delay(WATCH_POLL_MS);
-      registrations = await listRegistrations(redis);
-      live = own(registrations).filter((registration) =>
+      await sleep(WATCH_POLL_MS);
+      registrations = await listStoredRegistrations(redis);
+      live = registrations.filter((stored) =>
+        isOwn(stored) &&
         fresh.some((before) =>
-          before.name === registration.name && before.heartbeat_at !== registration.heartbeat_at
+          before.key === stored.key &&
+          before.registration.heartbeat_at !== stored.registration.heartbeat_at
         )
       );
     }
     if (live.length > 0) {
-      const [first] = live;
+      const [{ registration: first }] = live;
       throw new HostnameInUseError(
         `${first.name} is registered by a live worker (pid ${first.pid}, started ${first.started_at}): ` +
           `another supervisor runs with the hostname '${options.hostname}'. ` +
@@ -72,10 +81,15 @@ export async function claimHostname(redis: Redis, options: ClaimOptions): Promis
       );
     }
   }
-  const stale = registrations.filter((registration) =>
-    isWorkerOf(registration.name, options.hostname) ||
-    now() - Date.parse(registration.heartbeat_at) > maxAgeMs
-  ).map((registration) => registration.name);
-  if (stale.length > 0) await redis.del(...stale.map(workerKey));
-  return stale;
+  const removed: string[] = [];
+  const own = registrations.filter(isOwn);
+  if (own.length > 0) {
+    await redis.del(...own.map((stored) => stored.key));
+    removed.push(...own.map((stored) => stored.registration.name));
+  }
+  for (const stored of registrations) {
+    if (isOwn(stored) || !staleness(stored, now(), maxAgeMs).stale) continue;
+    if (await removeStale(redis, stored)) removed.push(stored.registration.name);
+  }
+  return removed;
 }

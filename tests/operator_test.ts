@@ -5,7 +5,7 @@
 
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
-import { Worker } from "bullmq/worker";
+import { Worker } from "../redis/bullmq_internals.ts";
 import manifest from "../deno.json" with { type: "json" };
 import { forEachLine } from "../async/mod.ts";
 import { AUTH_TEST_PROMPT } from "../cli/auth.ts";

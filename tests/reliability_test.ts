@@ -6,7 +6,8 @@
 
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
-import { Worker } from "bullmq/worker";
+import { Worker } from "../redis/bullmq_internals.ts";
+import { JOB_FIELDS, jobKey } from "../redis/bullmq_internals.ts";
 import { startRedis } from "../testing/redis.ts";
 import {
   baseEnv,
@@ -57,7 +58,10 @@ Deno.test(
         // The holder: the live worker named by the job's processedBy, once it reports the job.
         const pid = await waitUntil(async () => {
           if ((await job.getState()) !== "active") return undefined;
-          const name = await redis.client().hget(`bull:llm:${job.id}`, "pb");
+          const name = await redis.client().hget(
+            jobKey("bull", "llm", job.id!),
+            JOB_FIELDS.processedBy,
+          );
           const { body } = await supervisor.health();
           const holder = body.workers.find((worker) =>
             worker.name === name && worker.active_jobs === 1 && processExists(worker.pid ?? 0)
@@ -73,7 +77,9 @@ Deno.test(
         failed.failedReason,
         /^worker crashed 3 times while running this job: signal SIGKILL, signal SIGKILL, signal SIGKILL/,
       );
-      const started = Number(await redis.client().hget(`bull:llm:${job.id}`, "ats"));
+      const started = Number(
+        await redis.client().hget(jobKey("bull", "llm", job.id!), JOB_FIELDS.attemptsStarted),
+      );
       assert.equal(started, 3, "started 3 times, not a 4th");
     } finally {
       await queue.close();
@@ -114,7 +120,9 @@ Deno.test(
         what: "the paused provider's job to wait in delayed",
       });
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const starts = Number(await client.hget(`bull:llm:${paused.id}`, "ats"));
+      const starts = Number(
+        await client.hget(jobKey("bull", "llm", paused.id!), JOB_FIELDS.attemptsStarted),
+      );
       assert.ok(starts <= 1, `started ${starts} times`);
       assert.equal(await paused.getState(), "delayed");
       const job = (await queue.getJob(paused.id!))!;
@@ -266,14 +274,17 @@ Deno.test(
       }
       await queue.pause();
       const broken = await queue.add("llm", echoJob("soon broken"));
-      await redis.client().hset(`bull:llm:${broken.id}`, "data", "{not json");
+      await redis.client().hset(jobKey("bull", "llm", broken.id!), "data", "{not json");
       await queue.resume();
       await waitUntil(async () => (await broken.getState()) === "failed", {
         what: "the job with data that is not JSON to fail",
         timeoutMs: 15_000,
       });
       // BullMQ itself cannot load such a job: its record is read as it is.
-      const reason = await redis.client().hget(`bull:llm:${broken.id}`, "failedReason");
+      const reason = await redis.client().hget(
+        jobKey("bull", "llm", broken.id!),
+        JOB_FIELDS.failedReason,
+      );
       assert.match(reason!, /job data is not valid JSON/);
       const logged = logRecords(supervisor.logs).find((record) =>
         record.id === broken.id && record.queue === "llm" && "error" in record

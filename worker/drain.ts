@@ -1,7 +1,7 @@
 /** A worker's stop: take no new jobs, let jobs in flight finish until the drain deadline, give the rest back, then close. */
 
 import type { Logger } from "@logtape/logtape";
-import { settlesWithin } from "../async/mod.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -9,23 +9,26 @@ import type { Reporter } from "./reporter.ts";
  * How long past the drain deadline the jobs given back may take to settle before the worker
  * goes on regardless (Redis does not answer): the supervisor's backstop comes later.
  */
-const CLOSE_BACKSTOP_MS = 1500;
+export const CLOSE_BACKSTOP_MS = 1500;
 
 /** What a drain needs: the deadline, the jobs in flight, and how to close. */
 export interface DrainOptions {
   drainTimeoutMs: number;
   inFlight: InFlight;
-  reporter: Reporter;
+  reporter: Pick<Reporter, "emit">;
   logger: Logger;
   /** Stops BullMQ's workers; resolves when their jobs in flight have finished or been given back. */
   closeWorkers(): Promise<unknown>;
   /** Everything after the workers: timers, result queues, registration, the Redis connection. */
   closeRest(): Promise<void>;
+  /** The drain deadline's and the backstop's timers. @default {systemClock} */
+  clock?: Clock;
 }
 
 /** The drain of one worker process; `done` resolves once it has stopped. */
 export function createDrain(options: DrainOptions) {
   const { inFlight, reporter, logger } = options;
+  const clock = options.clock ?? systemClock;
   let started = false;
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -43,13 +46,19 @@ export function createDrain(options: DrainOptions) {
       reason,
       count: inFlight.size,
     });
-    const deadline = setTimeout(
+    const deadline = clock.setTimeout(
       () => giveBackAll(`drain timeout of ${options.drainTimeoutMs} ms reached`),
       options.drainTimeoutMs,
     );
     // Bounded even when Redis is down and BullMQ cannot finish closing.
-    await settlesWithin(options.closeWorkers(), options.drainTimeoutMs + CLOSE_BACKSTOP_MS);
-    clearTimeout(deadline);
+    await new Promise<void>((resolve) => {
+      const backstop = clock.setTimeout(resolve, options.drainTimeoutMs + CLOSE_BACKSTOP_MS);
+      options.closeWorkers().catch(() => {}).finally(() => {
+        clock.clearTimeout(backstop);
+        resolve();
+      });
+    });
+    clock.clearTimeout(deadline);
     await options.closeRest();
     resolveDone();
   };

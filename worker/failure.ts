@@ -7,6 +7,7 @@ import { DelayedError, UnrecoverableError } from "bullmq/errors";
 import { decide } from "../jobs/llm/failure_decision.ts";
 import { decideRetry, type RetryDecision, TRY_LOG_PREFIX } from "../jobs/retry_policy.ts";
 import { redact } from "../log/redact.ts";
+import { jobLogsKey } from "../redis/bullmq_internals.ts";
 import { pauseProvider, type PauseReason } from "../providers/pause.ts";
 import { giveBackJob } from "./give_back.ts";
 import type { PauseWatch } from "./pauses.ts";
@@ -30,7 +31,7 @@ export interface LlmFailure {
 
 /** The messages of a job's earlier failed tries, from its BullMQ log. */
 async function earlierTries(redis: Redis, prefix: string, job: Job): Promise<string[]> {
-  const lines = await redis.lrange(`${prefix}:${job.queueName}:${job.id}:logs`, 0, -1);
+  const lines = await redis.lrange(jobLogsKey(prefix, job.queueName, String(job.id)), 0, -1);
   return lines.filter((line) => line.startsWith(TRY_LOG_PREFIX))
     .map((line) => line.slice(TRY_LOG_PREFIX.length));
 }

@@ -4,7 +4,7 @@
  * `LLM_MAX_IN_FLIGHT` is still in use: the supervisor says `take-llm-jobs` once it has gone).
  */
 
-import type { Worker } from "bullmq/worker";
+import type { Worker } from "../redis/bullmq_internals.ts";
 
 /** Creates the gate; with `held`, it stays shut until `release()`. */
 export function createLlmIntake(held: boolean, onError: (error: unknown) => void) {

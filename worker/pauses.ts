@@ -2,6 +2,7 @@
 
 import type { Redis } from "ioredis";
 import type { Logger } from "@logtape/logtape";
+import { type Clock, systemClock } from "../async/clock.ts";
 import { clearQuotaStrikes, type Pause, readPause } from "../providers/pause.ts";
 
 /** How often a worker reads the shared provider pauses. */
@@ -18,11 +19,14 @@ export interface PauseWatchOptions {
   isDraining(): boolean;
   /** Stops taking jobs (`true`) or takes them again (`false`). */
   setIntakePaused(paused: boolean): void;
+  /** The time pauses end by, and the poll's timer. @default {systemClock} */
+  clock?: Clock;
 }
 
 /** Starts polling the pauses of every provider this process has used. `stop()` ends it. */
 export function startPauseWatch(options: PauseWatchOptions) {
   const { redis, defaultProvider, logger } = options;
+  const clock = options.clock ?? systemClock;
   const pauses = new Map<string, Pause>();
   const watched = new Set<string>([defaultProvider]);
   // Providers this process saw under a quota pause: their next success ends the run of
@@ -30,7 +34,7 @@ export function startPauseWatch(options: PauseWatchOptions) {
   const quotaSeen = new Set<string>();
   let intakePaused = false;
 
-  const isPaused = (provider: string) => (pauses.get(provider)?.retry_at ?? 0) > Date.now();
+  const isPaused = (provider: string) => (pauses.get(provider)?.retry_at ?? 0) > clock.now();
 
   const apply = () => {
     if (options.isDraining()) return;
@@ -51,22 +55,27 @@ export function startPauseWatch(options: PauseWatchOptions) {
     if (pause?.state === "quota_exceeded") quotaSeen.add(provider);
   };
 
-  let polling = false;
-  const poll = async () => {
-    if (polling || options.isRedisDown()) return;
-    polling = true;
+  // One poll at a time: a poll asked for while one runs is that one.
+  let polling: Promise<void> | undefined;
+  const readAll = async () => {
     try {
       for (const provider of watched) note(provider, await readPause(redis, provider));
       apply();
     } catch {
       // Redis trouble is logged by the connection watch; the next poll tries again.
     } finally {
-      polling = false;
+      polling = undefined;
     }
   };
-  const timer = setInterval(poll, PAUSE_POLL_MS);
+  const poll = (): Promise<void> => {
+    if (options.isRedisDown()) return Promise.resolve();
+    return polling ??= readAll();
+  };
+  const timer = clock.setInterval(poll, PAUSE_POLL_MS);
 
   return {
+    /** Reads the pauses of every watched provider now (the timer does so every `PAUSE_POLL_MS`). */
+    poll,
     /**
      * The pause of `provider` if it is paused now. The first time a provider is seen its pause
      * is read from Redis at once (a worker must not call a provider paused elsewhere); from
@@ -90,7 +99,7 @@ export function startPauseWatch(options: PauseWatchOptions) {
       if (quotaSeen.delete(provider)) await clearQuotaStrikes(redis, provider).catch(() => {});
     },
     stop(): void {
-      clearInterval(timer);
+      clock.clearInterval(timer);
     },
   };
 }

@@ -1,11 +1,11 @@
 /** One worker process: a BullMQ Worker per queue, each with its queue's processor; heartbeats to the supervisor, drain on request. */
 
 import type { Job } from "bullmq";
-import type { Worker } from "bullmq/worker";
 import { settlesWithin } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
 import { STOP_GRACE_MS } from "../jobs/external/persistent.ts";
 import { log } from "../log/log.ts";
+import type { Worker } from "../redis/bullmq_internals.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { createBullmqProcessor } from "./bullmq_processor.ts";
 import { watchConnection } from "./connection_watch.ts";

@@ -1,12 +1,8 @@
 /** A BullMQ Worker that fails a job whose data is not JSON at once, instead of leaving it stuck in `active`. */
 
-import type { Job, JobJson, Worker as TypedWorker } from "bullmq";
+import type { Job, JobJson } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
-import { Worker } from "bullmq/worker";
-
-// Imported by path (the package index loads far more than a worker needs), whose JavaScript
-// carries no types: the index's declaration of the same class supplies them.
-const BullWorker = Worker as unknown as typeof TypedWorker;
+import { Worker } from "../redis/bullmq_internals.ts";
 
 /** Where the reason goes in the stand-in data of a job whose own data could not be parsed. */
 const UNPARSABLE = "__ppr_unparsable_data__";
@@ -16,7 +12,7 @@ const UNPARSABLE = "__ppr_unparsable_data__";
  * processor, and the job stays in `active` until the stalled-job check, again and again. This
  * Worker hands the processor stand-in data instead, which `assertParsable` turns into a failure.
  */
-export class SafeWorker extends BullWorker {
+export class SafeWorker extends Worker {
   protected override createJob(data: JobJson, jobId: string): Job {
     try {
       return super.createJob(data, jobId);

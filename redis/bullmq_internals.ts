@@ -1,0 +1,124 @@
+/**
+ * What ppr-worker relies on in BullMQ that BullMQ does not promise: its key layout, job hash
+ * fields, lock tokens, worker client names and the Worker's `createJob`. Everything of the kind
+ * lives here and nowhere else; `bullmq_internals_test.ts` checks each of them against the
+ * installed BullMQ (`BULLMQ_VERSION_CHECKED`), so an upgrade that changes one fails loudly.
+ */
+
+import type { Queue, Worker as TypedWorker } from "bullmq";
+import { Worker as DistWorker } from "bullmq/worker";
+
+/**
+ * The BullMQ version this module was last checked against. The contract test fails when the
+ * installed one differs: re-read BullMQ's source for each assumption below, then update it.
+ */
+export const BULLMQ_VERSION_CHECKED = "6.7.0";
+
+/**
+ * BullMQ's `Worker`, imported by its `dist/` path (the package index loads far more than a
+ * worker process needs: the flow producer, job schedulers, other backends). That JavaScript
+ * carries no types: the index's declaration of the same class supplies them. Subclasses may
+ * override `createJob(data, jobId)`, which the Worker calls for each job it takes.
+ */
+export const Worker = DistWorker as unknown as typeof TypedWorker;
+/** A BullMQ `Worker` (the one class, whichever path it is imported by). */
+export type Worker = TypedWorker;
+
+/**
+ * BullMQ's `Queue` class, loaded by its `dist/` path when first needed (a worker process that
+ * routes no results never loads it); typed by the index's declaration.
+ */
+export async function loadQueueClass(): Promise<typeof Queue> {
+  const { Queue } = await import("bullmq/queue");
+  return Queue as unknown as typeof Queue;
+}
+
+/** The hash of one job: `<prefix>:<queue>:<id>`. */
+export function jobKey(prefix: string, queue: string, id: string): string {
+  return `${prefix}:${queue}:${id}`;
+}
+
+/** The lock of a job in `active`: a string key beside its hash whose value is the lock token. */
+export function jobLockKey(prefix: string, queue: string, id: string): string {
+  return `${jobKey(prefix, queue, id)}:lock`;
+}
+
+/** The log lines of a job (`job.log`), a list, oldest first. */
+export function jobLogsKey(prefix: string, queue: string, id: string): string {
+  return `${jobKey(prefix, queue, id)}:logs`;
+}
+
+/** The fields of a job's hash that ppr-worker reads directly (not through a `Job`). */
+export const JOB_FIELDS = {
+  /** The `name` of the Worker that took the job last (`Job.processedBy`). */
+  processedBy: "pb",
+  /** Times the job was taken (`Job.attemptsStarted`). */
+  attemptsStarted: "ats",
+  /** Tries spent (`Job.attemptsMade`). */
+  attemptsMade: "atm",
+  /** When the job was added, epoch ms: a job hash without it is gone (BullMQ's own test). */
+  timestamp: "timestamp",
+  /** Why the job failed (`Job.failedReason`). */
+  failedReason: "failedReason",
+} as const;
+
+/** Where BullMQ keeps the jobs of one state of a queue, and the Redis type of that key. */
+export interface StateKey {
+  suffix: string;
+  type: "list" | "zset";
+}
+
+/**
+ * The keys of the job states ppr-worker counts directly (`LLEN`/`ZCARD`, no script): the key
+ * `<prefix>:<queue>:<suffix>`. The jobs of a paused queue stay in `wait`.
+ */
+export const STATE_KEYS = {
+  waiting: { suffix: "wait", type: "list" },
+  prioritized: { suffix: "prioritized", type: "zset" },
+  active: { suffix: "active", type: "list" },
+  delayed: { suffix: "delayed", type: "zset" },
+  failed: { suffix: "failed", type: "zset" },
+} as const satisfies Record<string, StateKey>;
+
+/** The key of one job state of `queue` (see {@linkcode STATE_KEYS}). */
+export function stateKey(prefix: string, queue: string, state: keyof typeof STATE_KEYS): string {
+  return `${prefix}:${queue}:${STATE_KEYS[state].suffix}`;
+}
+
+/** A queue's `meta` hash; its field {@linkcode META_PAUSED_FIELD} exists while the queue is paused. */
+export function metaKey(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:meta`;
+}
+
+/** The field of the `meta` hash set while the queue is paused (`Queue.pause()`). */
+export const META_PAUSED_FIELD = "paused";
+
+/**
+ * Whether `token`, a job's lock token, is one of the BullMQ Workers `workerIds`: a Worker's
+ * tokens are `<Worker id>:<n>`.
+ *
+ * @example
+ * ```ts
+ * isTokenOf("8f3c:12", ["8f3c"]); // true
+ * isTokenOf("8f3cd:1", ["8f3c"]); // false
+ * ```
+ */
+export function isTokenOf(token: string, workerIds: readonly string[]): boolean {
+  return workerIds.some((id) => token.startsWith(`${id}:`));
+}
+
+/**
+ * The worker name in the Redis client name of a BullMQ Worker's connection, as
+ * `Queue.getWorkers()` lists it (`<prefix>:<base64 queue>:w:<name>`); `(unnamed)` for a
+ * Worker started without a name.
+ *
+ * @example
+ * ```ts
+ * workerNameOfClient("bull:bGxt:w:worker-web1-1"); // "worker-web1-1"
+ * workerNameOfClient("bull:bGxt"); // "(unnamed)"
+ * ```
+ */
+export function workerNameOfClient(clientName: string): string {
+  const marker = clientName.indexOf(":w:");
+  return marker < 0 ? "(unnamed)" : clientName.slice(marker + 3);
+}
