@@ -75,7 +75,11 @@ export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
   logging?(options: OptionValues<O>, config: Config): { worker?: string };
   /** Runs before the Config is validated: `config` shows an invalid configuration too. */
   beforeConfig?(run: Pick<Run<O>, "options" | "flags" | "env">): Promise<void>;
-  /** Does the command's work; returns its exit status. */
+  /**
+   * Does the command's work; returns its exit status. It imports the module that does the work
+   * when it runs (`await import`), so that no other command, a worker process least of all,
+   * loads it.
+   */
   action(run: Run<O>): Promise<number>;
 }
 

@@ -1,7 +1,6 @@
 /** `ppr-worker info`: queue counts and every worker on this Redis (like `rq info`). */
 
-import { durationAtLeast } from "../cli/options.ts";
-import { EXIT_USAGE } from "../cli/options.ts";
+import { durationAtLeast, EXIT_USAGE } from "../cli/options.ts";
 import { OPERATOR_EXIT_STATUS, operatorTarget, redisOptions } from "./_util.ts";
 import { defineCommand, flag, parsed, text } from "./command.ts";
 
