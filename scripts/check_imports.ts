@@ -12,6 +12,9 @@
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ["."],
+  // Each command's command line (the pool's, the dashboard's, the worker's, the operators'):
+  // above dashboard/ and supervisor/, whose commands they start; main.ts composes them.
+  ["commands"],
   // Reads what `info` reads (cli/info.ts); the entry point starts it, as a command or beside the pool.
   ["dashboard"],
   ["cli"],

@@ -1,0 +1,51 @@
+/** `ppr-worker` with no command: runs the pool (and, with `--dashboard`, the dashboard beside it). */
+
+import { childEnv } from "../config/config.ts";
+import { withoutDashboardCredentials } from "../dashboard/settings.ts";
+import { claudeCliEnv } from "../providers/claude_cli/env.ts";
+import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { hostnameOf } from "./_util.ts";
+import { defineCommand, switchOverride } from "./command.ts";
+
+/** The pool: what `ppr-worker` runs when no command is named. */
+export const pool = defineCommand({
+  name: "ppr-worker",
+  description: "Supervises a pool of BullMQ worker processes that run LLM jobs from Redis.\n" +
+    "With no command it runs the pool: ppr-worker --count 4",
+  everySetting: true,
+  options: {
+    dashboard: switchOverride(
+      "--dashboard",
+      `also serve the dashboard (see 'ppr-worker dashboard --help') [default: DASHBOARD_ENABLED]`,
+    ),
+  },
+  dashboard: {
+    besidePool: true,
+    flags: (options) => ({ dashboard: options.dashboard }),
+  },
+  logging: () => ({}),
+  async action({ config, flags, env, dashboard: dashboardSettings }) {
+    let dashboard: AsyncDisposable | undefined;
+    if (dashboardSettings?.enabled) {
+      const { startDashboardBesidePool } = await import("../dashboard/run.ts");
+      dashboard = await startDashboardBesidePool({
+        config,
+        settings: dashboardSettings,
+        providers: PROVIDER_NAMES,
+      });
+      if (!dashboard) return 1;
+    }
+    try {
+      const { supervise } = await import("../supervisor/supervise.ts");
+      return await supervise({
+        config,
+        hostname: hostnameOf(config),
+        // Workers never serve the dashboard: its credentials stay with the supervisor.
+        childEnv: withoutDashboardCredentials(childEnv(flags, env)),
+        subprocessEnv: claudeCliEnv(env),
+      });
+    } finally {
+      await dashboard?.[Symbol.asyncDispose]();
+    }
+  },
+});

@@ -1,0 +1,201 @@
+/**
+ * Builds ppr-worker's command line from its commands and runs it. What every command shares is
+ * done here once: one validated Config from flags and environment (every problem listed, exit
+ * 2), its secrets registered for redaction, logging, exit statuses.
+ */
+
+import { Command, CommanderError, Option } from "commander";
+import {
+  type Config,
+  type FlagValues,
+  parseConfig,
+  secretsOf,
+  SETTINGS,
+  settingsHelp,
+} from "../config/config.ts";
+import { VERSION } from "../config/version.ts";
+import {
+  type DashboardFlags,
+  type DashboardSettings,
+  parseDashboardSettings,
+} from "../dashboard/settings.ts";
+import { setupLogging } from "../log/log.ts";
+import { addSecrets } from "../log/redact.ts";
+import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { EXIT_USAGE, flagValues } from "../cli/options.ts";
+import {
+  commanderOption,
+  type CommandGroup,
+  type CommandSpec,
+  type OptionSpecs,
+  readOptions,
+  SETTING_FLAGS,
+} from "./command.ts";
+
+/** What the entry point composes. */
+export interface Program {
+  /** What `ppr-worker` does with no command: run the pool. Its name is the program's. */
+  root: CommandSpec;
+  /** The commands, in the order `--help` lists them. */
+  commands: readonly (CommandSpec | CommandGroup)[];
+  /** ppr-worker's environment, read once by the entry point. */
+  env: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs the command line `args` (without the program's name) and returns the exit status: the
+ * action's, 0 for `--help` and `--version`, 2 for a usage or configuration error.
+ */
+export async function runProgram(args: string[], program: Program): Promise<number> {
+  let status = 0;
+  const root = new Command(program.root.name)
+    .description(program.root.description)
+    .version(VERSION, "-V, --version")
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)");
+  const exitWith = (code: number) => (status = code);
+  define(root, program.root, program.env, exitWith);
+  for (const command of program.commands) add(root, command, program.env, exitWith);
+  try {
+    await root.parseAsync(args, { from: "user" });
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+          error.code === "commander.help"
+        ? 0
+        : EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+/** Adds `command` (with its subcommands) under `parent`; `parent.command()` passes on its settings. */
+function add(
+  parent: Command,
+  command: CommandSpec | CommandGroup,
+  env: Program["env"],
+  exitWith: (code: number) => void,
+): void {
+  if ("subcommands" in command) {
+    const group = parent.command(command.name).description(command.description);
+    for (const subcommand of command.subcommands) add(group, subcommand, env, exitWith);
+  } else {
+    define(parent.command(command.name).description(command.description), command, env, exitWith);
+  }
+}
+
+/** Gives `target` the arguments, options, help and action of `spec`. */
+function define<O extends OptionSpecs>(
+  target: Command,
+  spec: CommandSpec<O>,
+  env: Program["env"],
+  exitWith: (code: number) => void,
+): void {
+  for (const argument of spec.arguments ?? []) {
+    target.argument(argument.name, argument.description);
+  }
+  for (const option of Object.values(spec.options)) target.addOption(commanderOption(option));
+  if (spec.help) target.addHelpText("after", spec.help);
+  if (spec.everySetting) withEverySetting(target);
+  const settingFlags = spec.everySetting
+    ? SETTING_FLAGS
+    : Object.values(spec.options).flatMap((option) => option.setting ?? []);
+  target.action(async (...params: unknown[]) => {
+    const command = params.at(-1) as Command;
+    const raw = command.opts();
+    const options = readOptions(spec.options, raw);
+    const flags = only(flagValues(raw), settingFlags);
+    await spec.beforeConfig?.({ options, flags, env });
+    const settings = settingsOrReport(
+      flags,
+      env,
+      spec.dashboard &&
+        { flags: spec.dashboard.flags(options), besidePool: spec.dashboard.besidePool },
+    );
+    if (!settings) return exitWith(EXIT_USAGE);
+    const { config, dashboard } = settings;
+    if (spec.logging) {
+      setupLogging({
+        format: config.logFormat,
+        level: config.logLevel,
+        ...spec.logging(options, config),
+      });
+    }
+    exitWith(
+      await spec.action({
+        options,
+        args: command.processedArgs as string[],
+        config,
+        flags,
+        dashboard,
+        env,
+      }),
+    );
+  });
+}
+
+/** Adds every setting's flag (hidden) and the settings table to the end of the help. */
+function withEverySetting(command: Command): void {
+  for (
+    const setting of Object.values(SETTINGS) as {
+      flag?: string;
+      short?: string;
+      valueName?: string;
+    }[]
+  ) {
+    if (setting.flag === undefined) continue;
+    if (setting.flag === "health") {
+      command.addOption(new Option("--health").hideHelp());
+      command.addOption(new Option("--no-health").hideHelp());
+      continue;
+    }
+    const short = setting.short ? `-${setting.short}, ` : "";
+    command.addOption(
+      new Option(`${short}--${setting.flag} <${setting.valueName ?? "value"}>`).hideHelp(),
+    );
+  }
+  command.addHelpText(
+    "after",
+    `\nSettings (environment variable, flag; flags win over the environment):\n${settingsHelp()}\n`,
+  );
+}
+
+/** The flags of `flags` named in `names`. */
+function only(flags: FlagValues, names: readonly string[]): FlagValues {
+  return Object.fromEntries(Object.entries(flags).filter(([name]) => names.includes(name)));
+}
+
+/**
+ * Validates the configuration and, with `dashboard`, the dashboard's settings; registers the
+ * secrets for redaction. On any problem, prints every problem of both and returns `undefined`.
+ */
+function settingsOrReport(
+  flags: FlagValues,
+  env: Program["env"],
+  dashboard?: { flags: DashboardFlags; besidePool: boolean },
+): { config: Config; dashboard?: DashboardSettings } | undefined {
+  const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
+  const dashboardResult = dashboard &&
+    parseDashboardSettings(dashboard.flags, env, { besidePool: dashboard.besidePool });
+  const errors = [
+    ...(result.ok ? [] : result.errors),
+    ...(dashboardResult && !dashboardResult.ok ? dashboardResult.errors : []),
+  ];
+  if (result.ok && errors.length === 0) {
+    // Hidden from every log line, error message and Redis record this process writes.
+    addSecrets([...secretsOf(result.config), env.CLAUDE_CODE_OAUTH_TOKEN, env.DASHBOARD_PASSWORD]);
+    return {
+      config: result.config,
+      dashboard: dashboardResult?.ok ? dashboardResult.settings : undefined,
+    };
+  }
+  console.error(
+    `ppr-worker: invalid configuration (${errors.length} problem${
+      errors.length === 1 ? "" : "s"
+    }):\n${errors.map((error) => `  - ${error}`).join("\n")}\n` +
+      "Run 'ppr-worker --help' for the rules of every setting.",
+  );
+  return undefined;
+}
