@@ -3,26 +3,17 @@
 import type { Job } from "bullmq";
 import type { Worker } from "bullmq/worker";
 import { settlesWithin } from "../async/mod.ts";
-import { type Config, llmQueuesOf } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import { STOP_GRACE_MS } from "../jobs/external/persistent.ts";
-import { createLlmRunner } from "../jobs/llm/run.ts";
-import type { JobProcessor } from "../jobs/processor.ts";
-import { createResultRouter } from "../jobs/results.ts";
 import { log } from "../log/log.ts";
 import { connectRedis } from "../redis/connection.ts";
+import { createBullmqProcessor } from "./bullmq_processor.ts";
 import { watchConnection } from "./connection_watch.ts";
 import { listenForCommands } from "./control.ts";
 import { createDrain } from "./drain.ts";
 import { createInFlight } from "./in_flight.ts";
-import { createLlmIntake } from "./llm_intake.ts";
-import { startPauseWatch } from "./pauses.ts";
-import {
-  createProcessor,
-  type LlmContext,
-  llmTry,
-  openProcessor,
-  processorTry,
-} from "./processor.ts";
+import { createLlmProcessors } from "./llm_processor.ts";
+import { openQueueProcessor, type QueueProcessor } from "./queue_processor.ts";
 import { startRegistration } from "./registration.ts";
 import { type CountsFile, openCountsFile } from "../protocol/counts_file.ts";
 import { emptyStats } from "../protocol/stats.ts";
@@ -81,60 +72,38 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const isRedisDown = () => connection.down;
 
   const workers: Worker[] = [];
-  // Provider pauses stop the intake of the LLM queues only; other kinds never call a provider.
-  const llmIntake = createLlmIntake(
-    options.llmHeld === true,
-    (error) => logger.error("an LLM queue's worker stopped: {error}", { error: String(error) }),
-  );
-  // Made with the first LLM queue: a worker without one polls no pauses and loads no provider.
-  let llm: LlmContext | undefined;
-  const llmContext = () =>
-    llm ??= {
-      config,
-      pauses: startPauseWatch({
-        redis,
-        defaultProvider: config.provider,
-        logger,
-        isRedisDown,
-        isDraining: () => drain.started,
-        setIntakePaused: (paused) => llmIntake.setProviderPaused(paused),
-      }),
-      results: createResultRouter(redis, config.prefix, config.resultQueues),
-      runner: createLlmRunner({
-        config,
-        subprocessEnv: options.subprocessEnv,
-        llmCallsInFlight: options.llmSlots?.reduce((sum, slots) => sum + slots, 0),
-      }, stats),
-    };
-  const processors: JobProcessor[] = [];
-  /** Keeps a queue's processor, to be closed when the worker stops. */
-  const opened = (processor: JobProcessor) => {
-    processors.push(processor);
-    return processor;
-  };
+  const llm = createLlmProcessors({
+    config,
+    redis,
+    logger,
+    tally,
+    stats,
+    subprocessEnv: options.subprocessEnv,
+    llmSlots: options.llmSlots,
+    held: options.llmHeld === true,
+    isRedisDown,
+    isDraining: () => drain.started,
+    closeStepMs: CLOSE_STEP_MS,
+  });
+  const processors: QueueProcessor[] = [];
   const context = { redis, prefix: config.prefix, tally, logger, inFlight };
-  const llmQueues = llmQueuesOf(config);
+  // One way for every kind of queue: its processor says how many jobs at once, through which
+  // gate (the LLM intake), and runs each try.
   for (const queue of config.queues) {
-    const spec = config.queueProcessors[queue];
-    const slots = options.llmSlots?.[llmQueues.indexOf(queue)];
-    const concurrency = spec.kind === "llm" && slots !== undefined
-      ? Math.min(config.concurrency, slots)
-      : config.concurrency;
-    if (concurrency === 0) {
+    const processor = openQueueProcessor(queue, config.queueProcessors[queue], config, llm.open);
+    if (processor === undefined) {
       logger.info("taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is 0", {
         queue,
       });
       continue;
     }
-    const runTry = spec.kind === "llm"
-      ? llmTry(llmContext(), tally)
-      : processorTry(opened(openProcessor(queue, spec, config)));
-    const worker = new SafeWorker(queue, createProcessor(queue, context, runTry), {
+    processors.push(processor);
+    const worker = new SafeWorker(queue, createBullmqProcessor(queue, context, processor.runTry), {
       connection: redis,
       prefix: config.prefix,
-      concurrency,
+      concurrency: processor.concurrency,
       name,
-      autorun: spec.kind !== "llm" || llmIntake.open,
+      autorun: processor.intake?.open ?? true,
     });
     worker.on("completed", (job: Job) => {
       tally.processed++;
@@ -156,7 +125,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       if (!connection.down) logger.debug("worker error: {error}", { error: error.message });
     });
     workers.push(worker);
-    if (spec.kind === "llm") llmIntake.add(worker);
+    processor.intake?.add(worker);
   }
 
   reporter.workersMade(workers.map((worker) => worker.id));
@@ -180,11 +149,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     logger,
     closeWorkers: () => Promise.all(workers.map((worker) => worker.close())),
     async closeRest() {
-      llm?.pauses.stop();
-      // Bounded, each of them: a Redis that does not answer must not hold the stop.
-      if (llm) await settlesWithin(llm.results.close(), CLOSE_STEP_MS);
-      if (llm) await settlesWithin(llm.runner.close(), CLOSE_STEP_MS);
-      // A persistent processor gets its stdin closed and STOP_GRACE_MS to exit, then is killed.
+      // A persistent processor gets its stdin closed and STOP_GRACE_MS to exit, then is killed;
+      // the LLM queues' result queues and provider clients get CLOSE_STEP_MS each.
       await settlesWithin(
         Promise.all(processors.map((processor) => processor.close())),
         STOP_GRACE_MS + CLOSE_STEP_MS,
@@ -201,7 +167,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   });
   listenForCommands(options.supervised, drain, {
     takeLlmJobs: () => {
-      if (!drain.started) llmIntake.release();
+      if (!drain.started) llm.release();
     },
   });
 

@@ -1,6 +1,6 @@
 /** The external processor that starts its command for each job: job data as JSON on stdin, the result as JSON on stdout. */
 
-import type { JobProcessor } from "../processor.ts";
+import type { JobProcessor } from "../job_processor.ts";
 import { runGroupToEnd } from "../../providers/process_groups.ts";
 import { type ExternalOptions, startProcess } from "./process.ts";
 import { commandName, exitFailure, parseOutput } from "./protocol.ts";

@@ -7,7 +7,7 @@
 import { UnrecoverableError } from "bullmq/errors";
 import { abortable, delay, forEachLine, settlesWithin } from "../../async/mod.ts";
 import { killProcessGroup } from "../../providers/process_groups.ts";
-import type { JobProcessor } from "../processor.ts";
+import type { JobProcessor } from "../job_processor.ts";
 import { type ExternalOptions, type ProcessorProcess, startProcess } from "./process.ts";
 import { commandName, exitFailure, parseResponse, requestLine } from "./protocol.ts";
 

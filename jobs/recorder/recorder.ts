@@ -5,7 +5,7 @@
  */
 
 import { UnrecoverableError } from "bullmq/errors";
-import type { JobProcessor } from "../processor.ts";
+import type { JobProcessor } from "../job_processor.ts";
 import { replaceLink, withFileLock, writeFileAtomic } from "./files.ts";
 import { parseResultMessage } from "./message.ts";
 import { dayOf, movesLatest, type RecordPaths, recordPaths } from "./paths.ts";

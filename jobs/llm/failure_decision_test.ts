@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { decide } from "./outcome.ts";
+import { decide } from "./failure_decision.ts";
 import { LlmError } from "../../providers/errors.ts";
 
 Deno.test("auth and quota give the job back and name the pause", () => {

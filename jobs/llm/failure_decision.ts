@@ -2,7 +2,7 @@
 
 import { LlmError } from "../../providers/errors.ts";
 import type { PauseReason } from "../../providers/pause.ts";
-import { decideRetry, type RetryDecision } from "../outcome.ts";
+import { decideRetry, type RetryDecision } from "../retry_policy.ts";
 
 /** What happens to an LLM job after a failed try. */
 export type Decision =

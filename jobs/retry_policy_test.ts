@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { decideRetry } from "./outcome.ts";
+import { decideRetry } from "./retry_policy.ts";
 
 Deno.test("decideRetry: a permanent failure fails at once, whatever the attempts", () => {
   assert.deepEqual(decideRetry("exit 64: bad row", [], 5, true), {

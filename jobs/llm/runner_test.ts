@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { withSystemPrompt } from "./run.ts";
+import { withSystemPrompt } from "./runner.ts";
 
 Deno.test("LLM_SYSTEM_PROMPT goes first when the job has no system message, and never replaces the job's own", () => {
   const user = { role: "user" as const, content: "hi" };

@@ -1,4 +1,8 @@
-/** The shape of a job processor other than the LLM one (the recorder, external commands): run one job, close at the end. */
+/**
+ * The shape of a job processor other than the LLM one (the recorder, external commands): run one
+ * job, close at the end. The worker runs it as a queue's processor like the LLM one, which gives
+ * jobs back and pauses providers (`worker/queue_processor.ts`, `worker/llm_processor.ts`).
+ */
 
 /** What a processor is told about the job it runs. */
 export interface JobInput {

@@ -1,0 +1,64 @@
+import { strict as assert } from "node:assert";
+import type { Redis } from "ioredis";
+import { getLogger } from "@logtape/logtape";
+import { type Config, parseConfig } from "../config/config.ts";
+import { emptyStats } from "../protocol/stats.ts";
+import { createLlmProcessors, type LlmProcessorsOptions } from "./llm_processor.ts";
+
+function configOf(env: Record<string, string>): Config {
+  const result = parseConfig({}, env, { providers: ["echo"] });
+  if (!result.ok) throw new Error(result.errors.join("\n"));
+  return result.config;
+}
+
+/** Options whose Redis is never called: nothing here polls (the pause watch is stopped first). */
+function optionsOf(config: Config, more: Partial<LlmProcessorsOptions>): LlmProcessorsOptions {
+  return {
+    config,
+    redis: {} as Redis,
+    logger: getLogger(["test"]),
+    tally: { processed: 0, failed: 0, givenBack: 0 },
+    stats: emptyStats(),
+    subprocessEnv: {},
+    held: false,
+    isRedisDown: () => false,
+    isDraining: () => false,
+    closeStepMs: 500,
+    ...more,
+  };
+}
+
+const threeLlmQueues = {
+  QUEUE_NAME: "a,b,c",
+  QUEUE_PROCESSORS: "a=llm;b=llm;c=llm",
+  LLM_PROVIDER: "echo",
+  WORKER_CONCURRENCY: "4",
+};
+
+Deno.test("an LLM queue takes the smaller of WORKER_CONCURRENCY and its share of LLM_MAX_IN_FLIGHT at once; a share of 0 opens no processor", async () => {
+  const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), { llmSlots: [2, 0, 9] }));
+  const a = llm.open("a");
+  assert.equal(a?.concurrency, 2);
+  assert.equal(llm.open("b"), undefined);
+  assert.equal(llm.open("c")?.concurrency, 4);
+  await a?.close();
+});
+
+Deno.test("without shares (run alone, no LLM_MAX_IN_FLIGHT) an LLM queue takes WORKER_CONCURRENCY at once", async () => {
+  const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), {}));
+  const a = llm.open("a");
+  assert.equal(a?.concurrency, 4);
+  await a?.close();
+});
+
+Deno.test("a held worker's LLM queues share one intake, shut until release() (take-llm-jobs)", async () => {
+  const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), { held: true }));
+  const a = llm.open("a");
+  const b = llm.open("b");
+  assert.equal(a?.intake, b?.intake);
+  assert.equal(a?.intake?.open, false);
+  llm.release();
+  assert.equal(a?.intake?.open, true);
+  await a?.close();
+  await b?.close();
+});

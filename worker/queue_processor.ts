@@ -1,0 +1,90 @@
+/**
+ * A queue's processor as the worker runs it, whatever its kind (LLM, recorder, external command):
+ * how many of its jobs at once, the gate its intake goes through, one try of a job, the close.
+ */
+
+import type { Job } from "bullmq";
+import type { Worker } from "bullmq/worker";
+import type { Config, ProcessorSpec } from "../config/config.ts";
+import { createPerJobProcessor } from "../jobs/external/per_job.ts";
+import { createPersistentProcessor } from "../jobs/external/persistent.ts";
+import type { JobProcessor } from "../jobs/job_processor.ts";
+import { createRecorder } from "../jobs/recorder/recorder.ts";
+import { log } from "../log/log.ts";
+import type { LlmFailure } from "./failure.ts";
+import type { InFlightJob } from "./in_flight.ts";
+
+/** What a try leaves for the handling of its failure: `llm` once it calls an LLM provider, which may then pause. */
+export interface TryFailure {
+  llm?: LlmFailure;
+}
+
+/** One try of a job: resolves with its return value; sets `failure.llm` when it calls an LLM provider. */
+export type RunTry = (job: Job, entry: InFlightJob, failure: TryFailure) => Promise<unknown>;
+
+/** A gate on the intake of some queues' Workers (the LLM intake: provider pauses, `take-llm-jobs`). */
+export interface IntakeGate {
+  /** Whether a new Worker is to start at once (`autorun`). */
+  readonly open: boolean;
+  /** Puts a Worker behind the gate: it pauses, resumes or starts it from then on. */
+  add(worker: Worker): void;
+}
+
+/** The processor of one queue in one worker process. */
+export interface QueueProcessor {
+  /** Most jobs of the queue this process runs at once: its BullMQ Worker's `concurrency`. */
+  readonly concurrency: number;
+  /** The gate its Worker takes jobs through, if any; without one the Worker starts at once. */
+  readonly intake?: IntakeGate;
+  readonly runTry: RunTry;
+  /** Ends whatever it keeps running between jobs; called once, after the last job. */
+  close(): Promise<void>;
+}
+
+/** Opens the processor of an LLM queue, or `undefined` when this process takes none of its jobs. */
+export type OpenLlmProcessor = (queue: string) => QueueProcessor | undefined;
+
+/**
+ * The processor of `queue` as `spec` says, or `undefined` when this process takes none of its
+ * jobs (an LLM queue whose share of `LLM_MAX_IN_FLIGHT` here is 0).
+ */
+export function openQueueProcessor(
+  queue: string,
+  spec: ProcessorSpec,
+  config: Config,
+  openLlm: OpenLlmProcessor,
+): QueueProcessor | undefined {
+  if (spec.kind === "llm") return openLlm(queue);
+  return fromJobProcessor(openJobProcessor(queue, spec, config), config.concurrency);
+}
+
+/** A job processor (the recorder, an external command) as a queue's: no gate, no pause, no result routing. */
+export function fromJobProcessor(processor: JobProcessor, concurrency: number): QueueProcessor {
+  return {
+    concurrency,
+    runTry: (job, entry) =>
+      processor.run(
+        { id: String(job.id), queue: job.queueName, data: job.data, timestamp: job.timestamp },
+        entry.controller.signal,
+      ),
+    close: () => processor.close(),
+  };
+}
+
+/** The job processor of a queue whose kind is not `llm`: the recorder or an external command. */
+export function openJobProcessor(
+  queue: string,
+  spec: Exclude<ProcessorSpec, { kind: "llm" }>,
+  config: Config,
+): JobProcessor {
+  if (spec.kind === "recorder") return createRecorder({ outputDir: config.outputDir });
+  const options = {
+    queue,
+    command: spec.command,
+    timeoutMs: config.processorTimeoutMs,
+    logger: log("processor"),
+  };
+  return spec.mode === "persistent"
+    ? createPersistentProcessor(options)
+    : createPerJobProcessor(options);
+}
