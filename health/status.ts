@@ -87,6 +87,9 @@ export function healthStatus(
   const degraded: string[] = [];
   if (alive < pool.size) degraded.push(`${alive} of ${pool.size} workers alive`);
   if (!redis.connected) degraded.push("Redis unreachable (within the grace period)");
+  else if (redis.writeRefusal !== undefined) {
+    degraded.push(`Redis refuses writes: ${redis.writeRefusal}`);
+  }
   if (inputs.llm.state === "auth_failed" || inputs.llm.state === "quota_exceeded") {
     degraded.push(`LLM paused: ${inputs.llm.state}`);
   }
@@ -113,7 +116,14 @@ export function healthResponse(inputs: HealthInputs, now: number) {
     workers_alive: inputs.pool.slots.filter(isAlive).length,
     provider: inputs.provider,
     reasons,
-    redis: { connected: inputs.redis.connected, latency_ms: inputs.redis.latencyMs ?? null },
+    redis: {
+      connected: inputs.redis.connected,
+      latency_ms: inputs.redis.latencyMs ?? null,
+      writable: inputs.redis.connected ? inputs.redis.writeRefusal === undefined : null,
+      ...(inputs.redis.writeRefusal !== undefined
+        ? { write_refusal: inputs.redis.writeRefusal }
+        : {}),
+    },
     llm: { state: inputs.llm.state, retry_in_seconds: inputs.llm.retryInSeconds },
     workers: inputs.pool.slots.map((slot) => ({
       name: slot.name,

@@ -84,6 +84,21 @@ Deno.test("Redis down: degraded within the grace period, unhealthy after it", ()
   );
 });
 
+Deno.test("Redis answers but refuses writes: degraded, the refusal in the reasons and in redis.write_refusal, writable false", () => {
+  const refusal = "OOM command not allowed when used memory > 'maxmemory'.";
+  const refusing = inputs([slot(1, "running")], {
+    redis: { connected: true, latencyMs: 0.3, downSince: undefined, writeRefusal: refusal },
+  });
+  assert.deepEqual(healthStatus(refusing, NOW), {
+    status: "degraded",
+    reasons: [`Redis refuses writes: ${refusal}`],
+  });
+  const { body } = healthResponse(refusing, NOW);
+  assert.equal(body.redis.writable, false);
+  assert.equal(body.redis.write_refusal, refusal);
+  assert.equal(healthResponse(inputs([slot(1, "running")]), NOW).body.redis.writable, true);
+});
+
 Deno.test("restart intensity exceeded: unhealthy", () => {
   const result = healthStatus(
     inputs([slot(1, "running")], {}, { intensityExceeded: true, restartsInPeriod: 11 }),
@@ -98,7 +113,7 @@ Deno.test("LLM paused: degraded", () => {
   assert.equal(healthStatus(inputs([slot(1, "running")], { llm }), NOW).status, "degraded");
 });
 
-Deno.test("the response carries the seed's four fields first, and 503 only when unhealthy", () => {
+Deno.test("the response carries the four fields of the RQ setup's health server first, and 503 only when unhealthy", () => {
   const ok = healthResponse(inputs([slot(1, "running", 1), slot(2, "running")]), NOW);
   assert.equal(ok.httpStatus, 200);
   assert.deepEqual(Object.keys(ok.body).slice(0, 4), [

@@ -50,7 +50,31 @@ export function prepareRecord(record: LogRecord, worker?: string): LogRecord {
   for (const [key, value] of Object.entries(record.properties)) {
     properties[RESERVED.has(key) ? `${key}_property` : key] = value;
   }
-  return { ...record, properties };
+  return { ...record, message: [renderMessage(record.message)], properties };
+}
+
+/**
+ * A record's message as one string, its values written as a reader expects them in a sentence:
+ * strings bare (`on http://0.0.0.0:8080`, not `on http://"0.0.0.0":8080`), anything else as JSON.
+ * The values keep their types in the record's properties.
+ *
+ * @example
+ * ```ts
+ * import { renderMessage } from "./log.ts";
+ * renderMessage(["on http://", "0.0.0.0", ":", 8080, "/health"]); // "on http://0.0.0.0:8080/health"
+ * ```
+ */
+export function renderMessage(message: readonly unknown[]): string {
+  return message.map((part, index) => {
+    if (index % 2 === 0 || typeof part === "string") return String(part);
+    if (part instanceof Error) return part.message;
+    if (part === undefined) return "undefined";
+    try {
+      return JSON.stringify(part) ?? String(part);
+    } catch {
+      return String(part);
+    }
+  }).join("");
 }
 
 /**

@@ -22,3 +22,8 @@ export function quotaStrikesKey(provider: string): string {
 export function jobCrashesKey(prefix: string, queue: string, id: string): string {
   return `ppr:job-crashes:${prefix}:${queue}:${id}`;
 }
+
+/** What a supervisor's Redis probe writes, to see a Redis that answers but refuses writes. */
+export function probeKey(hostname: string): string {
+  return `ppr:probe:${hostname}`;
+}

@@ -23,14 +23,20 @@ export const STALE_AFTER_MS = 3 * REGISTRATION_TTL_S * 1000;
 /** How often a worker refreshes its registration. */
 export const REGISTRATION_REFRESH_MS = 5000;
 
-/** Writes or refreshes a registration with its TTL. */
+/**
+ * Writes or refreshes a registration with its TTL. While Redis refuses writes that need memory
+ * (`maxmemory` reached with `noeviction`: an `OOM` error), only the TTL is renewed (`EXPIRE` needs
+ * none): the registration stays, with its last content, so the worker does not vanish from
+ * `info` and its hostname stays claimed.
+ */
 export async function register(redis: Redis, registration: Registration): Promise<void> {
-  await redis.set(
-    workerKey(registration.name),
-    JSON.stringify(registration),
-    "EX",
-    REGISTRATION_TTL_S,
-  );
+  const key = workerKey(registration.name);
+  try {
+    await redis.set(key, JSON.stringify(registration), "EX", REGISTRATION_TTL_S);
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith("OOM "))) throw error;
+    await redis.expire(key, REGISTRATION_TTL_S);
+  }
 }
 
 /** Removes a registration (a worker that stops cleanly). */

@@ -5,6 +5,7 @@ import { type Config, llmQueuesOf, usesClaudeCli } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
 import { startQueueStats } from "../health/queue_stats.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
+import { probeKey } from "../redis/keys.ts";
 import { PROVIDER_NAMES } from "../providers/registry.ts";
 import { startHealthServer } from "../health/server.ts";
 import type { HealthInputs, LlmState } from "../health/status.ts";
@@ -193,7 +194,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   });
 
-  const probe = startRedisProbe(redis);
+  const probe = startRedisProbe(redis, { writeKey: probeKey(hostname), logger });
   const queueStats = startQueueStats(redis, {
     prefix: config.prefix,
     queues: [...new Set([...config.queues, ...config.resultQueues])],

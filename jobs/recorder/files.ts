@@ -52,9 +52,20 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
-    throw error;
+    throw namingPath(error, path);
   }
   await syncDir(parts(path).dir);
+}
+
+/**
+ * `error` with `path` in its message: the operating system's own ("No space left on device
+ * (os error 28)") says what, not where. The error's class stays (`Deno.errors.NotFound`, ...).
+ */
+function namingPath(error: unknown, path: string): unknown {
+  if (error instanceof Error && !error.message.includes(path)) {
+    error.message = `cannot write ${path}: ${error.message}`;
+  }
+  return error;
 }
 
 /**

@@ -53,24 +53,37 @@ async function updateDay(paths: RecordPaths, now: Date): Promise<void> {
  */
 export function createRecorder(options: RecorderOptions): JobProcessor {
   const now = options.now ?? (() => new Date());
-  // A day's update still waiting for the lock, by its summary file. A result renamed in while
-  // one waits joins it: the update lists the day only once it holds the lock, so it counts that
-  // file too. A burst of results then lists the day once per turn of the lock, not per result.
-  const waiting = new Map<string, Promise<void>>();
-  const updateDayOnce = (paths: RecordPaths): Promise<void> => {
+  // A day's update still waiting for the lock, by its summary file, with the result files it
+  // will count that did not exist before. A result renamed in while one waits joins it: the
+  // update lists the day only once it holds the lock, so it counts that file too. A burst of
+  // results then lists the day once per turn of the lock, not per result.
+  const waiting = new Map<string, { update: Promise<void>; newFiles: string[] }>();
+  const updateDayOnce = (paths: RecordPaths, newFile: string | undefined): Promise<void> => {
     const pending = waiting.get(paths.summary);
-    if (pending) return pending;
-    const update = withFileLock(paths.lockFile, () => {
+    if (pending) {
+      if (newFile) pending.newFiles.push(newFile);
+      return pending.update;
+    }
+    const entry = { update: Promise.resolve(), newFiles: newFile ? [newFile] : [] };
+    entry.update = withFileLock(paths.lockFile, async () => {
       waiting.delete(paths.summary);
-      return updateDay(paths, now());
+      try {
+        await updateDay(paths, now());
+      } catch (error) {
+        // The summary could not be rewritten (a full disk): the new results it would have
+        // counted go too, still under the lock, so the files and summary.json agree and each of
+        // those jobs fails (and is retried) rather than leaving a file the summary does not list.
+        await Promise.all(entry.newFiles.map((file) => Deno.remove(file).catch(() => {})));
+        throw error;
+      }
     });
-    waiting.set(paths.summary, update);
+    waiting.set(paths.summary, entry);
     // Failed before it held the lock: the next result tries again on its own.
     const forget = () => {
-      if (waiting.get(paths.summary) === update) waiting.delete(paths.summary);
+      if (waiting.get(paths.summary) === entry) waiting.delete(paths.summary);
     };
-    update.then(forget, forget);
-    return update;
+    entry.update.then(forget, forget);
+    return entry.update;
   };
   return {
     async run(job, signal) {
@@ -81,8 +94,9 @@ export function createRecorder(options: RecorderOptions): JobProcessor {
       await Deno.mkdir(paths.scraperDir, { recursive: true });
       signal.throwIfAborted();
       const recorded = { ...message, scraper_id: scraperId, recorded_at: now().toISOString() };
+      const existed = await Deno.lstat(paths.file).then(() => true, () => false);
       await writeFileAtomic(paths.file, JSON.stringify(recorded, null, 2) + "\n");
-      await updateDayOnce(paths);
+      await updateDayOnce(paths, existed ? undefined : paths.file);
       return { file: paths.relativeFile };
     },
     async close() {},
