@@ -6,6 +6,7 @@
  */
 
 import type { Queue, Worker as TypedWorker } from "bullmq";
+import type { Redis } from "ioredis";
 import { Worker as DistWorker } from "bullmq/worker";
 
 /**
@@ -60,6 +61,10 @@ export const JOB_FIELDS = {
   timestamp: "timestamp",
   /** Why the job failed (`Job.failedReason`). */
   failedReason: "failedReason",
+  /** The job's options as stored (short keys), JSON; decoded before `createJob` sees the job. */
+  opts: "opts",
+  /** The job's data, JSON; parsed inside `createJob`. */
+  data: "data",
 } as const;
 
 /** Where BullMQ keeps the jobs of one state of a queue, and the Redis type of that key. */
@@ -121,4 +126,81 @@ export function isTokenOf(token: string, workerIds: readonly string[]): boolean 
 export function workerNameOfClient(clientName: string): string {
   const marker = clientName.indexOf(":w:");
   return marker < 0 ? "(unnamed)" : clientName.slice(marker + 3);
+}
+
+/** The Worker's methods that take a job and decode its stored record on the way. */
+const FETCHING_METHODS = ["moveToActive", "moveToFinished", "moveToDelayed"] as const;
+
+/**
+ * Guards the places where a Worker takes its next job: `moveToActive`, and the `moveToFinished` /
+ * `moveToDelayed` that fetch the next job as they finish one, all on the Worker's `backend`. BullMQ
+ * decodes a taken job's stored options there (`JSON.parse` of the `opts` field), before
+ * `createJob`: a record whose `opts` is not JSON throws a `SyntaxError` with the job already in
+ * `active` under the Worker's lock, and the Worker, never seeing the job, retries its fetch while
+ * the job waits for the stalled-job check, again and again. Guarded, such an error calls
+ * `undecodable(error)` (which must fail the job: `undecodableJobs` finds it) and the fetch
+ * answers "no next job", so the Worker goes on. Anything else goes through unchanged.
+ */
+export function guardJobFetch(
+  worker: Worker,
+  undecodable: (error: SyntaxError) => Promise<void>,
+): void {
+  const backend = (worker as unknown as { backend: Record<string, unknown> }).backend;
+  for (const method of FETCHING_METHODS) {
+    const original = backend[method] as (...args: unknown[]) => Promise<unknown>;
+    if (typeof original !== "function") {
+      throw new Error(`BullMQ's Worker backend has no ${method}: see redis/bullmq_internals.ts`);
+    }
+    backend[method] = async (...args: unknown[]) => {
+      try {
+        return await original.apply(backend, args);
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        await undecodable(error);
+        // The finishing call did finish its own job; only the next one was not taken.
+        return method === "moveToActive" ? [undefined, undefined, 0, 0] : undefined;
+      }
+    };
+  }
+}
+
+/** An active job whose stored options cannot be decoded, with its lock token and raw options. */
+export interface UndecodableJob {
+  id: string;
+  token: string;
+  rawOpts: string;
+  error: string;
+}
+
+/**
+ * The jobs in `queue`'s `active` list locked by one of `workerIds` whose `opts` field is not
+ * JSON. Reads every active job's lock and options: for the rare record that cannot be decoded,
+ * never on a hot path.
+ */
+export async function undecodableJobs(
+  redis: Redis,
+  prefix: string,
+  queue: string,
+  workerIds: readonly string[],
+): Promise<UndecodableJob[]> {
+  const ids = await redis.lrange(stateKey(prefix, queue, "active"), 0, -1);
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) {
+    pipeline.get(jobLockKey(prefix, queue, id)).hget(jobKey(prefix, queue, id), JOB_FIELDS.opts);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  const found: UndecodableJob[] = [];
+  ids.forEach((id, index) => {
+    const token = replies[index * 2]?.[1];
+    const rawOpts = replies[index * 2 + 1]?.[1];
+    if (typeof token !== "string" || !isTokenOf(token, workerIds)) return;
+    if (typeof rawOpts !== "string") return;
+    try {
+      JSON.parse(rawOpts);
+    } catch (error) {
+      found.push({ id, token, rawOpts, error: (error as Error).message });
+    }
+  });
+  return found;
 }

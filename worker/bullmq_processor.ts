@@ -10,7 +10,7 @@ import { type FailureContext, handleFailure } from "./failure.ts";
 import { giveBackJob } from "./give_back.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { RunTry, TryFailure } from "./queue_processor.ts";
-import { assertParsable } from "./safe_worker.ts";
+import { assertSound } from "./safe_worker.ts";
 
 /** What the BullMQ processor of any queue needs, shared by every queue of the process. */
 export interface BullmqProcessorContext extends FailureContext {
@@ -32,7 +32,7 @@ export function createBullmqProcessor(
     const entry = inFlight.add(queue, String(job.id), token ?? "0");
     const failure: TryFailure = {};
     try {
-      assertParsable(job.data);
+      await assertSound(job);
       return await inJobContext({ job: String(job.id), queue }, () => runTry(job, entry, failure));
     } catch (error) {
       if (error instanceof WaitingError || error instanceof DelayedError) throw error;

@@ -122,7 +122,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     });
     // Without a listener an error event would crash the process; reconnects are logged by the watch.
     worker.on("error", (error: Error) => {
-      if (!connection.down) logger.debug("worker error: {error}", { error: error.message });
+      if (!connection.down) logger.warn("worker error: {error}", { error: error.message });
     });
     workers.push(worker);
     processor.intake?.add(worker);

@@ -1,33 +1,119 @@
-/** A BullMQ Worker that fails a job whose data is not JSON at once, instead of leaving it stuck in `active`. */
+/**
+ * A BullMQ Worker that fails a job whose record is corrupt (data or options not JSON, a tries
+ * count that is no number) at once, with the reason, instead of leaving it in `active` or losing it.
+ */
 
-import type { Job, JobJson } from "bullmq";
+import type { Job, JobJson, Processor, WorkerOptions } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
-import { Worker } from "../redis/bullmq_internals.ts";
+import type { Redis } from "ioredis";
+import {
+  guardJobFetch,
+  JOB_FIELDS,
+  jobKey,
+  undecodableJobs,
+  Worker,
+} from "../redis/bullmq_internals.ts";
 
-/** Where the reason goes in the stand-in data of a job whose own data could not be parsed. */
-const UNPARSABLE = "__ppr_unparsable_data__";
+/** Where the reason goes in the stand-in data of a job whose record is corrupt. */
+const CORRUPT = "__ppr_corrupt_record__";
+/** The repair of such a record (before it can be failed), kept on the job: more problems found. */
+const REPAIRED = Symbol("record repaired");
+
+/** At most this much of a corrupt field's value is quoted in the reason. */
+const QUOTED_CHARS = 100;
+
+function quoted(value: unknown): string {
+  return JSON.stringify(String(value ?? "").slice(0, QUOTED_CHARS));
+}
 
 /**
- * BullMQ parses a job's data while taking it; data that is not JSON throws there, outside any
- * processor, and the job stays in `active` until the stalled-job check, again and again. This
- * Worker hands the processor stand-in data instead, which `assertParsable` turns into a failure.
+ * A Worker for records written by something other than BullMQ, or damaged:
+ * - data that is not JSON: BullMQ throws while taking the job, outside any processor, and the
+ *   job stays in `active` until the stalled-job check, again and again;
+ * - options that are not JSON: the same, one step earlier, before the Worker even sees the job
+ *   (see `guardJobFetch`);
+ * - a tries count (`atm`) that is not a whole number: the job runs, then BullMQ's finishing
+ *   script fails half way, after taking the job out of `active`: the job is in no list, lost.
+ * Each such job fails at once (`UnrecoverableError`, no retry) with a reason that names the
+ * field and quotes its value; the record is first repaired as far as BullMQ needs to fail it
+ * (`opts` `{}`, `atm` 0), so the failure itself cannot break.
  */
 export class SafeWorker extends Worker {
+  constructor(name: string, processor: Processor, options: WorkerOptions) {
+    super(name, processor, options);
+    guardJobFetch(this, (error) => this.failUndecodable(error));
+  }
+
   protected override createJob(data: JobJson, jobId: string): Job {
+    const problems: string[] = [];
+    let job: Job;
     try {
-      return super.createJob(data, jobId);
+      job = super.createJob(data, jobId);
     } catch (error) {
-      const reason = `job data is not valid JSON (${(error as Error).message}): ${
-        String(data.data ?? "").slice(0, 100)
-      }`;
-      return super.createJob({ ...data, data: JSON.stringify({ [UNPARSABLE]: reason }) }, jobId);
+      problems.push(`data is not JSON (${(error as Error).message}): ${quoted(data.data)}`);
+      job = super.createJob({ ...data, data: "{}" }, jobId);
     }
+    let repaired: Promise<string[]> = Promise.resolve([]);
+    const attemptsMade = (data as { attemptsMade?: unknown }).attemptsMade;
+    if (typeof attemptsMade === "number" && !Number.isInteger(attemptsMade)) {
+      // BullMQ's finishing script adds 1 to it in Redis: repaired first, or the job is lost.
+      job.attemptsMade = 0;
+      repaired = this.repair(jobId, JOB_FIELDS.attemptsMade, "0").then((raw) => [
+        `attemptsMade (atm) is not a whole number: ${quoted(raw)}`,
+      ]);
+    }
+    if (
+      problems.length > 0 || typeof attemptsMade === "number" && !Number.isInteger(attemptsMade)
+    ) {
+      job.data = { [CORRUPT]: problems };
+      (job as unknown as Record<symbol, Promise<string[]>>)[REPAIRED] = repaired;
+    }
+    return job;
+  }
+
+  private async redisClient(): Promise<Redis> {
+    return await (this as unknown as { client: Promise<Redis> }).client;
+  }
+
+  /** Sets `field` of a job's record to `value`; resolves with the value it had. */
+  private async repair(jobId: string, field: string, value: string): Promise<string | null> {
+    const redis = await this.redisClient();
+    const key = jobKey(this.opts.prefix ?? "bull", this.name, jobId);
+    const [[, raw]] = (await redis.multi().hget(key, field).hset(key, field, value).exec())! as [
+      [Error | null, string | null],
+    ];
+    return raw;
+  }
+
+  /** Fails the active jobs of this Worker whose options cannot be decoded. */
+  private async failUndecodable(error: SyntaxError): Promise<void> {
+    const redis = await this.redisClient();
+    const prefix = this.opts.prefix ?? "bull";
+    for (const found of await undecodableJobs(redis, prefix, this.name, [this.id])) {
+      await this.repair(found.id, JOB_FIELDS.opts, "{}");
+      const job = await this.Job.fromId(this, found.id);
+      if (!job) continue;
+      const reason = `the job's record is corrupt: opts is not JSON (${found.error}): ${
+        quoted(found.rawOpts)
+      }`;
+      await job.moveToFailed(new UnrecoverableError(reason), found.token);
+      this.emit("error", new Error(`job ${found.id} failed: ${reason}`));
+    }
+    void error;
   }
 }
 
-/** Throws `UnrecoverableError` (no retry) for the stand-in data of a job that was not JSON. */
-export function assertParsable(data: unknown): void {
-  if (typeof data === "object" && data !== null && UNPARSABLE in data) {
-    throw new UnrecoverableError(String((data as Record<string, unknown>)[UNPARSABLE]));
+/**
+ * Throws `UnrecoverableError` (no retry) for the stand-in data of a job whose record is
+ * corrupt, once its record is repaired enough for BullMQ to fail it.
+ */
+export async function assertSound(job: Job): Promise<void> {
+  const data = job.data as unknown;
+  if (typeof data === "object" && data !== null && CORRUPT in data) {
+    const problems = [
+      ...(data as Record<string, string[]>)[CORRUPT],
+      ...await (job as unknown as Record<symbol, Promise<string[]>>)[REPAIRED],
+    ];
+    throw new UnrecoverableError(`the job's record is corrupt: ${problems.join("; ")}`);
   }
 }
