@@ -10,7 +10,6 @@ import {
   llmQueuesOf,
   parseConfig,
   secretsOf,
-  SETTINGS,
   settingsHelp,
 } from "./config/config.ts";
 import { VERSION } from "./config/version.ts";
@@ -27,7 +26,7 @@ import { addSecrets } from "./log/redact.ts";
 import { parseLlmSlots, splitShare } from "./protocol/llm_share.ts";
 import { workerName } from "./protocol/worker_name.ts";
 import { claudeCliEnv } from "./providers/claude_cli/env.ts";
-import { PROVIDER_NAMES } from "./providers/registry.ts";
+import { CONFIG_SCHEMA, PROVIDER_NAMES, SETTINGS } from "./providers/registry.ts";
 
 /** Exit status for anything the user got wrong on the command line or in the environment. */
 export { EXIT_USAGE };
@@ -62,7 +61,9 @@ function withSettings(command: Command): Command {
   }
   return command.addHelpText(
     "after",
-    `\nSettings (environment variable, flag; flags win over the environment):\n${settingsHelp()}\n`,
+    `\nSettings (environment variable, flag; flags win over the environment):\n${
+      settingsHelp(CONFIG_SCHEMA)
+    }\n`,
   );
 }
 
@@ -80,7 +81,7 @@ function settingsOrExit(
   dashboardFlags?: DashboardFlags,
   options: { besidePool?: boolean } = {},
 ): { config: Config; dashboard?: DashboardSettings } {
-  const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
+  const result = parseConfig(flags, env, CONFIG_SCHEMA);
   const dashboard = dashboardFlags && parseDashboardSettings(dashboardFlags, env, options);
   const errors = [
     ...(result.ok ? [] : result.errors),
@@ -88,7 +89,11 @@ function settingsOrExit(
   ];
   if (result.ok && errors.length === 0) {
     // Hidden from every log line, error message and Redis record this process writes.
-    addSecrets([...secretsOf(result.config), env.CLAUDE_CODE_OAUTH_TOKEN, env.DASHBOARD_PASSWORD]);
+    addSecrets([
+      ...secretsOf(result.config, CONFIG_SCHEMA),
+      env.CLAUDE_CODE_OAUTH_TOKEN,
+      env.DASHBOARD_PASSWORD,
+    ]);
     return { config: result.config, dashboard: dashboard?.ok ? dashboard.settings : undefined };
   }
   console.error(
@@ -164,7 +169,7 @@ function program(): Command {
             config,
             hostname: hostnameOf(config),
             // Workers never serve the dashboard: its credentials stay with the supervisor.
-            childEnv: withoutDashboardCredentials(childEnv(flags, env)),
+            childEnv: withoutDashboardCredentials(childEnv(flags, env, CONFIG_SCHEMA)),
             subprocessEnv: claudeCliEnv(env),
           }),
         );
