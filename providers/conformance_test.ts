@@ -101,25 +101,32 @@ function claudeCli(mode: "cold" | "warm"): Fixture {
   };
 }
 
-/** Chat Completions through the official SDK, against the stub OpenAI-compatible server. */
-const openAi: Fixture = {
-  provider: "openai",
-  label: "openai",
-  start() {
-    const stub = startStubLlm();
-    return Promise.resolve({
-      env: { OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${stub.url}/v1` },
-      loggedOutEnv: { OPENAI_API_KEY: "bad-key", OPENAI_BASE_URL: `${stub.url}/v1` },
-      authPrompt: "AUTH",
-      quotaPrompt: "QUOTA",
-      serverErrorPrompt: "FAIL",
-      slow: { prompt: "SLEEP30000" },
-      paidRequests: () =>
-        stub.requests.filter((request) => !request.path.endsWith("/models")).length,
-      [Symbol.asyncDispose]: () => stub[Symbol.asyncDispose](),
-    });
-  },
-};
+/**
+ * A provider that speaks Chat Completions (`openai`, and any provider built on it) through the
+ * official SDK, against the stub OpenAI-compatible server; `keyVariable` and `urlVariable` are
+ * its settings' variables.
+ */
+function chatCompletions(provider: string, keyVariable: string, urlVariable: string): Fixture {
+  return {
+    provider,
+    label: provider,
+    start() {
+      const stub = startStubLlm();
+      const url = `${stub.url}/v1`;
+      return Promise.resolve({
+        env: { [keyVariable]: "sk-test", [urlVariable]: url },
+        loggedOutEnv: { [keyVariable]: "bad-key", [urlVariable]: url },
+        authPrompt: "AUTH",
+        quotaPrompt: "QUOTA",
+        serverErrorPrompt: "FAIL",
+        slow: { prompt: "SLEEP30000" },
+        paidRequests: () =>
+          stub.requests.filter((request) => !request.path.endsWith("/models")).length,
+        [Symbol.asyncDispose]: () => stub[Symbol.asyncDispose](),
+      });
+    },
+  };
+}
 
 /** Echo calls nothing: no login, no limits, no server to fail; it can only be slow. */
 const echo: Fixture = {
@@ -139,7 +146,7 @@ const FIXTURES: readonly Fixture[] = [
   claudeApi,
   claudeCli("cold"),
   claudeCli("warm"),
-  openAi,
+  chatCompletions("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
   echo,
 ];
 
