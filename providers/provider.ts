@@ -23,7 +23,7 @@ export interface LlmRequest {
   temperature?: number;
   maxTokens?: number;
   format?: OutputFormat;
-  /** Echo only: how long to wait before answering. */
+  /** Echo only: how long to wait before answering (the job's `latency_ms`, else `ECHO_LATENCY`). */
   latencyMs?: number;
   /** Aborted on the job timeout and when a drain gives the job back. */
   signal: AbortSignal;
