@@ -949,6 +949,291 @@ record(
   }),
 );
 
+/** A seeded random number generator (mulberry32): the same seed draws the same faults. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The faults of the mixed run. */
+const FAULT_KINDS = [
+  "worker kill -9",
+  "hung worker",
+  "supervisor kill -9",
+  "drain deadline",
+  "partition",
+  "Redis restart",
+  "Redis frozen",
+  "maxmemory",
+  "disk full",
+  "poison schema",
+  "corrupt record",
+] as const;
+type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The faults after which a job may run again: its run was cut short or its lock was lost. */
+const EXPLAINS_A_RERUN: FaultKind[] = [
+  "partition",
+  "drain deadline",
+  "worker kill -9",
+  "hung worker",
+];
+
+/** One fault of the mixed run: when it began and ended (epoch ms). */
+interface Fault {
+  kind: FaultKind;
+  detail: string;
+  start: number;
+  end: number;
+}
+
+// 17. The mixed run: random faults from the whole list, in one run, two supervisors (one behind
+// the proxy), the recorder behind both when a tmpfs can be mounted.
+const SEED = Deno.args.includes("--seed")
+  ? Number(Deno.args[Deno.args.indexOf("--seed") + 1])
+  : Math.floor(Math.random() * 2 ** 31);
+record(
+  await scenario(
+    `mixed: ${size(100, 12)} random faults`,
+    async ({ redis, queue, recoveries, tracked }) => {
+      const goodJobs = size(5000, 800);
+      const faultCount = size(100, 12);
+      const random = seededRandom(SEED);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+      const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+      console.error(`chaos: mixed run seed ${SEED} (--seed ${SEED} draws the same faults)`);
+
+      await using proxy = startTcpProxy(redis.port);
+      const disk = await mountTmpfs(64 * 1024 * 1024);
+      const kinds = FAULT_KINDS.filter((kind) => kind !== "disk full" || !("problem" in disk));
+      if ("problem" in disk) {
+        console.error(`chaos: mixed run without the recorder: ${disk.problem}`);
+      }
+      const recorderEnv: Record<string, string> = "problem" in disk ? {} : {
+        QUEUE_NAME: "llm,recorder",
+        LLM_RESULT_QUEUES: "recorder",
+        OUTPUT_DIR: disk.dir,
+      };
+      const env = { HEARTBEAT_TIMEOUT: "3s", ...recorderEnv };
+      const args = [
+        "--count",
+        "2",
+        "--concurrency",
+        "4",
+        "--restart-delay",
+        "100ms",
+        "--restart-intensity",
+        "1000",
+        "--drain-timeout",
+        "1s",
+      ];
+      const urls = { a: redis.url, b: `redis://127.0.0.1:${proxy.port}` };
+      const start = (name: "a" | "b") =>
+        pool(redis, [...args, "--hostname", name], env, urls[name]);
+      const supervisors = { a: await start("a"), b: await start("b") };
+      const client = redis.client();
+      const faults: Fault[] = [];
+      let enqueued = 0;
+      let expectedFailed = 0;
+      let restarts = 0;
+
+      const alivePids = async (name: "a" | "b") => {
+        const { body } = await supervisors[name].health();
+        return body.workers.map((worker) => worker.pid).filter((pid): pid is number =>
+          pid !== null && processExists(pid)
+        );
+      };
+      const replace = async (name: "a" | "b", pids: number[]) => {
+        restarts += await restartsOf(supervisors[name]);
+        await supervisors[name].waitForExit(60_000).catch(() => {});
+        await waitUntil(() => pids.every((pid) => !processExists(pid)), {
+          what: "the old workers to exit",
+          timeoutMs: 60_000,
+        });
+        await supervisors[name][Symbol.asyncDispose]();
+        supervisors[name] = await start(name);
+      };
+
+      const inject = async (kind: FaultKind): Promise<string> => {
+        const name = pick(["a", "b"] as const);
+        switch (kind) {
+          case "worker kill -9":
+          case "hung worker": {
+            const pid = pick(await alivePids(name));
+            Deno.kill(pid, kind === "hung worker" ? "SIGSTOP" : "SIGKILL");
+            return `${name}'s worker ${pid}`;
+          }
+          case "supervisor kill -9": {
+            const pids = await alivePids(name);
+            supervisors[name].signal("SIGKILL");
+            await replace(name, pids);
+            return `${name}, ${pids.length} orphans`;
+          }
+          case "drain deadline": {
+            // Long jobs, so that some are still running at the deadline.
+            await addAll(queue, echoJobs(8, 3000, "long"));
+            enqueued += 8;
+            await supervisors[name].waitForHealth(
+              (health) => health.workers.some((worker) => worker.active_jobs > 0),
+              "jobs in flight",
+            ).catch(() => {});
+            const pids = await alivePids(name);
+            supervisors[name].signal("SIGTERM");
+            await replace(name, pids);
+            return name;
+          }
+          case "partition": {
+            const seconds = between(2, size(20, 8));
+            proxy.cut("blackhole");
+            await delay(seconds * 1000);
+            proxy.heal();
+            return `b, ${seconds} s`;
+          }
+          case "Redis restart":
+            await redis.stop();
+            await delay(300);
+            await redis.start();
+            return "-";
+          case "Redis frozen": {
+            const ms = between(500, 2000);
+            redis.freeze();
+            await delay(ms);
+            redis.thaw();
+            return `${ms} ms`;
+          }
+          case "maxmemory": {
+            const ms = between(1000, 3000);
+            await client.config("SET", "maxmemory-policy", "noeviction");
+            await client.config("SET", "maxmemory", "1");
+            await delay(ms);
+            await client.config("SET", "maxmemory", "0");
+            return `${ms} ms`;
+          }
+          case "disk full": {
+            if ("problem" in disk) return "-";
+            const ms = between(1000, 3000);
+            await fillDisk(`${disk.dir}/filler`);
+            await delay(ms);
+            await Deno.remove(`${disk.dir}/filler`);
+            return `${ms} ms`;
+          }
+          case "poison schema":
+            await queue.add("llm", poisonSchemaJob(faults.length).data, { attempts: 3 });
+            enqueued++;
+            expectedFailed++;
+            return "1 job";
+          case "corrupt record": {
+            const { field, value } = pick(CORRUPTIONS);
+            const job = await queue.add("llm", {
+              prompt: `corrupt ${field}`,
+              provider: { name: "echo", latency_ms: 10 },
+            }, { attempts: 3, delay: 1000 });
+            await client.hset(`bull:llm:${job.id}`, field, value);
+            enqueued++;
+            expectedFailed++;
+            return field;
+          }
+        }
+      };
+
+      for (let index = 0; index < faultCount; index++) {
+        const batch = Math.floor(goodJobs / faultCount) +
+          (index === faultCount - 1 ? goodJobs % faultCount : 0);
+        await addAll(queue, echoJobs(batch, 50, `mixed ${index}`));
+        enqueued += batch;
+        await delay(between(200, 1500));
+        const kind = pick(kinds);
+        const begun = Date.now();
+        const since = performance.now();
+        const detail = await inject(kind).catch((error) => `could not: ${error.message}`);
+        faults.push({ kind, detail, start: begun, end: Date.now() });
+        console.error(
+          `chaos: fault ${index + 1} at ${new Date(begun).toISOString()}: ${kind} (${detail})`,
+        );
+        // Every worker of both supervisors alive again, bounded.
+        await waitUntil(async () => {
+          for (const supervisor of Object.values(supervisors)) {
+            if ((await supervisor.health()).body.workers_alive !== 2) return false;
+          }
+          return true;
+        }, { what: "both pools whole again", timeoutMs: 60_000 }).catch(() => {});
+        recoveries.push((performance.now() - since) / 1000);
+      }
+      await settled(queue, 600_000);
+      const recorder = "problem" in disk
+        ? undefined
+        : new Queue("recorder", { connection: client });
+      if (recorder) {
+        await waitUntil(async () => {
+          const counts = await recorder.getJobCounts("waiting", "active", "delayed", "prioritized");
+          return Object.values(counts).every((count) => count === 0);
+        }, { what: "every result recorded", timeoutMs: 300_000 }).catch(() => {});
+      }
+      for (const supervisor of Object.values(supervisors)) {
+        restarts += await restartsOf(supervisor);
+        await stop(supervisor);
+      }
+
+      // Each job that ran again is explained by a fault that overlapped its earlier run.
+      const explainedBy = new Map<string, number>();
+      const unexplained: string[] = [];
+      for (const jobId of tracked.rerun()) {
+        const times = tracked.starts.get(jobId)!;
+        for (let run = 1; run < times.length; run++) {
+          const overlapping = faults.filter((fault) =>
+            fault.start <= times[run] && fault.end >= times[run - 1] - 1000
+          );
+          const reason = overlapping.findLast((fault) => EXPLAINS_A_RERUN.includes(fault.kind));
+          if (reason) explainedBy.set(reason.kind, (explainedBy.get(reason.kind) ?? 0) + 1);
+          else {
+            const before = faults.findLast((fault) => fault.start <= times[run]);
+            unexplained.push(`${jobId} after ${before?.kind ?? "no fault"}`);
+          }
+        }
+      }
+      if (unexplained.length > 0) {
+        console.error(`chaos: mixed run: reruns no fault explains: ${unexplained.join(", ")}`);
+      }
+      let recorded = "";
+      let recordedHeld = true;
+      if (recorder && !("problem" in disk)) {
+        const { files, summarized } = await recordedResults(disk.dir);
+        const completedIds = await queue.getRanges(["completed"], 0, -1);
+        const missing = completedIds.filter((id) => files.get(id) !== 1).length;
+        const recorderFailed = await recorder.getFailedCount();
+        recordedHeld = missing === 0 && summarized === files.size && recorderFailed === 0;
+        recorded =
+          `; recorder: ${missing} results not recorded once, ${recorderFailed} failed, summary ${
+            summarized === files.size ? "agrees" : `says ${summarized} of ${files.size}`
+          }`;
+        await recorder.close();
+      }
+      if (!("problem" in disk)) await disk.unmount();
+      const byKind = FAULT_KINDS.map((kind) => [kind, faults.filter((f) => f.kind === kind).length])
+        .filter(([, count]) => count !== 0).map(([kind, count]) => `${count} ${kind}`).join(", ");
+      const explained = [...explainedBy].map(([kind, count]) => `${count} after ${kind}`).join(
+        ", ",
+      );
+      console.error(`chaos: mixed run faults: ${byKind}`);
+      return {
+        enqueued,
+        restarts,
+        rule: `seed ${SEED}; reruns: ${
+          explained || "none"
+        }; ${unexplained.length} unexplained${recorded}`,
+        ruleHeld: unexplained.length === 0 && recordedHeld,
+        expectedFailed,
+      };
+    },
+  ),
+);
+
 // The table, the file, the verdict.
 const columns = [
   "scenario",
