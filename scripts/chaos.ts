@@ -13,6 +13,7 @@ import { type HealthBody, startSupervisor, type Supervisor } from "../testing/pp
 import { startTcpProxy } from "../testing/tcp_proxy.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
 import { delay } from "../async/mod.ts";
+import { TRY_LOG_PREFIX } from "../jobs/outcome.ts";
 
 const SHORT = Deno.args.includes("--short");
 /** `--only TEXT`: run only the scenarios whose name holds TEXT (for working on one). */
@@ -820,6 +821,11 @@ record(
       const completedIds = await queue.getRanges(["completed"], 0, -1);
       const missing = completedIds.filter((id) => files.get(id) !== 1).length;
       const recorderFailed = await recorder.getFailedCount();
+      let triesFailed = 0;
+      for (const id of await recorder.getRanges(["completed"], 0, -1)) {
+        const { logs } = await recorder.getJobLogs(id);
+        triesFailed += logs.filter((line) => line.startsWith(TRY_LOG_PREFIX)).length;
+      }
       return {
         enqueued: jobs,
         restarts,
