@@ -1215,9 +1215,11 @@ record(
         const completedIds = await queue.getRanges(["completed"], 0, -1);
         const missing = completedIds.filter((id) => files.get(id) !== 1).length;
         const recorderFailed = await recorder.getFailedCount();
-        recordedHeld = missing === 0 && summarized === files.size && recorderFailed === 0;
+        // A result whose recorder job failed for good (the disk full past its retries) is not
+        // lost: it waits in the recorder's failed list, where an operator requeues it.
+        recordedHeld = missing === recorderFailed && summarized === files.size;
         recorded =
-          `; recorder: ${missing} results not recorded once, ${recorderFailed} failed, summary ${
+          `; recorder: ${missing} results not recorded, ${recorderFailed} in its failed list, summary ${
             summarized === files.size ? "agrees" : `says ${summarized} of ${files.size}`
           }`;
         await recorder.close();
