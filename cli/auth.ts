@@ -1,11 +1,11 @@
 /** The `auth status` and `auth test` commands: can the workers use their LLM provider, and does a real call work. */
 
-import { type Config, usesClaudeCli } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import { LlmError } from "../providers/errors.ts";
 import type { Pause } from "../providers/pause.ts";
 import { readPause } from "../providers/pause.ts";
-import type { ProbeResult } from "../providers/provider.ts";
-import { providerNamed } from "../providers/registry.ts";
+import type { ProbeResult, ProviderDescription } from "../providers/provider.ts";
+import { defaultProviderOf } from "../providers/registry.ts";
 import {
   CommandError,
   EXIT_FAILURE,
@@ -24,37 +24,20 @@ export interface ProviderSetup {
 }
 
 /**
- * How the configured provider is reached, in words, and for the Claude CLI the folder its login
- * lives in (`CLAUDE_CONFIG_DIR`, else `$HOME/.claude`).
+ * How the configured provider is reached, in words, and the folder its login lives in (the
+ * Claude CLI's: `CLAUDE_CONFIG_DIR`, else `$HOME/.claude`): what the provider says of itself.
  *
  * @example
  * ```ts
  * describeProvider({ provider: "claude", claudeCli: "claude" } as Config, { HOME: "/home/w" });
- * // { mode: "Claude CLI (claude)", configDir: "/home/w/.claude" }
+ * // { mode: "Claude CLI (claude)", configDir: "/home/w/.claude", spendsTokens: true, ... }
  * ```
  */
 export function describeProvider(
   config: Config,
   subprocessEnv: Record<string, string>,
-): { mode: string; configDir: string | null } {
-  if (config.provider === "claude") {
-    if (config.anthropicApiKey !== undefined) {
-      return { mode: "Claude API (ANTHROPIC_API_KEY)", configDir: null };
-    }
-    const configDir = subprocessEnv.CLAUDE_CONFIG_DIR ??
-      (subprocessEnv.HOME ? `${subprocessEnv.HOME}/.claude` : null);
-    return { mode: `Claude CLI (${config.claudeCli})`, configDir };
-  }
-  if (config.provider === "openai") {
-    return {
-      mode: `OpenAI-compatible API (${config.openaiBaseUrl ?? "the SDK's default URL"})`,
-      configDir: null,
-    };
-  }
-  if (config.provider === "echo") {
-    return { mode: "echo (answers with the prompt)", configDir: null };
-  }
-  return { mode: config.provider, configDir: null };
+): ProviderDescription {
+  return defaultProviderOf(config).describe({ config, subprocessEnv });
 }
 
 /** `auth status`: what the probe says and what the shared pause says; the JSON output. */
@@ -137,7 +120,7 @@ export function runAuthStatus(options: AuthStatusOptions): Promise<number> {
   return runCommand("auth status", async () => {
     const { config, subprocessEnv } = options;
     const { mode, configDir } = describeProvider(config, subprocessEnv);
-    const probe = providerNamed(config.provider)?.probe;
+    const { probe } = defaultProviderOf(config);
     const [login, pause] = await Promise.all([
       probe ? probe({ config, subprocessEnv }) : Promise.resolve(null),
       readPauseOf(config),
@@ -158,16 +141,17 @@ export const AUTH_TEST_PROMPT = "Reply with the single word: ok";
  *
  * @example
  * ```ts
- * authTestCost({ provider: "echo" } as Config, "echo"); // "auth test calls echo: it spends nothing."
+ * authTestCost({ mode: "echo", configDir: null, spendsTokens: false });
+ * // "auth test calls echo: it spends nothing."
  * ```
  */
-export function authTestCost(config: Config, mode: string): string {
-  if (config.provider === "echo") return `auth test calls ${mode}: it spends nothing.`;
-  const cliContext = usesClaudeCli(config)
-    ? " (the Claude CLI adds its own context: a few hundred input tokens)"
-    : "";
+export function authTestCost(description: ProviderDescription): string {
+  const { mode, spendsTokens, extraContext } = description;
+  if (!spendsTokens) return `auth test calls ${mode}: it spends nothing.`;
   return `auth test sends one real request to ${mode}: the prompt "${AUTH_TEST_PROMPT}" and a ` +
-    `one-word answer, a few tokens${cliContext}, billed to the login or key in use.`;
+    `one-word answer, a few tokens${
+      extraContext ? ` (${extraContext})` : ""
+    }, billed to the login or key in use.`;
 }
 
 /** What `ppr-worker auth test` was asked for. */
@@ -187,10 +171,10 @@ export interface AuthTestOptions extends ProviderSetup {
 export function runAuthTest(options: AuthTestOptions): Promise<number> {
   return runCommand("auth test", async () => {
     const { config, subprocessEnv } = options;
-    const provider = providerNamed(config.provider);
-    if (!provider) throw new CommandError(`no provider named ${config.provider}`, EXIT_USAGE);
-    const { mode } = describeProvider(config, subprocessEnv);
-    console.error(authTestCost(config, mode));
+    const provider = defaultProviderOf(config);
+    const description = provider.describe({ config, subprocessEnv });
+    const { mode } = description;
+    console.error(authTestCost(description));
     if (!options.yes) {
       if (!options.confirm) {
         throw new CommandError(

@@ -1,10 +1,10 @@
 /** The `auth login` command: the Claude CLI's own login, into the folder every worker reads. */
 
 import type { Config } from "../config/config.ts";
-import { claudeProvider } from "../providers/claude.ts";
-import { CLI_FIXED_ENV } from "../providers/claude_cli/env.ts";
+import { claudeConfig } from "../providers/claude.ts";
+import { claudeAuthStatus } from "../providers/claude_cli/auth.ts";
+import { claudeConfigDir, CLI_FIXED_ENV } from "../providers/claude_cli/env.ts";
 import { EXIT_USAGE, runCommand } from "./_util.ts";
-import { describeProvider } from "./auth.ts";
 
 /** How to log in where there is no terminal, or inside the container. */
 export const LOGIN_ADVICE =
@@ -68,16 +68,13 @@ export interface AuthLoginOptions {
  */
 export function runAuthLogin(options: AuthLoginOptions): Promise<number> {
   return runCommand("auth login", async () => {
-    const { config, subprocessEnv } = options;
+    const { subprocessEnv } = options;
+    const config = claudeConfig(options.config);
     if (!options.interactive) {
       console.error(`ppr-worker auth login: needs a terminal.\n\n${LOGIN_ADVICE}`);
       return EXIT_USAGE;
     }
-    const { configDir } = describeProvider({
-      ...config,
-      provider: "claude",
-      anthropicApiKey: undefined,
-    }, subprocessEnv);
+    const configDir = claudeConfigDir(subprocessEnv);
     if (config.anthropicApiKey !== undefined) {
       console.error(
         "note: ANTHROPIC_API_KEY is set, so claude jobs use the API with that key, not this login.",
@@ -115,11 +112,9 @@ export function runAuthLogin(options: AuthLoginOptions): Promise<number> {
       );
     }
     if (!options.token) {
-      const probe = await claudeProvider.probe!({
-        config: { ...config, anthropicApiKey: undefined },
-        subprocessEnv,
-      });
-      console.log(`now: ${probe.detail}`);
+      // The CLI's login, whether or not ANTHROPIC_API_KEY puts the workers in API mode.
+      const status = await claudeAuthStatus({ cli: config.claudeCli, env: subprocessEnv });
+      console.log(`now: Claude CLI: ${status.detail}`);
     }
     return code === 0 ? 0 : 1;
   });

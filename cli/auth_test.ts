@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import type { Config } from "../config/config.ts";
+import { parseConfig } from "../config/config.ts";
+import { CONFIG_SCHEMA } from "../providers/registry.ts";
 import {
   type AuthStatus,
   authTestCost,
@@ -8,22 +9,40 @@ import {
   renderAuthStatus,
 } from "./auth.ts";
 
-const cliConfig = { provider: "claude", claudeCli: "/usr/bin/claude" } as Config;
+/** The configuration ppr-worker makes of `env`. */
+function configOf(env: Record<string, string>) {
+  const result = parseConfig({}, env, CONFIG_SCHEMA);
+  if (!result.ok) throw new Error(result.errors.join("\n"));
+  return result.config;
+}
+
+const cliConfig = configOf({ LLM_PROVIDER: "claude", CLAUDE_CLI: "/usr/bin/claude" });
+const apiConfig = configOf({ LLM_PROVIDER: "claude", ANTHROPIC_API_KEY: "k" });
 
 Deno.test("describeProvider: CLI mode names the CLI and its login folder (CLAUDE_CONFIG_DIR, else HOME/.claude); a key means API mode", () => {
   assert.deepEqual(describeProvider(cliConfig, { HOME: "/home/nonroot" }), {
     mode: "Claude CLI (/usr/bin/claude)",
     configDir: "/home/nonroot/.claude",
+    spendsTokens: true,
+    extraContext: "the Claude CLI adds its own context: a few hundred input tokens",
   });
   assert.equal(
     describeProvider(cliConfig, { HOME: "/h", CLAUDE_CONFIG_DIR: "/shared" }).configDir,
     "/shared",
   );
-  assert.deepEqual(describeProvider({ ...cliConfig, anthropicApiKey: "k" }, {}), {
+  assert.deepEqual(describeProvider(apiConfig, {}), {
     mode: "Claude API (ANTHROPIC_API_KEY)",
     configDir: null,
+    spendsTokens: true,
   });
-  assert.match(describeProvider({ provider: "openai" } as Config, {}).mode, /OpenAI-compatible/);
+  assert.equal(
+    describeProvider(configOf({ LLM_PROVIDER: "openai" }), {}).mode,
+    "OpenAI-compatible API (the SDK's default URL)",
+  );
+  assert.equal(
+    describeProvider(configOf({ LLM_PROVIDER: "echo" }), {}).mode,
+    "echo (answers with the prompt)",
+  );
 });
 
 Deno.test("isUsable: logged in (or nothing to check), no pause, and the pause readable", () => {
@@ -69,15 +88,19 @@ Deno.test("renderAuthStatus: the login folder, the login, the pause with its tim
 
 Deno.test("authTestCost: echo spends nothing; the CLI adds its own context; a key's call is a few tokens", () => {
   assert.equal(
-    authTestCost({ provider: "echo" } as Config, "echo"),
-    "auth test calls echo: it spends nothing.",
+    authTestCost(describeProvider(configOf({ LLM_PROVIDER: "echo" }), {})),
+    "auth test calls echo (answers with the prompt): it spends nothing.",
   );
-  assert.match(
-    authTestCost(cliConfig, "Claude CLI"),
-    /one real request .* a few hundred input tokens/,
+  assert.equal(
+    authTestCost(describeProvider(cliConfig, {})),
+    'auth test sends one real request to Claude CLI (/usr/bin/claude): the prompt "Reply with ' +
+      'the single word: ok" and a one-word answer, a few tokens (the Claude CLI adds its own ' +
+      "context: a few hundred input tokens), billed to the login or key in use.",
   );
-  assert.doesNotMatch(
-    authTestCost({ ...cliConfig, anthropicApiKey: "k" }, "Claude API"),
-    /hundred/,
+  assert.equal(
+    authTestCost(describeProvider(apiConfig, {})),
+    'auth test sends one real request to Claude API (ANTHROPIC_API_KEY): the prompt "Reply ' +
+      'with the single word: ok" and a one-word answer, a few tokens, billed to the login or ' +
+      "key in use.",
   );
 });

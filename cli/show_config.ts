@@ -1,13 +1,7 @@
 /** The `config` command: the effective configuration, where each value came from, secrets hidden. */
 
-import {
-  type FlagValues,
-  parseConfig,
-  rawValues,
-  type SettingKey,
-  SETTINGS,
-} from "../config/config.ts";
-import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { type FlagValues, parseConfig, rawValues } from "../config/config.ts";
+import { CONFIG_SCHEMA } from "../providers/registry.ts";
 import { redactUrl } from "../redis/url.ts";
 import { printJson } from "./_util.ts";
 import { table } from "./format.ts";
@@ -46,9 +40,8 @@ export function configReport(
   flags: FlagValues,
   env: Record<string, string | undefined>,
 ): SettingReport[] {
-  const raws = rawValues(flags, env);
-  return (Object.keys(SETTINGS) as SettingKey[]).map((key) => {
-    const setting = SETTINGS[key] as { env: string; flag?: string; secret?: boolean };
+  const raws = rawValues(flags, env, CONFIG_SCHEMA);
+  return Object.entries(CONFIG_SCHEMA.settings).map(([key, setting]) => {
     const { raw, source } = raws[key];
     return {
       env: setting.env,
@@ -87,7 +80,7 @@ export function printConfig(
 ): void {
   const settings = configReport(flags, env);
   if (options.json) {
-    const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
+    const result = parseConfig(flags, env, CONFIG_SCHEMA);
     printJson({ settings, problems: result.ok ? [] : result.errors });
   } else console.log(renderConfigReport(settings));
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { SETTINGS } from "../config/config.ts";
+import { SETTINGS } from "../providers/registry.ts";
 import { configReport, renderConfigReport } from "./show_config.ts";
 
 Deno.test("configReport: every setting, its source (flag, environment, default), secrets hidden", () => {

@@ -1,7 +1,8 @@
 /** What each command declares (name, help, typed options, action) for `main.ts` to compose. */
 
 import { Option } from "commander";
-import { type Config, type FlagValues, SETTINGS } from "../config/config.ts";
+import type { Config, FlagValues } from "../config/config.ts";
+import { SETTINGS } from "../providers/registry.ts";
 import type { DashboardFlags, DashboardSettings } from "../dashboard/settings.ts";
 
 /** The flag of every setting that has one (`count`, `redis-url`, ...). */

@@ -3,7 +3,7 @@
 import { childEnv } from "../config/config.ts";
 import { withoutDashboardCredentials } from "../dashboard/settings.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
-import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { CONFIG_SCHEMA, PROVIDER_NAMES } from "../providers/registry.ts";
 import { hostnameOf } from "./_util.ts";
 import { defineCommand, switchOverride } from "./command.ts";
 
@@ -41,7 +41,7 @@ export const pool = defineCommand({
         config,
         hostname: hostnameOf(config),
         // Workers never serve the dashboard: its credentials stay with the supervisor.
-        childEnv: withoutDashboardCredentials(childEnv(flags, env)),
+        childEnv: withoutDashboardCredentials(childEnv(flags, env, CONFIG_SCHEMA)),
         subprocessEnv: claudeCliEnv(env),
       });
     } finally {

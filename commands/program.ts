@@ -10,7 +10,6 @@ import {
   type FlagValues,
   parseConfig,
   secretsOf,
-  SETTINGS,
   settingsHelp,
 } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
@@ -21,7 +20,7 @@ import {
 } from "../dashboard/settings.ts";
 import { setupLogging } from "../log/log.ts";
 import { addSecrets } from "../log/redact.ts";
-import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { CONFIG_SCHEMA, SETTINGS } from "../providers/registry.ts";
 import { EXIT_USAGE, flagValues } from "../cli/options.ts";
 import {
   commanderOption,
@@ -158,7 +157,9 @@ function withEverySetting(command: Command): void {
   }
   command.addHelpText(
     "after",
-    `\nSettings (environment variable, flag; flags win over the environment):\n${settingsHelp()}\n`,
+    `\nSettings (environment variable, flag; flags win over the environment):\n${
+      settingsHelp(CONFIG_SCHEMA)
+    }\n`,
   );
 }
 
@@ -176,7 +177,7 @@ function settingsOrReport(
   env: Program["env"],
   dashboard?: { flags: DashboardFlags; besidePool: boolean },
 ): { config: Config; dashboard?: DashboardSettings } | undefined {
-  const result = parseConfig(flags, env, { providers: PROVIDER_NAMES });
+  const result = parseConfig(flags, env, CONFIG_SCHEMA);
   const dashboardResult = dashboard &&
     parseDashboardSettings(dashboard.flags, env, { besidePool: dashboard.besidePool });
   const errors = [
@@ -185,7 +186,11 @@ function settingsOrReport(
   ];
   if (result.ok && errors.length === 0) {
     // Hidden from every log line, error message and Redis record this process writes.
-    addSecrets([...secretsOf(result.config), env.CLAUDE_CODE_OAUTH_TOKEN, env.DASHBOARD_PASSWORD]);
+    addSecrets([
+      ...secretsOf(result.config, CONFIG_SCHEMA),
+      env.CLAUDE_CODE_OAUTH_TOKEN,
+      env.DASHBOARD_PASSWORD,
+    ]);
     return {
       config: result.config,
       dashboard: dashboardResult?.ok ? dashboardResult.settings : undefined,

@@ -4,7 +4,6 @@ import { redactUrl } from "../redis/url.ts";
 import {
   boolean,
   duration,
-  httpUrl,
   integer,
   type KnownNames,
   names,
@@ -22,13 +21,14 @@ export type { KnownNames, ProcessorSpec };
 
 /** The values `LOG_FORMAT` takes. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
-/** The values `CLAUDE_CLI_MODE` takes. */
-export const CLAUDE_CLI_MODES = ["warm", "cold"] as const;
 /** The values `LOG_LEVEL` takes, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
-/** One setting: its environment variable, its flag, its default and the rule its value must follow. */
-interface Setting {
+/**
+ * One setting: its environment variable, its flag, its default and the rule its value must follow.
+ * The core settings are in {@link CORE_SETTINGS}; each provider declares its own in its file.
+ */
+export interface Setting {
   env: string;
   /** Long flag without the leading dashes; `undefined` for environment-only settings. */
   flag?: string;
@@ -47,11 +47,15 @@ interface Setting {
   problem?(raw: string): string | undefined;
 }
 
+/** A table of settings: the keys are the fields of the configuration they make. */
+export type SettingsTable = Readonly<Record<string, Setting>>;
+
 /**
- * Every setting ppr-worker reads. The keys are the fields of `Config`; the
- * order is the order of `--help` and of error messages.
+ * Every setting ppr-worker reads but the providers' own, which each provider declares and
+ * `providers/registry.ts` joins in (see {@link joinSettings}). The keys are the fields of
+ * `Config`; the order is the order of `--help` and of error messages.
  */
-export const SETTINGS = {
+export const CORE_SETTINGS = {
   workerCount: {
     env: "WORKER_COUNT",
     flag: "count",
@@ -161,52 +165,6 @@ export const SETTINGS = {
     help: "deadline of one LLM call",
     ...duration(1000, 3_600_000),
   },
-  anthropicApiKey: {
-    env: "ANTHROPIC_API_KEY",
-    help: "Claude API key; when set, claude jobs use the API instead of the CLI",
-    secret: true,
-    ...pattern("a non-empty key", /^\S+$/),
-  },
-  anthropicBaseUrl: {
-    env: "ANTHROPIC_BASE_URL",
-    help: "Anthropic API base URL (the SDK's default when unset)",
-    ...httpUrl(),
-  },
-  openaiApiKey: {
-    env: "OPENAI_API_KEY",
-    help: "key of the OpenAI-compatible API",
-    secret: true,
-    ...pattern("a non-empty key", /^\S+$/),
-  },
-  openaiBaseUrl: {
-    env: "OPENAI_BASE_URL",
-    help: "base URL of any OpenAI-compatible server (OpenRouter, vLLM, Ollama, llama.cpp)",
-    ...httpUrl(),
-  },
-  claudeCli: {
-    env: "CLAUDE_CLI",
-    default: "claude",
-    help: "path of the Claude CLI (CLI mode)",
-    ...pattern("a path or command name", /\S/),
-  },
-  claudeCliMode: {
-    env: "CLAUDE_CLI_MODE",
-    default: "warm",
-    help: "warm: long-lived CLI processes serve one job after another; cold: one process per job",
-    ...oneOf(CLAUDE_CLI_MODES),
-  },
-  claudeCliMaxJobs: {
-    env: "CLAUDE_CLI_MAX_JOBS",
-    default: "100",
-    help: "a warm CLI process is replaced after this many jobs",
-    ...integer(1, 100_000),
-  },
-  claudeCliIdleMs: {
-    env: "CLAUDE_CLI_IDLE",
-    default: "60s",
-    help: "a warm CLI process idle this long is stopped (it holds ~200 MB)",
-    ...duration(1000, 86_400_000),
-  },
   llmMaxInFlight: {
     env: "LLM_MAX_IN_FLIGHT",
     help:
@@ -226,12 +184,6 @@ export const SETTINGS = {
     help:
       "how often the supervisor runs the provider's cheap auth probe; auth pauses last this long",
     ...duration(1000, 86_400_000),
-  },
-  echoLatencyMs: {
-    env: "ECHO_LATENCY",
-    default: "0ms",
-    help: "how long the echo provider waits before answering",
-    ...duration(0, 3_600_000),
   },
   processorTimeoutMs: {
     env: "PROCESSOR_TIMEOUT",
@@ -344,16 +296,69 @@ export const SETTINGS = {
   },
 } satisfies Record<string, Setting>;
 
-type Settings = typeof SETTINGS;
-/** The name of one setting: a field of `Config`. */
-export type SettingKey = keyof Settings;
-
-/** The one validated configuration every part of ppr-worker reads. */
-export type Config = {
-  [K in SettingKey]: Settings[K] extends { default: string }
-    ? Exclude<ReturnType<Settings[K]["parse"]>, undefined>
-    : ReturnType<Settings[K]["parse"]>;
+/** The fields a settings table makes: each setting's parsed value, never `undefined` with a default. */
+export type ConfigOf<Table extends SettingsTable> = {
+  [K in keyof Table]: Table[K] extends { default: string }
+    ? Exclude<ReturnType<Table[K]["parse"]>, undefined>
+    : ReturnType<Table[K]["parse"]>;
 };
+
+/**
+ * The one validated configuration every part of ppr-worker reads: the core settings. It holds
+ * the providers' settings too; a provider reads its own through its definition
+ * (`providers/provider.ts`), typed by the table it declares.
+ */
+export type Config = ConfigOf<typeof CORE_SETTINGS>;
+
+/** The setting after which the providers' settings are listed (in `--help`, `config`, errors). */
+const PROVIDER_SETTINGS_AFTER: keyof typeof CORE_SETTINGS = "llmTimeoutMs";
+
+/**
+ * What the configuration is parsed against: every setting of this build (the core ones and the
+ * providers'), and the names the rules check values against. `providers/registry.ts` makes it.
+ */
+export interface ConfigSchema extends KnownNames {
+  settings: SettingsTable;
+}
+
+/**
+ * The core settings with the providers' tables joined in, after `LLM_TIMEOUT`, in the order
+ * given. Throws when two settings share a key or a variable: each would shadow the other.
+ *
+ * @example
+ * ```ts
+ * const echo = { echoLatencyMs: { env: "ECHO_LATENCY", help: "...", ...duration(0, 60_000) } };
+ * Object.keys(joinSettings(CORE_SETTINGS, [["echo", echo]])).includes("echoLatencyMs"); // true
+ * ```
+ */
+export function joinSettings(
+  core: SettingsTable,
+  providers: readonly (readonly [name: string, settings: SettingsTable])[],
+): SettingsTable {
+  const joined: Record<string, Setting> = {};
+  const owners = new Map<string, string>();
+  const add = (owner: string, table: SettingsTable) => {
+    for (const [key, setting] of Object.entries(table)) {
+      for (const name of [key, setting.env]) {
+        const taken = owners.get(name);
+        if (taken !== undefined) {
+          throw new Error(
+            `Cannot join the settings of ${owner} as '${name}' is already declared by ${taken}`,
+          );
+        }
+        owners.set(name, owner);
+      }
+      joined[key] = setting;
+    }
+  };
+  for (const [key, setting] of Object.entries(core)) {
+    add("the core settings", { [key]: setting });
+    if (key === PROVIDER_SETTINGS_AFTER) {
+      for (const [name, table] of providers) add(`provider ${name}`, table);
+    }
+  }
+  return joined;
+}
 
 /** Flag values as the command-line parser hands them over, keyed by long flag name. */
 export type FlagValues = Record<string, string | boolean | undefined>;
@@ -367,9 +372,10 @@ export type ConfigResult =
 export function rawValues(
   flags: FlagValues,
   env: Record<string, string | undefined>,
-): Record<SettingKey, { raw: string | undefined; source: string }> {
-  const out = {} as Record<SettingKey, { raw: string | undefined; source: string }>;
-  for (const [key, setting] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
+  schema: ConfigSchema,
+): Record<string, { raw: string | undefined; source: string }> {
+  const out: Record<string, { raw: string | undefined; source: string }> = {};
+  for (const [key, setting] of Object.entries(schema.settings)) {
     const flag = setting.flag === undefined ? undefined : flags[setting.flag];
     if (flag !== undefined) {
       out[key] = { raw: String(flag), source: `--${setting.flag}` };
@@ -394,29 +400,29 @@ function shown(setting: Setting, raw: string): string {
  *
  * @example
  * ```ts
- * const result = parseConfig({ count: "4" }, { QUEUE_NAME: "llm" }, { providers: ["echo"] });
+ * const result = parseConfig({ count: "4" }, { QUEUE_NAME: "llm" }, CONFIG_SCHEMA);
  * if (result.ok) console.log(result.config.workerCount); // 4
  * ```
  */
 export function parseConfig(
   flags: FlagValues,
   env: Record<string, string | undefined>,
-  known: KnownNames,
+  schema: ConfigSchema,
 ): ConfigResult {
-  const raws = rawValues(flags, env);
+  const raws = rawValues(flags, env, schema);
   const config = {} as Record<string, unknown>;
   const errors: string[] = [];
-  for (const [key, setting] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
+  for (const [key, setting] of Object.entries(schema.settings)) {
     const { raw, source } = raws[key];
     if (raw === undefined) {
       config[key] = undefined;
       continue;
     }
-    const value = setting.parse(raw, known);
+    const value = setting.parse(raw, schema);
     if (value !== undefined) {
       config[key] = value;
     } else {
-      const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(known);
+      const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(schema);
       const problem = setting.problem?.(raw);
       errors.push(
         `${nameOf(setting, source)} = ${shown(setting, raw)}: must be ${rule}${
@@ -443,9 +449,9 @@ function unmappedQueues(
   const queues = config.queues as string[] | undefined;
   const mapping = config.queueProcessors as Record<string, ProcessorSpec> | undefined;
   if (!queues || !mapping) return [];
-  const processorsName = nameOf(SETTINGS.queueProcessors, raws.queueProcessors.source);
+  const processorsName = nameOf(CORE_SETTINGS.queueProcessors, raws.queueProcessors.source);
   return queues.filter((queue) => !Object.hasOwn(mapping, queue)).map((queue) =>
-    `${nameOf(SETTINGS.queues, raws.queues.source)} = ${
+    `${nameOf(CORE_SETTINGS.queues, raws.queues.source)} = ${
       JSON.stringify(raws.queues.raw)
     }: queue "${queue}" has no processor: map it in ${processorsName}, e.g. ` +
     `"${queue}=python3 -m app.${queue}" (a process per job) or "${queue}=persistent:python3 worker.py"`
@@ -456,10 +462,10 @@ function unmappedQueues(
  * The secret values of a configuration: every setting marked secret, and the password of
  * `REDIS_URL` (taken, like `redactUrl` does, up to the last `@`).
  */
-export function secretsOf(config: Config): string[] {
+export function secretsOf(config: Config, schema: ConfigSchema): string[] {
   const values: string[] = [];
-  for (const [key, setting] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
-    const value = config[key];
+  for (const [key, setting] of Object.entries(schema.settings)) {
+    const value = (config as Record<string, unknown>)[key];
     if (!setting.secret || typeof value !== "string") continue;
     if (setting.env === "REDIS_URL") {
       const credentials = /^[a-z][a-z0-9+.-]*:\/\/(.*)@/is.exec(value)?.[1];
@@ -478,11 +484,12 @@ export function secretsOf(config: Config): string[] {
 export function childEnv(
   flags: FlagValues,
   env: Record<string, string | undefined>,
+  schema: ConfigSchema,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
-  const raws = rawValues(flags, env);
-  for (const [key, setting] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
+  const raws = rawValues(flags, env, schema);
+  for (const [key, setting] of Object.entries(schema.settings)) {
     const { raw, source } = raws[key];
     if (source.startsWith("--") && raw !== undefined) out[setting.env] = raw;
   }
@@ -494,14 +501,9 @@ export function llmQueuesOf(config: Config): string[] {
   return config.queues.filter((queue) => config.queueProcessors[queue]?.kind === "llm");
 }
 
-/** The default provider runs the Claude CLI: `claude` without `ANTHROPIC_API_KEY`. */
-export function usesClaudeCli(config: Config): boolean {
-  return config.provider === "claude" && config.anthropicApiKey === undefined;
-}
-
 /** The settings as help text rows: flag, variable, default and what it does. */
-export function settingsHelp(): string {
-  const rows = (Object.values(SETTINGS) as Setting[]).map((setting) => {
+export function settingsHelp(schema: ConfigSchema): string {
+  const rows = Object.values(schema.settings).map((setting) => {
     const name = setting.flag === "health" ? "[no-]health" : setting.flag;
     const flag = name === undefined
       ? ""

@@ -1,8 +1,16 @@
 import { strict as assert } from "node:assert";
-import { childEnv, parseConfig, SETTINGS, settingsHelp } from "./config.ts";
-import { parseProcessors, splitEntries } from "./rules.ts";
+import { CONFIG_SCHEMA, SETTINGS } from "../providers/registry.ts";
+import {
+  childEnv,
+  CORE_SETTINGS,
+  joinSettings,
+  parseConfig,
+  secretsOf,
+  settingsHelp,
+} from "./config.ts";
+import { duration, parseProcessors, pattern, splitEntries } from "./rules.ts";
 
-const KNOWN = { providers: ["claude", "openai", "echo"] };
+const KNOWN = CONFIG_SCHEMA;
 
 function errorsOf(flags: Record<string, string | boolean>, env: Record<string, string>) {
   const result = parseConfig(flags, env, KNOWN);
@@ -156,7 +164,7 @@ Deno.test("an empty variable counts as unset", () => {
 Deno.test("children get flag values as environment variables, so they resolve the same config", () => {
   const env = { WORKER_COUNT: "2", PATH: "/bin" };
   const flags = { count: "4", "drain-timeout": "5s", health: false };
-  const forChild = childEnv(flags, env);
+  const forChild = childEnv(flags, env, KNOWN);
   assert.equal(forChild.WORKER_COUNT, "4");
   assert.equal(forChild.DRAIN_TIMEOUT, "5s");
   assert.equal(forChild.CLAUDE_HEALTH_SERVER, "false");
@@ -165,7 +173,7 @@ Deno.test("children get flag values as environment variables, so they resolve th
 });
 
 Deno.test("help lists every variable and flag", () => {
-  const help = settingsHelp();
+  const help = settingsHelp(KNOWN);
   for (const setting of Object.values(SETTINGS) as { env: string; flag?: string }[]) {
     assert.ok(help.includes(setting.env), setting.env);
     if (setting.flag && setting.flag !== "health") {
@@ -285,4 +293,62 @@ Deno.test("PROCESSOR_TIMEOUT and OUTPUT_DIR are checked", () => {
   assert.match(errorsOf({}, { PROCESSOR_TIMEOUT: "0" })[0], /^PROCESSOR_TIMEOUT = "0": must be/);
   assert.equal(configOf({ "output-dir": "/data/out" }, {}).outputDir, "/data/out");
   assert.match(errorsOf({}, { OUTPUT_DIR: " " })[0], /^OUTPUT_DIR \(--output-dir\)/);
+});
+
+Deno.test("joinSettings lists the providers' settings after LLM_TIMEOUT, each provider's in its order", () => {
+  const joined = joinSettings(CORE_SETTINGS, [
+    ["a", { aKey: { env: "A_KEY", help: "a", ...pattern("a key", /\S/) } }],
+    ["b", { bWait: { env: "B_WAIT", default: "1s", help: "b", ...duration(0, 60_000) } }],
+  ]);
+  const variables = Object.values(joined).map((setting) => setting.env);
+  const timeout = variables.indexOf("LLM_TIMEOUT");
+  assert.deepEqual(variables.slice(timeout, timeout + 3), ["LLM_TIMEOUT", "A_KEY", "B_WAIT"]);
+  assert.equal(variables.length, Object.keys(CORE_SETTINGS).length + 2);
+});
+
+Deno.test("joinSettings refuses a provider setting whose key or variable another setting has", () => {
+  const setting = { help: "x", ...pattern("text", /\S/) };
+  assert.throws(
+    () => joinSettings(CORE_SETTINGS, [["x", { mine: { ...setting, env: "LLM_TIMEOUT" } }]]),
+    {
+      message:
+        "Cannot join the settings of provider x as 'LLM_TIMEOUT' is already declared by the core settings",
+    },
+  );
+  assert.throws(
+    () =>
+      joinSettings(CORE_SETTINGS, [
+        ["x", { shared: { ...setting, env: "X_ONE" } }],
+        ["y", { shared: { ...setting, env: "Y_ONE" } }],
+      ]),
+    /Cannot join the settings of provider y as 'shared' is already declared by provider x/,
+  );
+});
+
+Deno.test("the providers' settings are parsed, checked and kept secret like the core ones", () => {
+  const config = configOf({}, {
+    ANTHROPIC_API_KEY: "sk-ant-1",
+    OPENAI_API_KEY: "sk-oa-2",
+    ECHO_LATENCY: "250ms",
+  }) as Record<string, unknown>;
+  assert.equal(config.echoLatencyMs, 250);
+  assert.equal(config.claudeCliMode, "warm");
+  assert.equal(config.claudeCliIdleMs, 60_000);
+  assert.deepEqual(errorsOf({}, { CLAUDE_CLI_MODE: "hot", OPENAI_BASE_URL: "ftp://x" }), [
+    'CLAUDE_CLI_MODE = "hot": must be one of warm, cold',
+    'OPENAI_BASE_URL = "ftp://x": must be an http:// or https:// URL',
+  ]);
+  assert.deepEqual(
+    errorsOf({}, { ANTHROPIC_API_KEY: "sk ant", WORKER_COUNT: "0" }),
+    [
+      'WORKER_COUNT (--count) = "0": must be an integer from 1 to 20',
+      "ANTHROPIC_API_KEY = (hidden): must be a non-empty key",
+    ],
+  );
+  const secrets = secretsOf(
+    configOf({}, { ANTHROPIC_API_KEY: "sk-ant-1", OPENAI_API_KEY: "sk-oa-2" }),
+    KNOWN,
+  );
+  assert.deepEqual(secrets.sort(), ["sk-ant-1", "sk-oa-2"]);
+  assert.ok(Object.keys(SETTINGS).includes("echoLatencyMs"));
 });

@@ -2,7 +2,7 @@
 
 import { formatDuration, parseDurationMs } from "./duration.ts";
 
-/** Names only the layers above the configuration know, passed in by the entry point. */
+/** Names only the layers above the configuration know: part of `providers/registry.ts`'s `CONFIG_SCHEMA`. */
 export interface KnownNames {
   /** The providers of this build (`providers/registry.ts`). */
   providers: readonly string[];

@@ -1,19 +1,73 @@
 /** The `claude` provider: the Claude API when `ANTHROPIC_API_KEY` is set, else the Claude CLI and its login. */
 
+import type { Config, ConfigOf } from "../config/config.ts";
+import { duration, httpUrl, integer, oneOf, pattern } from "../config/rules.ts";
 import { callClaudeApi, claudeApiAuthStatus } from "./claude_api.ts";
+import { CLI_MODES } from "./claude_cli/args.ts";
 import { claudeAuthStatus } from "./claude_cli/auth.ts";
 import { createClaudeCliClient } from "./claude_cli/client.ts";
-import type { ProviderContext, ProviderDefinition } from "./provider.ts";
+import { claudeConfigDir } from "./claude_cli/env.ts";
+import { defineProvider, type ProviderContext, withSettingsOf } from "./provider.ts";
 
-function apiOptions({ config }: ProviderContext, timeoutMs = config.llmTimeoutMs) {
+/** The settings of the `claude` provider, in both modes. */
+export const CLAUDE_SETTINGS = {
+  anthropicApiKey: {
+    env: "ANTHROPIC_API_KEY",
+    help: "Claude API key; when set, claude jobs use the API instead of the CLI",
+    secret: true,
+    ...pattern("a non-empty key", /^\S+$/),
+  },
+  anthropicBaseUrl: {
+    env: "ANTHROPIC_BASE_URL",
+    help: "Anthropic API base URL (the SDK's default when unset)",
+    ...httpUrl(),
+  },
+  claudeCli: {
+    env: "CLAUDE_CLI",
+    default: "claude",
+    help: "path of the Claude CLI (CLI mode)",
+    ...pattern("a path or command name", /\S/),
+  },
+  claudeCliMode: {
+    env: "CLAUDE_CLI_MODE",
+    default: "warm",
+    help: "warm: long-lived CLI processes serve one job after another; cold: one process per job",
+    ...oneOf(CLI_MODES),
+  },
+  claudeCliMaxJobs: {
+    env: "CLAUDE_CLI_MAX_JOBS",
+    default: "100",
+    help: "a warm CLI process is replaced after this many jobs",
+    ...integer(1, 100_000),
+  },
+  claudeCliIdleMs: {
+    env: "CLAUDE_CLI_IDLE",
+    default: "60s",
+    help: "a warm CLI process idle this long is stopped (it holds ~200 MB)",
+    ...duration(1000, 86_400_000),
+  },
+};
+
+/** Peak RSS of one Claude CLI call, rounded up from the bench (190 MB cold, 277 MB warm). */
+export const CLI_CALL_MB = 300;
+
+/** The configuration as the `claude` provider reads it (for `auth login`, which runs its CLI). */
+export const claudeConfig = (config: Config) => withSettingsOf(config, CLAUDE_SETTINGS);
+
+type ClaudeContext = ProviderContext<ConfigOf<typeof CLAUDE_SETTINGS>>;
+
+/** API mode: with `ANTHROPIC_API_KEY`; CLI mode (a subscription login) without. */
+function apiOptions({ config }: ClaudeContext, timeoutMs = config.llmTimeoutMs) {
   return config.anthropicApiKey === undefined
     ? undefined
     : { apiKey: config.anthropicApiKey, baseUrl: config.anthropicBaseUrl, timeoutMs };
 }
 
 /** `claude`: API mode with a key, CLI mode (a subscription login shared by every worker) without. */
-export const claudeProvider: ProviderDefinition = {
+export const claudeProvider = defineProvider({
   name: "claude",
+  settings: CLAUDE_SETTINGS,
+  pauses: ["auth_failed", "quota_exceeded"],
   create(context) {
     const api = apiOptions(context);
     if (api) return { call: (request) => callClaudeApi(api, request) };
@@ -37,4 +91,20 @@ export const claudeProvider: ProviderDefinition = {
     });
     return { ok: status.loggedIn, detail: `Claude CLI: ${status.detail}` };
   },
-};
+  describe({ config, subprocessEnv }) {
+    if (config.anthropicApiKey !== undefined) {
+      return { mode: "Claude API (ANTHROPIC_API_KEY)", configDir: null, spendsTokens: true };
+    }
+    return {
+      mode: `Claude CLI (${config.claudeCli})`,
+      configDir: claudeConfigDir(subprocessEnv),
+      spendsTokens: true,
+      extraContext: "the Claude CLI adds its own context: a few hundred input tokens",
+    };
+  },
+  callProcess: (config) =>
+    config.anthropicApiKey === undefined
+      ? { what: "Claude CLI call", memoryMb: CLI_CALL_MB }
+      : undefined,
+  reportsLoginAs: "claude_authenticated",
+});

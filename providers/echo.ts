@@ -1,14 +1,19 @@
 /** The echo provider: answers with the prompt's text, for dry runs, demos and benchmarks. */
 
 import { delay } from "../async/mod.ts";
-import type { LlmRequest, Provider, ProviderDefinition } from "./provider.ts";
+import { duration } from "../config/rules.ts";
+import { defineProvider, type LlmRequest, type ProviderResult } from "./provider.ts";
 
 /**
  * Returns the text of the last user message (the prompt itself for a string
- * prompt) after `latencyMs`. Spends no tokens and calls nothing.
+ * prompt) after `request.latencyMs`, else `defaultLatencyMs`. Spends no tokens and calls nothing.
  */
-export const callEcho: Provider = async (request: LlmRequest) => {
-  if ((request.latencyMs ?? 0) > 0) await delay(request.latencyMs ?? 0, { signal: request.signal });
+export async function callEcho(
+  request: LlmRequest,
+  defaultLatencyMs = 0,
+): Promise<ProviderResult> {
+  const latencyMs = request.latencyMs ?? defaultLatencyMs;
+  if (latencyMs > 0) await delay(latencyMs, { signal: request.signal });
   request.signal.throwIfAborted();
   const lastUser = request.messages.findLast((message) => message.role === "user");
   return {
@@ -18,10 +23,24 @@ export const callEcho: Provider = async (request: LlmRequest) => {
     usage: { input_tokens: 0, output_tokens: 0 },
     stop_reason: "end_turn",
   };
-};
+}
 
-/** `echo`: answers with the prompt; for dry runs, demos and benchmarks. */
-export const echoProvider: ProviderDefinition = {
+/** `echo`: answers with the prompt; for dry runs, demos and benchmarks. No login, no limits. */
+export const echoProvider = defineProvider({
   name: "echo",
-  create: () => ({ call: callEcho }),
-};
+  settings: {
+    echoLatencyMs: {
+      env: "ECHO_LATENCY",
+      default: "0ms",
+      help: "how long the echo provider waits before answering",
+      ...duration(0, 3_600_000),
+    },
+  },
+  pauses: [],
+  create: ({ config }) => ({ call: (request) => callEcho(request, config.echoLatencyMs) }),
+  describe: () => ({
+    mode: "echo (answers with the prompt)",
+    configDir: null,
+    spendsTokens: false,
+  }),
+});

@@ -1,12 +1,12 @@
 /** The OpenAI-compatible provider: the official SDK, Chat Completions, any `OPENAI_BASE_URL`. Loaded only when used. */
 
+import { httpUrl, pattern } from "../config/rules.ts";
 import { classifySdkError, LlmError } from "./errors.ts";
-import type {
-  LlmRequest,
-  ProbeResult,
-  ProviderContext,
-  ProviderDefinition,
-  ProviderResult,
+import {
+  defineProvider,
+  type LlmRequest,
+  type ProbeResult,
+  type ProviderResult,
 } from "./provider.ts";
 import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
 
@@ -91,17 +91,38 @@ export async function openAiAuthStatus(
   }
 }
 
-function optionsOf({ config }: ProviderContext, timeoutMs = config.llmTimeoutMs) {
+/** The settings of the `openai` provider. */
+export const OPENAI_SETTINGS = {
+  openaiApiKey: {
+    env: "OPENAI_API_KEY",
+    help: "key of the OpenAI-compatible API",
+    secret: true,
+    ...pattern("a non-empty key", /^\S+$/),
+  },
+  openaiBaseUrl: {
+    env: "OPENAI_BASE_URL",
+    help: "base URL of any OpenAI-compatible server (OpenRouter, vLLM, Ollama, llama.cpp)",
+    ...httpUrl(),
+  },
+};
+
+/** The SDK client's options, or `undefined` without a key. */
+function optionsOf(
+  config: { openaiApiKey?: string; openaiBaseUrl?: string; llmTimeoutMs: number },
+  timeoutMs = config.llmTimeoutMs,
+): OpenAiOptions | undefined {
   return config.openaiApiKey === undefined
     ? undefined
     : { apiKey: config.openaiApiKey, baseUrl: config.openaiBaseUrl, timeoutMs };
 }
 
 /** `openai`: any OpenAI-compatible Chat Completions server (`OPENAI_API_KEY`, `OPENAI_BASE_URL`). */
-export const openAiProvider: ProviderDefinition = {
+export const openAiProvider = defineProvider({
   name: "openai",
-  create(context) {
-    const options = optionsOf(context);
+  settings: OPENAI_SETTINGS,
+  pauses: ["auth_failed", "quota_exceeded"],
+  create({ config }) {
+    const options = optionsOf(config);
     if (!options) {
       return {
         call: () =>
@@ -115,10 +136,15 @@ export const openAiProvider: ProviderDefinition = {
     }
     return { call: (request) => callOpenAi(options, request) };
   },
-  probe(context) {
-    const options = optionsOf(context, 15_000);
+  probe({ config }) {
+    const options = optionsOf(config, 15_000);
     return options
       ? openAiAuthStatus(options)
       : Promise.resolve({ ok: false, detail: "OPENAI_API_KEY is not set" });
   },
-};
+  describe: ({ config }) => ({
+    mode: `OpenAI-compatible API (${config.openaiBaseUrl ?? "the SDK's default URL"})`,
+    configDir: null,
+    spendsTokens: true,
+  }),
+});

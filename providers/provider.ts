@@ -1,6 +1,7 @@
 /** What every LLM provider takes and returns, and what a provider module declares about itself. */
 
-import type { Config } from "../config/config.ts";
+import type { Config, ConfigOf, SettingsTable } from "../config/config.ts";
+import type { PauseReason } from "./pause.ts";
 
 /** One turn of a conversation. */
 export interface Message {
@@ -22,7 +23,7 @@ export interface LlmRequest {
   temperature?: number;
   maxTokens?: number;
   format?: OutputFormat;
-  /** Echo only: how long to wait before answering. */
+  /** Echo only: how long to wait before answering (the job's `latency_ms`, else `ECHO_LATENCY`). */
   latencyMs?: number;
   /** Aborted on the job timeout and when a drain gives the job back. */
   signal: AbortSignal;
@@ -58,23 +59,120 @@ export interface ProbeResult {
   detail: string;
 }
 
-/** What the worker and the supervisor need to run a provider they know only by name. */
-export interface ProviderContext {
-  config: Config;
+/**
+ * What the worker and the supervisor need to run a provider they know only by name. `Own` is
+ * the configuration the provider's own settings make (see {@link ProviderDefinition.settings}).
+ */
+export interface ProviderContext<Own = unknown> {
+  config: Config & Own;
   /** The whole environment of LLM subprocesses (the Claude CLI): see `claudeCliEnv`. */
   subprocessEnv: Record<string, string>;
   /** Most calls this process makes at once (its share of `LLM_MAX_IN_FLIGHT`), when bounded. */
   llmCallsInFlight?: number;
 }
 
+/** How a provider describes itself to `auth status` and `auth test`. */
+export interface ProviderDescription {
+  /** How it is reached, in words: `Claude CLI (/usr/bin/claude)`, `OpenAI-compatible API (...)`. */
+  mode: string;
+  /** The folder that holds its login, shared by every worker; `null` when it has none. */
+  configDir: string | null;
+  /** Whether a call spends tokens (`auth test` says what it costs before it calls). */
+  spendsTokens: boolean;
+  /** What a call sends besides the prompt, when that costs more than a few tokens. */
+  extraContext?: string;
+}
+
+/** The process each call in flight runs (the Claude CLI): what bounds `LLM_MAX_IN_FLIGHT`'s default. */
+export interface CallProcess {
+  /** One call, in words, for the start-up log: `Claude CLI call`. */
+  what: string;
+  /** Peak memory of one call's process, rounded up from the bench. */
+  memoryMb: number;
+}
+
 /**
- * One provider, as the registry lists it: its name (`provider.name` of a job,
- * `LLM_PROVIDER`), how to call it, and its cheap auth probe. SDK-backed
- * providers load their SDK on first call, so a worker that never uses them stays lean.
+ * One provider, declared in its own file (with {@link defineProvider}) and listed by one line
+ * in `providers/registry.ts`: everything ppr-worker knows about it comes from here. In its own
+ * file, `Settings` is the table of its settings and `Own` the configuration they make, so its
+ * methods read them typed; the registry lists it with both forgotten.
  */
-export interface ProviderDefinition {
+export interface ProviderDefinition<
+  Own = unknown,
+  Settings extends SettingsTable = SettingsTable,
+> {
+  /** `provider.name` of a job, `LLM_PROVIDER`, the `<provider>` of `ppr:llm:pause:<provider>`. */
   name: string;
-  create(context: ProviderContext): ProviderClient;
-  /** `undefined` when there is nothing to check (echo). */
-  probe?(context: ProviderContext): Promise<ProbeResult>;
+  /**
+   * Its settings (environment variables, rules, help, secrets), as data in the form of
+   * `CORE_SETTINGS`: the registry joins them into the one table `--help`, `config`, the
+   * configuration's error messages and secret handling read. Keys are the configuration's
+   * fields, so they must not clash with any other setting's.
+   */
+  settings: Settings;
+  /**
+   * The shared pauses its failures can cause: `auth_failed` when it throws `LlmError("auth")`
+   * (credentials missing or refused), `quota_exceeded` when it throws `LlmError("quota")` (a
+   * usage or rate limit, with `retryAfterMs` when it knows the reset). `[]`: it needs neither.
+   */
+  pauses: readonly PauseReason[];
+  /**
+   * The client of one worker process. SDK-backed providers load their SDK on first call, so a
+   * worker that never uses them stays lean. A call throws an `LlmError` naming its failure
+   * class, and stops when `request.signal` aborts.
+   */
+  create(context: ProviderContext<Own>): ProviderClient;
+  /**
+   * The cheap auth probe: whether its credentials are there, without a paid call (a model list,
+   * `claude auth status`), within 15 s. The supervisor runs it every `LLM_PROBE_INTERVAL`; a
+   * failed probe pauses the provider (`auth_failed`). `undefined`: nothing to check; then
+   * `pauses` holds no `auth_failed`.
+   */
+  probe?(context: ProviderContext<Own>): Promise<ProbeResult>;
+  /** How it is reached, for `auth status` and `auth test`. */
+  describe(context: ProviderContext<Own>): ProviderDescription;
+  /**
+   * The process each call in flight runs, when it runs one: with the default provider, the
+   * default of `LLM_MAX_IN_FLIGHT` is what the container's memory fits of them. `undefined`
+   * (or no method): a call costs its worker little memory, no default bound.
+   */
+  callProcess?(config: Config & Own): CallProcess | undefined;
+  /**
+   * The `/health` field that reports its probe: `claude_authenticated` (the field of the
+   * system ppr-worker replaced). For a provider without it, the field is `null`.
+   */
+  reportsLoginAs?: "claude_authenticated";
+}
+
+/**
+ * Declares a provider. Its methods read its own settings from the configuration, typed: the
+ * registry joins `spec.settings` into the table every configuration is parsed with, so a
+ * configuration of this build holds them.
+ *
+ * @example
+ * ```ts
+ * export const echoProvider = defineProvider({
+ *   name: "echo",
+ *   settings: { echoLatencyMs: { env: "ECHO_LATENCY", default: "0ms", help: "...", ...duration(0, 3_600_000) } },
+ *   pauses: [],
+ *   create: ({ config }) => ({ call: (request) => callEcho(request, config.echoLatencyMs) }),
+ *   describe: () => ({ mode: "echo", configDir: null, spendsTokens: false }),
+ * });
+ * ```
+ */
+export function defineProvider<const Settings extends SettingsTable>(
+  spec: ProviderDefinition<ConfigOf<Settings>, Settings>,
+): ProviderDefinition {
+  return spec as unknown as ProviderDefinition;
+}
+
+/**
+ * The configuration as a provider reads it: the core settings and the ones `settings` (its
+ * table) makes. For code outside the provider that needs its settings (`auth login`).
+ */
+export function withSettingsOf<Settings extends SettingsTable>(
+  config: Config,
+  _settings: Settings,
+): Config & ConfigOf<Settings> {
+  return config as Config & ConfigOf<Settings>;
 }

@@ -5,7 +5,7 @@ import type { LlmState } from "../health/status.ts";
 import { log } from "../log/log.ts";
 import { clearPause, pauseProvider, readPause } from "../providers/pause.ts";
 import type { ProviderContext } from "../providers/provider.ts";
-import { providerNamed } from "../providers/registry.ts";
+import { defaultProviderOf } from "../providers/registry.ts";
 
 const logger = log("llm");
 
@@ -28,6 +28,7 @@ export function startAuthProbe(
   const state: LlmState = { state: "ok", retryInSeconds: 0, claudeAuthenticated: null };
   let lastProbeOk: boolean | undefined;
   const provider = config.provider;
+  const definition = defaultProviderOf(config);
 
   const poll = async () => {
     try {
@@ -36,7 +37,7 @@ export function startAuthProbe(
       state.retryInSeconds = pause
         ? Math.max(0, Math.ceil((pause.retry_at - Date.now()) / 1000))
         : 0;
-      state.claudeAuthenticated = provider !== "claude"
+      state.claudeAuthenticated = definition.reportsLoginAs !== "claude_authenticated"
         ? null
         : pause?.state === "auth_failed"
         ? false
@@ -46,7 +47,7 @@ export function startAuthProbe(
     }
   };
   const runProbe = async () => {
-    const result = await providerNamed(provider)?.probe?.(context);
+    const result = await definition.probe?.(context);
     if (!result) return;
     lastProbeOk = result.ok;
     try {

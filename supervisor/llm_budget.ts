@@ -1,11 +1,12 @@
 /**
  * How many LLM calls this container may have in flight (`LLM_MAX_IN_FLIGHT`), how they are
  * shared by its workers, and whether the configuration could outgrow the container's memory.
- * The figures are those `deno task bench` measured (docs/performance.md).
+ * The figures are those `deno task bench` measured (docs/performance.md); a call's process
+ * is its provider's (`callProcess` in `providers/provider.ts`).
  */
 
-/** Peak RSS of one Claude CLI call, rounded up from the bench (190 MB cold, 277 MB warm). */
-export const CLI_CALL_MB = 300;
+import type { CallProcess } from "../providers/provider.ts";
+
 /** RSS of a busy worker process, rounded up from the bench (about 80 MB). */
 export const WORKER_MB = 100;
 /** RSS of the supervisor, rounded up from the bench. */
@@ -22,8 +23,8 @@ export interface BudgetInputs {
   concurrency: number;
   /** How many of the worker's queues are LLM queues. */
   llmQueues: number;
-  /** The default provider runs the Claude CLI (a process per call in flight). */
-  usesCli: boolean;
+  /** The process each call of the default provider runs (the Claude CLI's); `undefined`: none. */
+  callProcess: CallProcess | undefined;
   /** `LLM_MAX_IN_FLIGHT`, if set. */
   configured: number | undefined;
 }
@@ -41,35 +42,35 @@ export interface LlmBudget {
 const mb = (bytes: number) => Math.floor(bytes / 1048576);
 
 /**
- * The bound: `LLM_MAX_IN_FLIGHT` when set; else, with the Claude CLI, the calls that fit in
+ * The bound: `LLM_MAX_IN_FLIGHT` when set; else, with a process per call (the Claude CLI), the calls that fit in
  * 90 % of the memory once the supervisor and the workers have theirs (at least 1); else none.
  *
  * @example
  * ```ts
  * llmBudget({ memoryBytes: 8 * 1024 ** 3, workerCount: 4, concurrency: 8, llmQueues: 1,
- *   usesCli: true, configured: undefined }).limit; // 22
+ *   callProcess: { what: "Claude CLI call", memoryMb: 300 }, configured: undefined }).limit; // 22
  * ```
  */
 export function llmBudget(inputs: BudgetInputs): LlmBudget {
-  const { memoryBytes, workerCount, concurrency, llmQueues, usesCli, configured } = inputs;
+  const { memoryBytes, workerCount, concurrency, llmQueues, callProcess, configured } = inputs;
   const slots = workerCount * concurrency * llmQueues;
   const overheadMb = SUPERVISOR_MB + workerCount * WORKER_MB;
   let limit = configured;
   let explanation: string;
   if (configured !== undefined) {
     explanation = `LLM_MAX_IN_FLIGHT=${configured}`;
-  } else if (!usesCli) {
+  } else if (!callProcess) {
     explanation = "no bound: an API call in flight costs the worker little memory";
   } else if (memoryBytes === undefined) {
     explanation = "no bound: the container's memory is unknown (set LLM_MAX_IN_FLIGHT)";
   } else {
     const fitting = Math.floor(
-      (mb(memoryBytes) * USABLE_SHARE - overheadMb) / CLI_CALL_MB,
+      (mb(memoryBytes) * USABLE_SHARE - overheadMb) / callProcess.memoryMb,
     );
     limit = Math.max(1, fitting);
     explanation = `default: (${mb(memoryBytes)} MB x ${USABLE_SHARE} - ${SUPERVISOR_MB} MB ` +
-      `supervisor - ${workerCount} x ${WORKER_MB} MB workers) / ${CLI_CALL_MB} MB per Claude ` +
-      `CLI call = ${fitting}${fitting < 1 ? ", at least 1" : ""}`;
+      `supervisor - ${workerCount} x ${WORKER_MB} MB workers) / ${callProcess.memoryMb} MB per ` +
+      `${callProcess.what} = ${fitting}${fitting < 1 ? ", at least 1" : ""}`;
   }
   if (limit !== undefined && limit >= slots) {
     explanation += `; the ${slots} job slots (${workerCount} workers x ${concurrency}` +
@@ -77,12 +78,12 @@ export function llmBudget(inputs: BudgetInputs): LlmBudget {
     limit = undefined;
   }
   const calls = limit ?? slots;
-  const worstMb = overheadMb + (usesCli ? calls * CLI_CALL_MB : 0);
+  const worstMb = overheadMb + (callProcess ? calls * callProcess.memoryMb : 0);
   const warning = memoryBytes !== undefined && worstMb > mb(memoryBytes)
     ? `worst case ${SUPERVISOR_MB} MB supervisor + ${workerCount} x ${WORKER_MB} MB workers` +
-      (usesCli ? ` + ${calls} Claude CLI calls x ${CLI_CALL_MB} MB` : "") +
+      (callProcess ? ` + ${calls} ${callProcess.what}s x ${callProcess.memoryMb} MB` : "") +
       ` = ${worstMb} MB is more than the container's ${mb(memoryBytes)} MB` +
-      (usesCli ? ": lower LLM_MAX_IN_FLIGHT, WORKER_CONCURRENCY or WORKER_COUNT" : "")
+      (callProcess ? ": lower LLM_MAX_IN_FLIGHT, WORKER_CONCURRENCY or WORKER_COUNT" : "")
     : undefined;
   return { limit, explanation, warning };
 }

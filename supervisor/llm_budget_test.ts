@@ -7,7 +7,7 @@ const inputs = {
   workerCount: 4,
   concurrency: 8,
   llmQueues: 1,
-  usesCli: true,
+  callProcess: { what: "Claude CLI call", memoryMb: 300 },
   configured: undefined,
 };
 
@@ -43,7 +43,7 @@ Deno.test("a bound at or above the job slots is no bound; a tiny memory still al
 });
 
 Deno.test("API providers and an unknown memory get no default bound", () => {
-  assert.equal(llmBudget({ ...inputs, usesCli: false }).limit, undefined);
+  assert.equal(llmBudget({ ...inputs, callProcess: undefined }).limit, undefined);
   assert.equal(llmBudget({ ...inputs, memoryBytes: undefined }).limit, undefined);
   assert.match(llmBudget({ ...inputs, memoryBytes: undefined }).explanation, /unknown/);
 });

@@ -1,12 +1,12 @@
 /** The default command: start the pool, the health server and the signal handlers, and run until drained. */
 
 import { deadline, settlesWithin } from "../async/mod.ts";
-import { type Config, llmQueuesOf, usesClaudeCli } from "../config/config.ts";
+import { type Config, llmQueuesOf } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
 import { startQueueStats } from "../health/queue_stats.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
 import { probeKey } from "../redis/keys.ts";
-import { PROVIDER_NAMES } from "../providers/registry.ts";
+import { defaultProviderOf, PROVIDER_NAMES } from "../providers/registry.ts";
 import { startHealthServer } from "../health/server.ts";
 import type { HealthInputs, LlmState } from "../health/status.ts";
 import { isJsonFormat, log } from "../log/log.ts";
@@ -307,7 +307,7 @@ function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget
     workerCount: config.workerCount,
     concurrency: config.concurrency,
     llmQueues,
-    usesCli: usesClaudeCli(config),
+    callProcess: defaultProviderOf(config).callProcess?.(config),
     configured: config.llmMaxInFlight,
   });
   if (llmQueues === 0) return { ...budget, limit: undefined };

@@ -145,6 +145,12 @@ export interface StubOptions {
   mode?: StubBehaviour;
   /** Print each request to stderr as it arrives. */
   verbose?: boolean;
+  /**
+   * The only key the stub accepts, as `x-api-key` or `Authorization: Bearer` (the SDK sends the
+   * latter): a request with another one is answered 401 `authentication_error`, as the API
+   * answers a wrong key. Unset: every key and token is accepted.
+   */
+  credential?: string;
 }
 
 /** The text of one message content (a string or blocks), tool inputs and results included. */
@@ -419,7 +425,9 @@ function messageEvents(message: Record<string, unknown>, block: ContentBlock): U
  * named `StructuredOutput`, with a call of that tool (input from `JSON{...}` in the prompt, else
  * built from the tool's schema and the prompt); when it asks for a `json_schema` output format
  * (the session-title request), with that JSON as text. Markers change this: {@link parseMarkers}.
- * `HEAD` and `GET` of any path answer 200; `.../count_tokens` answers a count; other paths `{}`.
+ * `GET /v1/models` answers a one-model list (the Models API's shape: what an API key's cheap
+ * probe asks for); `HEAD` and `GET` of any other path answer 200; `.../count_tokens` answers a
+ * count; other paths `{}`. With `options.credential`, another key is answered 401.
  */
 export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
   const started = performance.now();
@@ -575,6 +583,27 @@ export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
         console.error(
           `stub: #${entry.seq} ${entry.method} ${entry.path}${entry.query} ${entry.kind}`,
         );
+      }
+      const credential = entry.headers.apiKeyValue ?? entry.headers.bearer;
+      if (options.credential !== undefined && credential !== options.credential) {
+        entry.answer = { status: 401, what: "error 401 (wrong key)" };
+        const [type, message] = ERRORS[401];
+        return Response.json({ type: "error", error: { type, message } }, { status: 401 });
+      }
+      if (request.method === "GET" && url.pathname === "/v1/models") {
+        entry.answer.what = "model list";
+        const model = {
+          type: "model",
+          id: "claude-stub",
+          display_name: "Claude Stub",
+          created_at: "2026-01-01T00:00:00Z",
+        };
+        return Response.json({
+          data: [model],
+          has_more: false,
+          first_id: model.id,
+          last_id: model.id,
+        });
       }
       if (request.method === "HEAD" || request.method === "GET") {
         entry.answer.what = "connectivity check";

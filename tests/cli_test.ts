@@ -4,7 +4,7 @@ import { strict as assert } from "node:assert";
 import manifest from "../deno.json" with { type: "json" };
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { freePort, startRedis } from "../testing/redis.ts";
-import { SETTINGS } from "../config/config.ts";
+import { SETTINGS } from "../providers/registry.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 

@@ -6,7 +6,7 @@
 
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
-import { SETTINGS } from "../config/config.ts";
+import { SETTINGS } from "../providers/registry.ts";
 import { parseDurationMs } from "../config/duration.ts";
 
 const root = new URL("../", import.meta.url);

@@ -1,3 +1,4 @@
+import { CONFIG_SCHEMA } from "../providers/registry.ts";
 import { strict as assert } from "node:assert";
 import type { Redis } from "ioredis";
 import { getLogger } from "@logtape/logtape";
@@ -6,7 +7,7 @@ import { emptyStats } from "../protocol/stats.ts";
 import { createLlmProcessors, type LlmProcessorsOptions } from "./llm_processor.ts";
 
 function configOf(env: Record<string, string>): Config {
-  const result = parseConfig({}, env, { providers: ["echo"] });
+  const result = parseConfig({}, env, CONFIG_SCHEMA);
   if (!result.ok) throw new Error(result.errors.join("\n"));
   return result.config;
 }

@@ -1,9 +1,10 @@
+import { CONFIG_SCHEMA } from "../providers/registry.ts";
 import { strict as assert } from "node:assert";
 import { type Config, parseConfig } from "../config/config.ts";
 import { openQueueProcessor, type QueueProcessor } from "./queue_processor.ts";
 
 function configOf(env: Record<string, string>): Config {
-  const result = parseConfig({}, env, { providers: ["echo"] });
+  const result = parseConfig({}, env, CONFIG_SCHEMA);
   if (!result.ok) throw new Error(result.errors.join("\n"));
   return result.config;
 }

@@ -82,7 +82,7 @@ export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
         model: job.provider?.model ?? config.llmModel,
         temperature: job.provider?.temperature ?? config.llmTemperature,
         maxTokens: job.provider?.max_tokens ?? config.llmMaxTokens,
-        latencyMs: job.provider?.latency_ms ?? config.echoLatencyMs,
+        latencyMs: job.provider?.latency_ms,
         format,
         signal: AbortSignal.any([signal, timeout]),
       };

@@ -9,8 +9,11 @@ import type { LlmRequest, Message } from "../provider.ts";
 export const DEFAULT_SYSTEM_PROMPT =
   "You are a helpful assistant. Do what the user's message asks and answer with the result only.";
 
+/** The values `CLAUDE_CLI_MODE` takes: a long-lived process fed job after job (`warm`), or one process per job (`cold`). */
+export const CLI_MODES = ["warm", "cold"] as const;
+
 /** How the CLI is run: one process per job (`cold`) or a long-lived one fed job after job (`warm`). */
-export type CliMode = "cold" | "warm";
+export type CliMode = typeof CLI_MODES[number];
 
 /** The parts of a request that become flags, and so select a warm process. */
 export type CliFlags = Pick<LlmRequest, "model" | "format" | "messages">;

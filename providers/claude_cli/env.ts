@@ -47,3 +47,16 @@ export function claudeCliEnv(env: Record<string, string | undefined>): Record<st
   for (const name of PASSED_THROUGH) if (env[name]) out[name] = env[name]!;
   return { ...out, ...CLI_FIXED_ENV };
 }
+
+/**
+ * The folder the CLI keeps its login in, shared by every worker: `CLAUDE_CONFIG_DIR`, else
+ * `$HOME/.claude`; `null` without either.
+ *
+ * @example
+ * ```ts
+ * claudeConfigDir({ HOME: "/home/w" }); // "/home/w/.claude"
+ * ```
+ */
+export function claudeConfigDir(env: Record<string, string>): string | null {
+  return env.CLAUDE_CONFIG_DIR ?? (env.HOME ? `${env.HOME}/.claude` : null);
+}
