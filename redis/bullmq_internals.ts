@@ -128,6 +128,21 @@ export function workerNameOfClient(clientName: string): string {
   return marker < 0 ? "(unnamed)" : clientName.slice(marker + 3);
 }
 
+/**
+ * The ioredis connection a Worker was given (`connection` in its options): ppr-worker always
+ * passes one (BullMQ cannot load ioredis itself under Deno). Not the backend's `client`, a wrapper
+ * whose commands differ from ioredis' (its `hset(key, field, value)` takes an object).
+ */
+export function workerClient(worker: Worker): Redis {
+  const connection = (worker.opts as { connection?: unknown }).connection;
+  if (!connection || typeof (connection as Redis).hset !== "function") {
+    throw new Error(
+      "the Worker was not given an ioredis connection: see redis/bullmq_internals.ts",
+    );
+  }
+  return connection as Redis;
+}
+
 /** The Worker's methods that take a job and decode its stored record on the way. */
 const FETCHING_METHODS = ["moveToActive", "moveToFinished", "moveToDelayed"] as const;
 

@@ -26,6 +26,7 @@ import {
   STATE_KEYS,
   stateKey,
   Worker,
+  workerClient,
   workerNameOfClient,
 } from "./bullmq_internals.ts";
 
@@ -478,6 +479,54 @@ Deno.test(
     } finally {
       await fetcher.close();
       await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "a Worker's backend has the fetching methods guardJobFetch wraps (moveToActive, moveToFinished, moveToDelayed), opts.connection is the ioredis connection it was given, and a record whose opts is not JSON throws a SyntaxError from moveToActive",
+  integration,
+  async () => {
+    await using server = await startRedis();
+    const redis = server.client();
+    const queue = openQueue(redis, "fetching");
+    const worker = new Worker("fetching", null, {
+      connection: redis,
+      prefix: PREFIX,
+      autorun: false,
+    });
+    try {
+      const backend = (worker as unknown as { backend: Record<string, unknown> }).backend;
+      for (const method of ["moveToActive", "moveToFinished", "moveToDelayed"]) {
+        assert.equal(
+          typeof backend[method],
+          "function",
+          broken(`the Worker's backend has ${method}`, "redis/bullmq_internals.ts guardJobFetch"),
+        );
+      }
+      assert.equal(
+        workerClient(worker),
+        redis,
+        broken(
+          "a Worker keeps the ioredis connection it was given in opts.connection",
+          "worker/safe_worker.ts",
+        ),
+      );
+      const job = await queue.add("a", { n: 1 });
+      await redis.hset(jobKey(PREFIX, "fetching", job.id!), JOB_FIELDS.opts, "{not json");
+      const error = await (backend.moveToActive as (token: string) => Promise<unknown>).call(
+        backend,
+        "t:1",
+      ).then(() => undefined, (error) => error);
+      assert.ok(
+        error instanceof SyntaxError,
+        broken(
+          "moveToActive decodes opts and throws SyntaxError on bad JSON",
+          "worker/safe_worker.ts",
+        ),
+      );
+    } finally {
+      await worker.close();
     }
   },
 );

@@ -5,13 +5,13 @@
 
 import type { Job, JobJson, Processor, WorkerOptions } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
-import type { Redis } from "ioredis";
 import {
   guardJobFetch,
   JOB_FIELDS,
   jobKey,
   undecodableJobs,
   Worker,
+  workerClient,
 } from "../redis/bullmq_internals.ts";
 
 /** Where the reason goes in the stand-in data of a job whose record is corrupt. */
@@ -41,7 +41,7 @@ function quoted(value: unknown): string {
 export class SafeWorker extends Worker {
   constructor(name: string, processor: Processor, options: WorkerOptions) {
     super(name, processor, options);
-    guardJobFetch(this, (error) => this.failUndecodable(error));
+    guardJobFetch(this, () => this.failUndecodable());
   }
 
   protected override createJob(data: JobJson, jobId: string): Job {
@@ -50,7 +50,9 @@ export class SafeWorker extends Worker {
     try {
       job = super.createJob(data, jobId);
     } catch (error) {
-      problems.push(`data is not JSON (${(error as Error).message}): ${quoted(data.data)}`);
+      problems.push(
+        `job data is not valid JSON (${(error as Error).message}): ${quoted(data.data)}`,
+      );
       job = super.createJob({ ...data, data: "{}" }, jobId);
     }
     let repaired: Promise<string[]> = Promise.resolve([]);
@@ -71,13 +73,9 @@ export class SafeWorker extends Worker {
     return job;
   }
 
-  private async redisClient(): Promise<Redis> {
-    return await (this as unknown as { client: Promise<Redis> }).client;
-  }
-
   /** Sets `field` of a job's record to `value`; resolves with the value it had. */
   private async repair(jobId: string, field: string, value: string): Promise<string | null> {
-    const redis = await this.redisClient();
+    const redis = workerClient(this);
     const key = jobKey(this.opts.prefix ?? "bull", this.name, jobId);
     const [[, raw]] = (await redis.multi().hget(key, field).hset(key, field, value).exec())! as [
       [Error | null, string | null],
@@ -86,8 +84,8 @@ export class SafeWorker extends Worker {
   }
 
   /** Fails the active jobs of this Worker whose options cannot be decoded. */
-  private async failUndecodable(error: SyntaxError): Promise<void> {
-    const redis = await this.redisClient();
+  private async failUndecodable(): Promise<void> {
+    const redis = workerClient(this);
     const prefix = this.opts.prefix ?? "bull";
     for (const found of await undecodableJobs(redis, prefix, this.name, [this.id])) {
       await this.repair(found.id, JOB_FIELDS.opts, "{}");
@@ -99,7 +97,6 @@ export class SafeWorker extends Worker {
       await job.moveToFailed(new UnrecoverableError(reason), found.token);
       this.emit("error", new Error(`job ${found.id} failed: ${reason}`));
     }
-    void error;
   }
 }
 
