@@ -95,6 +95,9 @@ export interface CommandGroup {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { defineCommand, flag, readOptions } from "./command.ts";
+ *
  * const hello = defineCommand({
  *   name: "hello",
  *   description: "Says hello.",
@@ -104,6 +107,7 @@ export interface CommandGroup {
  *     return Promise.resolve(0);
  *   },
  * });
+ * assert.deepEqual(readOptions(hello.options, { loud: true }), { loud: true });
  * ```
  */
 export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): CommandSpec<O> {
@@ -115,7 +119,10 @@ export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): Comm
  *
  * @example
  * ```ts
- * readOptions({ json: flag("--json", "print JSON") }, {}); // { json: false }
+ * import { strict as assert } from "node:assert";
+ * import { flag, readOptions } from "./command.ts";
+ *
+ * assert.deepEqual(readOptions({ json: flag("--json", "print JSON") }, {}), { json: false });
  * ```
  */
 export function readOptions<O extends OptionSpecs>(
@@ -149,7 +156,10 @@ const hide = (hidden: boolean | undefined) => (option: Option) => option.hideHel
  *
  * @example
  * ```ts
- * flag("--json", "print JSON").read(undefined); // false
+ * import { strict as assert } from "node:assert";
+ * import { flag } from "./command.ts";
+ *
+ * assert.equal(flag("--json", "print JSON").read(undefined), false);
  * ```
  */
 export function flag(
@@ -173,7 +183,10 @@ export function switchOverride(flags: string, description: string): OptionSpec<t
  *
  * @example
  * ```ts
- * text("--name <name>", "worker name").read("worker-a-1"); // "worker-a-1"
+ * import { strict as assert } from "node:assert";
+ * import { text } from "./command.ts";
+ *
+ * assert.equal(text("--name <name>", "worker name").read("worker-a-1"), "worker-a-1");
  * ```
  */
 export function text(
@@ -200,7 +213,10 @@ export function requiredText(flags: string, description: string): OptionSpec<str
  *
  * @example
  * ```ts
- * setting("--redis-url <url>", "Redis server [default: REDIS_URL]").setting; // "redis-url"
+ * import { strict as assert } from "node:assert";
+ * import { setting } from "./command.ts";
+ *
+ * assert.equal(setting("--redis-url <url>", "Redis server [default: REDIS_URL]").setting, "redis-url");
  * ```
  */
 export function setting(flags: string, description: string): OptionSpec<string | undefined> {
@@ -219,7 +235,12 @@ export function setting(flags: string, description: string): OptionSpec<string |
  *
  * @example
  * ```ts
- * parsed("--limit <n>", "at most this many", integerOption(1), 20).read(undefined); // 20 (commander's default)
+ * import { strict as assert } from "node:assert";
+ * import { commanderOption, parsed } from "./command.ts";
+ *
+ * const limit = parsed("--limit <n>", "at most this many", Number, 20);
+ * assert.equal(commanderOption(limit).defaultValue, 20); // commander gives it when --limit is not
+ * assert.equal(limit.read(5), 5);
  * ```
  */
 export function parsed<T>(
