@@ -10,7 +10,8 @@
  * import { delay } from "./mod.ts";
  *
  * await delay(10);
- * await assert.rejects(delay(60_000, { signal: AbortSignal.timeout(10) }), { name: "TimeoutError" });
+ * const signal = AbortSignal.timeout(10);
+ * await assert.rejects(delay(60_000, { signal }), { name: "TimeoutError" });
  * ```
  */
 export function delay(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {

@@ -64,8 +64,9 @@ export interface JobView {
  * import { strict as assert } from "node:assert";
  * import { jobView } from "./jobs.ts";
  *
- * const job = { id: "1", name: "llm", data: { prompt: "hi" }, opts: {}, attemptsMade: 0, timestamp: 0 };
- * assert.equal(jobView(job, { queue: "llm", state: "waiting" }).attempts, 1);
+ * const job = { id: "1", name: "llm", data: { prompt: "hi" }, opts: {}, attemptsMade: 0 };
+ * const view = jobView({ ...job, timestamp: 0 }, { queue: "llm", state: "waiting" });
+ * assert.equal(view.attempts, 1);
  * ```
  */
 export function jobView(

@@ -43,7 +43,7 @@ export interface RequeueReport {
  * import { strict as assert } from "node:assert";
  * import { requeueSelection } from "./requeue.ts";
  *
- * assert.deepEqual(requeueSelection({ failed: true, ids: ["7"], all: false }), { ok: true, ids: ["7"] });
+ * assert.deepEqual(requeueSelection({ failed: true, ids: ["7"] }), { ok: true, ids: ["7"] });
  * assert.equal(requeueSelection({ failed: true, all: false }).ok, false);
  * ```
  */

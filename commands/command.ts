@@ -216,7 +216,8 @@ export function requiredText(flags: string, description: string): OptionSpec<str
  * import { strict as assert } from "node:assert";
  * import { setting } from "./command.ts";
  *
- * assert.equal(setting("--redis-url <url>", "Redis server [default: REDIS_URL]").setting, "redis-url");
+ * const redisUrl = setting("--redis-url <url>", "Redis server [default: REDIS_URL]");
+ * assert.equal(redisUrl.setting, "redis-url");
  * ```
  */
 export function setting(flags: string, description: string): OptionSpec<string | undefined> {

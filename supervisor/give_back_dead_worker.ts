@@ -42,7 +42,9 @@ export type GiveBackAction =
  *
  * const job = { maxCrashes: 3, random: 0.5 };
  * assert.deepEqual(decideGiveBack({ ...job, crashes: 3, diedTogether: true }), { action: "fail" });
- * assert.deepEqual(decideGiveBack({ ...job, crashes: 1, diedTogether: false }), { action: "wait" });
+ * assert.deepEqual(decideGiveBack({ ...job, crashes: 1, diedTogether: false }), {
+ *   action: "wait",
+ * });
  * assert.deepEqual(decideGiveBack({ ...job, crashes: 2, diedTogether: true }), {
  *   action: "delay",
  *   delayMs: 2000,

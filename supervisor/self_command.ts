@@ -37,7 +37,7 @@ export function currentInvocation(): SelfInvocation {
  * import { selfCommand } from "./self_command.ts";
  *
  * assert.deepEqual(
- *   selfCommand({ standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///x/main.ts" }),
+ *   selfCommand({ standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///main.ts" }),
  *   { command: "/app/ppr-worker", args: [] },
  * );
  * assert.deepEqual(

@@ -15,7 +15,8 @@ export const STDERR_TAIL_CHARS = 1000;
  * import { strict as assert } from "node:assert";
  * import { commandName } from "./protocol.ts";
  *
- * assert.equal(commandName(["python3", "-m", "app.reconciler.job"]), "python3 -m app.reconciler.job");
+ * const command = ["python3", "-m", "app.reconciler.job"];
+ * assert.equal(commandName(command), "python3 -m app.reconciler.job");
  * ```
  */
 export function commandName(command: string[]): string {
@@ -55,7 +56,8 @@ export function createTail(maxChars = STDERR_TAIL_CHARS) {
  *
  * const failure = exitFailure("python3 job.py", { code: 1, signal: null }, "ValueError: boom");
  * assert.equal(failure.message, "python3 job.py exited with code 1: ValueError: boom");
- * assert.equal(exitFailure("python3 job.py", { code: 64, signal: null }, "").name, "UnrecoverableError");
+ * const permanent = exitFailure("python3 job.py", { code: 64, signal: null }, "");
+ * assert.equal(permanent.name, "UnrecoverableError"); // not retried
  * ```
  */
 export function exitFailure(
