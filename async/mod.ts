@@ -6,8 +6,12 @@
  *
  * @example
  * ```ts
- * await delay(100);
- * await delay(60_000, { signal: AbortSignal.timeout(10) }); // rejects after 10 ms
+ * import { strict as assert } from "node:assert";
+ * import { delay } from "./mod.ts";
+ *
+ * await delay(10);
+ * const signal = AbortSignal.timeout(10);
+ * await assert.rejects(delay(60_000, { signal }), { name: "TimeoutError" });
  * ```
  */
 export function delay(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -32,7 +36,12 @@ export function delay(ms: number, options: { signal?: AbortSignal } = {}): Promi
  *
  * @example
  * ```ts
- * await abortable(processExit, AbortSignal.timeout(1000));
+ * import { strict as assert } from "node:assert";
+ * import { abortable } from "./mod.ts";
+ *
+ * assert.equal(await abortable(Promise.resolve("exited"), new AbortController().signal), "exited");
+ * const never = new Promise<string>(() => {});
+ * await assert.rejects(abortable(never, AbortSignal.timeout(10)), { name: "TimeoutError" });
  * ```
  */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -55,7 +64,15 @@ export class DeadlineError extends Error {
  *
  * @example
  * ```ts
- * await deadline(redis.ping(), 2000, "Redis did not answer in 2 s");
+ * import { strict as assert } from "node:assert";
+ * import { deadline } from "./mod.ts";
+ *
+ * assert.equal(await deadline(Promise.resolve("PONG"), 2000), "PONG");
+ * const noAnswer = new Promise<string>(() => {});
+ * await assert.rejects(deadline(noAnswer, 10, "Redis did not answer in 10 ms"), {
+ *   name: "DeadlineError",
+ *   message: "Redis did not answer in 10 ms",
+ * });
  * ```
  */
 export function deadline<T>(
@@ -76,7 +93,11 @@ export function deadline<T>(
  *
  * @example
  * ```ts
- * if (!(await settlesWithin(worker.close(), 5000))) console.warn("close is still running");
+ * import { strict as assert } from "node:assert";
+ * import { settlesWithin } from "./mod.ts";
+ *
+ * assert.equal(await settlesWithin(Promise.reject(new Error("closed badly")), 100), true);
+ * assert.equal(await settlesWithin(new Promise(() => {}), 10), false);
  * ```
  */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -94,8 +115,11 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
  *
  * @example
  * ```ts
- * const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream());
- * for await (const line of lines) console.log(line);
+ * import { strict as assert } from "node:assert";
+ * import { TextLineStream } from "./mod.ts";
+ *
+ * const lines = ReadableStream.from(["one\r\ntw", "o\nthree"]).pipeThrough(new TextLineStream());
+ * assert.deepEqual(await Array.fromAsync(lines), ["one", "two", "three"]);
  * ```
  */
 export class TextLineStream extends TransformStream<string, string> {
@@ -122,7 +146,13 @@ export class TextLineStream extends TransformStream<string, string> {
  *
  * @example
  * ```ts
- * await forEachLine(child.stdout, (line) => console.log(line));
+ * import { strict as assert } from "node:assert";
+ * import { forEachLine } from "./mod.ts";
+ *
+ * const stdout = ReadableStream.from([new TextEncoder().encode("ready\ndone\n")]);
+ * const seen: string[] = [];
+ * await forEachLine(stdout, (line) => seen.push(line));
+ * assert.deepEqual(seen, ["ready", "done"]);
  * ```
  */
 export async function forEachLine(
@@ -140,7 +170,15 @@ export async function forEachLine(
  *
  * @example
  * ```ts
- * const stop = everyInterval(() => redis.ping(), 1000);
+ * import { strict as assert } from "node:assert";
+ * import { everyInterval } from "./mod.ts";
+ *
+ * let runs = 0;
+ * const stop = everyInterval(() => {
+ *   runs++;
+ *   return Promise.resolve();
+ * }, 1000);
+ * assert.equal(runs, 1); // the first run is at once
  * stop();
  * ```
  */

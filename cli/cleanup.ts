@@ -37,9 +37,14 @@ export interface CleanupDecision {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { decideCleanup } from "./cleanup.ts";
+ * import type { Registration } from "../redis/registrations.ts";
+ *
  * const registration = { name: "worker-a-1", heartbeat_at: "2020-01-01T00:00:00Z" } as Registration;
- * decideCleanup([{ registration, ttlMs: -1 }], { now: Date.now() })[0].stale; // true
- * decideCleanup([{ registration, ttlMs: 9000 }], { now: Date.now() })[0].stale; // false
+ * const now = Date.now();
+ * assert.equal(decideCleanup([{ registration, ttlMs: -1 }], { now })[0].stale, true);
+ * assert.equal(decideCleanup([{ registration, ttlMs: 9000 }], { now })[0].stale, false);
  * ```
  */
 export function decideCleanup(

@@ -56,8 +56,13 @@ export interface JobInput {
  *
  * @example
  * ```ts
- * parseMetadata(["scraper_id=food_bank_x", "q=a=b"]);
- * // { ok: true, metadata: { scraper_id: "food_bank_x", q: "a=b" } }
+ * import { strict as assert } from "node:assert";
+ * import { parseMetadata } from "./enqueue.ts";
+ *
+ * assert.deepEqual(parseMetadata(["scraper_id=food_bank_x", "q=a=b"]), {
+ *   ok: true,
+ *   metadata: { scraper_id: "food_bank_x", q: "a=b" },
+ * });
  * ```
  */
 export function parseMetadata(
@@ -98,8 +103,13 @@ function parseObject(
  *
  * @example
  * ```ts
- * jobData({ prompt: "hi", metadata: ["id=7"] });
- * // { ok: true, data: { prompt: "hi", metadata: { id: "7" } } }
+ * import { strict as assert } from "node:assert";
+ * import { jobData } from "./enqueue.ts";
+ *
+ * assert.deepEqual(jobData({ prompt: "hi", metadata: ["id=7"] }), {
+ *   ok: true,
+ *   data: { prompt: "hi", metadata: { id: "7" } },
+ * });
  * ```
  */
 export function jobData(

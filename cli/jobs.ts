@@ -61,8 +61,12 @@ export interface JobView {
  *
  * @example
  * ```ts
- * jobView({ id: "1", name: "llm", data: { prompt: "hi" }, opts: {}, attemptsMade: 0, timestamp: 0 },
- *   { queue: "llm", state: "waiting" }).attempts; // 1
+ * import { strict as assert } from "node:assert";
+ * import { jobView } from "./jobs.ts";
+ *
+ * const job = { id: "1", name: "llm", data: { prompt: "hi" }, opts: {}, attemptsMade: 0 };
+ * const view = jobView({ ...job, timestamp: 0 }, { queue: "llm", state: "waiting" });
+ * assert.equal(view.attempts, 1);
  * ```
  */
 export function jobView(
@@ -98,8 +102,11 @@ export function jobView(
  *
  * @example
  * ```ts
- * jobSummary({ data: { prompt: "Turn this page into JSON" }, failedReason: null } as JobView, 12);
- * // "Turn this p…"
+ * import { strict as assert } from "node:assert";
+ * import { jobSummary } from "./jobs.ts";
+ *
+ * const view = { data: { prompt: "Turn this page into JSON" }, failedReason: null };
+ * assert.equal(jobSummary(view, 12), "Turn this p…");
  * ```
  */
 export function jobSummary(view: Pick<JobView, "data" | "failedReason">, maxChars: number): string {

@@ -40,8 +40,11 @@ export interface RequeueReport {
  *
  * @example
  * ```ts
- * requeueSelection({ failed: true, ids: ["7"], all: false }); // { ok: true, ids: ["7"] }
- * requeueSelection({ failed: true, all: false }).ok; // false
+ * import { strict as assert } from "node:assert";
+ * import { requeueSelection } from "./requeue.ts";
+ *
+ * assert.deepEqual(requeueSelection({ failed: true, ids: ["7"] }), { ok: true, ids: ["7"] });
+ * assert.equal(requeueSelection({ failed: true, all: false }).ok, false);
  * ```
  */
 export function requeueSelection(

@@ -32,8 +32,11 @@ function shownValue(
  *
  * @example
  * ```ts
- * configReport({ count: "4" }, { REDIS_URL: "redis://:pw@cache" })
- *   .find((row) => row.env === "REDIS_URL")?.value; // "redis://:***@cache"
+ * import { strict as assert } from "node:assert";
+ * import { configReport } from "./show_config.ts";
+ *
+ * const rows = configReport({ count: "4" }, { REDIS_URL: "redis://:pw@cache" });
+ * assert.equal(rows.find((row) => row.env === "REDIS_URL")?.value, "redis://:***@cache");
  * ```
  */
 export function configReport(

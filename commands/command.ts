@@ -96,6 +96,9 @@ export interface CommandGroup {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { defineCommand, flag, readOptions } from "./command.ts";
+ *
  * const hello = defineCommand({
  *   name: "hello",
  *   description: "Says hello.",
@@ -105,6 +108,7 @@ export interface CommandGroup {
  *     return Promise.resolve(0);
  *   },
  * });
+ * assert.deepEqual(readOptions(hello.options, { loud: true }), { loud: true });
  * ```
  */
 export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): CommandSpec<O> {
@@ -116,7 +120,10 @@ export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): Comm
  *
  * @example
  * ```ts
- * readOptions({ json: flag("--json", "print JSON") }, {}); // { json: false }
+ * import { strict as assert } from "node:assert";
+ * import { flag, readOptions } from "./command.ts";
+ *
+ * assert.deepEqual(readOptions({ json: flag("--json", "print JSON") }, {}), { json: false });
  * ```
  */
 export function readOptions<O extends OptionSpecs>(
@@ -150,7 +157,10 @@ const hide = (hidden: boolean | undefined) => (option: Option) => option.hideHel
  *
  * @example
  * ```ts
- * flag("--json", "print JSON").read(undefined); // false
+ * import { strict as assert } from "node:assert";
+ * import { flag } from "./command.ts";
+ *
+ * assert.equal(flag("--json", "print JSON").read(undefined), false);
  * ```
  */
 export function flag(
@@ -174,7 +184,10 @@ export function switchOverride(flags: string, description: string): OptionSpec<t
  *
  * @example
  * ```ts
- * text("--name <name>", "worker name").read("worker-a-1"); // "worker-a-1"
+ * import { strict as assert } from "node:assert";
+ * import { text } from "./command.ts";
+ *
+ * assert.equal(text("--name <name>", "worker name").read("worker-a-1"), "worker-a-1");
  * ```
  */
 export function text(
@@ -201,7 +214,11 @@ export function requiredText(flags: string, description: string): OptionSpec<str
  *
  * @example
  * ```ts
- * setting("--redis-url <url>", "Redis server [default: REDIS_URL]").setting; // "redis-url"
+ * import { strict as assert } from "node:assert";
+ * import { setting } from "./command.ts";
+ *
+ * const redisUrl = setting("--redis-url <url>", "Redis server [default: REDIS_URL]");
+ * assert.equal(redisUrl.setting, "redis-url");
  * ```
  */
 export function setting(flags: string, description: string): OptionSpec<string | undefined> {
@@ -220,7 +237,12 @@ export function setting(flags: string, description: string): OptionSpec<string |
  *
  * @example
  * ```ts
- * parsed("--limit <n>", "at most this many", integerOption(1), 20).read(undefined); // 20 (commander's default)
+ * import { strict as assert } from "node:assert";
+ * import { commanderOption, parsed } from "./command.ts";
+ *
+ * const limit = parsed("--limit <n>", "at most this many", Number, 20);
+ * assert.equal(commanderOption(limit).defaultValue, 20); // commander gives it when --limit is not
+ * assert.equal(limit.read(5), 5);
  * ```
  */
 export function parsed<T>(

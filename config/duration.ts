@@ -10,9 +10,12 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  *
  * @example
  * ```ts
- * parseDurationMs("10s"); // 10000
- * parseDurationMs("30"); // 30000
- * parseDurationMs("soon"); // undefined
+ * import { strict as assert } from "node:assert";
+ * import { parseDurationMs } from "./duration.ts";
+ *
+ * assert.equal(parseDurationMs("10s"), 10_000);
+ * assert.equal(parseDurationMs("30"), 30_000);
+ * assert.equal(parseDurationMs("soon"), undefined);
  * ```
  */
 export function parseDurationMs(text: string): number | undefined {
@@ -27,8 +30,11 @@ export function parseDurationMs(text: string): number | undefined {
  *
  * @example
  * ```ts
- * formatDuration(30_000); // "30s"
- * formatDuration(1_500); // "1500ms"
+ * import { strict as assert } from "node:assert";
+ * import { formatDuration } from "./duration.ts";
+ *
+ * assert.equal(formatDuration(30_000), "30s");
+ * assert.equal(formatDuration(1_500), "1500ms");
  * ```
  */
 export function formatDuration(ms: number): string {

@@ -27,8 +27,18 @@ export type RetryDecision =
  *
  * @example
  * ```ts
- * decideRetry("exited with code 1", [], undefined, false);
- * // { action: "delay", delayMs: 2000, message: "exited with code 1" }
+ * import { strict as assert } from "node:assert";
+ * import { decideRetry } from "./retry_policy.ts";
+ *
+ * assert.deepEqual(decideRetry("exited with code 1", [], undefined, false), {
+ *   action: "delay",
+ *   delayMs: 2000,
+ *   message: "exited with code 1",
+ * });
+ * assert.deepEqual(decideRetry("exited with code 1", [], 5, false), {
+ *   action: "retry",
+ *   message: "exited with code 1",
+ * });
  * ```
  */
 export function decideRetry(

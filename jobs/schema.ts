@@ -118,8 +118,12 @@ function problemsOf(schema: unknown, errors: OutputUnit[]): string[] {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { compileSchema } from "./schema.ts";
+ *
  * const check = compileSchema({ type: "object", required: ["name"] });
- * check({}); // ["name: is required"]
+ * assert.deepEqual(check({}), ["name: is required"]);
+ * assert.deepEqual(check({ name: "Food Bank X" }), []);
  * ```
  */
 export function compileSchema(schema: object): (value: unknown) => string[] {
@@ -154,9 +158,12 @@ export interface SchemaPattern {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
  * import { patternsOf } from "./schema.ts";
- * patternsOf({ properties: { id: { type: "string", pattern: "^[0-9]+$" } } });
- * // [{ at: "/properties/id", pattern: "^[0-9]+$" }]
+ *
+ * assert.deepEqual(patternsOf({ properties: { id: { type: "string", pattern: "^[0-9]+$" } } }), [
+ *   { at: "/properties/id", pattern: "^[0-9]+$" },
+ * ]);
  * ```
  */
 export function patternsOf(schema: unknown): SchemaPattern[] {
@@ -194,8 +201,13 @@ const DATA_KEYWORDS = new Set(["enum", "const", "default", "examples", "errorMes
  *
  * @example
  * ```ts
- * schemaLint({ properties: { a: { type: "strng" } } });
- * // "/properties/a: type strng is not a JSON Schema type"
+ * import { strict as assert } from "node:assert";
+ * import { schemaLint } from "./schema.ts";
+ *
+ * assert.equal(
+ *   schemaLint({ properties: { a: { type: "strng" } } }),
+ *   "/properties/a: type strng is not a JSON Schema type",
+ * );
  * ```
  */
 export function schemaLint(schema: unknown): string | undefined {

@@ -48,14 +48,20 @@ export interface SchemaChecker {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
  * import { createSchemaChecker } from "./schema_check.ts";
+ *
  * const checker = createSchemaChecker({ deadlineMs: 500 });
- * const schema = { type: "string", pattern: "^(a+)+$" };
- * await checker.check(JSON.stringify(schema), [{ at: "/", pattern: "^(a+)+$" }], "aaa"); // []
- * await checker
- *   .check(JSON.stringify(schema), [{ at: "/", pattern: "^(a+)+$" }], "a".repeat(44) + "b")
- *   .catch((error) => error.name); // "SchemaCheckTimeout"
- * checker.close();
+ * const schema = JSON.stringify({ type: "string", pattern: "^(a+)+$" });
+ * const patterns = [{ at: "/", pattern: "^(a+)+$" }];
+ * try {
+ *   assert.deepEqual(await checker.check(schema, patterns, "aaa"), []);
+ *   await assert.rejects(checker.check(schema, patterns, "a".repeat(44) + "b"), {
+ *     name: "SchemaCheckTimeout",
+ *   });
+ * } finally {
+ *   checker.close();
+ * }
  * ```
  */
 export function createSchemaChecker(

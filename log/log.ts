@@ -120,7 +120,23 @@ export function log(part: string): Logger {
  *
  * @example
  * ```ts
- * await inJobContext({ job: "42", queue: "llm" }, () => runTheJob());
+ * import { strict as assert } from "node:assert";
+ * import { configure, type LogRecord, reset } from "@logtape/logtape";
+ * import { AsyncLocalStorage } from "node:async_hooks";
+ * import { inJobContext, log } from "./log.ts";
+ *
+ * const records: LogRecord[] = [];
+ * await configure({
+ *   contextLocalStorage: new AsyncLocalStorage(),
+ *   sinks: { memory: (record) => records.push(record) },
+ *   loggers: [
+ *     { category: ["ppr"], sinks: ["memory"] },
+ *     { category: ["logtape", "meta"], sinks: [] },
+ *   ],
+ * });
+ * inJobContext({ job: "42", queue: "llm" }, () => log("worker").info("done"));
+ * assert.deepEqual(records[0].properties, { job: "42", queue: "llm" });
+ * await reset();
  * ```
  */
 export function inJobContext<T>(context: { job: string; queue: string }, callback: () => T): T {

@@ -11,9 +11,25 @@ export type StandardStream = Pick<typeof Deno.stdout, "writeSync">;
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
  * import { pipeWriter } from "./pipe.ts";
- * const write = pipeWriter(Deno.stdout);
- * write(new TextEncoder().encode("hello\n")); // true while someone reads stdout
+ *
+ * const written: string[] = [];
+ * const write = pipeWriter({
+ *   writeSync(bytes: Uint8Array) {
+ *     written.push(new TextDecoder().decode(bytes));
+ *     return bytes.length;
+ *   },
+ * });
+ * assert.equal(write(new TextEncoder().encode("hello\n")), true);
+ * assert.deepEqual(written, ["hello\n"]);
+ *
+ * const gone = pipeWriter({
+ *   writeSync(): number {
+ *     throw new Deno.errors.BrokenPipe("the reader is gone");
+ *   },
+ * });
+ * assert.equal(gone(new TextEncoder().encode("hello\n")), false); // dropped, not thrown
  * ```
  */
 export function pipeWriter(stream: StandardStream): (bytes: Uint8Array) => boolean {

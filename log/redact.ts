@@ -23,8 +23,14 @@ export function addSecrets(values: readonly (string | undefined)[]): void {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { addSecrets, redact } from "./redact.ts";
+ *
  * addSecrets(["sk-test-secret-key-0123456789"]);
- * redact("Incorrect API key provided: sk-test-secret-key-0123456789"); // "Incorrect API key provided: ***"
+ * assert.equal(
+ *   redact("Incorrect API key provided: sk-test-secret-key-0123456789"),
+ *   "Incorrect API key provided: ***",
+ * );
  * ```
  */
 export function redact(text: string): string {

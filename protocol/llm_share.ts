@@ -7,9 +7,12 @@
  *
  * @example
  * ```ts
- * splitShare(1, 2, 0); // [1, 0]
- * splitShare(1, 2, 1); // [0, 1]
- * splitShare(5, 2, 0); // [3, 2]
+ * import { strict as assert } from "node:assert";
+ * import { splitShare } from "./llm_share.ts";
+ *
+ * assert.deepEqual(splitShare(1, 2, 0), [1, 0]);
+ * assert.deepEqual(splitShare(1, 2, 1), [0, 1]);
+ * assert.deepEqual(splitShare(5, 2, 0), [3, 2]);
  * ```
  */
 export function splitShare(share: number, queues: number, rotation: number): number[] {

@@ -108,9 +108,13 @@ function addHistogram(into: Histogram, from: Histogram): void {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { emptyStats, mergeStats, queueStats } from "./stats.ts";
+ *
  * const a = emptyStats();
  * queueStats(a, "llm").completed = 2;
- * mergeStats([a, a]).queues.llm.completed; // 4
+ * assert.equal(mergeStats([a, a]).queues.llm.completed, 4);
+ * assert.equal(a.queues.llm.completed, 2);
  * ```
  */
 export function mergeStats(all: readonly (WorkerStats | undefined)[]): WorkerStats {

@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
- * workerName("scraper-1", 2); // "worker-scraper-1-2"
+ * import { strict as assert } from "node:assert";
+ * import { workerName } from "./worker_name.ts";
+ *
+ * assert.equal(workerName("scraper-1", 2), "worker-scraper-1-2");
  * ```
  */
 export function workerName(hostname: string, index: number): string {
@@ -17,8 +20,11 @@ export function workerName(hostname: string, index: number): string {
  *
  * @example
  * ```ts
- * isWorkerOf("worker-a-3", "a"); // true
- * isWorkerOf("worker-a-b-3", "a"); // false
+ * import { strict as assert } from "node:assert";
+ * import { isWorkerOf } from "./worker_name.ts";
+ *
+ * assert.equal(isWorkerOf("worker-a-3", "a"), true);
+ * assert.equal(isWorkerOf("worker-a-b-3", "a"), false);
  * ```
  */
 export function isWorkerOf(name: string, hostname: string): boolean {

@@ -104,8 +104,11 @@ export const META_PAUSED_FIELD = "paused";
  *
  * @example
  * ```ts
- * isTokenOf("8f3c:12", ["8f3c"]); // true
- * isTokenOf("8f3cd:1", ["8f3c"]); // false
+ * import { strict as assert } from "node:assert";
+ * import { isTokenOf } from "./bullmq_internals.ts";
+ *
+ * assert.equal(isTokenOf("8f3c:12", ["8f3c"]), true);
+ * assert.equal(isTokenOf("8f3cd:1", ["8f3c"]), false);
  * ```
  */
 export function isTokenOf(token: string, workerIds: readonly string[]): boolean {
@@ -119,8 +122,11 @@ export function isTokenOf(token: string, workerIds: readonly string[]): boolean 
  *
  * @example
  * ```ts
- * workerNameOfClient("bull:bGxt:w:worker-web1-1"); // "worker-web1-1"
- * workerNameOfClient("bull:bGxt"); // "(unnamed)"
+ * import { strict as assert } from "node:assert";
+ * import { workerNameOfClient } from "./bullmq_internals.ts";
+ *
+ * assert.equal(workerNameOfClient("bull:bGxt:w:worker-web1-1"), "worker-web1-1");
+ * assert.equal(workerNameOfClient("bull:bGxt"), "(unnamed)");
  * ```
  */
 export function workerNameOfClient(clientName: string): string {

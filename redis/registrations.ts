@@ -113,9 +113,15 @@ export type Staleness =
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { type Registration, staleness } from "./registrations.ts";
+ *
  * const registration = { heartbeat_at: "2020-01-01T00:00:00Z" } as Registration;
- * staleness({ registration, ttlMs: 9000 }, Date.now()); // { stale: false, why: "has_ttl" }
- * staleness({ registration, ttlMs: -1 }, Date.now()).stale; // true
+ * assert.deepEqual(staleness({ registration, ttlMs: 9000 }, Date.now()), {
+ *   stale: false,
+ *   why: "has_ttl",
+ * });
+ * assert.equal(staleness({ registration, ttlMs: -1 }, Date.now()).stale, true);
  * ```
  */
 export function staleness(

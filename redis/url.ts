@@ -7,8 +7,11 @@
  *
  * @example
  * ```ts
- * redactUrl("redis://:s3cret@cache:6379/0"); // "redis://:***@cache:6379/0"
- * redactUrl("redis://:pa/ss@cache:6379/0"); // "redis://:***@cache:6379/0"
+ * import { strict as assert } from "node:assert";
+ * import { redactUrl } from "./url.ts";
+ *
+ * assert.equal(redactUrl("redis://:s3cret@cache:6379/0"), "redis://:***@cache:6379/0");
+ * assert.equal(redactUrl("redis://:pa/ss@cache:6379/0"), "redis://:***@cache:6379/0");
  * ```
  */
 export function redactUrl(raw: string): string {

@@ -49,8 +49,13 @@ export interface FolderImport {
  *
  * @example
  * ```ts
- * violations([{ from: "providers", to: "jobs", example: "providers/a.ts -> jobs/b.ts" }]);
- * // ["providers -> jobs (providers/a.ts -> jobs/b.ts): a lower layer imports a higher one"]
+ * import { strict as assert } from "node:assert";
+ * import { violations } from "./check_imports.ts";
+ *
+ * assert.deepEqual(
+ *   violations([{ from: "providers", to: "jobs", example: "providers/a.ts -> jobs/b.ts" }]),
+ *   ["providers -> jobs (providers/a.ts -> jobs/b.ts): a lower layer imports a higher one"],
+ * );
  * ```
  */
 export function violations(edges: readonly FolderImport[]): string[] {

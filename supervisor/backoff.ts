@@ -18,9 +18,12 @@ export interface RestartDelayOptions {
  *
  * @example
  * ```ts
- * restartDelayMs(1, { baseMs: 1000, jitter: 0 }); // 1000
- * restartDelayMs(3, { baseMs: 1000, jitter: 0 }); // 4000
- * restartDelayMs(20, { baseMs: 1000, maxMs: 60000, jitter: 0 }); // 60000
+ * import { strict as assert } from "node:assert";
+ * import { restartDelayMs } from "./backoff.ts";
+ *
+ * assert.equal(restartDelayMs(1, { baseMs: 1000, jitter: 0 }), 1000);
+ * assert.equal(restartDelayMs(3, { baseMs: 1000, jitter: 0 }), 4000);
+ * assert.equal(restartDelayMs(20, { baseMs: 1000, maxMs: 60_000, jitter: 0 }), 60_000);
  * ```
  */
 export function restartDelayMs(crashesInARow: number, options: RestartDelayOptions = {}): number {
@@ -40,7 +43,10 @@ export function restartDelayMs(crashesInARow: number, options: RestartDelayOptio
  *
  * @example
  * ```ts
- * recordRestart([1000, 5000], 62_000, 60_000); // [5000, 62000]
+ * import { strict as assert } from "node:assert";
+ * import { recordRestart } from "./backoff.ts";
+ *
+ * assert.deepEqual(recordRestart([1000, 5000], 62_000, 60_000), [5000, 62_000]);
  * ```
  */
 export function recordRestart(
@@ -66,8 +72,11 @@ export function restartsInWindow(
  *
  * @example
  * ```ts
- * exceedsIntensity([1, 2, 3], 10, 3, 60_000); // false
- * exceedsIntensity([1, 2, 3, 4], 10, 3, 60_000); // true
+ * import { strict as assert } from "node:assert";
+ * import { exceedsIntensity } from "./backoff.ts";
+ *
+ * assert.equal(exceedsIntensity([1, 2, 3], 10, 3, 60_000), false);
+ * assert.equal(exceedsIntensity([1, 2, 3, 4], 10, 3, 60_000), true);
  * ```
  */
 export function exceedsIntensity(

@@ -37,9 +37,18 @@ export type GiveBackAction =
  *
  * @example
  * ```ts
- * decideGiveBack({ crashes: 3, maxCrashes: 3, diedTogether: true, random: 0.5 }); // { action: "fail" }
- * decideGiveBack({ crashes: 1, maxCrashes: 3, diedTogether: false, random: 0.5 }); // { action: "wait" }
- * decideGiveBack({ crashes: 2, maxCrashes: 3, diedTogether: true, random: 0.5 }); // { action: "delay", delayMs: 2000 }
+ * import { strict as assert } from "node:assert";
+ * import { decideGiveBack } from "./give_back_dead_worker.ts";
+ *
+ * const job = { maxCrashes: 3, random: 0.5 };
+ * assert.deepEqual(decideGiveBack({ ...job, crashes: 3, diedTogether: true }), { action: "fail" });
+ * assert.deepEqual(decideGiveBack({ ...job, crashes: 1, diedTogether: false }), {
+ *   action: "wait",
+ * });
+ * assert.deepEqual(decideGiveBack({ ...job, crashes: 2, diedTogether: true }), {
+ *   action: "delay",
+ *   delayMs: 2000,
+ * });
  * ```
  */
 export function decideGiveBack(

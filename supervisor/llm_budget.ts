@@ -47,8 +47,18 @@ const mb = (bytes: number) => Math.floor(bytes / 1048576);
  *
  * @example
  * ```ts
- * llmBudget({ memoryBytes: 8 * 1024 ** 3, workerCount: 4, concurrency: 8, llmQueues: 1,
- *   callProcess: { what: "Claude CLI call", memoryMb: 300 }, configured: undefined }).limit; // 22
+ * import { strict as assert } from "node:assert";
+ * import { llmBudget } from "./llm_budget.ts";
+ *
+ * const budget = llmBudget({
+ *   memoryBytes: 8 * 1024 ** 3,
+ *   workerCount: 4,
+ *   concurrency: 8,
+ *   llmQueues: 1,
+ *   callProcess: { what: "Claude CLI call", memoryMb: 300 },
+ *   configured: undefined,
+ * });
+ * assert.equal(budget.limit, 22); // (8192 MB x 0.9 - 100 MB - 4 x 100 MB) / 300 MB
  * ```
  */
 export function llmBudget(inputs: BudgetInputs): LlmBudget {
@@ -95,7 +105,10 @@ export function llmBudget(inputs: BudgetInputs): LlmBudget {
  *
  * @example
  * ```ts
- * [1, 2, 3, 4].map((index) => llmShare(index, 4, 6)); // [2, 2, 1, 1]
+ * import { strict as assert } from "node:assert";
+ * import { llmShare } from "./llm_budget.ts";
+ *
+ * assert.deepEqual([1, 2, 3, 4].map((index) => llmShare(index, 4, 6)), [2, 2, 1, 1]);
  * ```
  */
 export function llmShare(index: number, workerCount: number, limit: number): number {

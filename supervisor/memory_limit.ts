@@ -34,8 +34,11 @@ export function memoryLimitBytes(): number | undefined {
  *
  * @example
  * ```ts
- * heapLimitMb(2 * 1024 ** 3, 4); // 307
- * heapLimitMb(512 * 1024 ** 2, 20); // 128
+ * import { strict as assert } from "node:assert";
+ * import { heapLimitMb } from "./memory_limit.ts";
+ *
+ * assert.equal(heapLimitMb(2 * 1024 ** 3, 4), 307);
+ * assert.equal(heapLimitMb(512 * 1024 ** 2, 20), 128);
  * ```
  */
 export function heapLimitMb(limitBytes: number, workerCount: number): number {

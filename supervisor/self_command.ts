@@ -33,8 +33,29 @@ export function currentInvocation(): SelfInvocation {
  *
  * @example
  * ```ts
- * selfCommand({ standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///x/main.ts" });
- * // { command: "/app/ppr-worker", args: [] }
+ * import { strict as assert } from "node:assert";
+ * import { selfCommand } from "./self_command.ts";
+ *
+ * assert.deepEqual(
+ *   selfCommand({ standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///main.ts" }),
+ *   { command: "/app/ppr-worker", args: [] },
+ * );
+ * assert.deepEqual(
+ *   selfCommand({ standalone: false, execPath: "/bin/deno", mainModule: "file:///app/main.ts" }),
+ *   {
+ *     command: "/bin/deno",
+ *     args: [
+ *       "run",
+ *       "-q",
+ *       "--no-prompt",
+ *       "--config",
+ *       "/app/deno.json",
+ *       "-P=ppr",
+ *       "--v8-flags=--lite-mode",
+ *       "/app/main.ts",
+ *     ],
+ *   },
+ * );
  * ```
  */
 export function selfCommand(self: SelfInvocation): { command: string; args: string[] } {

@@ -24,7 +24,13 @@ export interface RunOptions {
  *
  * @example
  * ```ts
- * const { code, stdout } = await runCommand("redis-server", ["--version"], { timeoutMs: 5000 });
+ * import { strict as assert } from "node:assert";
+ * import { runCommand } from "./command.ts";
+ *
+ * const result = await runCommand(Deno.execPath(), ["eval", "console.log('hi'); Deno.exit(3)"], {
+ *   timeoutMs: 10_000,
+ * });
+ * assert.deepEqual(result, { code: 3, stdout: "hi\n", stderr: "" });
  * ```
  */
 export async function runCommand(

@@ -42,12 +42,17 @@ interface Timer {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { createFakeClock } from "./fake_clock.ts";
+ *
  * const clock = createFakeClock();
  * const fired: number[] = [];
  * clock.setTimeout(() => fired.push(clock.now()), 1000);
  * clock.setInterval(() => fired.push(clock.now()), 400);
- * clock.tick(1000); // fired: [400, 800, 1000]
- * await clock.tickAsync(200); // fired: [400, 800, 1000, 1200]
+ * clock.tick(1000);
+ * assert.deepEqual(fired, [400, 800, 1000]);
+ * await clock.tickAsync(200);
+ * assert.deepEqual(fired, [400, 800, 1000, 1200]);
  * ```
  */
 export function createFakeClock(startMs = 0): FakeClock {

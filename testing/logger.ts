@@ -15,9 +15,14 @@ export interface LoggedLine {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { recordingLogger } from "./logger.ts";
+ *
  * const { logger, lines } = recordingLogger();
  * logger.info("{worker} ready", { worker: "worker-a-1" });
- * lines; // [{ level: "info", message: "{worker} ready", properties: { worker: "worker-a-1" } }]
+ * assert.deepEqual(lines, [
+ *   { level: "info", message: "{worker} ready", properties: { worker: "worker-a-1" } },
+ * ]);
  * ```
  */
 export function recordingLogger(): { logger: Logger; lines: LoggedLine[] } {

@@ -12,7 +12,11 @@ export const STDERR_TAIL_CHARS = 1000;
  *
  * @example
  * ```ts
- * commandName(["python3", "-m", "app.reconciler.job"]); // "python3 -m app.reconciler.job"
+ * import { strict as assert } from "node:assert";
+ * import { commandName } from "./protocol.ts";
+ *
+ * const command = ["python3", "-m", "app.reconciler.job"];
+ * assert.equal(commandName(command), "python3 -m app.reconciler.job");
  * ```
  */
 export function commandName(command: string[]): string {
@@ -47,8 +51,13 @@ export function createTail(maxChars = STDERR_TAIL_CHARS) {
  *
  * @example
  * ```ts
- * exitFailure("python3 job.py", { code: 1, signal: null }, "ValueError: boom").message;
- * // "python3 job.py exited with code 1: ValueError: boom"
+ * import { strict as assert } from "node:assert";
+ * import { exitFailure } from "./protocol.ts";
+ *
+ * const failure = exitFailure("python3 job.py", { code: 1, signal: null }, "ValueError: boom");
+ * assert.equal(failure.message, "python3 job.py exited with code 1: ValueError: boom");
+ * const permanent = exitFailure("python3 job.py", { code: 64, signal: null }, "");
+ * assert.equal(permanent.name, "UnrecoverableError"); // not retried
  * ```
  */
 export function exitFailure(
@@ -71,8 +80,11 @@ export function exitFailure(
  *
  * @example
  * ```ts
- * parseOutput('{"rows": 3}\n'); // { ok: true, result: { rows: 3 } }
- * parseOutput("done"); // { ok: false, error: 'printed no JSON on stdout (...): done' }
+ * import { strict as assert } from "node:assert";
+ * import { parseOutput } from "./protocol.ts";
+ *
+ * assert.deepEqual(parseOutput('{"rows": 3}\n'), { ok: true, result: { rows: 3 } });
+ * assert.equal(parseOutput("done").ok, false); // printed no JSON on stdout (...): done
  * ```
  */
 export function parseOutput(stdout: string): { ok: true; result: unknown } | {
@@ -98,7 +110,10 @@ export function parseOutput(stdout: string): { ok: true; result: unknown } | {
  *
  * @example
  * ```ts
- * requestLine("42", { url: "x" }); // '{"id":"42","data":{"url":"x"}}\n'
+ * import { strict as assert } from "node:assert";
+ * import { requestLine } from "./protocol.ts";
+ *
+ * assert.equal(requestLine("42", { url: "x" }), '{"id":"42","data":{"url":"x"}}\n');
  * ```
  */
 export function requestLine(id: string, data: unknown): string {
@@ -117,8 +132,15 @@ export type Response =
  *
  * @example
  * ```ts
- * parseResponse('{"id": "42", "error": "no such row", "permanent": true}');
- * // { id: "42", ok: false, error: "no such row", permanent: true }
+ * import { strict as assert } from "node:assert";
+ * import { parseResponse } from "./protocol.ts";
+ *
+ * assert.deepEqual(parseResponse('{"id": "42", "error": "no such row", "permanent": true}'), {
+ *   id: "42",
+ *   ok: false,
+ *   error: "no such row",
+ *   permanent: true,
+ * });
  * ```
  */
 export function parseResponse(line: string): Response | { invalid: string } {

@@ -39,8 +39,13 @@ export function prepareJob(data: unknown, config: Config): PreparedJob {
  *
  * @example
  * ```ts
- * withSystemPrompt([{ role: "user", content: "hi" }], "Be brief.");
- * // [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }]
+ * import { strict as assert } from "node:assert";
+ * import { withSystemPrompt } from "./runner.ts";
+ *
+ * assert.deepEqual(withSystemPrompt([{ role: "user", content: "hi" }], "Be brief."), [
+ *   { role: "system", content: "Be brief." },
+ *   { role: "user", content: "hi" },
+ * ]);
  * ```
  */
 export function withSystemPrompt(messages: Message[], systemPrompt: string | undefined): Message[] {

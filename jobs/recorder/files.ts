@@ -33,7 +33,13 @@ async function syncDir(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * await writeFileAtomic("out/daily/2026-01-31/summary.json", JSON.stringify(summary));
+ * import { strict as assert } from "node:assert";
+ * import { writeFileAtomic } from "./files.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/summary.json`, JSON.stringify({ total: 2 }));
+ * assert.equal(await Deno.readTextFile(`${dir}/summary.json`), '{"total":2}');
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {

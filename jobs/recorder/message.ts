@@ -42,8 +42,18 @@ export interface ResultToRecord {
  *
  * @example
  * ```ts
- * parseResultMessage({ job_id: "7", job: { metadata: { scraper_id: "s1" } }, result: { text: "" } });
- * // { ok: true, result: { jobId: "7", scraperId: "s1", message: { ... } } }
+ * import { strict as assert } from "node:assert";
+ * import { parseResultMessage } from "./message.ts";
+ *
+ * const data = { job_id: "7", job: { metadata: { scraper_id: "s1" } }, result: { text: "" } };
+ * assert.deepEqual(parseResultMessage(data), {
+ *   ok: true,
+ *   result: { jobId: "7", scraperId: "s1", message: data },
+ * });
+ * assert.deepEqual(parseResultMessage({ job: {}, result: {} }), {
+ *   ok: false,
+ *   error: "invalid result message: job_id: is required",
+ * });
  * ```
  */
 export function parseResultMessage(

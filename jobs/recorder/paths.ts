@@ -10,8 +10,11 @@ const MAX_NAME_CHARS = 200;
  *
  * @example
  * ```ts
- * safeName("../etc/passwd"); // "_._etc_passwd"
- * safeName("food bank #1"); // "food_bank__1"
+ * import { strict as assert } from "node:assert";
+ * import { safeName } from "./paths.ts";
+ *
+ * assert.equal(safeName("../etc/passwd"), "_._etc_passwd");
+ * assert.equal(safeName("food bank #1"), "food_bank__1");
  * ```
  */
 export function safeName(text: string): string {
@@ -24,7 +27,10 @@ export function safeName(text: string): string {
  *
  * @example
  * ```ts
- * dayOf(Date.UTC(2026, 0, 31, 23, 59)); // "2026-01-31"
+ * import { strict as assert } from "node:assert";
+ * import { dayOf } from "./paths.ts";
+ *
+ * assert.equal(dayOf(Date.UTC(2026, 0, 31, 23, 59)), "2026-01-31");
  * ```
  */
 export function dayOf(ms: number): string {
@@ -59,7 +65,13 @@ export interface RecordPaths {
  *
  * @example
  * ```ts
- * recordPaths("out/", "2026-01-31", "s/1", "42").file; // "out/daily/2026-01-31/scrapers/s_1/42.json"
+ * import { strict as assert } from "node:assert";
+ * import { recordPaths } from "./paths.ts";
+ *
+ * assert.equal(
+ *   recordPaths("out/", "2026-01-31", "s/1", "42").file,
+ *   "out/daily/2026-01-31/scrapers/s_1/42.json",
+ * );
  * ```
  */
 export function recordPaths(
@@ -91,8 +103,11 @@ export function recordPaths(
  *
  * @example
  * ```ts
- * movesLatest("daily/2026-01-30", "daily/2026-01-31"); // true
- * movesLatest("daily/2026-01-31", "daily/2026-01-30"); // false
+ * import { strict as assert } from "node:assert";
+ * import { movesLatest } from "./paths.ts";
+ *
+ * assert.equal(movesLatest("daily/2026-01-30", "daily/2026-01-31"), true);
+ * assert.equal(movesLatest("daily/2026-01-31", "daily/2026-01-30"), false);
  * ```
  */
 export function movesLatest(current: string | undefined, target: string): boolean {

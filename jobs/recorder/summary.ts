@@ -23,8 +23,16 @@ export function isResultFile(name: string): boolean {
  *
  * @example
  * ```ts
- * summarize("2026-01-31", { b: ["1.json"], a: ["2.json", ".2.json.x1.tmp"] }, new Date(0));
- * // { date: "2026-01-31", total: 2, scrapers: { a: 1, b: 1 }, updated_at: "1970-01-01T00:00:00.000Z" }
+ * import { strict as assert } from "node:assert";
+ * import { summarize } from "./summary.ts";
+ *
+ * const listing = { b: ["1.json"], a: ["2.json", ".2.json.x1.tmp"] };
+ * assert.deepEqual(summarize("2026-01-31", listing, new Date(0)), {
+ *   date: "2026-01-31",
+ *   total: 2,
+ *   scrapers: { a: 1, b: 1 },
+ *   updated_at: "1970-01-01T00:00:00.000Z",
+ * });
  * ```
  */
 export function summarize(
