@@ -56,7 +56,12 @@ export async function connectOrFail(redisUrl: string, name: string): Promise<Red
  *
  * @example
  * ```ts
- * const keys = await withRedis(target, "ppr-info", (redis) => redis.dbsize());
+ * import { type RedisTarget, withRedis } from "./_util.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * function keyCount(target: RedisTarget): Promise<number> {
+ *   return withRedis(target, "ppr-info", (redis) => redis.dbsize());
+ * }
  * ```
  */
 export async function withRedis<T>(

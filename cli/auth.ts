@@ -29,8 +29,16 @@ export interface ProviderSetup {
  *
  * @example
  * ```ts
- * describeProvider({ provider: "claude", claudeCli: "claude" } as Config, { HOME: "/home/w" });
- * // { mode: "Claude CLI (claude)", configDir: "/home/w/.claude", spendsTokens: true, ... }
+ * import { strict as assert } from "node:assert";
+ * import { describeProvider } from "./auth.ts";
+ * import { parseConfig } from "../config/config.ts";
+ * import { CONFIG_SCHEMA } from "../providers/registry.ts";
+ *
+ * const parsed = parseConfig({}, { LLM_PROVIDER: "claude", HOME: "/home/w" }, CONFIG_SCHEMA);
+ * assert(parsed.ok);
+ * const described = describeProvider(parsed.config, { HOME: "/home/w" });
+ * assert.equal(described.mode, "Claude CLI (claude)");
+ * assert.equal(described.configDir, "/home/w/.claude");
  * ```
  */
 export function describeProvider(
@@ -141,8 +149,13 @@ export const AUTH_TEST_PROMPT = "Reply with the single word: ok";
  *
  * @example
  * ```ts
- * authTestCost({ mode: "echo", configDir: null, spendsTokens: false });
- * // "auth test calls echo: it spends nothing."
+ * import { strict as assert } from "node:assert";
+ * import { authTestCost } from "./auth.ts";
+ *
+ * assert.equal(
+ *   authTestCost({ mode: "echo", configDir: null, spendsTokens: false }),
+ *   "auth test calls echo: it spends nothing.",
+ * );
  * ```
  */
 export function authTestCost(description: ProviderDescription): string {

@@ -32,8 +32,15 @@ probe (LLM_PROBE_INTERVAL).`;
  *
  * @example
  * ```ts
- * loginCommand("claude", { HOME: "/home/w", CLAUDE_CODE_MAX_RETRIES: "0" }, { TERM: "xterm" }, false);
- * // { command: "claude", args: ["auth", "login"], env: { HOME: "/home/w", TERM: "xterm" } }
+ * import { strict as assert } from "node:assert";
+ * import { loginCommand } from "./auth_login.ts";
+ *
+ * const subprocessEnv = { HOME: "/home/w", CLAUDE_CODE_MAX_RETRIES: "0" };
+ * assert.deepEqual(loginCommand("claude", subprocessEnv, { TERM: "xterm" }, false), {
+ *   command: "claude",
+ *   args: ["auth", "login"],
+ *   env: { HOME: "/home/w", TERM: "xterm" },
+ * });
  * ```
  */
 export function loginCommand(

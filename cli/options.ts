@@ -12,9 +12,14 @@ export const EXIT_USAGE = 2;
  *
  * @example
  * ```ts
- * integerOption(1)("20"); // 20
- * integerOption(1)("0"); // throws InvalidArgumentError: must be an integer >= 1.
- * integerOption(1, 10)("11"); // throws InvalidArgumentError: must be an integer from 1 to 10.
+ * import { strict as assert } from "node:assert";
+ * import { integerOption } from "./options.ts";
+ *
+ * assert.equal(integerOption(1)("20"), 20);
+ * assert.throws(() => integerOption(1)("0"), { message: "must be an integer >= 1." });
+ * assert.throws(() => integerOption(1, 10)("11"), {
+ *   message: "must be an integer from 1 to 10.",
+ * });
  * ```
  */
 export function integerOption(min: number, max?: number): (raw: string) => number {
@@ -35,7 +40,11 @@ export function integerOption(min: number, max?: number): (raw: string) => numbe
  *
  * @example
  * ```ts
- * durationOption("2"); // 2000
+ * import { strict as assert } from "node:assert";
+ * import { durationOption } from "./options.ts";
+ *
+ * assert.equal(durationOption("2"), 2000);
+ * assert.equal(durationOption("500ms"), 500);
  * ```
  */
 export function durationOption(raw: string): number {
@@ -47,8 +56,13 @@ export function durationOption(raw: string): number {
  *
  * @example
  * ```ts
- * durationAtLeast(100)("2s"); // 2000
- * durationAtLeast(100)("0"); // throws InvalidArgumentError: must be a duration of at least 100ms ...
+ * import { strict as assert } from "node:assert";
+ * import { durationAtLeast } from "./options.ts";
+ *
+ * assert.equal(durationAtLeast(100)("2s"), 2000);
+ * assert.throws(() => durationAtLeast(100)("0"), {
+ *   message: "must be a duration of at least 100ms such as 500ms, 10s, 5m.",
+ * });
  * ```
  */
 export function durationAtLeast(minMs: number): (raw: string) => number {
@@ -81,8 +95,13 @@ export type JobState = (typeof JOB_STATES)[number];
  *
  * @example
  * ```ts
- * flagValues({ redisUrl: "redis://cache", json: true, limit: 5 });
- * // { "redis-url": "redis://cache", json: true }
+ * import { strict as assert } from "node:assert";
+ * import { flagValues } from "./options.ts";
+ *
+ * assert.deepEqual(flagValues({ redisUrl: "redis://cache", json: true, limit: 5 }), {
+ *   "redis-url": "redis://cache",
+ *   json: true,
+ * });
  * ```
  */
 export function flagValues(options: Record<string, unknown>): FlagValues {

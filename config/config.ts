@@ -327,8 +327,14 @@ export interface ConfigSchema extends KnownNames {
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { CORE_SETTINGS, joinSettings } from "./config.ts";
+ * import { duration } from "./rules.ts";
+ *
  * const echo = { echoLatencyMs: { env: "ECHO_LATENCY", help: "...", ...duration(0, 60_000) } };
- * Object.keys(joinSettings(CORE_SETTINGS, [["echo", echo]])).includes("echoLatencyMs"); // true
+ * const joined = joinSettings(CORE_SETTINGS, [["echo", echo]]);
+ * assert.ok(Object.keys(joined).includes("echoLatencyMs"));
+ * assert.throws(() => joinSettings(CORE_SETTINGS, [["a", echo], ["b", echo]]));
  * ```
  */
 export function joinSettings(
@@ -400,8 +406,13 @@ function shown(setting: Setting, raw: string): string {
  *
  * @example
  * ```ts
- * const result = parseConfig({ count: "4" }, { QUEUE_NAME: "llm" }, CONFIG_SCHEMA);
- * if (result.ok) console.log(result.config.workerCount); // 4
+ * import { strict as assert } from "node:assert";
+ * import { parseConfig } from "./config.ts";
+ * import { CONFIG_SCHEMA } from "../providers/registry.ts";
+ *
+ * const result = parseConfig({ count: "4" }, { LLM_PROVIDER: "echo" }, CONFIG_SCHEMA);
+ * assert(result.ok);
+ * assert.equal(result.config.workerCount, 4);
  * ```
  */
 export function parseConfig(

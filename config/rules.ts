@@ -183,8 +183,13 @@ const MODE_PREFIXES = { "per-job:": "per-job", "persistent:": "persistent" } as 
  *
  * @example
  * ```ts
- * splitEntries(`a=python3 -c 'print(1); print(2)';b=./run "x y"`);
- * // { ok: true, entries: [["a=python3", "-c", "print(1); print(2)"], ["b=./run", "x y"]] }
+ * import { strict as assert } from "node:assert";
+ * import { splitEntries } from "./rules.ts";
+ *
+ * assert.deepEqual(splitEntries(`a=python3 -c 'print(1); print(2)';b=./run "x y"`), {
+ *   ok: true,
+ *   entries: [["a=python3", "-c", "print(1); print(2)"], ["b=./run", "x y"]],
+ * });
  * ```
  */
 export function splitEntries(
@@ -236,10 +241,23 @@ export function splitEntries(
  *
  * @example
  * ```ts
- * parseProcessors("reconciler=python3 -m app.reconciler.job;scraper=persistent:python3 worker.py");
- * // { ok: true, processors: { llm: { kind: "llm" }, recorder: { kind: "recorder" },
- * //   reconciler: { kind: "external", mode: "per-job", command: ["python3", "-m", "app.reconciler.job"] },
- * //   scraper: { kind: "external", mode: "persistent", command: ["python3", "worker.py"] } } }
+ * import { strict as assert } from "node:assert";
+ * import { parseProcessors } from "./rules.ts";
+ *
+ * const text = "reconciler=python3 -m app.reconciler.job;scraper=persistent:python3 worker.py";
+ * assert.deepEqual(parseProcessors(text), {
+ *   ok: true,
+ *   processors: {
+ *     llm: { kind: "llm" },
+ *     recorder: { kind: "recorder" },
+ *     reconciler: {
+ *       kind: "external",
+ *       mode: "per-job",
+ *       command: ["python3", "-m", "app.reconciler.job"],
+ *     },
+ *     scraper: { kind: "external", mode: "persistent", command: ["python3", "worker.py"] },
+ *   },
+ * });
  * ```
  */
 export function parseProcessors(

@@ -48,8 +48,11 @@ const QUOTA_PATTERNS = [
  *
  * @example
  * ```ts
- * resetInMs("You've hit your 5-hour limit · resets 9:29am (UTC)", Date.UTC(2026, 0, 1, 9, 0));
- * // 1740000
+ * import { strict as assert } from "node:assert";
+ * import { resetInMs } from "./errors.ts";
+ *
+ * const now = Date.UTC(2026, 0, 1, 9, 0);
+ * assert.equal(resetInMs("You've hit your 5-hour limit · resets 9:29am (UTC)", now), 29 * 60_000);
  * ```
  */
 export function resetInMs(text: string, now = Date.now()): number | undefined {

@@ -30,10 +30,13 @@ export const QUOTA_MAX_MS = 4 * 3_600_000;
  *
  * @example
  * ```ts
- * quotaPauseMs(1, undefined); // 3600000
- * quotaPauseMs(2, undefined); // 5400000
- * quotaPauseMs(9, undefined); // 14400000
- * quotaPauseMs(3, 60000); // 60000
+ * import { strict as assert } from "node:assert";
+ * import { quotaPauseMs } from "./pause.ts";
+ *
+ * assert.equal(quotaPauseMs(1, undefined), 3_600_000);
+ * assert.equal(quotaPauseMs(2, undefined), 5_400_000);
+ * assert.equal(quotaPauseMs(9, undefined), 14_400_000);
+ * assert.equal(quotaPauseMs(3, 60_000), 60_000);
  * ```
  */
 export function quotaPauseMs(strikes: number, resetInMs: number | undefined): number {

@@ -45,8 +45,14 @@ export function killProcessGroup(pgid: number): void {
  *
  * @example
  * ```ts
- * const child = spawnProcessGroup("python3", { args: ["job.py"], stdin: "piped", stdout: "piped" });
- * killProcessGroup(child.pid); // the script and everything it started
+ * import { strict as assert } from "node:assert";
+ * import { killProcessGroup, liveProcessGroups, spawnProcessGroup } from "./process_groups.ts";
+ *
+ * const child = spawnProcessGroup("sleep", { args: ["60"] });
+ * assert.deepEqual(liveProcessGroups(), [child.pid]);
+ * killProcessGroup(child.pid); // the process and everything it started
+ * assert.equal((await child.status).signal, "SIGKILL");
+ * assert.deepEqual(liveProcessGroups(), []);
  * ```
  */
 export function spawnProcessGroup(

@@ -151,13 +151,22 @@ export interface ProviderDefinition<
  *
  * @example
  * ```ts
- * export const echoProvider = defineProvider({
- *   name: "echo",
- *   settings: { echoLatencyMs: { env: "ECHO_LATENCY", default: "0ms", help: "...", ...duration(0, 3_600_000) } },
+ * import { strict as assert } from "node:assert";
+ * import { defineProvider } from "./provider.ts";
+ * import { duration } from "../config/rules.ts";
+ *
+ * const silent = defineProvider({
+ *   name: "silent",
+ *   settings: {
+ *     silentLatencyMs: { env: "SILENT_LATENCY", default: "0ms", help: "...", ...duration(0, 1000) },
+ *   },
  *   pauses: [],
- *   create: ({ config }) => ({ call: (request) => callEcho(request, config.echoLatencyMs) }),
- *   describe: () => ({ mode: "echo", configDir: null, spendsTokens: false }),
+ *   create: () => ({
+ *     call: () => Promise.resolve({ text: "", model: "none", provider: "silent", usage: { input_tokens: 0, output_tokens: 0 } }),
+ *   }),
+ *   describe: () => ({ mode: "silent", configDir: null, spendsTokens: false }),
  * });
+ * assert.equal(silent.name, "silent");
  * ```
  */
 export function defineProvider<const Settings extends SettingsTable>(

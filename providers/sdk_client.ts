@@ -13,10 +13,18 @@ export interface SdkClientOptions {
  *
  * @example
  * ```ts
- * const clientFor = sdkClientCache(async (options) => {
- *   const { default: OpenAI } = await import("openai");
- *   return new OpenAI({ apiKey: options.apiKey, baseURL: options.baseUrl, maxRetries: 0 });
+ * import { strict as assert } from "node:assert";
+ * import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
+ *
+ * let made = 0;
+ * const clientFor = sdkClientCache((options: SdkClientOptions) => {
+ *   made++;
+ *   return Promise.resolve({ apiKey: options.apiKey }); // e.g. new OpenAI({ apiKey, ... })
  * });
+ * const first = await clientFor({ apiKey: "sk-a", timeoutMs: 60_000 });
+ * assert.equal(await clientFor({ apiKey: "sk-a", timeoutMs: 60_000 }), first);
+ * await clientFor({ apiKey: "sk-b", timeoutMs: 60_000 });
+ * assert.equal(made, 2);
  * ```
  */
 export function sdkClientCache<Options extends SdkClientOptions, Client>(

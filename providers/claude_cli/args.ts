@@ -36,8 +36,22 @@ export function systemPromptOf(messages: Message[]): string {
  *
  * @example
  * ```ts
- * claudeArgs({ messages: [{ role: "user", content: "hi" }] }, "cold");
- * // ["-p", "--output-format", "json", "--tools", "", ... "--system-prompt", DEFAULT_SYSTEM_PROMPT]
+ * import { strict as assert } from "node:assert";
+ * import { claudeArgs, DEFAULT_SYSTEM_PROMPT } from "./args.ts";
+ *
+ * assert.deepEqual(claudeArgs({ messages: [{ role: "user", content: "hi" }] }, "cold"), [
+ *   "-p",
+ *   "--output-format",
+ *   "json",
+ *   "--tools",
+ *   "",
+ *   "--strict-mcp-config",
+ *   "--setting-sources",
+ *   "",
+ *   "--no-session-persistence",
+ *   "--system-prompt",
+ *   DEFAULT_SYSTEM_PROMPT,
+ * ]);
  * ```
  */
 export function claudeArgs(flags: CliFlags, mode: CliMode): string[] {

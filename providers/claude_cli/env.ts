@@ -38,8 +38,16 @@ export const CLI_FIXED_ENV: Readonly<Record<string, string>> = {
  *
  * @example
  * ```ts
- * claudeCliEnv({ PATH: "/bin", HOME: "/home/w", REDIS_URL: "redis://:pw@r" });
- * // { PATH: "/bin", HOME: "/home/w", CLAUDE_CODE_MAX_RETRIES: "0", ... }
+ * import { strict as assert } from "node:assert";
+ * import { claudeCliEnv } from "./env.ts";
+ *
+ * assert.deepEqual(claudeCliEnv({ PATH: "/bin", HOME: "/home/w", REDIS_URL: "redis://:pw@r" }), {
+ *   PATH: "/bin",
+ *   HOME: "/home/w",
+ *   CLAUDE_CODE_MAX_RETRIES: "0",
+ *   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+ *   TZ: "UTC",
+ * });
  * ```
  */
 export function claudeCliEnv(env: Record<string, string | undefined>): Record<string, string> {
