@@ -8,8 +8,8 @@ import {
   runCommand,
   withRedis,
 } from "./_util.ts";
-import type { JobState } from "./options.ts";
-import { formatAge, oneLine, shortenStrings, table } from "./format.ts";
+import type { JobState } from "../state/queues.ts";
+import { formatAge, oneLine, shortenStrings, table } from "../text/format.ts";
 
 /** Strings in job data and results longer than this are shortened unless `--full`. */
 export const SHORTEN_CHARS = 300;

@@ -10,7 +10,7 @@ import {
 import { PROVIDER_NAMES } from "../providers/registry.ts";
 import { redactUrl } from "../redis/url.ts";
 import { printJson } from "./_util.ts";
-import { table } from "./format.ts";
+import { table } from "../text/format.ts";
 
 /** One setting as `config` shows it. */
 export interface SettingReport {

@@ -6,7 +6,7 @@ import { basicAuth } from "hono/basic-auth";
 import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import type { Redis } from "ioredis";
-import { healthUrl } from "../cli/healthcheck.ts";
+import { localUrl } from "../health/url.ts";
 import { redact } from "../log/redact.ts";
 import { bullBoardApp } from "./bull_board.ts";
 import { renderPprPage } from "./page.ts";
@@ -169,7 +169,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     })();
   return {
     // The address that reaches it from this machine, as for the health server.
-    url: new URL("/", healthUrl(options.settings.host, port)).href,
+    url: localUrl(options.settings.host, port),
     port,
     close,
     [Symbol.asyncDispose]: close,

@@ -77,6 +77,7 @@ export const STATE_KEYS = {
   prioritized: { suffix: "prioritized", type: "zset" },
   active: { suffix: "active", type: "list" },
   delayed: { suffix: "delayed", type: "zset" },
+  completed: { suffix: "completed", type: "zset" },
   failed: { suffix: "failed", type: "zset" },
 } as const satisfies Record<string, StateKey>;
 

@@ -586,3 +586,37 @@ Deno.test({
     await assert.rejects(fetch(url), "the dashboard still answers after the pool stopped");
   },
 });
+
+Deno.test({
+  name: "the pool with --dashboard --no-health shows each worker's restarts from the pool itself",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const port = freePort();
+    await using supervisor = startSupervisor(
+      ["--count", "1", "--dashboard", "--no-health", "--restart-delay", "100ms"],
+      { redisUrl: redis.url, env: { DASHBOARD_PORT: String(port), DASHBOARD_HOST: "127.0.0.1" } },
+    );
+    const url = `http://127.0.0.1:${port}/api/ppr`;
+    const workers = async () => {
+      const response = await get(url).catch(() => undefined);
+      if (response?.status !== 200) return [];
+      const view = JSON.parse(response.body) as {
+        workers: { name: string; pid: number | null; restarts: number | null }[];
+      };
+      return view.workers;
+    };
+    const restarts = async () => (await workers()).map((worker) => [worker.name, worker.restarts]);
+    await waitForEqual(restarts, [["worker-test-1", 0]], "worker-test-1 with 0 restarts");
+    const [first] = await workers();
+    assert.ok(first.pid, "the worker's registration has its pid");
+    Deno.kill(first.pid, "SIGKILL");
+    await waitForEqual(restarts, [["worker-test-1", 1]], "worker-test-1 with 1 restart");
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${supervisor.healthPort}/health`),
+      "no health server with --no-health",
+    );
+    supervisor.signal("SIGTERM");
+    assert.equal(await supervisor.waitForExit(), 0);
+  },
+});
