@@ -9,6 +9,7 @@ import {
   withRedis,
 } from "./_util.ts";
 import type { JobState } from "../state/queues.ts";
+import { unreadableReason } from "../state/unreadable_jobs.ts";
 import { formatAge, oneLine, shortenStrings, table } from "../text/format.ts";
 
 /** Strings in job data and results longer than this are shortened unless `--full`. */
@@ -48,7 +49,10 @@ export interface JobView {
   processedOn: number | null;
   finishedOn: number | null;
   processedBy: string | null;
+  /** `null` when it could not be read (see `unreadable`). */
   data: unknown;
+  /** Why the job's data could not be read (it is not JSON); `null` when it was. */
+  unreadable: string | null;
   returnvalue: unknown;
   failedReason: string | null;
   stacktrace: string[];
@@ -70,6 +74,7 @@ export function jobView(
   options: { queue: string; state: string; logs?: string[]; full?: boolean },
 ): JobView {
   const shorten = (value: unknown) => options.full ? value : shortenStrings(value, SHORTEN_CHARS);
+  const unreadable = unreadableReason(job.data) ?? null;
   return {
     id: String(job.id),
     queue: options.queue,
@@ -84,7 +89,8 @@ export function jobView(
     processedOn: job.processedOn ?? null,
     finishedOn: job.finishedOn ?? null,
     processedBy: job.processedBy ?? null,
-    data: shorten(job.data),
+    data: unreadable === null ? shorten(job.data) : null,
+    unreadable,
     returnvalue: shorten(job.returnvalue ?? null),
     failedReason: job.failedReason || null,
     stacktrace: job.stacktrace ?? [],
@@ -94,15 +100,21 @@ export function jobView(
 
 /**
  * What a job is about, in a few words: its prompt (the last user message of a conversation),
- * or for a failed job its error.
+ * for a failed job its error, for a job whose data is not JSON why it is unreadable.
  *
  * @example
  * ```ts
  * jobSummary({ data: { prompt: "Turn this page into JSON" }, failedReason: null } as JobView, 12);
  * // "Turn this p…"
+ * jobSummary({ data: null, unreadable: "job data is not valid JSON", failedReason: null }, 30);
+ * // "unreadable: job data is not va…"
  * ```
  */
-export function jobSummary(view: Pick<JobView, "data" | "failedReason">, maxChars: number): string {
+export function jobSummary(
+  view: Pick<JobView, "data" | "failedReason"> & { unreadable?: string | null },
+  maxChars: number,
+): string {
+  if (view.unreadable) return oneLine(`unreadable: ${view.unreadable}`, maxChars);
   if (view.failedReason) return oneLine(view.failedReason, maxChars);
   // A prompt reads on across its lines; an error's first line says it.
   const flat = (text: string) => oneLine(text.replace(/\s+/g, " "), maxChars);
@@ -139,7 +151,9 @@ export function renderJob(view: JobView, now: number): string {
   const sections = [
     `job ${view.id} on queue ${view.queue} (name ${view.name})`,
     table(fields),
-    `data:\n${indent(JSON.stringify(view.data, null, 2))}`,
+    view.unreadable === null
+      ? `data:\n${indent(JSON.stringify(view.data, null, 2))}`
+      : `data:\n${indent(`unreadable: ${view.unreadable}`)}`,
   ];
   if (view.failedReason) sections.push(`error:\n${indent(view.failedReason)}`);
   if (view.stacktrace.length > 0) {

@@ -60,6 +60,8 @@ export const JOB_FIELDS = {
   timestamp: "timestamp",
   /** Why the job failed (`Job.failedReason`). */
   failedReason: "failedReason",
+  /** The job's data as JSON text (`Job.data`); BullMQ's `Job.fromJSON` throws when it is not JSON. */
+  data: "data",
 } as const;
 
 /** Where BullMQ keeps the jobs of one state of a queue, and the Redis type of that key. */

@@ -409,6 +409,11 @@ Deno.test(
         "1",
         broken(`the job hash's field '${JOB_FIELDS.attemptsMade}' counts the tries spent`, "tests"),
       );
+      assert.equal(
+        await redis.hget(failedKey, JOB_FIELDS.data),
+        "{}",
+        broken(`the job hash's field '${JOB_FIELDS.data}' is its data as JSON`, "tests"),
+      );
       await queue.remove(delayed.id!);
       const completed = await queue.add("contract", {});
       const finisher = new Worker("states", () => Promise.resolve("done"), {

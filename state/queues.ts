@@ -1,8 +1,9 @@
 /** Queues as the operator commands, the dashboard and the health server read them: counts by state, paused or not. */
 
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { META_PAUSED_FIELD, metaKey, STATE_KEYS, stateKey } from "../redis/bullmq_internals.ts";
+import { ReadingQueue } from "./reading_queue.ts";
 
 /** The job states the readers count and the commands list, in BullMQ's words, in the order they are shown. */
 export const JOB_STATES = [
@@ -71,8 +72,9 @@ export async function readQueues(
 
 /**
  * Runs `body` with a BullMQ `Queue` for each of `names` in turn, on an existing connection: one
- * of `open` when it has the name (left open), else a new one closed afterwards (the connection
- * stays open for the caller).
+ * of `open` when it has the name (left open), else a new {@link ReadingQueue} (a job whose data
+ * is not JSON is read with stand-in data), closed afterwards (the connection stays open for the
+ * caller).
  *
  * @example
  * ```ts
@@ -90,7 +92,7 @@ export async function forEachQueue(
 ): Promise<void> {
   for (const name of names) {
     const kept = open?.get(name);
-    const queue = kept ?? new Queue(name, { connection: redis, prefix: target.prefix });
+    const queue = kept ?? new ReadingQueue(name, { connection: redis, prefix: target.prefix });
     if (!kept) queue.on("error", () => {});
     try {
       await body(queue, name);

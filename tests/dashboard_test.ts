@@ -18,6 +18,7 @@ import {
 import { pauseProvider } from "../providers/pause.ts";
 import { type DashboardProcess, startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { breakJobData, failedJobs } from "../testing/jobs.ts";
 import { freePort, startRedis } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
 
@@ -618,5 +619,33 @@ Deno.test({
     );
     supervisor.signal("SIGTERM");
     assert.equal(await supervisor.waitForExit(), 0);
+  },
+});
+
+Deno.test({
+  name: "a failed job whose data is not JSON: bull-board's failed list and the job's page answer " +
+    "200, the job with stand-in data that says why, the other jobs as they are",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const client = redis.client();
+    const [good, bad] = await failedJobs(client, "llm", [{ prompt: "fine" }, { prompt: "bad" }]);
+    await breakJobData(client, "llm", bad);
+    await using dashboard = await startDashboardProcess([], { redisUrl: redis.url });
+
+    const list = await get(
+      `${dashboard.url}api/queues?activeQueue=llm&status=failed&page=1&jobsPerPage=50`,
+    );
+    assert.equal(list.status, 200, list.body);
+    const llm = (JSON.parse(list.body) as {
+      queues: { name: string; jobs: { id: string; data: unknown }[] }[];
+    }).queues.find((queue) => queue.name === "llm")!;
+    const data = new Map(llm.jobs.map((job) => [job.id, job.data]));
+    assert.deepEqual(data.get(good), { prompt: "fine" });
+    assert.match(JSON.stringify(data.get(bad)), /job data is not valid JSON .*\{not json/);
+
+    const one = await get(`${dashboard.url}api/queues/llm/${bad}`);
+    assert.equal(one.status, 200, one.body);
+    assert.match(one.body, /job data is not valid JSON/);
   },
 });

@@ -3,9 +3,7 @@
 import type { Job, JobJson } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
 import { Worker } from "../redis/bullmq_internals.ts";
-
-/** Where the reason goes in the stand-in data of a job whose own data could not be parsed. */
-const UNPARSABLE = "__ppr_unparsable_data__";
+import { unreadableReason, withStandInData } from "../state/unreadable_jobs.ts";
 
 /**
  * BullMQ parses a job's data while taking it; data that is not JSON throws there, outside any
@@ -17,17 +15,13 @@ export class SafeWorker extends Worker {
     try {
       return super.createJob(data, jobId);
     } catch (error) {
-      const reason = `job data is not valid JSON (${(error as Error).message}): ${
-        String(data.data ?? "").slice(0, 100)
-      }`;
-      return super.createJob({ ...data, data: JSON.stringify({ [UNPARSABLE]: reason }) }, jobId);
+      return super.createJob(withStandInData(data, error), jobId);
     }
   }
 }
 
 /** Throws `UnrecoverableError` (no retry) for the stand-in data of a job that was not JSON. */
 export function assertParsable(data: unknown): void {
-  if (typeof data === "object" && data !== null && UNPARSABLE in data) {
-    throw new UnrecoverableError(String((data as Record<string, unknown>)[UNPARSABLE]));
-  }
+  const reason = unreadableReason(data);
+  if (reason !== undefined) throw new UnrecoverableError(reason);
 }
