@@ -4,6 +4,7 @@
  */
 
 import type { JobJson } from "bullmq";
+import { redact } from "../log/redact.ts";
 
 /** Where the reason goes in the stand-in data of a job whose own data could not be parsed. */
 export const UNPARSABLE_DATA = "__ppr_unparsable_data__";
@@ -13,7 +14,8 @@ const QUOTED_CHARS = 100;
 
 /**
  * A job's hash as BullMQ read it, its `data` replaced by stand-in data that says why it could not
- * be parsed (`{ "__ppr_unparsable_data__": "job data is not valid JSON (...): <raw text>" }`).
+ * be parsed (`{ "__ppr_unparsable_data__": "job data is not valid JSON (...): <raw text>" }`),
+ * known secrets hidden.
  *
  * @example
  * ```ts
@@ -24,9 +26,10 @@ const QUOTED_CHARS = 100;
  */
 export function withStandInData(json: JobJson, error: unknown): JobJson {
   const why = error instanceof Error ? error.message : String(error);
-  const reason = `job data is not valid JSON (${why}): ${
-    String(json.data ?? "").slice(0, QUOTED_CHARS)
-  }`;
+  // The quoted text is shown by commands and pages: a known secret in it is hidden.
+  const reason = redact(
+    `job data is not valid JSON (${why}): ${String(json.data ?? "").slice(0, QUOTED_CHARS)}`,
+  );
   return { ...json, data: JSON.stringify({ [UNPARSABLE_DATA]: reason }) };
 }
 
