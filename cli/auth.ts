@@ -4,6 +4,7 @@ import type { Config } from "../config/config.ts";
 import { LlmError } from "../providers/errors.ts";
 import type { Pause } from "../providers/pause.ts";
 import { readPause } from "../providers/pause.ts";
+import { secondsLeft } from "../state/pauses.ts";
 import type { ProbeResult, ProviderDescription } from "../providers/provider.ts";
 import { defaultProviderOf } from "../providers/registry.ts";
 import {
@@ -14,7 +15,7 @@ import {
   runCommand,
   withRedis,
 } from "./_util.ts";
-import { formatAge } from "./format.ts";
+import { formatAge } from "../text/format.ts";
 
 /** What ppr-worker needs to reach the provider as its workers do. */
 export interface ProviderSetup {
@@ -112,8 +113,10 @@ async function readPauseOf(
   try {
     const pause = await withRedis(config, "ppr-auth", (redis) => readPause(redis, config.provider));
     if (!pause) return { pause: null, pause_error: null };
-    const retryInS = Math.max(0, Math.round((pause.retry_at - Date.now()) / 1000));
-    return { pause: { ...pause, retry_in_s: retryInS }, pause_error: null };
+    return {
+      pause: { ...pause, retry_in_s: secondsLeft(pause.retry_at, Date.now()) },
+      pause_error: null,
+    };
   } catch (error) {
     return { pause: null, pause_error: error instanceof Error ? error.message : String(error) };
   }

@@ -8,7 +8,7 @@ import {
   staleness,
 } from "../redis/registrations.ts";
 import { printJson, type RedisTarget, runCommand, withRedis } from "./_util.ts";
-import { formatAge } from "./format.ts";
+import { formatAge } from "../text/format.ts";
 
 /** A registration without a TTL whose heartbeat is older than this is stale: 3 × the TTL. */
 export { STALE_AFTER_MS };

@@ -5,7 +5,7 @@ import { connectRedis } from "../redis/connection.ts";
 import { parsePayload } from "../jobs/llm/payload.ts";
 import { outputFormatOf, schemaProblem } from "../jobs/llm/structured.ts";
 import { connectOrFail, EXIT_FAILURE, EXIT_USAGE, runCommand } from "./_util.ts";
-import { progressLine } from "./format.ts";
+import { progressLine } from "../text/format.ts";
 
 /** What `ppr-worker enqueue` was asked to add, from its flags. */
 export interface EnqueueOptions {

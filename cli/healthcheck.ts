@@ -1,5 +1,7 @@
 /** The `healthcheck` subcommand: the distroless image has no curl, so the binary probes itself. */
 
+import { healthUrl } from "../health/url.ts";
+
 export interface HealthcheckOptions {
   /** Full URL; default `http://<host>:<port>/health`. */
   url?: string;
@@ -7,13 +9,6 @@ export interface HealthcheckOptions {
   port: number;
   /** @default {5000} */
   timeoutMs?: number;
-}
-
-/** The URL that reaches a health server listening on `host` from this machine. */
-export function healthUrl(host: string, port: number): string {
-  const local = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
-  const shown = local.includes(":") && !local.startsWith("[") ? `[${local}]` : local;
-  return `http://${shown}:${port}/health`;
 }
 
 /**

@@ -1,126 +1,15 @@
 /** The `info` command: queue counts and every worker on this Redis, like `rq info`. */
 
-import type { Redis } from "ioredis";
 import { delay } from "../async/mod.ts";
 import { formatDuration } from "../config/duration.ts";
-import { JOB_FIELDS, jobKey, workerNameOfClient } from "../redis/bullmq_internals.ts";
-import { listRegistrations, type Registration } from "../redis/registrations.ts";
-import { redactUrl } from "../redis/url.ts";
-import type { Queue } from "bullmq";
-import { forEachQueue, printJson, type RedisTarget, runCommand, withRedis } from "./_util.ts";
-import { JOB_STATES, type JobState } from "./options.ts";
-import { formatAge, oneLine, table } from "./format.ts";
-
-/** One queue as `info` shows it. */
-export interface QueueInfo {
-  name: string;
-  /** Paused globally (`ppr-worker pause`, BullMQ's `Queue.pause()`). */
-  paused: boolean;
-  counts: Record<JobState, number>;
-}
-
-/** A job in `active`, with the worker that holds it (BullMQ's `processedBy`). */
-export interface ActiveJob {
-  queue: string;
-  id: string;
-  processedBy?: string;
-}
-
-/** A worker BullMQ knows by its connection (`Queue.getWorkers()`), registered or not. */
-export interface BullWorker {
-  queue: string;
-  name: string;
-}
-
-/** One worker as `info` shows it. */
-export interface WorkerInfo {
-  name: string;
-  /** `null` for a BullMQ worker without a ppr-worker registration (another producer's program). */
-  hostname: string | null;
-  pid: number | null;
-  queues: string[];
-  state: "idle" | "busy";
-  current_jobs: { queue: string; id: string }[];
-  processed: number | null;
-  failed: number | null;
-  started_at: string | null;
-  heartbeat_age_s: number | null;
-  /** Whether it has a ppr-worker registration (`ppr:worker:<name>`). */
-  registered: boolean;
-}
-
-/** Everything `info` shows at one moment. */
-export interface InfoSnapshot {
-  at: string;
-  /** The Redis URL, password hidden. */
-  redis: string;
-  prefix: string;
-  queues: QueueInfo[];
-  workers: WorkerInfo[];
-}
-
-/**
- * The workers to show: every registration, with its current jobs (active jobs it holds) and
- * heartbeat age, then the BullMQ workers that have no registration. With `onlyQueues`, only
- * workers of those queues. Sorted by name.
- */
-export function workerInfos(
-  registrations: readonly Registration[],
-  activeJobs: readonly ActiveJob[],
-  bullWorkers: readonly BullWorker[],
-  options: { now: number; onlyQueues?: readonly string[] },
-): WorkerInfo[] {
-  const jobsOf = (name: string) =>
-    activeJobs.filter((job) => job.processedBy === name).map(({ queue, id }) => ({ queue, id }));
-  const workers: WorkerInfo[] = registrations.map((registration) => {
-    const current = jobsOf(registration.name);
-    const heartbeat = Date.parse(registration.heartbeat_at);
-    return {
-      name: registration.name,
-      hostname: registration.hostname,
-      pid: registration.pid,
-      queues: registration.queues ?? [],
-      // The active set is live; the registration's active_jobs is up to 5 s old.
-      state: current.length > 0 ? "busy" : "idle",
-      current_jobs: current,
-      processed: registration.processed,
-      failed: registration.failed,
-      started_at: registration.started_at,
-      heartbeat_age_s: Number.isNaN(heartbeat)
-        ? null
-        : Math.max(0, Math.round((options.now - heartbeat) / 100) / 10),
-      registered: true,
-    };
-  });
-  const unregistered = new Map<string, string[]>();
-  for (const { queue, name } of bullWorkers) {
-    if (workers.some((worker) => worker.name === name)) continue;
-    unregistered.set(name, [...new Set([...(unregistered.get(name) ?? []), queue])]);
-  }
-  for (const [name, queues] of unregistered) {
-    const current = jobsOf(name);
-    workers.push({
-      name,
-      hostname: null,
-      pid: null,
-      queues,
-      state: current.length > 0 ? "busy" : "idle",
-      current_jobs: current,
-      processed: null,
-      failed: null,
-      started_at: null,
-      heartbeat_age_s: null,
-      registered: false,
-    });
-  }
-  const only = options.onlyQueues;
-  return workers
-    .filter((worker) => !only || worker.queues.some((queue) => only.includes(queue)))
-    .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
-}
+import { withRedis } from "../state/connection.ts";
+import { JOB_STATES } from "../state/queues.ts";
+import { readSnapshot, type Snapshot, type SnapshotOptions } from "../state/snapshot.ts";
+import { formatAge, oneLine, table } from "../text/format.ts";
+import { printJson, runCommand } from "./_util.ts";
 
 /** `info` as text: the queue table, then the worker table. */
-export function renderInfo(snapshot: InfoSnapshot): string {
+export function renderInfo(snapshot: Snapshot): string {
   const queueRows = [
     ["queue", "status", ...JOB_STATES],
     ...snapshot.queues.map((queue) => [
@@ -164,67 +53,10 @@ export function renderInfo(snapshot: InfoSnapshot): string {
 }
 
 /** What `ppr-worker info` was asked for, from its flags. */
-export interface InfoOptions extends RedisTarget {
-  /** The queues to show. */
-  queues: string[];
-  /** Also show every queue a registered worker serves (no `--queue` given). */
-  discoverQueues: boolean;
+export interface InfoOptions extends SnapshotOptions {
   /** Refresh every this many ms until Ctrl-C; `undefined`: show once. */
   intervalMs?: number;
   json: boolean;
-  /** Queues already open for some of the names (the dashboard's): used, not closed. */
-  openQueues?: ReadonlyMap<string, Queue>;
-}
-
-/** Reads everything `info` shows from Redis. */
-export async function readInfo(redis: Redis, options: InfoOptions): Promise<InfoSnapshot> {
-  const registrations = await listRegistrations(redis);
-  const queueNames = options.discoverQueues
-    ? [...new Set([...options.queues, ...registrations.flatMap((r) => r.queues ?? [])])]
-    : options.queues;
-  const queues: QueueInfo[] = [];
-  const activeJobs: ActiveJob[] = [];
-  const bullWorkers: BullWorker[] = [];
-  await forEachQueue(redis, options, queueNames, async (queue, name) => {
-    const counts = await queue.getJobCounts(...JOB_STATES);
-    queues.push({
-      name,
-      paused: await queue.isPaused(),
-      counts: Object.fromEntries(
-        JOB_STATES.map((state) => [state, counts[state] ?? 0]),
-      ) as QueueInfo["counts"],
-    });
-    // Two fields of each active job, in one round trip (not each whole job with its data).
-    const ids = await queue.getRanges(["active"], 0, -1);
-    const pipeline = redis.pipeline();
-    for (const id of ids) {
-      pipeline.hmget(
-        jobKey(options.prefix, name, id),
-        JOB_FIELDS.processedBy,
-        JOB_FIELDS.timestamp,
-      );
-    }
-    const replies = ids.length > 0 ? (await pipeline.exec()) ?? [] : [];
-    ids.forEach((id, index) => {
-      const [processedBy, timestamp] = (replies[index]?.[1] ?? [null, null]) as (string | null)[];
-      // A job whose hash is gone (finished meanwhile) is skipped, as BullMQ's getJobs does.
-      if (timestamp === null) return;
-      activeJobs.push({ queue: name, id, processedBy: processedBy ?? undefined });
-    });
-    for (const client of await queue.getWorkers()) {
-      bullWorkers.push({ queue: name, name: workerNameOfClient(String(client.rawname ?? "")) });
-    }
-  }, options.openQueues);
-  return {
-    at: new Date().toISOString(),
-    redis: redactUrl(options.redisUrl),
-    prefix: options.prefix,
-    queues,
-    workers: workerInfos(registrations, activeJobs, bullWorkers, {
-      now: Date.now(),
-      onlyQueues: options.discoverQueues ? undefined : options.queues,
-    }),
-  };
 }
 
 /** Moves the cursor home and clears the screen: a refresh in place. */
@@ -237,7 +69,7 @@ const CLEAR_SCREEN = "\x1b[H\x1b[2J";
 export function runInfo(options: InfoOptions): Promise<number> {
   return runCommand("info", () =>
     withRedis(options, "ppr-info", async (redis) => {
-      const show = (snapshot: InfoSnapshot, refreshing: boolean) => {
+      const show = (snapshot: Snapshot, refreshing: boolean) => {
         if (options.json) return printJson(snapshot);
         const text = renderInfo(snapshot);
         if (!refreshing) return console.log(text);
@@ -247,7 +79,7 @@ export function runInfo(options: InfoOptions): Promise<number> {
         } else console.log(`${text}\n`);
       };
       if (options.intervalMs === undefined) {
-        show(await readInfo(redis, options), false);
+        show(await readSnapshot(redis, options), false);
         return 0;
       }
       const stop = new AbortController();
@@ -256,7 +88,7 @@ export function runInfo(options: InfoOptions): Promise<number> {
       try {
         while (!stop.signal.aborted) {
           try {
-            show(await readInfo(redis, options), true);
+            show(await readSnapshot(redis, options), true);
           } catch (error) {
             // A watch outlives a Redis blip: say so and try again at the next refresh.
             console.error(`ppr-worker info: ${error instanceof Error ? error.message : error}`);

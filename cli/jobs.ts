@@ -8,8 +8,9 @@ import {
   runCommand,
   withRedis,
 } from "./_util.ts";
-import type { JobState } from "./options.ts";
-import { formatAge, oneLine, shortenStrings, table } from "./format.ts";
+import type { JobState } from "../state/queues.ts";
+import { unreadableReason } from "../state/unreadable_jobs.ts";
+import { formatAge, oneLine, shortenStrings, table } from "../text/format.ts";
 
 /** Strings in job data and results longer than this are shortened unless `--full`. */
 export const SHORTEN_CHARS = 300;
@@ -48,7 +49,10 @@ export interface JobView {
   processedOn: number | null;
   finishedOn: number | null;
   processedBy: string | null;
+  /** `null` when it could not be read (see `unreadable`). */
   data: unknown;
+  /** Why the job's data could not be read (it is not JSON); `null` when it was. */
+  unreadable: string | null;
   returnvalue: unknown;
   failedReason: string | null;
   stacktrace: string[];
@@ -74,6 +78,7 @@ export function jobView(
   options: { queue: string; state: string; logs?: string[]; full?: boolean },
 ): JobView {
   const shorten = (value: unknown) => options.full ? value : shortenStrings(value, SHORTEN_CHARS);
+  const unreadable = unreadableReason(job.data) ?? null;
   return {
     id: String(job.id),
     queue: options.queue,
@@ -88,7 +93,8 @@ export function jobView(
     processedOn: job.processedOn ?? null,
     finishedOn: job.finishedOn ?? null,
     processedBy: job.processedBy ?? null,
-    data: shorten(job.data),
+    data: unreadable === null ? shorten(job.data) : null,
+    unreadable,
     returnvalue: shorten(job.returnvalue ?? null),
     failedReason: job.failedReason || null,
     stacktrace: job.stacktrace ?? [],
@@ -98,18 +104,24 @@ export function jobView(
 
 /**
  * What a job is about, in a few words: its prompt (the last user message of a conversation),
- * or for a failed job its error.
+ * for a failed job its error, for a job whose data is not JSON why it is unreadable.
  *
  * @example
  * ```ts
  * import { strict as assert } from "node:assert";
- * import { jobSummary } from "./jobs.ts";
+ * import { jobSummary, type JobView } from "./jobs.ts";
  *
- * const view = { data: { prompt: "Turn this page into JSON" }, failedReason: null };
+ * const view = { data: { prompt: "Turn this page into JSON" }, failedReason: null } as JobView;
  * assert.equal(jobSummary(view, 12), "Turn this p…");
+ * const unreadable = { data: null, unreadable: "job data is not valid JSON", failedReason: null };
+ * assert.equal(jobSummary(unreadable as JobView, 30), "unreadable: job data is not va…");
  * ```
  */
-export function jobSummary(view: Pick<JobView, "data" | "failedReason">, maxChars: number): string {
+export function jobSummary(
+  view: Pick<JobView, "data" | "failedReason"> & { unreadable?: string | null },
+  maxChars: number,
+): string {
+  if (view.unreadable) return oneLine(`unreadable: ${view.unreadable}`, maxChars);
   if (view.failedReason) return oneLine(view.failedReason, maxChars);
   // A prompt reads on across its lines; an error's first line says it.
   const flat = (text: string) => oneLine(text.replace(/\s+/g, " "), maxChars);
@@ -146,7 +158,9 @@ export function renderJob(view: JobView, now: number): string {
   const sections = [
     `job ${view.id} on queue ${view.queue} (name ${view.name})`,
     table(fields),
-    `data:\n${indent(JSON.stringify(view.data, null, 2))}`,
+    view.unreadable === null
+      ? `data:\n${indent(JSON.stringify(view.data, null, 2))}`
+      : `data:\n${indent(`unreadable: ${view.unreadable}`)}`,
   ];
   if (view.failedReason) sections.push(`error:\n${indent(view.failedReason)}`);
   if (view.stacktrace.length > 0) {

@@ -77,19 +77,6 @@ export function durationAtLeast(minMs: number): (raw: string) => number {
   };
 }
 
-/** The job states the commands count and list, in BullMQ's words, in the order they are shown. */
-export const JOB_STATES = [
-  "waiting",
-  "prioritized",
-  "active",
-  "delayed",
-  "completed",
-  "failed",
-] as const;
-
-/** One of {@link JOB_STATES}. */
-export type JobState = (typeof JOB_STATES)[number];
-
 /**
  * Commander's camelCase option keys back to flag names; only strings and booleans are flags.
  *

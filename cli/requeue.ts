@@ -3,6 +3,7 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { jobCrashesKey } from "../redis/keys.ts";
+import { unreadableReason } from "../state/unreadable_jobs.ts";
 import {
   EXIT_FAILURE,
   EXIT_USAGE,
@@ -31,6 +32,11 @@ export interface RequeueReport {
   not_failed: (QueuedJob & { state: string })[];
   /** Failed jobs BullMQ refused to move (locked, or gone meanwhile). */
   errors: (QueuedJob & { error: string })[];
+  /**
+   * Jobs whose data is not JSON, with why: not requeued, since a worker would fail them again at
+   * once. Fix their data (or remove them) first.
+   */
+  unreadable: (QueuedJob & { error: string })[];
 }
 
 /**
@@ -78,14 +84,17 @@ export function renderRequeue(report: RequeueReport): string {
   for (const { queue, id, error } of report.errors) {
     lines.push(`  ${queue} ${id}: not requeued: ${error}`);
   }
+  for (const { queue, id, error } of report.unreadable) {
+    lines.push(`  ${queue} ${id}: unreadable, not requeued: ${error}`);
+  }
   return lines.join("\n");
 }
 
 /**
  * Moves failed job `id` to waiting with `attemptsMade` and `attemptsStarted` reset (BullMQ's
  * `job.retry("failed", ...)`, which moves nothing that is not in `failed`), and forgets the
- * worker crashes counted against it, so it gets its full tries again.
- * Returns false when `queue` has no such job.
+ * worker crashes counted against it, so it gets its full tries again. A job whose data is not
+ * JSON is reported as unreadable and left where it is. Returns false when `queue` has no such job.
  */
 async function requeueOne(
   redis: Redis,
@@ -96,6 +105,11 @@ async function requeueOne(
 ): Promise<boolean> {
   const job = await queue.getJob(id);
   if (!job) return false;
+  const unreadable = unreadableReason(job.data);
+  if (unreadable !== undefined) {
+    report.unreadable.push({ queue: queue.name, id, error: unreadable });
+    return true;
+  }
   try {
     await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
     await redis.del(jobCrashesKey(target.prefix, queue.name, id));
@@ -127,7 +141,7 @@ export interface RequeueOptions extends RedisTarget {
  * Requeues the failed jobs named by `ids` (each in the first queue that has it), or with `all`
  * every job of the queues that is failed when it starts (jobs that fail again meanwhile are not
  * taken twice). Exit 0 when every job asked for was requeued, 1 when one was not found, not
- * failed or refused, 2 on a usage error.
+ * failed, unreadable (its data is not JSON) or refused, 2 on a usage error.
  */
 export function runRequeue(options: RequeueOptions): Promise<number> {
   return runCommand("requeue", async () => {
@@ -136,7 +150,13 @@ export function runRequeue(options: RequeueOptions): Promise<number> {
       console.error(`ppr-worker requeue: ${selection.error}`);
       return EXIT_USAGE;
     }
-    const report: RequeueReport = { requeued: [], not_found: [], not_failed: [], errors: [] };
+    const report: RequeueReport = {
+      requeued: [],
+      not_found: [],
+      not_failed: [],
+      errors: [],
+      unreadable: [],
+    };
     await withRedis(options, "ppr-requeue", async (redis) => {
       let wanted = selection.ids === "all" ? [] : [...selection.ids];
       await forEachQueue(redis, options, options.queues, async (queue) => {
@@ -157,8 +177,8 @@ export function runRequeue(options: RequeueOptions): Promise<number> {
     });
     if (options.json) printJson(report);
     else console.log(renderRequeue(report));
-    const complete =
-      report.not_found.length + report.not_failed.length + report.errors.length === 0;
+    const complete = report.not_found.length + report.not_failed.length + report.errors.length +
+        report.unreadable.length === 0;
     return complete ? 0 : EXIT_FAILURE;
   });
 }

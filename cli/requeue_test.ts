@@ -24,16 +24,18 @@ Deno.test("renderRequeue: how many were requeued, then each job asked for that w
     not_found: ["9"],
     not_failed: [{ queue: "llm", id: "3", state: "completed" }],
     errors: [{ queue: "llm", id: "4", error: "Job 4 is locked" }],
+    unreadable: [{ queue: "llm", id: "5", error: "job data is not valid JSON (x): {" }],
   });
   assert.equal(
     text,
     "requeued 2 failed jobs of llm (attempts reset)\n" +
       "  9: not found\n" +
       "  llm 3: not failed (completed), left as it is\n" +
-      "  llm 4: not requeued: Job 4 is locked",
+      "  llm 4: not requeued: Job 4 is locked\n" +
+      "  llm 5: unreadable, not requeued: job data is not valid JSON (x): {",
   );
   assert.equal(
-    renderRequeue({ requeued: [], not_found: [], not_failed: [], errors: [] }),
+    renderRequeue({ requeued: [], not_found: [], not_failed: [], errors: [], unreadable: [] }),
     "requeued 0 failed jobs (attempts reset)",
   );
 });

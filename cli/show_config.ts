@@ -4,7 +4,7 @@ import { type FlagValues, parseConfig, rawValues } from "../config/config.ts";
 import { CONFIG_SCHEMA } from "../providers/registry.ts";
 import { redactUrl } from "../redis/url.ts";
 import { printJson } from "./_util.ts";
-import { table } from "./format.ts";
+import { table } from "../text/format.ts";
 
 /** One setting as `config` shows it. */
 export interface SettingReport {

@@ -2,6 +2,7 @@
 
 import { childEnv } from "../config/config.ts";
 import { withoutDashboardCredentials } from "../dashboard/settings.ts";
+import type { PoolSnapshot } from "../health/status.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
 import { CONFIG_SCHEMA, PROVIDER_NAMES } from "../providers/registry.ts";
 import { hostnameOf } from "./_util.ts";
@@ -26,13 +27,15 @@ export const pool = defineCommand({
   logging: () => ({}),
   async action({ config, flags, env, dashboard: dashboardSettings }) {
     let dashboard: AsyncDisposable | undefined;
+    // The pool's own snapshot, handed to the dashboard once the pool exists: its restarts.
+    let poolSnapshot: (() => PoolSnapshot) | undefined;
     if (dashboardSettings?.enabled) {
       const { startDashboardBesidePool } = await import("../dashboard/run.ts");
       dashboard = await startDashboardBesidePool({
         config,
         settings: dashboardSettings,
         providers: PROVIDER_NAMES,
-      });
+      }, () => poolSnapshot?.());
       if (!dashboard) return 1;
     }
     try {
@@ -43,6 +46,7 @@ export const pool = defineCommand({
         // Workers never serve the dashboard: its credentials stay with the supervisor.
         childEnv: withoutDashboardCredentials(childEnv(flags, env, CONFIG_SCHEMA)),
         subprocessEnv: claudeCliEnv(env),
+        onPool: (snapshot) => (poolSnapshot = snapshot),
       });
     } finally {
       await dashboard?.[Symbol.asyncDispose]();

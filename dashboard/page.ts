@@ -1,9 +1,10 @@
 /** ppr-worker's own page beside bull-board, rendered on the server from the view: no script, no build step. */
 
-import { formatAge, oneLine } from "../cli/format.ts";
-import { JOB_STATES } from "../cli/options.ts";
+import { formatAge, oneLine } from "../text/format.ts";
+import type { ProviderPause } from "../state/pauses.ts";
+import { JOB_STATES } from "../state/queues.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
-import type { PprView, ProviderView, QueueView, WorkerView } from "./view.ts";
+import type { PprView, QueueView, WorkerView } from "./view.ts";
 
 /** How often the page reloads itself, in seconds. */
 export const REFRESH_S = 5;
@@ -117,7 +118,7 @@ function workerRow(worker: WorkerView): string {
   }</tr>`;
 }
 
-function providerRow(provider: ProviderView): string {
+function providerRow(provider: ProviderPause): string {
   return `<tr data-provider="${escapeHtml(provider.provider)}">${
     [
       cell(escapeHtml(provider.provider), "mono", "provider"),

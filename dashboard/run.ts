@@ -1,14 +1,15 @@
 /** Runs the dashboard: as the `dashboard` command until SIGINT or SIGTERM, or beside the pool. */
 
 import type { Redis } from "ioredis";
-import { CommandError, connectOrFail, runCommand } from "../cli/_util.ts";
 import type { Config } from "../config/config.ts";
+import type { PoolSnapshot } from "../health/status.ts";
 import { log } from "../log/log.ts";
 import { connectRedis } from "../redis/connection.ts";
+import { connectOrFail } from "../state/connection.ts";
 import { BULL_BOARD_VERSION, bullBoardUiDir } from "./bull_board.ts";
 import { type Dashboard, startDashboard } from "./server.ts";
 import type { DashboardSettings } from "./settings.ts";
-import { dashboardQueues, type PprViewSource, restartsFromHealth } from "./view.ts";
+import { dashboardQueues, type PprViewSource } from "./view.ts";
 
 const logger = log("dashboard");
 
@@ -36,7 +37,7 @@ function sourceOf(
   };
 }
 
-/** Listens, or throws a `CommandError` that says where it could not. */
+/** Listens, or throws an error that says where it could not. */
 function listen(
   options: DashboardRunOptions,
   redis: Redis,
@@ -47,7 +48,7 @@ function listen(
   try {
     return startDashboard({ settings, redis, uiDir, source: sourceOf(options, restarts) });
   } catch (error) {
-    throw new CommandError(
+    throw new Error(
       `cannot listen on ${settings.host}:${settings.port}: ${
         error instanceof Error ? error.message : error
       } (set DASHBOARD_PORT or --port, DASHBOARD_HOST or --host)`,
@@ -84,8 +85,8 @@ function announce(dashboard: Dashboard, options: DashboardRunOptions): void {
  * The `dashboard` command: serves until SIGINT or SIGTERM, then exits 0. Exits 1 when Redis
  * does not answer within 10 s, the port cannot be had, or bull-board's UI files are missing.
  */
-export function runDashboard(options: DashboardRunOptions): Promise<number> {
-  return runCommand("dashboard", async () => {
+export async function runDashboard(options: DashboardRunOptions): Promise<number> {
+  try {
     const uiDir = await bullBoardUiDir();
     const redis = await connectOrFail(options.config.redisUrl, "ppr-dashboard");
     try {
@@ -104,27 +105,36 @@ export function runDashboard(options: DashboardRunOptions): Promise<number> {
     } finally {
       redis.disconnect();
     }
-  });
+  } catch (error) {
+    console.error(`ppr-worker dashboard: ${error instanceof Error ? error.message : error}`);
+    return 1;
+  }
+}
+
+/** Restart counts by worker name, from the pool's snapshot; `undefined` before the pool has one. */
+function restartsOf(pool: () => PoolSnapshot | undefined): PprViewSource["restarts"] {
+  return () => {
+    const snapshot = pool();
+    return snapshot && new Map(snapshot.slots.map((slot) => [slot.name, slot.restarts]));
+  };
 }
 
 /**
  * Starts the dashboard beside the pool (`--dashboard`): its own Redis connection, which, like
- * the pool's, waits out an outage; the workers' restarts come from the pool's `/health`.
+ * the pool's, waits out an outage; the workers' restarts come from `pool`, the pool's own
+ * snapshot in this process (`undefined` until the pool has started), `/health` or not.
  * When it cannot listen or bull-board's UI files are missing it logs why and returns
  * `undefined`: the pool then does not start (as when its health server cannot listen).
  */
 export async function startDashboardBesidePool(
   options: DashboardRunOptions,
+  pool: () => PoolSnapshot | undefined,
 ): Promise<Dashboard | undefined> {
-  const { config } = options;
-  const redis = connectRedis(config.redisUrl, { name: "ppr-dashboard" });
+  const redis = connectRedis(options.config.redisUrl, { name: "ppr-dashboard" });
   redis.on("error", () => {});
-  const restarts = config.healthEnabled
-    ? () => restartsFromHealth(config.healthHost, config.healthPort)
-    : undefined;
   let dashboard: Dashboard;
   try {
-    dashboard = listen(options, redis, await bullBoardUiDir(), restarts);
+    dashboard = listen(options, redis, await bullBoardUiDir(), restartsOf(pool));
   } catch (error) {
     redis.disconnect();
     logger.error("cannot serve the dashboard: {error}", {

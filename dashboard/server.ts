@@ -1,13 +1,13 @@
 /** The dashboard's HTTP server: basic auth, bull-board at `/`, ppr-worker's own view at `/ppr` and `/api/ppr`. */
 
-import { Queue } from "bullmq";
 import { Hono } from "hono";
 import { basicAuth } from "hono/basic-auth";
 import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import type { Redis } from "ioredis";
-import { healthUrl } from "../cli/healthcheck.ts";
+import { localUrl } from "../health/url.ts";
 import { redact } from "../log/redact.ts";
+import { ReadingQueue } from "../state/reading_queue.ts";
 import { bullBoardApp } from "./bull_board.ts";
 import { renderPprPage } from "./page.ts";
 import { type DashboardSettings, isLoopback } from "./settings.ts";
@@ -53,7 +53,8 @@ export interface DashboardOptions {
 export function dashboardApp(options: DashboardOptions): { app: Hono; close(): Promise<void> } {
   const { settings, redis, source } = options;
   const queues = dashboardQueues(source.queues, source.resultQueues).map((name) => {
-    const queue = new Queue(name, { connection: redis, prefix: source.prefix });
+    // A job whose data is not JSON is listed with stand-in data that says why, not a 500.
+    const queue = new ReadingQueue(name, { connection: redis, prefix: source.prefix });
     // bull-board answers each failed call itself; a queue's own error events say nothing more.
     queue.on("error", () => {});
     return queue;
@@ -169,7 +170,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     })();
   return {
     // The address that reaches it from this machine, as for the health server.
-    url: new URL("/", healthUrl(options.settings.host, port)).href,
+    url: localUrl(options.settings.host, port),
     port,
     close,
     [Symbol.asyncDispose]: close,

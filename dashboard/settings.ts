@@ -1,6 +1,6 @@
 /** The dashboard's settings (port, host, basic-auth credentials, read-only), from its flags and the environment. */
 
-import { table } from "../cli/format.ts";
+import { table } from "../text/format.ts";
 import { boolean, integer, pattern } from "../config/rules.ts";
 
 /** Where the dashboard listens unless DASHBOARD_PORT or --port says otherwise (RQ Dashboard's port). */

@@ -1,37 +1,25 @@
 /** ppr-worker's own view beside bull-board: each queue and its processor, the providers' pauses, every worker. */
 
-import type { Redis } from "ioredis";
-import { healthUrl } from "../cli/healthcheck.ts";
 import type { Queue } from "bullmq";
-import { type QueueInfo, readInfo, type WorkerInfo } from "../cli/info.ts";
+import type { Redis } from "ioredis";
 import type { ProcessorSpec } from "../config/config.ts";
 import { redact } from "../log/redact.ts";
-import { type Pause, type PauseReason, readPause } from "../providers/pause.ts";
+import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
+import type { QueueInfo } from "../state/queues.ts";
+import { readSnapshot } from "../state/snapshot.ts";
+import type { WorkerInfo } from "../state/workers.ts";
 
 /** Where a queue comes from in the configuration. */
 export type QueueRole = "QUEUE_NAME" | "LLM_RESULT_QUEUES";
 
-/** One queue: `info`'s counts, with its place in the configuration and what runs its jobs. */
+/** One queue: its counts (as `info` shows them), with its place in the configuration and what runs its jobs. */
 export interface QueueView extends QueueInfo {
   roles: QueueRole[];
   /** What runs its jobs here (`llm`, `recorder`, `per-job: <command>`), or `none`. */
   processor: string;
 }
 
-/** The shared pause of one LLM provider (`ppr:llm:pause:<provider>`). */
-export interface ProviderView {
-  provider: string;
-  state: "ok" | PauseReason;
-  /** Why it is paused, secrets hidden; `null` when it is not. */
-  reason: string | null;
-  /** ISO times; `null` when not paused. */
-  since: string | null;
-  resumes_at: string | null;
-  /** Seconds until the pause ends; 0 when not paused. */
-  retry_in_s: number;
-}
-
-/** One worker: `info`'s, with its restarts when the supervisor beside the dashboard knows them. */
+/** One worker (as `info` shows it), with its restarts when the pool beside the dashboard knows them. */
 export interface WorkerView extends WorkerInfo {
   /** `null` when unknown: only the supervisor of a worker counts its restarts. */
   restarts: number | null;
@@ -45,7 +33,7 @@ export interface PprView {
   prefix: string;
   read_only: boolean;
   queues: QueueView[];
-  providers: ProviderView[];
+  providers: ProviderPause[];
   workers: WorkerView[];
 }
 
@@ -62,8 +50,11 @@ export interface PprViewSource {
   /** The providers of this build. */
   providers: readonly string[];
   readOnly: boolean;
-  /** Restart counts by worker name, from the supervisor beside the dashboard; absent elsewhere. */
-  restarts?: () => Promise<ReadonlyMap<string, number>>;
+  /**
+   * Restart counts by worker name, from the pool beside the dashboard (its own snapshot, in
+   * process); absent when the dashboard runs alone, or `undefined` before the pool has started.
+   */
+  restarts?: () => ReadonlyMap<string, number> | undefined;
 }
 
 /**
@@ -99,60 +90,25 @@ export function describeProcessor(spec: ProcessorSpec | undefined): string {
   return redact(`${spec.mode}: ${words.join(" ")}`);
 }
 
-/**
- * A provider's pause as the view shows it at `now` (epoch ms); a pause already over is `ok`.
- *
- * @example
- * ```ts
- * providerView("echo", undefined, 0).state; // "ok"
- * ```
- */
-export function providerView(
-  provider: string,
-  pause: Pause | undefined,
-  now: number,
-): ProviderView {
-  if (!pause || pause.retry_at <= now) {
-    return {
-      provider,
-      state: "ok",
-      reason: null,
-      since: null,
-      resumes_at: null,
-      retry_in_s: 0,
-    };
-  }
-  return {
-    provider,
-    state: pause.state,
-    reason: redact(pause.reason),
-    since: new Date(pause.since).toISOString(),
-    resumes_at: new Date(pause.retry_at).toISOString(),
-    retry_in_s: Math.ceil((pause.retry_at - now) / 1000),
-  };
-}
-
-/** Reads the whole view: `info`'s snapshot of every worker and queue, the pauses, the processors. */
+/** Reads the whole view: the read model's snapshot of every worker and queue, the pauses, the processors. */
 export async function readPprView(
   redis: Redis,
   source: PprViewSource,
   openQueues?: ReadonlyMap<string, Queue>,
 ): Promise<PprView> {
   const queueNames = dashboardQueues(source.queues, source.resultQueues);
-  const [snapshot, pauses, restarts] = await Promise.all([
+  const [snapshot, providers] = await Promise.all([
     // Every worker on this Redis, of every container; the queues are this configuration's.
-    readInfo(redis, {
+    readSnapshot(redis, {
       redisUrl: source.redisUrl,
       prefix: source.prefix,
       queues: queueNames,
       discoverQueues: true,
-      json: true,
       openQueues,
     }),
-    Promise.all(source.providers.map((provider) => readPause(redis, provider))),
-    source.restarts?.().catch(() => undefined),
+    readProviderPauses(redis, source.providers),
   ]);
-  const now = Date.parse(snapshot.at);
+  const restarts = source.restarts?.();
   return {
     at: snapshot.at,
     redis: snapshot.redis,
@@ -170,29 +126,10 @@ export async function readPprView(
           ? describeProcessor(source.processors[queue.name])
           : "none",
       })),
-    providers: source.providers.map((provider, index) =>
-      providerView(provider, pauses[index], now)
-    ),
+    providers,
     workers: snapshot.workers.map((worker) => ({
       ...worker,
       restarts: restarts?.get(worker.name) ?? null,
     })),
   };
-}
-
-/**
- * Restart counts of the workers of the supervisor whose health server listens on `host:port`
- * (its `/health`). Rejects when it does not answer within a second.
- */
-export async function restartsFromHealth(
-  host: string,
-  port: number,
-): Promise<ReadonlyMap<string, number>> {
-  const response = await fetch(healthUrl(host, port), { signal: AbortSignal.timeout(1000) });
-  if (!response.ok && response.status !== 503) {
-    await response.body?.cancel();
-    throw new Error(`${healthUrl(host, port)} answered HTTP ${response.status}`);
-  }
-  const body = await response.json() as { workers?: { name: string; restarts: number }[] };
-  return new Map((body.workers ?? []).map((worker) => [worker.name, worker.restarts]));
 }

@@ -7,7 +7,20 @@ import {
   SECONDS_BUCKETS,
   type WorkerStats,
 } from "../protocol/stats.ts";
+import type { JobState } from "../state/queues.ts";
 import { type HealthInputs, healthStatus, isAlive } from "./status.ts";
+
+/**
+ * The states `ppr_queue_jobs` has: the backlog. Completed jobs are counted by
+ * `ppr_queue_jobs_completed_total` instead.
+ */
+const QUEUE_DEPTH_STATES: readonly JobState[] = [
+  "waiting",
+  "prioritized",
+  "active",
+  "delayed",
+  "failed",
+];
 
 /** A registry whose metrics are filled from `inputs()` at each scrape. */
 export function createMetrics(readInputs: () => HealthInputs) {
@@ -91,21 +104,21 @@ export function createMetrics(readInputs: () => HealthInputs) {
     "Jobs in the queue by state, as last read (every few seconds).",
     ["queue", "state"],
     (g) => {
-      for (const depth of inputs().queueStats?.queues ?? []) {
-        for (const [state, count] of Object.entries(depth.counts)) {
-          g.set({ queue: depth.queue, state }, count);
+      for (const queue of inputs().queueStats?.queues ?? []) {
+        for (const state of QUEUE_DEPTH_STATES) {
+          g.set({ queue: queue.name, state }, queue.counts[state]);
         }
       }
     },
   );
   gauge("ppr_queue_paused", "1 while the queue is paused (ppr-worker pause).", ["queue"], (g) => {
-    for (const depth of inputs().queueStats?.queues ?? []) {
-      g.set({ queue: depth.queue }, depth.paused ? 1 : 0);
+    for (const queue of inputs().queueStats?.queues ?? []) {
+      g.set({ queue: queue.name }, queue.paused ? 1 : 0);
     }
   });
   gauge("ppr_llm_paused", "1 while the provider is paused (auth or quota).", ["provider"], (g) => {
     for (const pause of inputs().queueStats?.providers ?? []) {
-      g.set({ provider: pause.provider }, pause.paused ? 1 : 0);
+      g.set({ provider: pause.provider }, pause.state === "ok" ? 0 : 1);
     }
   });
   gauge(
@@ -114,7 +127,7 @@ export function createMetrics(readInputs: () => HealthInputs) {
     ["provider"],
     (g) => {
       for (const pause of inputs().queueStats?.providers ?? []) {
-        g.set({ provider: pause.provider }, pause.resumesInSeconds);
+        g.set({ provider: pause.provider }, pause.retry_in_s);
       }
     },
   );

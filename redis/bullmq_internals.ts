@@ -63,7 +63,7 @@ export const JOB_FIELDS = {
   failedReason: "failedReason",
   /** The job's options as stored (short keys), JSON; decoded before `createJob` sees the job. */
   opts: "opts",
-  /** The job's data, JSON; parsed inside `createJob`. */
+  /** The job's data as JSON text (`Job.data`); BullMQ's `Job.fromJSON` throws when it is not JSON. */
   data: "data",
 } as const;
 
@@ -82,6 +82,7 @@ export const STATE_KEYS = {
   prioritized: { suffix: "prioritized", type: "zset" },
   active: { suffix: "active", type: "list" },
   delayed: { suffix: "delayed", type: "zset" },
+  completed: { suffix: "completed", type: "zset" },
   failed: { suffix: "failed", type: "zset" },
 } as const satisfies Record<string, StateKey>;
 

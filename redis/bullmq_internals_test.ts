@@ -332,14 +332,14 @@ Deno.test(
 );
 
 Deno.test(
-  "job states live in <prefix>:<queue>:wait (list, also while paused), :prioritized, :delayed, :failed (sorted sets), and a paused queue's :meta hash has the field paused",
+  "job states live in <prefix>:<queue>:wait (list, also while paused), :prioritized, :delayed, :completed, :failed (sorted sets), and a paused queue's :meta hash has the field paused",
   integration,
   async () => {
     await using server = await startRedis();
     const redis = server.client();
     const queue = openQueue(redis, "states");
     try {
-      const reliedOn = "health/queue_stats.ts (queue depths for /metrics)";
+      const reliedOn = "state/queues.ts (queue counts for info, the dashboard and /metrics)";
       await queue.pause();
       assert.equal(
         await redis.hget(metaKey(PREFIX, "states"), META_PAUSED_FIELD),
@@ -409,6 +409,31 @@ Deno.test(
         await redis.hget(failedKey, JOB_FIELDS.attemptsMade),
         "1",
         broken(`the job hash's field '${JOB_FIELDS.attemptsMade}' counts the tries spent`, "tests"),
+      );
+      assert.equal(
+        await redis.hget(failedKey, JOB_FIELDS.data),
+        "{}",
+        broken(`the job hash's field '${JOB_FIELDS.data}' is its data as JSON`, "tests"),
+      );
+      await queue.remove(delayed.id!);
+      const completed = await queue.add("contract", {});
+      const finisher = new Worker("states", () => Promise.resolve("done"), {
+        connection: redis.duplicate(),
+        prefix: PREFIX,
+      });
+      finisher.on("error", () => {});
+      try {
+        await waitUntil(async () => (await queue.getCompletedCount()) === 1 || undefined, {
+          what: "the job completed",
+          timeoutMs: 10_000,
+        });
+      } finally {
+        await finisher.close();
+      }
+      assert.deepEqual(
+        await inState("completed"),
+        [completed.id],
+        broken("a completed job is in <queue>:completed", reliedOn),
       );
     } finally {
       await queue.close();

@@ -15,15 +15,16 @@ export const LAYERS: readonly (readonly string[])[] = [
   // Each command's command line (the pool's, the dashboard's, the worker's, the operators'):
   // above dashboard/ and supervisor/, whose commands they start; main.ts composes them.
   ["commands"],
-  // Reads what `info` reads (cli/info.ts); the entry point starts it, as a command or beside the pool.
-  ["dashboard"],
-  ["cli"],
+  // The operators' tools: each reads through state/ and prints in its own way.
+  ["dashboard", "cli"],
   ["supervisor", "worker"],
   ["health"],
   ["jobs"],
+  // The read model: workers, queues with their counts, provider pauses, as data.
+  ["state"],
   ["providers"],
   ["config"],
-  ["redis", "protocol", "log", "async"],
+  ["redis", "protocol", "log", "async", "text"],
 ];
 
 /** Folders that hold tests, their helpers and tools: the program never imports them. */

@@ -3,8 +3,9 @@
 import type { Redis } from "ioredis";
 import type { LlmState } from "../health/status.ts";
 import { log } from "../log/log.ts";
-import { clearPause, pauseProvider, readPause } from "../providers/pause.ts";
+import { clearPause, pauseProvider } from "../providers/pause.ts";
 import type { ProviderContext } from "../providers/provider.ts";
+import { readProviderPauses } from "../state/pauses.ts";
 import { defaultProviderOf } from "../providers/registry.ts";
 
 const logger = log("llm");
@@ -32,14 +33,12 @@ export function startAuthProbe(
 
   const poll = async () => {
     try {
-      const pause = await readPause(redis, provider);
-      state.state = pause?.state ?? "ok";
-      state.retryInSeconds = pause
-        ? Math.max(0, Math.ceil((pause.retry_at - Date.now()) / 1000))
-        : 0;
+      const [pause] = await readProviderPauses(redis, [provider]);
+      state.state = pause.state;
+      state.retryInSeconds = pause.retry_in_s;
       state.claudeAuthenticated = definition.reportsLoginAs !== "claude_authenticated"
         ? null
-        : pause?.state === "auth_failed"
+        : pause.state === "auth_failed"
         ? false
         : lastProbeOk ?? null;
     } catch {

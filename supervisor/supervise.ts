@@ -8,7 +8,7 @@ import { startRedisProbe } from "../health/redis_probe.ts";
 import { probeKey } from "../redis/keys.ts";
 import { defaultProviderOf, PROVIDER_NAMES } from "../providers/registry.ts";
 import { startHealthServer } from "../health/server.ts";
-import type { HealthInputs, LlmState } from "../health/status.ts";
+import type { HealthInputs, LlmState, PoolSnapshot } from "../health/status.ts";
 import { isJsonFormat, log } from "../log/log.ts";
 import { workerName } from "../protocol/worker_name.ts";
 import { connectRedis } from "../redis/connection.ts";
@@ -36,6 +36,11 @@ export interface SuperviseOptions {
   childEnv: Record<string, string>;
   /** Environment of LLM subprocesses (the Claude CLI's auth probe). */
   subprocessEnv: Record<string, string>;
+  /**
+   * Called once the pool exists, with the function that gives its snapshot (what /health
+   * reads): for the dashboard beside the pool, which shows each worker's restarts from it.
+   */
+  onPool?: (snapshot: () => PoolSnapshot) => void;
 }
 
 const logger = log("supervisor");
@@ -194,6 +199,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   });
 
+  options.onPool?.(() => pool.snapshot());
   const probe = startRedisProbe(redis, { writeKey: probeKey(hostname), logger });
   const queueStats = startQueueStats(redis, {
     prefix: config.prefix,

@@ -18,6 +18,7 @@ import {
 import { pauseProvider } from "../providers/pause.ts";
 import { type DashboardProcess, startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { breakJobData, failedJobs } from "../testing/jobs.ts";
 import { freePort, startRedis } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
 
@@ -584,5 +585,72 @@ Deno.test({
     supervisor.signal("SIGTERM");
     assert.equal(await supervisor.waitForExit(), 0);
     await assert.rejects(fetch(url), "the dashboard still answers after the pool stopped");
+  },
+});
+
+Deno.test({
+  name: "the pool with --dashboard --no-health shows each worker's restarts from the pool itself",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const port = freePort();
+    await using supervisor = startSupervisor(
+      ["--count", "1", "--dashboard", "--no-health", "--restart-delay", "100ms"],
+      { redisUrl: redis.url, env: { DASHBOARD_PORT: String(port), DASHBOARD_HOST: "127.0.0.1" } },
+    );
+    const url = `http://127.0.0.1:${port}/api/ppr`;
+    const workers = async () => {
+      const response = await get(url).catch(() => undefined);
+      if (response?.status !== 200) return [];
+      const view = JSON.parse(response.body) as {
+        workers: { name: string; pid: number | null; restarts: number | null }[];
+      };
+      return view.workers;
+    };
+    // BullMQ lists a worker's connection before its registration (and pid) is written.
+    const restarts = async () =>
+      (await workers()).map((worker) => [worker.name, worker.pid !== null, worker.restarts]);
+    await waitForEqual(
+      restarts,
+      [["worker-test-1", true, 0]],
+      "worker-test-1 registered, with 0 restarts",
+    );
+    const [first] = await workers();
+    Deno.kill(first.pid!, "SIGKILL");
+    await waitForEqual(restarts, [["worker-test-1", true, 1]], "worker-test-1 with 1 restart");
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${supervisor.healthPort}/health`),
+      "no health server with --no-health",
+    );
+    supervisor.signal("SIGTERM");
+    assert.equal(await supervisor.waitForExit(), 0);
+  },
+});
+
+Deno.test({
+  name: "a failed job whose data is not JSON: bull-board's failed list and the job's page answer " +
+    "200, the job with stand-in data that says why, the other jobs as they are",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const client = redis.client();
+    const [good, bad] = await failedJobs(client, "llm", [{ prompt: "fine" }, { prompt: "bad" }]);
+    await breakJobData(client, "llm", bad);
+    await using dashboard = await startDashboardProcess([], { redisUrl: redis.url });
+
+    const list = await get(
+      `${dashboard.url}api/queues?activeQueue=llm&status=failed&page=1&jobsPerPage=50`,
+    );
+    assert.equal(list.status, 200, list.body);
+    const llm = (JSON.parse(list.body) as {
+      queues: { name: string; jobs: { id: string; data: unknown }[] }[];
+    }).queues.find((queue) => queue.name === "llm")!;
+    const data = new Map(llm.jobs.map((job) => [job.id, job.data]));
+    assert.deepEqual(data.get(good), { prompt: "fine" });
+    assert.match(JSON.stringify(data.get(bad)), /job data is not valid JSON .*\{not json/);
+
+    const one = await get(`${dashboard.url}api/queues/llm/${bad}`);
+    assert.equal(one.status, 200, one.body);
+    assert.match(one.body, /job data is not valid JSON/);
   },
 });

@@ -13,6 +13,7 @@ import { pauseProvider } from "../providers/pause.ts";
 import { workerKey } from "../redis/keys.ts";
 import { baseEnv, pprCommand, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { findRealClaudeCli, realClaudeCliMissing } from "../testing/real_claude.ts";
+import { breakJobData, failedJobs } from "../testing/jobs.ts";
 import { startRedis } from "../testing/redis.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
 import { waitUntil } from "../testing/wait.ts";
@@ -846,5 +847,65 @@ Deno.test(
     } finally {
       await results.close();
     }
+  },
+);
+
+Deno.test(
+  "a failed job whose data is not JSON: jobs list, jobs show and requeue --failed --all show it as unreadable with its id and why, and handle the other jobs",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const client = redis.client();
+    const [good, bad] = await failedJobs(client, "llm", [{ prompt: "fine" }, {
+      prompt: "soon bad",
+    }]);
+    await breakJobData(client, "llm", bad);
+
+    const listed = await ppr(["jobs", "list", "--state", "failed", "--json"], redis.url);
+    assert.equal(listed.code, 0, listed.stderr);
+    const views = listed.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(views.map((view) => view.id).sort(), [good, bad].sort());
+    const unreadable = views.find((view) => view.id === bad);
+    assert.match(String(unreadable.unreadable), /job data is not valid JSON .*\{not json/);
+    assert.equal(views.find((view) => view.id === good).unreadable, null);
+    assert.deepEqual(views.find((view) => view.id === good).data, { prompt: "fine" });
+    const table = await ppr(["jobs", "list", "--state", "failed"], redis.url);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      new RegExp(`^${bad}\\s+llm\\s+failed\\s.*unreadable: job data is not valid JSON`, "m"),
+    );
+
+    const shown = await ppr(["jobs", "show", bad], redis.url);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`job ${bad} on queue llm`));
+    assert.match(shown.stdout, /data:\n {2}unreadable: job data is not valid JSON/);
+    const shownJson = await pprJson<{ unreadable: string; data: unknown }>(
+      ["jobs", "show", bad, "--json"],
+      redis.url,
+    );
+    assert.match(shownJson.unreadable, /job data is not valid JSON/);
+    assert.equal(shownJson.data, null);
+
+    const requeued = await ppr(["requeue", "--failed", "--all", "--json"], redis.url);
+    assert.equal(requeued.code, 1, requeued.stderr);
+    const report = JSON.parse(requeued.stdout);
+    assert.deepEqual(report.requeued, [{ queue: "llm", id: good }]);
+    assert.equal(report.unreadable.length, 1);
+    assert.equal(report.unreadable[0].id, bad);
+    assert.match(report.unreadable[0].error, /job data is not valid JSON/);
+    const queue = new Queue("llm", { connection: client });
+    try {
+      assert.deepEqual(await queue.getRanges(["failed"], 0, -1), [bad]);
+      assert.deepEqual(await queue.getRanges(["wait"], 0, -1), [good]);
+    } finally {
+      await queue.close();
+    }
+    const text = await ppr(["requeue", "--failed", "--id", bad], redis.url);
+    assert.equal(text.code, 1);
+    assert.match(
+      text.stdout,
+      new RegExp(`llm ${bad}: unreadable, not requeued: job data is not valid JSON`),
+    );
   },
 );

@@ -1,4 +1,4 @@
-/** Pure text formatting of the operator commands: tables, ages, shortened values, progress. */
+/** Plain-text formatting shared by the operator commands and the dashboard: tables, ages, shortened values, progress. */
 
 /**
  * Lays rows out in columns, two spaces apart, the first row as the header. Columns named in

@@ -1,0 +1,51 @@
+/** Jobs in a given shape for the tests: failed ones, and one whose data a buggy producer wrote as text that is not JSON. */
+
+import { Queue, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { JOB_FIELDS, jobKey } from "../redis/bullmq_internals.ts";
+import { waitUntil } from "./wait.ts";
+
+/**
+ * Adds one job per item of `data` to `queue` and fails each (a BullMQ Worker whose processor
+ * throws "failed on purpose"); returns their ids in order.
+ */
+export async function failedJobs(
+  redis: Redis,
+  queue: string,
+  data: readonly Record<string, unknown>[],
+  prefix = "bull",
+): Promise<string[]> {
+  const producer = new Queue(queue, { connection: redis, prefix });
+  producer.on("error", () => {});
+  const worker = new Worker(queue, () => Promise.reject(new Error("failed on purpose")), {
+    connection: redis.duplicate(),
+    prefix,
+  });
+  worker.on("error", () => {});
+  try {
+    const jobs = await producer.addBulk(data.map((item) => ({ name: queue, data: item })));
+    const ids = jobs.map((job) => job.id!);
+    await waitUntil(
+      async () => {
+        const failed = await producer.getRanges(["failed"], 0, -1);
+        return ids.every((id) => failed.includes(id)) || undefined;
+      },
+      { what: `${ids.length} job(s) of ${queue} failed`, timeoutMs: 10_000 },
+    );
+    return ids;
+  } finally {
+    await worker.close();
+    await producer.close();
+  }
+}
+
+/** Overwrites job `id`'s data with `text`, not JSON, as a producer with a bug would write it. */
+export async function breakJobData(
+  redis: Redis,
+  queue: string,
+  id: string,
+  text = "{not json",
+  prefix = "bull",
+): Promise<void> {
+  await redis.hset(jobKey(prefix, queue, id), JOB_FIELDS.data, text);
+}
