@@ -52,8 +52,12 @@ export async function bullBoardUiDir(): Promise<string> {
  *
  * @example
  * ```ts
- * withoutRemoteLinks('<link href="https://fonts.googleapis.com/css2" rel="stylesheet"><link href="static/a.css">');
- * // '<link href="static/a.css">'
+ * import { strict as assert } from "node:assert";
+ * import { withoutRemoteLinks } from "./bull_board.ts";
+ *
+ * const head = '<link href="https://fonts.googleapis.com/css2" rel="stylesheet">' +
+ *   '<link href="static/a.css">';
+ * assert.equal(withoutRemoteLinks(head), '<link href="static/a.css">');
  * ```
  */
 export function withoutRemoteLinks(html: string): string {

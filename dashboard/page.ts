@@ -14,7 +14,10 @@ export const REFRESH_S = 5;
  *
  * @example
  * ```ts
- * escapeHtml(`<a href="x">&`); // "&lt;a href=&quot;x&quot;&gt;&amp;"
+ * import { strict as assert } from "node:assert";
+ * import { escapeHtml } from "./page.ts";
+ *
+ * assert.equal(escapeHtml(`<a href="x">&`), "&lt;a href=&quot;x&quot;&gt;&amp;");
  * ```
  */
 export function escapeHtml(text: string): string {

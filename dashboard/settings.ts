@@ -50,9 +50,12 @@ const BOOLEAN_RULE = boolean();
  *
  * @example
  * ```ts
- * isLoopback("127.0.0.1"); // true
- * isLoopback("[::1]"); // true
- * isLoopback("0.0.0.0"); // false
+ * import { strict as assert } from "node:assert";
+ * import { isLoopback } from "./settings.ts";
+ *
+ * assert.equal(isLoopback("127.0.0.1"), true);
+ * assert.equal(isLoopback("[::1]"), true);
+ * assert.equal(isLoopback("0.0.0.0"), false);
  * ```
  */
 export function isLoopback(host: string): boolean {
@@ -81,9 +84,20 @@ function raw(
  *
  * @example
  * ```ts
- * parseDashboardSettings({}, {});
- * // { ok: true, settings: { enabled: false, port: 9181, host: "127.0.0.1", readOnly: false, credentials: undefined } }
- * parseDashboardSettings({ host: "0.0.0.0" }, {}).ok; // false: no credentials
+ * import { strict as assert } from "node:assert";
+ * import { parseDashboardSettings } from "./settings.ts";
+ *
+ * assert.deepEqual(parseDashboardSettings({}, {}), {
+ *   ok: true,
+ *   settings: {
+ *     enabled: false,
+ *     port: 9181,
+ *     host: "127.0.0.1",
+ *     credentials: undefined,
+ *     readOnly: false,
+ *   },
+ * });
+ * assert.equal(parseDashboardSettings({ host: "0.0.0.0" }, {}).ok, false); // no credentials
  * ```
  */
 export function parseDashboardSettings(
@@ -161,7 +175,12 @@ export function parseDashboardSettings(
  *
  * @example
  * ```ts
- * withoutDashboardCredentials({ PATH: "/bin", DASHBOARD_PASSWORD: "s3cret" }); // { PATH: "/bin" }
+ * import { strict as assert } from "node:assert";
+ * import { withoutDashboardCredentials } from "./settings.ts";
+ *
+ * assert.deepEqual(withoutDashboardCredentials({ PATH: "/bin", DASHBOARD_PASSWORD: "s3cret" }), {
+ *   PATH: "/bin",
+ * });
  * ```
  */
 export function withoutDashboardCredentials(

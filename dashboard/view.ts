@@ -62,7 +62,10 @@ export interface PprViewSource {
  *
  * @example
  * ```ts
- * dashboardQueues(["llm"], ["recorder", "llm"]); // ["llm", "recorder"]
+ * import { strict as assert } from "node:assert";
+ * import { dashboardQueues } from "./view.ts";
+ *
+ * assert.deepEqual(dashboardQueues(["llm"], ["recorder", "llm"]), ["llm", "recorder"]);
  * ```
  */
 export function dashboardQueues(
@@ -77,10 +80,15 @@ export function dashboardQueues(
  *
  * @example
  * ```ts
- * describeProcessor({ kind: "llm" }); // "llm"
- * describeProcessor({ kind: "external", mode: "persistent", command: ["python3", "w.py"] });
- * // "persistent: python3 w.py"
- * describeProcessor(undefined); // "none"
+ * import { strict as assert } from "node:assert";
+ * import { describeProcessor } from "./view.ts";
+ *
+ * assert.equal(describeProcessor({ kind: "llm" }), "llm");
+ * assert.equal(
+ *   describeProcessor({ kind: "external", mode: "persistent", command: ["python3", "w.py"] }),
+ *   "persistent: python3 w.py",
+ * );
+ * assert.equal(describeProcessor(undefined), "none");
  * ```
  */
 export function describeProcessor(spec: ProcessorSpec | undefined): string {

@@ -68,8 +68,14 @@ export function providerPause(
  *
  * @example
  * ```ts
- * const [claude] = await readProviderPauses(redis, ["claude"]);
- * claude.state; // "ok"
+ * import type { Redis } from "ioredis";
+ * import { readProviderPauses } from "./pauses.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * async function claudeState(redis: Redis): Promise<string> {
+ *   const [claude] = await readProviderPauses(redis, ["claude"]);
+ *   return claude.state; // "ok" unless paused
+ * }
  * ```
  */
 export async function readProviderPauses(

@@ -34,8 +34,14 @@ export interface QueueInfo {
  *
  * @example
  * ```ts
- * const [llm] = await readQueues(redis, "bull", ["llm"]);
- * llm.counts.waiting; // 12
+ * import type { Redis } from "ioredis";
+ * import { readQueues } from "./queues.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * async function waitingInLlm(redis: Redis): Promise<number> {
+ *   const [llm] = await readQueues(redis, "bull", ["llm"]);
+ *   return llm.counts.waiting;
+ * }
  * ```
  */
 export async function readQueues(
@@ -78,9 +84,15 @@ export async function readQueues(
  *
  * @example
  * ```ts
- * await forEachQueue(redis, { prefix: "bull" }, ["llm"], async (queue) => {
- *   console.log(await queue.getWorkersCount());
- * });
+ * import type { Redis } from "ioredis";
+ * import { forEachQueue } from "./queues.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * async function printWorkerCounts(redis: Redis): Promise<void> {
+ *   await forEachQueue(redis, { prefix: "bull" }, ["llm"], async (queue) => {
+ *     console.log(await queue.getWorkersCount());
+ *   });
+ * }
  * ```
  */
 export async function forEachQueue(

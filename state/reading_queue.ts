@@ -27,8 +27,14 @@ class ReadableJob extends Job {
  *
  * @example
  * ```ts
- * const queue = new ReadingQueue("llm", { connection: redis });
- * const failed = await queue.getJobs(["failed"]); // every failed job, readable or not
+ * import type { Redis } from "ioredis";
+ * import { ReadingQueue } from "./reading_queue.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * async function failedJobs(redis: Redis) {
+ *   const queue = new ReadingQueue("llm", { connection: redis });
+ *   return await queue.getJobs(["failed"]); // every failed job, readable or not
+ * }
  * ```
  */
 export class ReadingQueue extends Queue {

@@ -40,10 +40,19 @@ export interface SnapshotOptions {
  *
  * @example
  * ```ts
- * const snapshot = await readSnapshot(redis, {
- *   redisUrl: "redis://127.0.0.1:6379", prefix: "bull", queues: ["llm"], discoverQueues: true,
- * });
- * snapshot.workers.length; // 4
+ * import type { Redis } from "ioredis";
+ * import { readSnapshot } from "./snapshot.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * async function workerCount(redis: Redis): Promise<number> {
+ *   const snapshot = await readSnapshot(redis, {
+ *     redisUrl: "redis://127.0.0.1:6379",
+ *     prefix: "bull",
+ *     queues: ["llm"],
+ *     discoverQueues: true,
+ *   });
+ *   return snapshot.workers.length;
+ * }
  * ```
  */
 export async function readSnapshot(redis: Redis, options: SnapshotOptions): Promise<Snapshot> {

@@ -19,9 +19,14 @@ const QUOTED_CHARS = 100;
  *
  * @example
  * ```ts
+ * import { strict as assert } from "node:assert";
+ * import type { JobJson } from "bullmq";
+ * import { withStandInData } from "./unreadable_jobs.ts";
+ *
  * const json = { id: "7", name: "llm", data: "{oops" } as JobJson;
- * JSON.parse(withStandInData(json, new SyntaxError("Unexpected token o")).data);
- * // { __ppr_unparsable_data__: "job data is not valid JSON (Unexpected token o): {oops" }
+ * assert.deepEqual(JSON.parse(withStandInData(json, new SyntaxError("Unexpected token o")).data), {
+ *   __ppr_unparsable_data__: "job data is not valid JSON (Unexpected token o): {oops",
+ * });
  * ```
  */
 export function withStandInData(json: JobJson, error: unknown): JobJson {

@@ -6,8 +6,13 @@
  *
  * @example
  * ```ts
- * table([["queue", "waiting"], ["llm", "12"]], { alignRight: [1] });
- * // "queue  waiting\nllm         12"
+ * import { strict as assert } from "node:assert";
+ * import { table } from "./format.ts";
+ *
+ * assert.equal(
+ *   table([["queue", "waiting"], ["llm", "12"]], { alignRight: [1] }),
+ *   "queue  waiting\nllm         12",
+ * );
  * ```
  */
 export function table(
@@ -36,9 +41,12 @@ export function table(
  *
  * @example
  * ```ts
- * formatAge(4_200); // "4s"
- * formatAge(130_000); // "2m10s"
- * formatAge(90_061_000); // "1d1h"
+ * import { strict as assert } from "node:assert";
+ * import { formatAge } from "./format.ts";
+ *
+ * assert.equal(formatAge(4_200), "4s");
+ * assert.equal(formatAge(130_000), "2m10s");
+ * assert.equal(formatAge(90_061_000), "1d1h");
  * ```
  */
 export function formatAge(ms: number): string {
@@ -61,8 +69,11 @@ export function formatAge(ms: number): string {
  *
  * @example
  * ```ts
- * shortenText("abcdefghij", 4); // "abcd… (6 more characters)"
- * shortenText("abc", 4); // "abc"
+ * import { strict as assert } from "node:assert";
+ * import { shortenText } from "./format.ts";
+ *
+ * assert.equal(shortenText("abcdefghij", 4), "abcd… (6 more characters)");
+ * assert.equal(shortenText("abc", 4), "abc");
  * ```
  */
 export function shortenText(text: string, maxChars: number): string {
@@ -76,8 +87,13 @@ export function shortenText(text: string, maxChars: number): string {
  *
  * @example
  * ```ts
- * shortenStrings({ prompt: "x".repeat(500), metadata: { id: 7 } }, 10);
- * // { prompt: "xxxxxxxxxx… (490 more characters)", metadata: { id: 7 } }
+ * import { strict as assert } from "node:assert";
+ * import { shortenStrings } from "./format.ts";
+ *
+ * assert.deepEqual(shortenStrings({ prompt: "x".repeat(500), metadata: { id: 7 } }, 10), {
+ *   prompt: "xxxxxxxxxx… (490 more characters)",
+ *   metadata: { id: 7 },
+ * });
  * ```
  */
 export function shortenStrings(value: unknown, maxChars: number): unknown {
@@ -97,8 +113,11 @@ export function shortenStrings(value: unknown, maxChars: number): unknown {
  *
  * @example
  * ```ts
- * oneLine("Error: boom\n    at x.ts:1", 20); // "Error: boom"
- * oneLine("a   b", 2); // "a…"
+ * import { strict as assert } from "node:assert";
+ * import { oneLine } from "./format.ts";
+ *
+ * assert.equal(oneLine("Error: boom\n    at x.ts:1", 20), "Error: boom");
+ * assert.equal(oneLine("a   b", 2), "a…");
  * ```
  */
 export function oneLine(text: string, maxChars: number): string {
@@ -121,8 +140,13 @@ export interface Progress {
  *
  * @example
  * ```ts
- * progressLine({ total: 100, completed: 40, failed: 2, elapsedMs: 21_000 });
- * // "42/100 done, 2 failed, 2.0 jobs/s, ETA 29s"
+ * import { strict as assert } from "node:assert";
+ * import { progressLine } from "./format.ts";
+ *
+ * assert.equal(
+ *   progressLine({ total: 100, completed: 40, failed: 2, elapsedMs: 21_000 }),
+ *   "42/100 done, 2 failed, 2.0 jobs/s, ETA 29s",
+ * );
  * ```
  */
 export function progressLine(progress: Progress): string {
