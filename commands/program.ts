@@ -19,6 +19,7 @@ import {
   parseDashboardSettings,
 } from "../dashboard/settings.ts";
 import { setupLogging } from "../log/log.ts";
+import { redactConsole } from "../log/console.ts";
 import { addSecrets } from "../log/redact.ts";
 import { CONFIG_SCHEMA, SETTINGS } from "../providers/registry.ts";
 import { EXIT_USAGE, flagValues } from "../cli/options.ts";
@@ -46,6 +47,8 @@ export interface Program {
  * action's, 0 for `--help` and `--version`, 2 for a usage or configuration error.
  */
 export async function runProgram(args: string[], program: Program): Promise<number> {
+  // Whatever a command prints passes the logs' redaction (secrets are added once parsed).
+  redactConsole();
   let status = 0;
   const root = new Command(program.root.name)
     .description(program.root.description)

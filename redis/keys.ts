@@ -27,3 +27,8 @@ export function jobCrashesKey(prefix: string, queue: string, id: string): string
 export function probeKey(hostname: string): string {
   return `ppr:probe:${hostname}`;
 }
+
+/** The lease of one hostname: the supervisor that holds it runs the pool of that name. */
+export function hostnameLeaseKey(hostname: string): string {
+  return `ppr:hostname:${hostname}`;
+}

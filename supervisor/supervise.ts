@@ -24,6 +24,12 @@ import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
 import { createPool } from "./pool.ts";
 import { currentInvocation, workerCommand } from "./self_command.ts";
 import { claimHostname, HostnameInUseError } from "./sweep.ts";
+import {
+  HOSTNAME_LEASE_MS,
+  type HostnameLease,
+  LEASE_REFRESH_MS,
+  takeHostnameLease,
+} from "./hostname_lease.ts";
 
 /** Most worker processes one container runs, as WORKER_COUNT allows. */
 export const MAX_WORKERS = 20;
@@ -87,7 +93,15 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   });
   redis.on("ready", () => (redisDown = false));
 
+  let lease: HostnameLease | undefined;
   try {
+    // Atomic first (two supervisors started together both pass a check of registrations),
+    // then the registrations of this hostname's last run.
+    lease = await deadline(
+      takeHostnameLease(redis, { hostname, owner: `pid ${Deno.pid} (${crypto.randomUUID()})` }),
+      HOSTNAME_LEASE_MS + 15_000,
+      "Redis did not answer while the hostname's lease was taken",
+    );
     const removed = await deadline(
       claimHostname(redis, { hostname }),
       15_000,
@@ -102,6 +116,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   } catch (error) {
     if (error instanceof HostnameInUseError) {
       logger.error("not starting: {reason}", { reason: error.message });
+      await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
       redis.disconnect();
       return EXIT_HOSTNAME_IN_USE;
     }
@@ -245,6 +260,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       probe.stop();
       queueStats.stop();
       llm.stop();
+      await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
       redis.disconnect();
       countsDir.remove();
       return 1;
@@ -282,9 +298,21 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
+  const keepLease = lease && setInterval(async () => {
+    const held = await lease.refresh().catch(() => true);
+    if (!held) {
+      logger.error(
+        "the hostname's lease was taken by another supervisor while this one could not renew it: two pools may now run as {hostname}",
+        { hostname },
+      );
+    }
+  }, LEASE_REFRESH_MS);
+
   pool.start();
   await pool.stopped();
   countsDir.remove();
+  clearInterval(keepLease);
+  await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   probe.stop();

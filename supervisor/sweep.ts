@@ -8,6 +8,7 @@ import { delay } from "../async/mod.ts";
 import { isWorkerOf } from "../protocol/worker_name.ts";
 import {
   listStoredRegistrations,
+  type Registration,
   REGISTRATION_REFRESH_MS,
   removeStale,
   STALE_AFTER_MS,
@@ -21,6 +22,24 @@ export const WATCH_POLL_MS = 500;
 /** Another supervisor's workers are alive under this hostname: starting would erase them. */
 export class HostnameInUseError extends Error {
   override name = "HostnameInUseError";
+}
+
+/**
+ * The refusal to start as `hostname`, naming a live worker of the other supervisor when one is
+ * known (`registration`), else what was seen instead (`seen`).
+ */
+export function hostnameInUse(
+  hostname: string,
+  registration?: Registration,
+  seen = "its lease in Redis is held and renewed",
+): HostnameInUseError {
+  const evidence = registration
+    ? `${registration.name} is registered by a live worker (pid ${registration.pid}, started ${registration.started_at})`
+    : `the hostname '${hostname}' is taken: ${seen}`;
+  return new HostnameInUseError(
+    `${evidence}: another supervisor runs with the hostname '${hostname}'. ` +
+      "Give each supervisor its own --hostname (WORKER_HOSTNAME).",
+  );
 }
 
 export interface ClaimOptions {
@@ -72,14 +91,7 @@ export async function claimHostname(redis: Redis, options: ClaimOptions): Promis
         )
       );
     }
-    if (live.length > 0) {
-      const [{ registration: first }] = live;
-      throw new HostnameInUseError(
-        `${first.name} is registered by a live worker (pid ${first.pid}, started ${first.started_at}): ` +
-          `another supervisor runs with the hostname '${options.hostname}'. ` +
-          "Give each supervisor its own --hostname (WORKER_HOSTNAME).",
-      );
-    }
+    if (live.length > 0) throw hostnameInUse(options.hostname, live[0].registration);
   }
   const removed: string[] = [];
   const own = registrations.filter(isOwn);

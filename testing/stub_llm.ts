@@ -1,7 +1,8 @@
 /**
  * A stub of the Anthropic Messages API and the OpenAI Chat Completions API on 127.0.0.1,
  * enough for the official SDKs. The last user message chooses the answer:
- * `AUTH` → 401 (`AUTH_ECHO_KEY`: its message repeats the key), `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
+ * `AUTH` → 401 (`AUTH_ECHO_KEY`, or any request with a key that starts `echo-me`: its message
+ * repeats the key, as some servers do), `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
  * `FAIL` → 500, `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an
  * empty answer; anything else is
  * echoed back (as JSON text when the request asks for a JSON schema).
@@ -35,8 +36,15 @@ export function startStubLlm(): StubLlm {
       const path = new URL(request.url).pathname;
       const apiKey = request.headers.get("x-api-key") ??
         request.headers.get("authorization")?.replace(/^Bearer /, "") ?? null;
+      const echoKey = () =>
+        Response.json({
+          error: { type: "authentication_error", message: `Incorrect API key provided: ${apiKey}` },
+        }, {
+          status: 401,
+        });
       if (request.method === "GET" && path.endsWith("/models")) {
         requests.push({ path, body: {}, apiKey });
+        if (apiKey?.startsWith("echo-me")) return echoKey();
         if (apiKey === "bad-key") {
           return Response.json({
             type: "error",
@@ -65,6 +73,7 @@ export function startStubLlm(): StubLlm {
             : { error: { type, message, code: type } },
           { status, headers },
         );
+      if (apiKey?.startsWith("echo-me")) return echoKey();
       if (text.includes("AUTH_ECHO_KEY")) {
         // As some providers do: the refused key, repeated in the error text.
         return error(401, "authentication_error", `Incorrect API key provided: ${apiKey}`);

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
-import { startSupervisor } from "../testing/ppr.ts";
+import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 
@@ -99,6 +99,31 @@ Deno.test(
       assert.match(everything, /\*\*\*/, "the keys were there, and hidden");
     } finally {
       await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "auth status (text and --json) and auth test print no part of a key that the provider's 401 repeats",
+  integration,
+  async () => {
+    await using stub = startStubLlm();
+    const key = "echo-me-sk-openai-secret-9b4e2d7f1a6c3e8d";
+    const env = baseEnv({
+      LLM_PROVIDER: "openai",
+      OPENAI_API_KEY: key,
+      OPENAI_BASE_URL: `${stub.url}/v1`,
+      REDIS_URL: "redis://127.0.0.1:1",
+    });
+    for (
+      const args of [["auth", "status"], ["auth", "status", "--json"], ["auth", "test", "--yes"]]
+    ) {
+      const { stdout, stderr } = await runPpr(args, env);
+      const output = stdout + stderr;
+      assert.match(output, /401|Incorrect API key/, `${args.join(" ")} says what the server said`);
+      for (const piece of [key, key.slice(0, 12), key.slice(-12)]) {
+        assert.ok(!output.includes(piece), `${args.join(" ")} printed ${piece}:\n${output}`);
+      }
     }
   },
 );
