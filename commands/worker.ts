@@ -1,5 +1,6 @@
 /** `ppr-worker worker`: one worker process, as the supervisor starts it (or alone, for debugging). */
 
+import { processorEnv } from "../jobs/external/env.ts";
 import { type Config, llmQueuesOf } from "../config/config.ts";
 import { EXIT_USAGE } from "../cli/options.ts";
 import { parseLlmSlots, splitShare } from "../protocol/llm_share.ts";
@@ -61,6 +62,7 @@ export const worker = defineCommand({
       supervised: options.supervised,
       hostname: hostnameOf(config),
       subprocessEnv: claudeCliEnv(env),
+      processorEnv: processorEnv(env, config.processorEnv),
       countsFile: options.countsFile,
       llmSlots,
       llmHeld: options.llmHeld,

@@ -185,6 +185,13 @@ export const CORE_SETTINGS = {
       "how often the supervisor runs the provider's cheap auth probe; auth pauses last this long",
     ...duration(1000, 86_400_000),
   },
+  processorEnv: {
+    env: "PROCESSOR_ENV",
+    default: "",
+    help:
+      "variables an external processor gets besides PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR and the like, comma-separated; every other one (API keys, REDIS_URL) is withheld",
+    ...names("environment variable", false),
+  },
   processorTimeoutMs: {
     env: "PROCESSOR_TIMEOUT",
     default: "300s",

@@ -15,6 +15,11 @@ type RedisServer = Awaited<ReturnType<typeof startRedis>>;
 
 /** The Python processors of these tests, in a temporary directory of their own. */
 const SCRIPTS: Record<string, string> = {
+  "env_job.py": `
+import json, os, sys
+json.load(sys.stdin)
+json.dump(dict(os.environ), sys.stdout)
+`,
   "echo_job.py": `
 import json, os, sys
 data = json.load(sys.stdin)
@@ -224,7 +229,7 @@ Deno.test(
 );
 
 Deno.test(
-  "recorder: a job whose first try failed after writing its file overwrites that file on its retry, and leaves no other file",
+  "recorder: a job whose first try failed after writing its file (the day's update could not finish) leaves no file behind, so summary.json and the files agree; its retry writes it, and leaves no other file",
   integration,
   async () => {
     await using pool = await stand("recorder");
@@ -240,15 +245,14 @@ Deno.test(
     });
     const day = dayOfJob(job);
     const file = `${pool.output}/daily/${day}/scrapers/s1/7.json`;
-    const first = await readJson(file);
     assert.match((await recorder.getJob(job.id!))!.failedReason, /cannot point .*latest/);
+    assert.deepEqual(await filesBelow(`${pool.output}/daily/${day}/scrapers`), [], "no file left");
     await Deno.remove(`${pool.output}/latest`, { recursive: true });
     await job.promote();
     const done = await settled(recorder, job, "the retry");
     assert.equal(await done.getState(), "completed", done.failedReason);
     assert.equal(done.attemptsMade, 2);
-    const second = await readJson(file);
-    assert.notEqual(second.recorded_at, first.recorded_at, "the file was written again");
+    assert.equal((await readJson(file)).job_id, "7");
     assert.deepEqual(await filesBelow(`${pool.output}/daily/${day}/scrapers`), ["s1/7.json"]);
     assert.equal((await readJson(`${pool.output}/latest/summary.json`)).total, 1);
   },
@@ -347,6 +351,34 @@ Deno.test(
       job_id: job.id,
       queue: "reconciler",
     });
+  },
+);
+
+Deno.test(
+  "per-job processor: its environment holds the base variables, PPR_QUEUE, PPR_JOB_ID and what PROCESSOR_ENV names; no API key and no REDIS_URL",
+  integration,
+  async () => {
+    await using pool = await stand("reconciler", {
+      QUEUE_PROCESSORS: "reconciler=python3 $SCRIPTS/env_job.py",
+      OPENAI_API_KEY: "sk-openai-not-for-processors-1234",
+      ANTHROPIC_API_KEY: "sk-ant-not-for-processors-5678",
+      DATABASE_URL: "postgres://reconciler@db/app",
+      UNNAMED_VARIABLE: "not passed",
+      PROCESSOR_ENV: "DATABASE_URL",
+    });
+    const queue = pool.queue("reconciler");
+    const done = await settled(queue, await queue.add("r", {}), "the job");
+    assert.equal(await done.getState(), "completed", done.failedReason);
+    const env = done.returnvalue as Record<string, string>;
+    assert.equal(env.PPR_QUEUE, "reconciler");
+    assert.equal(env.PPR_JOB_ID, done.id);
+    assert.equal(env.DATABASE_URL, "postgres://reconciler@db/app");
+    assert.ok(env.PATH, "PATH is passed");
+    for (
+      const withheld of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "REDIS_URL", "UNNAMED_VARIABLE"]
+    ) {
+      assert.equal(env[withheld], undefined, `${withheld} is withheld`);
+    }
   },
 );
 

@@ -53,9 +53,13 @@ export function openQueueProcessor(
   spec: ProcessorSpec,
   config: Config,
   openLlm: OpenLlmProcessor,
+  processorEnv: Record<string, string> = {},
 ): QueueProcessor | undefined {
   if (spec.kind === "llm") return openLlm(queue);
-  return fromJobProcessor(openJobProcessor(queue, spec, config), config.concurrency);
+  return fromJobProcessor(
+    openJobProcessor(queue, spec, config, processorEnv),
+    config.concurrency,
+  );
 }
 
 /** A job processor (the recorder, an external command) as a queue's: no gate, no pause, no result routing. */
@@ -76,12 +80,14 @@ export function openJobProcessor(
   queue: string,
   spec: Exclude<ProcessorSpec, { kind: "llm" }>,
   config: Config,
+  env: Record<string, string>,
 ): JobProcessor {
   if (spec.kind === "recorder") return createRecorder({ outputDir: config.outputDir });
   const options = {
     queue,
     command: spec.command,
     timeoutMs: config.processorTimeoutMs,
+    env,
     logger: log("processor"),
   };
   return spec.mode === "persistent"

@@ -27,8 +27,10 @@ export interface WorkerOptions {
   /** Started by the supervisor: events go to stdout, stdin EOF means the supervisor is gone, SIGINT is the supervisor's to handle. */
   supervised: boolean;
   hostname: string;
-  /** Environment of LLM subprocesses (the Claude CLI); external processors get the worker's own. */
+  /** Environment of LLM subprocesses (the Claude CLI). */
   subprocessEnv: Record<string, string>;
+  /** Environment of external processors (`jobs/external/env.ts`): never the worker's secrets. */
+  processorEnv: Record<string, string>;
   /** Where the supervisor reads this worker's counts if it dies (see `protocol/counts_file.ts`). */
   countsFile?: string;
   /** Most LLM calls this process makes at once from each LLM queue: its share of `LLM_MAX_IN_FLIGHT`. */
@@ -90,7 +92,13 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   // One way for every kind of queue: its processor says how many jobs at once, through which
   // gate (the LLM intake), and runs each try.
   for (const queue of config.queues) {
-    const processor = openQueueProcessor(queue, config.queueProcessors[queue], config, llm.open);
+    const processor = openQueueProcessor(
+      queue,
+      config.queueProcessors[queue],
+      config,
+      llm.open,
+      options.processorEnv,
+    );
     if (processor === undefined) {
       logger.info("taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is 0", {
         queue,

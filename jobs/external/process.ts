@@ -12,6 +12,8 @@ export interface ExternalOptions {
   command: string[];
   /** `PROCESSOR_TIMEOUT`: the deadline of one job. */
   timeoutMs: number;
+  /** The whole environment it starts with (`processorEnv`): not the worker's. */
+  env: Record<string, string>;
   logger: Logger;
 }
 
@@ -26,7 +28,7 @@ export interface ProcessorProcess {
 
 /**
  * Starts `options.command` in a process group of its own (tracked: a killed worker's
- * supervisor kills it too), with the worker's environment plus `PPR_QUEUE` and `extraEnv`,
+ * supervisor kills it too), with `options.env` (not the worker's environment) plus `PPR_QUEUE` and `extraEnv`,
  * in the worker's working directory, stdin, stdout and stderr piped. Each stderr line is
  * logged. A program that cannot be started throws an error that says so.
  */
@@ -39,7 +41,8 @@ export function startProcess(
   try {
     child = spawnProcessGroup(program, {
       args,
-      env: { PPR_QUEUE: options.queue, ...extraEnv },
+      env: { ...options.env, PPR_QUEUE: options.queue, ...extraEnv },
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
