@@ -990,12 +990,18 @@ const FAULT_KINDS = [
 ] as const;
 type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** The faults after which a job may run again: its run was cut short or its lock was lost. */
+/**
+ * The faults after which a job may run again: its run was cut short or its lock was lost. While
+ * Redis refuses writes (`maxmemory`), BullMQ's lock renewal is refused too (its `extendLocks`
+ * script renews with `SET ... PX`, a write that needs memory): a lock can expire and the stalled
+ * check hand the job to another worker, as in a partition.
+ */
 const EXPLAINS_A_RERUN: FaultKind[] = [
   "partition",
   "drain deadline",
   "worker kill -9",
   "hung worker",
+  "maxmemory",
 ];
 
 /** One fault of the mixed run: when it began and ended (epoch ms). */
