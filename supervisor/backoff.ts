@@ -1,7 +1,7 @@
 /** Restart timing: exponential backoff with jitter, and OTP-style restart intensity. */
 
 export interface RestartDelayOptions {
-  /** Delay before the first restart (the seed's grace period). @default {10000} */
+  /** Delay before the first restart (`RESTART_DELAY`). @default {10000} */
   baseMs?: number;
   /** The delay never grows past this. @default {300000} */
   maxMs?: number;

@@ -26,7 +26,7 @@ Deno.test("jitter adds at most its fraction and never goes below the base", () =
   assert.equal(restartDelayMs(20, { ...options, random: () => 0.999999 }), 60_000);
 });
 
-Deno.test("the seed's 10 s grace period is the default first delay", () => {
+Deno.test("a 10 s grace period is the default first delay", () => {
   assert.equal(restartDelayMs(1, { jitter: 0 }), 10_000);
 });
 
