@@ -276,7 +276,7 @@ if (wanted("throughput")) {
   }
   const rq = await rqBaseline(redis.url);
   if (rq !== undefined) {
-    record("throughput", "4 rq worker processes (the old system's model)", rq, "jobs/s");
+    record("throughput", "4 rq worker processes (the RQ setup ppr-worker replaces)", rq, "jobs/s");
   }
 }
 
