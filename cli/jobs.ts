@@ -114,7 +114,7 @@ export function jobView(
  * const view = { data: { prompt: "Turn this page into JSON" }, failedReason: null } as JobView;
  * assert.equal(jobSummary(view, 12), "Turn this p…");
  * const unreadable = { data: null, unreadable: "job data is not valid JSON", failedReason: null };
- * assert.equal(jobSummary(unreadable as JobView, 30), "unreadable: job data is not va…");
+ * assert.equal(jobSummary(unreadable as JobView, 30), "unreadable: job data is not v…");
  * ```
  */
 export function jobSummary(
