@@ -66,3 +66,25 @@ export async function runCommand(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Whether `program args` runs here and exits 0: for tests that need a system package and skip,
+ * saying why, without it. Spawning a missing program throws at once; this answers `false`.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { commandRuns } from "./command.ts";
+ *
+ * assert.equal(await commandRuns(Deno.execPath(), ["--version"]), true);
+ * assert.equal(await commandRuns("no-such-program-anywhere", []), false);
+ * ```
+ */
+export async function commandRuns(program: string, args: string[]): Promise<boolean> {
+  try {
+    return (await new Deno.Command(program, { args, stdout: "null", stderr: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}

@@ -4,6 +4,7 @@
  * docker-compose 1.29 accept, and settings that must agree with ppr-worker's own.
  */
 
+import { commandRuns } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { SETTINGS } from "../providers/registry.ts";
@@ -59,19 +60,7 @@ Deno.test(
   },
 );
 
-/** Whether docker-compose runs here; spawning a missing program throws at once, not later. */
-async function dockerComposeRuns(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("docker-compose", {
-      args: ["version", "--short"],
-      stdout: "null",
-      stderr: "null",
-    }).output()).success;
-  } catch {
-    return false;
-  }
-}
-const dockerCompose = await dockerComposeRuns();
+const dockerCompose = await commandRuns("docker-compose", ["version", "--short"]);
 if (!dockerCompose) {
   console.log(
     "container_test: docker-compose is not installed (apt-get install docker-compose); its syntax test is skipped",

@@ -1,5 +1,6 @@
 /** What the logs carry and what they never carry: job context on every line of a job; no secret anywhere. */
 
+import { commandRuns } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
@@ -9,9 +10,20 @@ import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
+const hasPython3 = await commandRuns("python3", ["--version"]);
+if (!hasPython3) {
+  console.log(
+    `${
+      import.meta.url.split("/").pop()
+    }: python3 is not installed; the tests whose processors are Python scripts are skipped`,
+  );
+}
+/** For tests whose processors are Python scripts: skipped, saying why, without python3. */
+const withPython = { ...integration, ignore: !hasPython3 };
+
 Deno.test(
   "a line logged while a job runs carries the worker's name, the job id and the queue",
-  integration,
+  withPython,
   async () => {
     await using redis = await startRedis();
     const dir = await Deno.makeTempDir({ prefix: "ppr-logs-" });

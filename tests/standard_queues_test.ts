@@ -4,6 +4,7 @@
  * from an LLM job to its file.
  */
 
+import { commandRuns } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
@@ -11,6 +12,17 @@ import { baseEnv, runPpr, startSupervisor, type Supervisor } from "../testing/pp
 import { processExists, waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
+
+const hasPython3 = await commandRuns("python3", ["--version"]);
+if (!hasPython3) {
+  console.log(
+    `${
+      import.meta.url.split("/").pop()
+    }: python3 is not installed; the tests whose processors are Python scripts are skipped`,
+  );
+}
+/** For tests whose processors are Python scripts: skipped, saying why, without python3. */
+const withPython = { ...integration, ignore: !hasPython3 };
 type RedisServer = Awaited<ReturnType<typeof startRedis>>;
 
 /** The Python processors of these tests, in a temporary directory of their own. */
@@ -337,7 +349,7 @@ Deno.test(
 
 Deno.test(
   "per-job processor: job data on stdin, the JSON on stdout is the result, PPR_JOB_ID and PPR_QUEUE set",
-  integration,
+  withPython,
   async () => {
     await using pool = await stand("reconciler", {
       QUEUE_PROCESSORS: "reconciler=python3 $SCRIPTS/echo_job.py",
@@ -356,7 +368,7 @@ Deno.test(
 
 Deno.test(
   "per-job processor: its environment holds the base variables, PPR_QUEUE, PPR_JOB_ID and what PROCESSOR_ENV names; no API key and no REDIS_URL",
-  integration,
+  withPython,
   async () => {
     await using pool = await stand("reconciler", {
       QUEUE_PROCESSORS: "reconciler=python3 $SCRIPTS/env_job.py",
@@ -395,7 +407,7 @@ async function failedPerJob(script: string, attempts: number): Promise<Job> {
 
 Deno.test(
   "per-job processor: stdout that is not JSON fails the try, saying what was printed",
-  integration,
+  withPython,
   async () => {
     const failed = await failedPerJob("text_job.py", 2);
     assert.equal(failed.attemptsMade, 2, "not JSON is transient: retried");
@@ -408,7 +420,7 @@ Deno.test(
 
 Deno.test(
   "per-job processor: a non-zero exit fails the try with the exit code and the tail of stderr, and is retried",
-  integration,
+  withPython,
   async () => {
     const failed = await failedPerJob("failing_job.py", 2);
     assert.equal(failed.attemptsMade, 2);
@@ -422,7 +434,7 @@ Deno.test(
 
 Deno.test(
   "per-job processor: exit code 64 fails the job for good on its first attempt",
-  integration,
+  withPython,
   async () => {
     const failed = await failedPerJob("permanent_job.py", 5);
     assert.equal(failed.attemptsMade, 1);
@@ -435,7 +447,7 @@ Deno.test(
 
 Deno.test(
   "per-job processor: PROCESSOR_TIMEOUT kills the process and the grandchild it started; the try fails as transient",
-  integration,
+  withPython,
   async () => {
     await using pool = await stand("reconciler", {
       QUEUE_PROCESSORS: "reconciler=python3 $SCRIPTS/hanging_job.py $SCRIPTS/hanging.pids",
@@ -470,7 +482,7 @@ const PERSISTENT = "scraper=persistent:python3 $SCRIPTS/persistent.py $SCRIPTS/c
 
 Deno.test(
   "persistent processor: one process answers many jobs at concurrency 4, each job its own answer, error answers fail as asked",
-  integration,
+  withPython,
   async () => {
     await using pool = await stand("scraper", { QUEUE_PROCESSORS: PERSISTENT }, [
       "--concurrency",
@@ -514,7 +526,7 @@ Deno.test(
 
 Deno.test(
   "persistent processor: a process that dies mid-job fails only that job's try (retried; for good on exit code 64), and a new process with a new pid takes the next jobs",
-  integration,
+  withPython,
   async () => {
     await using pool = await stand("scraper", { QUEUE_PROCESSORS: PERSISTENT });
     const queue = pool.queue("scraper");
@@ -555,7 +567,7 @@ Deno.test(
 
 Deno.test(
   "persistent processor: a request past PROCESSOR_TIMEOUT fails its try, and its process is killed and started again",
-  integration,
+  withPython,
   async () => {
     await using pool = await stand("scraper", {
       QUEUE_PROCESSORS: PERSISTENT,
@@ -584,7 +596,7 @@ Deno.test(
 
 Deno.test(
   "a queue of QUEUE_NAME that no processor runs is a configuration error: exit 2, naming the queue, with the other problems",
-  integration,
+  withPython,
   async () => {
     const { code, stderr } = await runPpr(
       ["--queue", "llm,reconciler", "--count", "0"],
