@@ -1,12 +1,13 @@
 /** The real Claude CLI against the Anthropic stub: proves the stub speaks what the CLI expects. */
 
+import { reportSkipped } from "./command.ts";
 import { strict as assert } from "node:assert";
 import { findRealClaudeCli, realClaudeCliMissing } from "./real_claude.ts";
 import { startStubAnthropic, type StubAnthropic } from "./stub_anthropic.ts";
 
 const cli = await findRealClaudeCli();
 const ignore = cli === undefined;
-if (ignore) console.log(`stub_anthropic_test: skipped: ${realClaudeCliMissing}`);
+if (ignore) reportSkipped(`the real Claude CLI is not available (${realClaudeCliMissing})`);
 
 /** How the CLI logs in: a subscription token (`Authorization: Bearer`) or an API key. */
 type Login = "oauth" | "api-key";

@@ -4,6 +4,7 @@
  * user is: every outcome, in cold and in warm mode. Skipped, with the reason printed, without it.
  */
 
+import { reportSkipped } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
 import { DEFAULT_SYSTEM_PROMPT } from "../providers/claude_cli/args.ts";
@@ -21,7 +22,7 @@ const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const cli = await findRealClaudeCli();
 if (!cli) {
-  console.log(`claude_cli_test: skipped: ${realClaudeCliMissing}`);
+  reportSkipped(`the real Claude CLI is not available (${realClaudeCliMissing})`);
 } else console.log(`claude_cli_test: ${cli.version}`);
 const ignore = cli === undefined;
 

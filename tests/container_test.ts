@@ -4,7 +4,7 @@
  * docker-compose 1.29 accept, and settings that must agree with ppr-worker's own.
  */
 
-import { commandRuns } from "../testing/command.ts";
+import { commandRuns, reportSkipped } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { SETTINGS } from "../providers/registry.ts";
@@ -62,8 +62,8 @@ Deno.test(
 
 const dockerCompose = await commandRuns("docker-compose", ["version", "--short"]);
 if (!dockerCompose) {
-  console.log(
-    "container_test: docker-compose is not installed (apt-get install docker-compose); its syntax test is skipped",
+  reportSkipped(
+    "docker-compose is not installed (apt-get install docker-compose): its syntax test",
   );
 }
 

@@ -1,6 +1,6 @@
 /** What the logs carry and what they never carry: job context on every line of a job; no secret anywhere. */
 
-import { commandRuns } from "../testing/command.ts";
+import { commandRuns, reportSkipped } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
@@ -12,11 +12,7 @@ const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const hasPython3 = await commandRuns("python3", ["--version"]);
 if (!hasPython3) {
-  console.log(
-    `${
-      import.meta.url.split("/").pop()
-    }: python3 is not installed; the tests whose processors are Python scripts are skipped`,
-  );
+  reportSkipped("python3 is not installed: the tests whose processors are Python scripts");
 }
 /** For tests whose processors are Python scripts: skipped, saying why, without python3. */
 const withPython = { ...integration, ignore: !hasPython3 };

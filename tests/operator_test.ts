@@ -3,6 +3,7 @@
  * requeue, cleanup, config, pause and resume, auth, and enqueue's inputs.
  */
 
+import { reportSkipped } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
 import { Worker } from "../redis/bullmq_internals.ts";
@@ -22,9 +23,7 @@ const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const cli = await findRealClaudeCli();
 if (!cli) {
-  console.log(
-    `operator_test: the real Claude CLI's auth tests are skipped: ${realClaudeCliMissing}`,
-  );
+  reportSkipped(`the real Claude CLI is not available (${realClaudeCliMissing})`);
 }
 
 /** Whether the program's permission set (`ppr` in deno.json) lets it read any file. */

@@ -4,7 +4,7 @@
  * from an LLM job to its file.
  */
 
-import { commandRuns } from "../testing/command.ts";
+import { commandRuns, reportSkipped } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { type Job, Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
@@ -15,11 +15,7 @@ const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const hasPython3 = await commandRuns("python3", ["--version"]);
 if (!hasPython3) {
-  console.log(
-    `${
-      import.meta.url.split("/").pop()
-    }: python3 is not installed; the tests whose processors are Python scripts are skipped`,
-  );
+  reportSkipped("python3 is not installed: the tests whose processors are Python scripts");
 }
 /** For tests whose processors are Python scripts: skipped, saying why, without python3. */
 const withPython = { ...integration, ignore: !hasPython3 };
