@@ -1,24 +1,11 @@
+import { registrationAged } from "../testing/registrations.ts";
 import { strict as assert } from "node:assert";
-import type { Registration } from "../redis/registrations.ts";
 import { decideCleanup, renderCleanup, STALE_AFTER_MS } from "./cleanup.ts";
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 
-function registration(name: string, heartbeatAgoMs: number | undefined): Registration {
-  return {
-    name,
-    hostname: "h",
-    pid: 1,
-    queues: ["llm"],
-    started_at: "2026-01-01T00:00:00Z",
-    heartbeat_at: heartbeatAgoMs === undefined
-      ? "never"
-      : new Date(NOW - heartbeatAgoMs).toISOString(),
-    active_jobs: 0,
-    processed: 0,
-    failed: 0,
-  };
-}
+const registration = (name: string, heartbeatAgoMs: number | undefined) =>
+  registrationAged(name, heartbeatAgoMs, NOW);
 
 Deno.test("decideCleanup: a registration with a TTL is never stale, however old its heartbeat looks (clock skew)", () => {
   const [decision] = decideCleanup(

@@ -1,3 +1,4 @@
+import { registrationAged } from "../testing/registrations.ts";
 import { strict as assert } from "node:assert";
 import { startRedis } from "../testing/redis.ts";
 import { workerKey } from "./keys.ts";
@@ -14,21 +15,8 @@ import {
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 
-function registration(name: string, heartbeatAgoMs: number | undefined): Registration {
-  return {
-    name,
-    hostname: "h",
-    pid: 1,
-    queues: ["llm"],
-    started_at: "2026-01-01T00:00:00Z",
-    heartbeat_at: heartbeatAgoMs === undefined
-      ? "never"
-      : new Date(NOW - heartbeatAgoMs).toISOString(),
-    active_jobs: 0,
-    processed: 0,
-    failed: 0,
-  };
-}
+const registration = (name: string, heartbeatAgoMs: number | undefined) =>
+  registrationAged(name, heartbeatAgoMs, NOW);
 
 Deno.test("staleness: a registration with a TTL is never stale, however old its heartbeat looks by the reader's clock", () => {
   for (const ageMs of [0, STALE_AFTER_MS + 1, 86_400_000, -86_400_000]) {
