@@ -1,6 +1,7 @@
 /**
  * The stand-in data of a job whose own data is not JSON, which says why: what the readers
- * (`ReadingQueue`) and the worker (`SafeWorker`) put in its place. No BullMQ code is loaded here.
+ * (`ReadingQueue`) put in its place, and the reason the worker (`SafeWorker`) fails it with. No
+ * BullMQ code is loaded here.
  */
 
 import type { JobJson } from "bullmq";
@@ -30,12 +31,24 @@ const QUOTED_CHARS = 100;
  * ```
  */
 export function withStandInData(json: JobJson, error: unknown): JobJson {
+  return { ...json, data: JSON.stringify({ [UNPARSABLE_DATA]: dataNotJson(json.data, error) }) };
+}
+
+/**
+ * Why a job's `raw` data could not be parsed (`error`), quoting its start; known secrets hidden,
+ * since commands, pages and a failed job's reason show it.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { dataNotJson } from "./unreadable_jobs.ts";
+ *
+ * assert.equal(dataNotJson("{oops", new SyntaxError("bad")), "job data is not valid JSON (bad): {oops");
+ * ```
+ */
+export function dataNotJson(raw: unknown, error: unknown): string {
   const why = error instanceof Error ? error.message : String(error);
-  // The quoted text is shown by commands and pages: a known secret in it is hidden.
-  const reason = redact(
-    `job data is not valid JSON (${why}): ${String(json.data ?? "").slice(0, QUOTED_CHARS)}`,
-  );
-  return { ...json, data: JSON.stringify({ [UNPARSABLE_DATA]: reason }) };
+  return redact(`job data is not valid JSON (${why}): ${String(raw ?? "").slice(0, QUOTED_CHARS)}`);
 }
 
 /**
@@ -44,8 +57,12 @@ export function withStandInData(json: JobJson, error: unknown): JobJson {
  *
  * @example
  * ```ts
- * unreadableReason({ __ppr_unparsable_data__: "job data is not valid JSON (x): {" }); // "job data is not valid JSON (x): {"
- * unreadableReason({ prompt: "hi" }); // undefined
+ * import { strict as assert } from "node:assert";
+ * import { unreadableReason } from "./unreadable_jobs.ts";
+ *
+ * const standIn = { __ppr_unparsable_data__: "job data is not valid JSON (x): {" };
+ * assert.equal(unreadableReason(standIn), "job data is not valid JSON (x): {");
+ * assert.equal(unreadableReason({ prompt: "hi" }), undefined);
  * ```
  */
 export function unreadableReason(data: unknown): string | undefined {

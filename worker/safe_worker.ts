@@ -5,6 +5,8 @@
 
 import type { Job, JobJson, Processor, WorkerOptions } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
+import { redact } from "../log/redact.ts";
+import { dataNotJson } from "../state/unreadable_jobs.ts";
 import {
   guardJobFetch,
   JOB_FIELDS,
@@ -50,26 +52,22 @@ export class SafeWorker extends Worker {
     try {
       job = super.createJob(data, jobId);
     } catch (error) {
-      problems.push(
-        `job data is not valid JSON (${(error as Error).message}): ${quoted(data.data)}`,
-      );
+      problems.push(dataNotJson(data.data, error));
       job = super.createJob({ ...data, data: "{}" }, jobId);
     }
-    let repaired: Promise<string[]> = Promise.resolve([]);
     const attemptsMade = (data as { attemptsMade?: unknown }).attemptsMade;
-    if (typeof attemptsMade === "number" && !Number.isInteger(attemptsMade)) {
+    const attemptsCorrupt = typeof attemptsMade === "number" && !Number.isInteger(attemptsMade);
+    if (problems.length === 0 && !attemptsCorrupt) return job;
+    let repaired: Promise<string[]> = Promise.resolve([]);
+    if (attemptsCorrupt) {
       // BullMQ's finishing script adds 1 to it in Redis: repaired first, or the job is lost.
       job.attemptsMade = 0;
       repaired = this.repair(jobId, JOB_FIELDS.attemptsMade, "0").then((raw) => [
         `attemptsMade (atm) is not a whole number: ${quoted(raw)}`,
       ]);
     }
-    if (
-      problems.length > 0 || typeof attemptsMade === "number" && !Number.isInteger(attemptsMade)
-    ) {
-      job.data = { [CORRUPT]: problems };
-      (job as unknown as Record<symbol, Promise<string[]>>)[REPAIRED] = repaired;
-    }
+    job.data = { [CORRUPT]: problems };
+    (job as unknown as Record<symbol, Promise<string[]>>)[REPAIRED] = repaired;
     return job;
   }
 
@@ -91,9 +89,10 @@ export class SafeWorker extends Worker {
       await this.repair(found.id, JOB_FIELDS.opts, "{}");
       const job = await this.Job.fromId(this, found.id);
       if (!job) continue;
-      const reason = `the job's record is corrupt: opts is not JSON (${found.error}): ${
-        quoted(found.rawOpts)
-      }`;
+      // Stored as the job's failed reason and shown by every tool: no known secret in it.
+      const reason = redact(
+        `the job's record is corrupt: opts is not JSON (${found.error}): ${quoted(found.rawOpts)}`,
+      );
       await job.moveToFailed(new UnrecoverableError(reason), found.token);
       this.emit("error", new Error(`job ${found.id} failed: ${reason}`));
     }

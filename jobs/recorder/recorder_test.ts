@@ -1,3 +1,4 @@
+import { reportSkipped } from "../../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { createRecorder } from "./recorder.ts";
 
@@ -61,7 +62,7 @@ async function fill(dir: string): Promise<string[]> {
 
 const disk = await smallDisk();
 if (!disk) {
-  console.log("recorder_test: cannot mount a tmpfs (needs root); the full-disk test is skipped");
+  reportSkipped("cannot mount a tmpfs (needs root): the recorder's full-disk test");
 }
 
 Deno.test({
