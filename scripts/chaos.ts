@@ -1090,6 +1090,15 @@ record(
           }
           case "supervisor kill -9": {
             const pids = await alivePids(name);
+            // A worker an earlier fault froze (SIGSTOP) would never read its stdin's end: its
+            // supervisor, which would have killed it as hung, is the one killed here.
+            for (const pid of pids) {
+              try {
+                Deno.kill(pid, "SIGCONT");
+              } catch {
+                // gone meanwhile
+              }
+            }
             supervisors[name].signal("SIGKILL");
             await replace(name, pids);
             return `${name}, ${pids.length} orphans`;
