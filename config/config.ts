@@ -1,6 +1,7 @@
 /** Turns flags and environment variables into one validated `Config`, or a list of every problem. */
 
 import { redactUrl } from "../redis/url.ts";
+import { budgetPeriod, budgets, rateLimits } from "./economics_rules.ts";
 import {
   boolean,
   duration,
@@ -184,6 +185,30 @@ export const CORE_SETTINGS = {
     help:
       "how often the supervisor runs the provider's cheap auth probe; auth pauses last this long",
     ...duration(1000, 86_400_000),
+  },
+  llmBudgets: {
+    env: "LLM_BUDGET_USD",
+    default: "",
+    help: "budgets in dollars per LLM_BUDGET_PERIOD, shared by the fleet, comma-separated: " +
+      "<usd> overall, <provider>=<usd>, queue:<name>=<usd> (e.g. 50,claude=30,queue:llm=5); " +
+      "a call is admitted only if its worst case fits",
+    ...budgets(),
+  },
+  llmBudgetPeriod: {
+    env: "LLM_BUDGET_PERIOD",
+    default: "day",
+    help: "when the budgets start over, in UTC: hour, day (00:00), day@HH:MM, week (Monday) " +
+      "or month (the 1st)",
+    ...budgetPeriod(),
+  },
+  llmRateLimits: {
+    env: "LLM_RATE_LIMITS",
+    default: "",
+    help: "the fleet's rate limits per minute, ';'-separated <scope>=<limit>[,<limit>...]: " +
+      "scope <provider> (each model its own bucket), <provider>/<model> or key (each job's " +
+      "metadata.rate_key its own bucket); limit rpm:<n>, itpm:<n> (input tokens) or " +
+      "otpm:<n> (output tokens), e.g. claude=rpm:50,itpm:30000;key=itpm:5000",
+    ...rateLimits(),
   },
   processorEnv: {
     env: "PROCESSOR_ENV",
