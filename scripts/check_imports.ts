@@ -22,6 +22,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["jobs"],
   // The read model: workers, queues with their counts, provider pauses, as data.
   ["state"],
+  ["economics"],
   ["providers"],
   ["config"],
   ["redis", "protocol", "log", "async", "text"],
