@@ -41,7 +41,7 @@ export type RateLimitScope =
 export type RateLimitSpec = RateLimitScope & { limits: Partial<Record<RateUnit, number>> };
 
 /** A parse: the value, or what is wrong with the text. */
-type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /**
  * A setting's rule (as `config/rules.ts` makes them) from a parser that says what is wrong.
