@@ -6,6 +6,9 @@ import type { PoolSnapshot } from "../health/status.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
 import { CONFIG_SCHEMA, PROVIDER_NAMES } from "../providers/registry.ts";
 import { hostnameOf } from "./_util.ts";
+import { EXIT_USAGE } from "../cli/options.ts";
+import { loadPriceTable } from "../economics/prices.ts";
+import { log } from "../log/log.ts";
 import { defineCommand, switchOverride } from "./command.ts";
 
 /** The pool: what `ppr-worker` runs when no command is named. */
@@ -26,6 +29,18 @@ export const pool = defineCommand({
   },
   logging: () => ({}),
   async action({ config, flags, env, dashboard: dashboardSettings }) {
+    try {
+      // Read once here so that a bad LLM_PRICES stops the start, not every worker.
+      const prices = await loadPriceTable(config.llmPrices);
+      log("supervisor").info("prices of {count} models, dated {date}{origin}", {
+        count: Object.keys(prices.models).length,
+        date: prices.date,
+        origin: config.llmPrices === undefined ? "" : ` (with LLM_PRICES ${config.llmPrices})`,
+      });
+    } catch (error) {
+      console.error(`ppr-worker: ${error instanceof Error ? error.message : error}`);
+      return EXIT_USAGE;
+    }
     let dashboard: AsyncDisposable | undefined;
     // The pool's own snapshot, handed to the dashboard once the pool exists: its restarts.
     let poolSnapshot: (() => PoolSnapshot) | undefined;

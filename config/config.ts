@@ -2,6 +2,7 @@
 
 import { redactUrl } from "../redis/url.ts";
 import { budgetPeriod, budgets, rateLimits } from "./economics_rules.ts";
+import { fallbacks } from "./fallback_rule.ts";
 import {
   boolean,
   duration,
@@ -45,7 +46,7 @@ export interface Setting {
   /** The value, or `undefined` when the raw text breaks the rule. */
   parse(raw: string, known: KnownNames): unknown;
   /** What exactly is wrong with a value that breaks the rule, when the rule alone does not say. */
-  problem?(raw: string): string | undefined;
+  problem?(raw: string, known: KnownNames): string | undefined;
 }
 
 /** A table of settings: the keys are the fields of the configuration they make. */
@@ -178,6 +179,37 @@ export const CORE_SETTINGS = {
     default: "",
     help: "queues that get {job_id, job, result} after each success, comma-separated",
     ...names("queue", false),
+  },
+  llmPrices: {
+    env: "LLM_PRICES",
+    help: "a JSON price table whose models replace the shipped table's (docs/llm-economics.md)",
+    ...pattern("a file path", /\S/),
+  },
+  llmPromptCache: {
+    env: "LLM_PROMPT_CACHE",
+    default: "true",
+    help:
+      "Claude API: mark the system prompt for the provider's prompt cache (reads cost 0.1x, writes 1.25x)",
+    ...boolean(),
+  },
+  llmResultCache: {
+    env: "LLM_RESULT_CACHE",
+    default: "",
+    help:
+      "LLM queues whose jobs an identical earlier answer serves from Redis, comma-separated (a job's cache: true does too)",
+    ...names("queue", false),
+  },
+  llmCacheTtlMs: {
+    env: "LLM_CACHE_TTL",
+    default: "7d",
+    help: "how long a result-cache answer is kept",
+    ...duration(1000, 365 * 86_400_000),
+  },
+  llmFallback: {
+    env: "LLM_FALLBACK",
+    help:
+      "provider[/model] a job goes to while its own provider is paused or overloaded; queue=provider[/model] for one queue",
+    ...fallbacks(),
   },
   llmProbeIntervalMs: {
     env: "LLM_PROBE_INTERVAL",
@@ -466,7 +498,7 @@ export function parseConfig(
       config[key] = value;
     } else {
       const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(schema);
-      const problem = setting.problem?.(raw);
+      const problem = setting.problem?.(raw, schema);
       errors.push(
         `${nameOf(setting, source)} = ${shown(setting, raw)}: must be ${rule}${
           problem ? ` (${problem})` : ""

@@ -1,9 +1,15 @@
 /** Parses the durations ppr-worker accepts in flags and environment variables. */
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /**
- * Parses a duration such as `500ms`, `10s`, `5m`, `1h` or bare seconds (`30`, `1.5`).
+ * Parses a duration such as `500ms`, `10s`, `5m`, `1h`, `7d` or bare seconds (`30`, `1.5`).
  *
  * Returns the duration in milliseconds, or `undefined` when the text is not a
  * non-negative duration.
@@ -19,7 +25,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * ```
  */
 export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) return undefined;
   const ms = Number(match[1]) * UNIT_MS[match[2] ?? "s"];
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
@@ -38,6 +44,7 @@ export function parseDurationMs(text: string): number | undefined {
  * ```
  */
 export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;

@@ -2,6 +2,7 @@
 
 import { Counter, Gauge, Registry } from "prom-client";
 import {
+  type CallStats,
   ERROR_CLASSES,
   type Histogram,
   SECONDS_BUCKETS,
@@ -116,7 +117,7 @@ export function createMetrics(readInputs: () => HealthInputs) {
       g.set({ queue: queue.name }, queue.paused ? 1 : 0);
     }
   });
-  gauge("ppr_llm_paused", "1 while the provider is paused (auth or quota).", ["provider"], (g) => {
+  gauge("ppr_llm_paused", "1 while the provider is paused (auth_failed, quota_exceeded, budget or billing).", ["provider"], (g) => {
     for (const pause of inputs().queueStats?.providers ?? []) {
       g.set({ provider: pause.provider }, pause.state === "ok" ? 0 : 1);
     }
@@ -177,15 +178,93 @@ export function createMetrics(readInputs: () => HealthInputs) {
       }
     },
   );
+  const calls = () => Object.values(stats()?.calls ?? {});
+  const perCall = ["provider", "model", "queue"] as const;
+  const callLabels = (each: CallStats) => ({
+    provider: each.provider,
+    model: each.model,
+    queue: each.queue,
+  });
   counter(
     "ppr_llm_tokens_total",
-    "Tokens of the LLM provider's answered calls, by direction.",
-    ["provider", "direction"],
+    "Tokens of the LLM calls answered, by provider, model, queue and kind " +
+      "(input: uncached input; cache_write, cache_read: the provider's prompt cache).",
+    [...perCall, "kind"],
     (c) => {
-      for (const [provider, each] of Object.entries(stats()?.providers ?? {})) {
-        c.inc({ provider, direction: "input" }, each.inputTokens);
-        c.inc({ provider, direction: "output" }, each.outputTokens);
+      for (const each of calls()) {
+        const labels = callLabels(each);
+        c.inc({ ...labels, kind: "input" }, each.inputTokens);
+        c.inc({ ...labels, kind: "output" }, each.outputTokens);
+        c.inc({ ...labels, kind: "cache_write" }, each.cacheWriteTokens);
+        c.inc({ ...labels, kind: "cache_read" }, each.cacheReadTokens);
       }
+    },
+  );
+  counter(
+    "ppr_llm_cost_usd_total",
+    "US dollars of the LLM calls answered whose model has a price, by provider, model and queue.",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.costUsd);
+    },
+  );
+  counter(
+    "ppr_llm_calls_total",
+    "LLM calls answered, by provider, model and queue (result-cache hits are not calls).",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.calls);
+    },
+  );
+  counter(
+    "ppr_llm_calls_unpriced_total",
+    "LLM calls whose model has no price (LLM_PRICES): their cost is unknown, not zero.",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.unpricedCalls);
+    },
+  );
+  counter(
+    "ppr_llm_fallback_calls_total",
+    "LLM calls made on this provider as the fallback of a paused or overloaded one.",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.fallbacks);
+    },
+  );
+  counter(
+    "ppr_llm_result_cache_total",
+    "Result-cache lookups, by outcome (hit: answered without a call).",
+    [...perCall, "result"],
+    (c) => {
+      for (const each of calls()) {
+        c.inc({ ...callLabels(each), result: "hit" }, each.cacheHits);
+        c.inc({ ...callLabels(each), result: "miss" }, each.cacheMisses);
+      }
+    },
+  );
+  counter(
+    "ppr_llm_result_cache_saved_usd_total",
+    "US dollars the result cache's answers cost when they were first paid for.",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.savedUsd);
+    },
+  );
+  counter(
+    "ppr_llm_rate_limit_waits_total",
+    "Jobs that waited for the fleet's token-rate limit (LLM_RATE_LIMITS) instead of calling.",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.rateLimitWaits);
+    },
+  );
+  counter(
+    "ppr_llm_budget_refusals_total",
+    "Jobs a budget (LLM_BUDGET_USD) held back.",
+    perCall,
+    (c) => {
+      for (const each of calls()) c.inc(callLabels(each), each.budgetRefusals);
     },
   );
   return {

@@ -3,6 +3,7 @@
 import type { WorkerStats } from "../protocol/stats.ts";
 import type { QueueStats } from "./queue_stats.ts";
 import type { RedisState } from "./redis_probe.ts";
+import type { PauseReason } from "../providers/pause.ts";
 
 // The pool's state as the supervisor reports it: health reads it, so the shapes are defined here.
 
@@ -41,8 +42,11 @@ export type HealthStatus = "healthy" | "degraded" | "unhealthy";
 
 /** The LLM provider's state as the workers share it. */
 export interface LlmState {
-  state: "ok" | "auth_failed" | "quota_exceeded";
+  state: "ok" | PauseReason;
   retryInSeconds: number;
+  /** Why it is paused (secrets hidden), and when it resumes (ISO); `null` when not paused. */
+  reason?: string | null;
+  resumesAt?: string | null;
   /** `null` when the provider is not Claude, so nothing was checked. */
   claudeAuthenticated: boolean | null;
 }
@@ -90,7 +94,7 @@ export function healthStatus(
   else if (redis.writeRefusal !== undefined) {
     degraded.push(`Redis refuses writes: ${redis.writeRefusal}`);
   }
-  if (inputs.llm.state === "auth_failed" || inputs.llm.state === "quota_exceeded") {
+  if (inputs.llm.state !== "ok") {
     degraded.push(`LLM paused: ${inputs.llm.state}`);
   }
   if (pool.draining) degraded.push("draining");
@@ -124,7 +128,12 @@ export function healthResponse(inputs: HealthInputs, now: number) {
         ? { write_refusal: inputs.redis.writeRefusal }
         : {}),
     },
-    llm: { state: inputs.llm.state, retry_in_seconds: inputs.llm.retryInSeconds },
+    llm: {
+      state: inputs.llm.state,
+      retry_in_seconds: inputs.llm.retryInSeconds,
+      reason: inputs.llm.reason ?? null,
+      resumes_at: inputs.llm.resumesAt ?? null,
+    },
     workers: inputs.pool.slots.map((slot) => ({
       name: slot.name,
       pid: slot.pid ?? null,

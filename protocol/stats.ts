@@ -31,7 +31,14 @@ export interface Histogram {
 }
 
 /** The failure classes a provider call can end in. */
-export const ERROR_CLASSES = ["invalid", "auth", "quota", "transient"] as const;
+export const ERROR_CLASSES = [
+  "invalid",
+  "auth",
+  "quota",
+  "billing",
+  "overloaded",
+  "transient",
+] as const;
 
 /** One queue's figures. */
 export interface QueueStats {
@@ -51,10 +58,39 @@ export interface ProviderStats {
   outputTokens: number;
 }
 
-/** Everything a worker has counted, by queue and by provider. */
+/** The tokens and dollars of the LLM jobs of one provider, model and queue. */
+export interface CallStats {
+  provider: string;
+  model: string;
+  queue: string;
+  /** Calls answered (a result-cache hit is no call). */
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheWriteTokens: number;
+  cacheReadTokens: number;
+  /** US dollars of the calls whose cost is known. */
+  costUsd: number;
+  /** Calls whose cost is unknown (no price for the model): never counted as free. */
+  unpricedCalls: number;
+  /** Of the calls, those made on this provider as a fallback of another. */
+  fallbacks: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** What the result cache's answers cost when they were first paid for. */
+  savedUsd: number;
+  /** Jobs that waited for the fleet's rate limit instead of calling. */
+  rateLimitWaits: number;
+  /** Jobs a budget held back. */
+  budgetRefusals: number;
+}
+
+/** Everything a worker has counted, by queue, by provider, and by provider, model and queue. */
 export interface WorkerStats {
   queues: Record<string, QueueStats>;
   providers: Record<string, ProviderStats>;
+  /** By `callStatsKey(provider, model, queue)`; absent in a heartbeat of an older version. */
+  calls?: Record<string, CallStats>;
 }
 
 /** An empty histogram with the standard buckets. */
@@ -72,7 +108,46 @@ export function observe(histogram: Histogram, seconds: number): void {
 
 /** Empty figures. */
 export function emptyStats(): WorkerStats {
-  return { queues: {}, providers: {} };
+  return { queues: {}, providers: {}, calls: {} };
+}
+
+/** The key of a provider, model and queue in `WorkerStats.calls`. */
+export function callStatsKey(provider: string, model: string, queue: string): string {
+  return `${provider}\u0000${model}\u0000${queue}`;
+}
+
+/** The fields of `CallStats` that add up. */
+const CALL_COUNTS = [
+  "calls",
+  "inputTokens",
+  "outputTokens",
+  "cacheWriteTokens",
+  "cacheReadTokens",
+  "costUsd",
+  "unpricedCalls",
+  "fallbacks",
+  "cacheHits",
+  "cacheMisses",
+  "savedUsd",
+  "rateLimitWaits",
+  "budgetRefusals",
+] as const;
+
+/** The figures of `provider`'s `model` in `queue`, created on first use. */
+export function callStats(
+  stats: WorkerStats,
+  provider: string,
+  model: string,
+  queue: string,
+): CallStats {
+  const key = callStatsKey(provider, model, queue);
+  let entry = (stats.calls ??= {})[key];
+  if (!entry) {
+    entry = { provider, model, queue } as CallStats;
+    for (const field of CALL_COUNTS) entry[field] = 0;
+    stats.calls![key] = entry;
+  }
+  return entry;
 }
 
 /** The figures of `queue`, created on first use. */
@@ -89,7 +164,7 @@ export function queueStats(stats: WorkerStats, queue: string): QueueStats {
 export function providerStats(stats: WorkerStats, provider: string): ProviderStats {
   return stats.providers[provider] ??= {
     requests: 0,
-    errors: { invalid: 0, auth: 0, quota: 0, transient: 0 },
+    errors: { invalid: 0, auth: 0, quota: 0, billing: 0, overloaded: 0, transient: 0 },
     inputTokens: 0,
     outputTokens: 0,
   };
@@ -127,6 +202,10 @@ export function mergeStats(all: readonly (WorkerStats | undefined)[]): WorkerSta
       into.failed += each.failed;
       addHistogram(into.durationSeconds, each.durationSeconds);
       addHistogram(into.waitSeconds, each.waitSeconds);
+    }
+    for (const each of Object.values(stats.calls ?? {})) {
+      const into = callStats(total, each.provider, each.model, each.queue);
+      for (const field of CALL_COUNTS) into[field] += each[field] ?? 0;
     }
     for (const [provider, each] of Object.entries(stats.providers)) {
       const into = providerStats(total, provider);

@@ -2,7 +2,12 @@
 
 import type { Config, ConfigOf } from "../config/config.ts";
 import { duration, httpUrl, integer, oneOf, pattern } from "../config/rules.ts";
-import { callClaudeApi, claudeApiAuthStatus } from "./claude_api.ts";
+import {
+  callClaudeApi,
+  claudeApiAuthStatus,
+  DEFAULT_CLAUDE_MODEL,
+  DEFAULT_MAX_TOKENS,
+} from "./claude_api.ts";
 import { CLI_MODES } from "./claude_cli/args.ts";
 import { claudeAuthStatus } from "./claude_cli/auth.ts";
 import { createClaudeCliClient } from "./claude_cli/client.ts";
@@ -47,6 +52,11 @@ export const CLAUDE_SETTINGS = {
     ...duration(1000, 86_400_000),
   },
 };
+
+/** The Claude CLI's output token limit when a job sets none (its CLAUDE_CODE_MAX_OUTPUT_TOKENS default). */
+export const CLI_MAX_OUTPUT_TOKENS = 32_000;
+/** Input tokens the Claude CLI adds to a call on its own (its context), rounded up from the stub's requests. */
+export const CLI_CONTEXT_TOKENS = 2000;
 
 /** Peak RSS of one Claude CLI call, rounded up from the bench (190 MB cold, 277 MB warm). */
 export const CLI_CALL_MB = 300;
@@ -102,6 +112,11 @@ export const claudeProvider = defineProvider({
       extraContext: "the Claude CLI adds its own context: a few hundred input tokens",
     };
   },
+  defaultModel: (config) => config.anthropicApiKey === undefined ? undefined : DEFAULT_CLAUDE_MODEL,
+  // The CLI's own default output limit (CLAUDE_CODE_MAX_OUTPUT_TOKENS) is 32,000.
+  defaultMaxTokens: (config) =>
+    config.anthropicApiKey === undefined ? CLI_MAX_OUTPUT_TOKENS : DEFAULT_MAX_TOKENS,
+  extraInputTokens: (config) => config.anthropicApiKey === undefined ? CLI_CONTEXT_TOKENS : 0,
   callProcess: (config) =>
     config.anthropicApiKey === undefined
       ? { what: "Claude CLI call", memoryMb: CLI_CALL_MB }

@@ -15,6 +15,11 @@ export type OpenAiOptions = SdkClientOptions;
 
 /** Used when neither the job nor `LLM_MODEL_NAME` names a model. */
 export const DEFAULT_OPENAI_MODEL = "gpt-4o-mini";
+/**
+ * What a budget reserves for the answer of a call that sets no `max_tokens` (none is sent, so
+ * the model's own limit applies): gpt-4o-mini's output limit.
+ */
+export const OPENAI_UNSET_MAX_TOKENS = 16_384;
 
 const clientFor = sdkClientCache(async (options: OpenAiOptions) => {
   const { default: OpenAI } = await import("openai");
@@ -142,6 +147,8 @@ export const openAiProvider = defineProvider({
       ? openAiAuthStatus(options)
       : Promise.resolve({ ok: false, detail: "OPENAI_API_KEY is not set" });
   },
+  defaultModel: () => DEFAULT_OPENAI_MODEL,
+  defaultMaxTokens: () => OPENAI_UNSET_MAX_TOKENS,
   describe: ({ config }) => ({
     mode: `OpenAI-compatible API (${config.openaiBaseUrl ?? "the SDK's default URL"})`,
     configDir: null,

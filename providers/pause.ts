@@ -1,11 +1,24 @@
-/** The shared pause of an LLM provider: auth failed or quota exhausted, in Redis for every worker. */
+/** The shared pause of an LLM provider: auth failed, quota or budget exhausted, billing refused; in Redis for every worker. */
 
 import type { Redis } from "ioredis";
 import { redact } from "../log/redact.ts";
 import { pauseKey, quotaStrikesKey } from "../redis/keys.ts";
 
-/** Why a provider is paused. */
-export type PauseReason = "auth_failed" | "quota_exceeded";
+/**
+ * Why a provider is paused: its credentials were refused (`auth_failed`), its usage or rate
+ * limit was hit (`quota_exceeded`), a ppr-worker budget (`LLM_BUDGET_USD`) is spent (`budget`:
+ * until the budget's reset), or the account's own spend limit or payment refused the call
+ * (`billing`).
+ */
+export type PauseReason = "auth_failed" | "quota_exceeded" | "budget" | "billing";
+
+/** Every pause reason, for readers that show or count them. */
+export const PAUSE_REASONS: readonly PauseReason[] = [
+  "auth_failed",
+  "quota_exceeded",
+  "budget",
+  "billing",
+];
 
 /** What `ppr:llm:pause:<provider>` holds. The key expires when work may resume. */
 export interface Pause {
@@ -61,20 +74,24 @@ export function parsePause(value: string | null): Pause | undefined {
 
 /**
  * Pauses `provider` for every worker. The first worker to see the failure
- * sets the pause; the others, failing at the same moment, keep it as it is.
+ * sets the pause; the others, failing at the same moment, keep it as it is. A `budget` pause
+ * lasts until `untilMs` (the budget's reset); `quota_exceeded` and `billing` as
+ * {@link quotaPauseMs} says; `auth_failed` for `authRetryMs`.
  */
 export async function pauseProvider(
   redis: Redis,
   provider: string,
   state: PauseReason,
   reason: string,
-  options: { resetInMs?: number; authRetryMs?: number; now?: number } = {},
+  options: { resetInMs?: number; authRetryMs?: number; untilMs?: number; now?: number } = {},
 ): Promise<Pause> {
   const now = options.now ?? Date.now();
   const existing = await readPause(redis, provider);
   if (existing && existing.retry_at > now) return existing;
   let durationMs = options.authRetryMs ?? AUTH_RETRY_MS;
-  if (state === "quota_exceeded") {
+  if (state === "budget") {
+    durationMs = Math.max(1000, (options.untilMs ?? now + 60_000) - now);
+  } else if (state === "quota_exceeded" || state === "billing") {
     const strikes = await redis.incr(quotaStrikesKey(provider));
     await redis.pexpire(quotaStrikesKey(provider), QUOTA_MAX_MS * 3);
     durationMs = quotaPauseMs(strikes, options.resetInMs);

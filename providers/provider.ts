@@ -138,6 +138,16 @@ export interface ProviderDefinition<
    */
   callProcess?(config: Config & Own): CallProcess | undefined;
   /**
+   * The model a call asks for when neither the job nor `LLM_MODEL_NAME` names one, for pricing;
+   * `undefined` when the provider picks it itself (the Claude CLI): a budget then reserves at
+   * the dearest price of the provider's models.
+   */
+  defaultModel?(config: Config & Own): string | undefined;
+  /** The output token limit of a call that sets none: what a budget reserves for its answer. */
+  defaultMaxTokens?(config: Config & Own): number;
+  /** Input tokens the provider adds to every call on its own (the Claude CLI's context). */
+  extraInputTokens?(config: Config & Own): number;
+  /**
    * The `/health` field that reports its probe: `claude_authenticated` (the field of the
    * system ppr-worker replaced). For a provider without it, the field is `null`.
    */

@@ -22,6 +22,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["jobs"],
   // The read model: workers, queues with their counts, provider pauses, as data.
   ["state"],
+  // What an LLM call costs and may cost: prices, budgets, rate limits, the result cache.
   ["economics"],
   ["providers"],
   ["config"],

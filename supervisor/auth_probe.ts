@@ -36,6 +36,8 @@ export function startAuthProbe(
       const [pause] = await readProviderPauses(redis, [provider]);
       state.state = pause.state;
       state.retryInSeconds = pause.retry_in_s;
+      state.reason = pause.reason;
+      state.resumesAt = pause.resumes_at;
       state.claudeAuthenticated = definition.reportsLoginAs !== "claude_authenticated"
         ? null
         : pause.state === "auth_failed"

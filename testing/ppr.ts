@@ -50,7 +50,12 @@ export interface HealthBody {
   workers_alive: number;
   provider: string;
   redis: { connected: boolean; latency_ms: number | null };
-  llm: { state: string; retry_in_seconds: number };
+  llm: {
+    state: string;
+    retry_in_seconds: number;
+    reason: string | null;
+    resumes_at: string | null;
+  };
   workers: {
     name: string;
     pid: number | null;

@@ -29,7 +29,12 @@ Deno.test(
     assert.equal(body.provider, "echo");
     assert.equal(body.redis.connected, true);
     assert.equal(typeof body.redis.latency_ms, "number");
-    assert.deepEqual(body.llm, { state: "ok", retry_in_seconds: 0 });
+    assert.deepEqual(body.llm, {
+      state: "ok",
+      retry_in_seconds: 0,
+      reason: null,
+      resumes_at: null,
+    });
     assert.equal(typeof body.uptime_s, "number");
     assert.equal(typeof body.version, "string");
     for (const worker of body.workers) {

@@ -3,101 +3,13 @@
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
-import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { startSupervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
+import { scrape, value } from "../testing/metrics.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
-
-/** One sample of the exposition: name, labels, value. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*";
-const SAMPLE = new RegExp(
-  `^(${NAME})(?:\\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\.)*",?)*)\\})? (-?[0-9.e+-]+|NaN|\\+Inf|-Inf)$`,
-);
-
-/**
- * Parses the Prometheus text format (0.0.4) and checks its rules on every line: `# HELP` and
- * `# TYPE` once per metric family, before its samples; each sample line well formed; histogram
- * buckets cumulative, ending with `+Inf`, equal to `_count`.
- */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  const typed = new Map<string, string>();
-  const helped = new Set<string>();
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const comment = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
-    if (comment) {
-      const [, kind, family, rest] = comment;
-      if (kind === "TYPE") {
-        assert.ok(!typed.has(family), `TYPE twice for ${family}`);
-        assert.match(rest, /^(counter|gauge|histogram|summary|untyped)$/);
-        typed.set(family, rest);
-      } else {
-        assert.ok(!helped.has(family), `HELP twice for ${family}`);
-        helped.add(family);
-      }
-      continue;
-    }
-    assert.ok(!line.startsWith("#"), `a comment that is neither HELP nor TYPE: ${line}`);
-    const match = SAMPLE.exec(line);
-    assert.ok(match, `not a sample line: ${line}`);
-    const [, name, rawLabels, value] = match;
-    const family = name.replace(/_(bucket|sum|count)$/, "");
-    assert.ok(typed.has(name) || typed.has(family), `sample before its TYPE: ${line}`);
-    const labels: Record<string, string> = {};
-    for (
-      const pair of (rawLabels ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)
-    ) {
-      labels[pair[1]] = pair[2];
-    }
-    samples.push({ name, labels, value: Number(value) });
-  }
-  for (const [family, type] of typed) {
-    assert.ok(helped.has(family), `no HELP for ${family}`);
-    if (type !== "histogram") continue;
-    const series = new Map<string, Sample[]>();
-    for (const sample of samples.filter((each) => each.name === `${family}_bucket`)) {
-      const { le: _le, ...rest } = sample.labels;
-      const key = JSON.stringify(rest);
-      series.set(key, [...(series.get(key) ?? []), sample]);
-    }
-    for (const [key, buckets] of series) {
-      assert.equal(buckets.at(-1)!.labels.le, "+Inf", `${family} ${key}: last bucket is +Inf`);
-      for (let index = 1; index < buckets.length; index++) {
-        assert.ok(buckets[index].value >= buckets[index - 1].value, `${family} buckets cumulative`);
-      }
-      const count = samples.find((each) =>
-        each.name === `${family}_count` && JSON.stringify(each.labels) === key
-      );
-      assert.equal(count?.value, buckets.at(-1)!.value, `${family} ${key}: _count = +Inf bucket`);
-    }
-  }
-  return samples;
-}
-
-async function scrape(supervisor: Supervisor): Promise<Sample[]> {
-  const response = await fetch(`http://127.0.0.1:${supervisor.healthPort}/metrics`, {
-    signal: AbortSignal.timeout(5000),
-  });
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  return parseExposition(await response.text());
-}
-
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.filter((sample) =>
-    sample.name === name &&
-    Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted)
-  );
-  return found.reduce((sum, sample) => sum + sample.value, 0);
-}
 
 Deno.test(
   "/metrics is valid Prometheus text whose queue, job and worker values match the work done",
@@ -175,7 +87,7 @@ Deno.test(
 );
 
 Deno.test(
-  "/metrics counts a provider's requests, errors by class and tokens from real calls",
+  "/metrics counts a provider's requests, errors by class, tokens by kind and dollars at the shipped price from real calls",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -208,14 +120,19 @@ Deno.test(
         value(samples, "ppr_llm_errors_total", { provider: "openai", class: "auth" }),
         0,
       );
-      assert.equal(
-        value(samples, "ppr_llm_tokens_total", { provider: "openai", direction: "input" }),
-        13,
+      const call = { provider: "openai", model: "gpt-4o-mini", queue: "llm" };
+      assert.equal(value(samples, "ppr_llm_tokens_total", { ...call, kind: "input" }), 13);
+      assert.equal(value(samples, "ppr_llm_tokens_total", { ...call, kind: "output" }), 6);
+      assert.equal(value(samples, "ppr_llm_tokens_total", { ...call, kind: "cache_read" }), 0);
+      assert.equal(value(samples, "ppr_llm_calls_total", call), 1);
+      const price = priceOf(SHIPPED_PRICES, "openai", "gpt-4o-mini")!;
+      const cost = value(samples, "ppr_llm_cost_usd_total", call);
+      assert.ok(
+        Math.abs(cost - (13 * price.input + 6 * price.output) / 1e6) < 1e-12,
+        `cost ${cost} at the shipped price of gpt-4o-mini`,
       );
-      assert.equal(
-        value(samples, "ppr_llm_tokens_total", { provider: "openai", direction: "output" }),
-        6,
-      );
+      assert.ok(cost > 0, "a priced call's cost is never 0");
+      assert.equal(value(samples, "ppr_llm_calls_unpriced_total", call), 0);
     } finally {
       await queue.close();
     }

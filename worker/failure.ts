@@ -4,7 +4,7 @@ import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "@logtape/logtape";
 import { DelayedError, UnrecoverableError } from "bullmq/errors";
-import { decide } from "../jobs/llm/failure_decision.ts";
+import { decide, OVERLOADED_LOG_PREFIX } from "../jobs/llm/failure_decision.ts";
 import { decideRetry, type RetryDecision, TRY_LOG_PREFIX } from "../jobs/retry_policy.ts";
 import { redact } from "../log/redact.ts";
 import { jobLogsKey } from "../redis/bullmq_internals.ts";
@@ -29,11 +29,18 @@ export interface LlmFailure {
   authRetryMs: number;
 }
 
-/** The messages of a job's earlier failed tries, from its BullMQ log. */
-async function earlierTries(redis: Redis, prefix: string, job: Job): Promise<string[]> {
+/** What a job's BullMQ log says of its earlier tries: the failed ones, and the waits for an overloaded provider. */
+async function earlierTries(
+  redis: Redis,
+  prefix: string,
+  job: Job,
+): Promise<{ failed: string[]; overloads: number }> {
   const lines = await redis.lrange(jobLogsKey(prefix, job.queueName, String(job.id)), 0, -1);
-  return lines.filter((line) => line.startsWith(TRY_LOG_PREFIX))
-    .map((line) => line.slice(TRY_LOG_PREFIX.length));
+  return {
+    failed: lines.filter((line) => line.startsWith(TRY_LOG_PREFIX))
+      .map((line) => line.slice(TRY_LOG_PREFIX.length)),
+    overloads: lines.filter((line) => line.startsWith(OVERLOADED_LOG_PREFIX)).length,
+  };
 }
 
 /**
@@ -55,12 +62,24 @@ export async function handleFailure(
   const tries = await earlierTries(context.redis, context.prefix, job);
   if (!llm) {
     const message = error instanceof Error ? error.message : String(error);
-    const decision = decideRetry(message, tries, job.opts.attempts, false);
+    const decision = decideRetry(message, tries.failed, job.opts.attempts, false);
     return await carryOut(context, job, token, decision);
   }
-  const decision = decide(error, tries, job.opts.attempts);
-  if (decision.action !== "give_back") return await carryOut(context, job, token, decision);
-  return await pauseAndGiveBack(context, llm, job, token, decision);
+  const decision = decide(error, tries.failed, job.opts.attempts, tries.overloads);
+  if (decision.action === "give_back") {
+    return await pauseAndGiveBack(context, llm, job, token, decision);
+  }
+  if (decision.action === "wait") {
+    await job.log(OVERLOADED_LOG_PREFIX + decision.reason);
+    context.logger.info("job {id}: {reason}; waiting {seconds} s, no try spent", {
+      id: job.id,
+      reason: decision.reason,
+      seconds: decision.delayMs / 1000,
+    });
+    await job.moveToDelayed(Date.now() + decision.delayMs, token);
+    throw new DelayedError();
+  }
+  return await carryOut(context, job, token, decision);
 }
 
 /** Fails the job, lets BullMQ retry it, or delays it for ppr-worker's own retry. */
@@ -88,7 +107,7 @@ async function carryOut(
   }
 }
 
-/** Auth or quota: pauses the provider everywhere and gives the job back untouched. */
+/** Auth, quota or billing: pauses the provider everywhere and gives the job back untouched. */
 async function pauseAndGiveBack(
   context: FailureContext,
   llm: LlmFailure,

@@ -7,10 +7,20 @@
 import type { Logger } from "@logtape/logtape";
 import { DelayedError } from "bullmq/errors";
 import type { Redis } from "ioredis";
-import { settlesWithin } from "../async/mod.ts";
+import { delay, settlesWithin } from "../async/mod.ts";
+import { fallbackOf } from "../config/fallback_rule.ts";
+import { LlmError } from "../providers/errors.ts";
+import { type Pause, pauseProvider } from "../providers/pause.ts";
 import { type Config, llmQueuesOf } from "../config/config.ts";
-import { createLlmRunner, prepareJob } from "../jobs/llm/runner.ts";
+import {
+  type CallTarget,
+  createLlmRunner,
+  prepareJob,
+  type RunOutcome,
+} from "../jobs/llm/runner.ts";
 import { createResultRouter } from "../jobs/results.ts";
+import { spendingOf } from "../jobs/llm/spending_of.ts";
+import type { PriceTable } from "../economics/prices.ts";
 import type { WorkerStats } from "../protocol/stats.ts";
 import { giveBackJob } from "./give_back.ts";
 import { createLlmIntake } from "./llm_intake.ts";
@@ -21,6 +31,8 @@ import type { Tally } from "./reporter.ts";
 /** What the LLM queues of a worker process need from it. */
 export interface LlmProcessorsOptions {
   config: Config;
+  /** The price table (`LLM_PRICES` over the shipped one). */
+  prices: PriceTable;
   redis: Redis;
   logger: Logger;
   tally: Tally;
@@ -41,6 +53,7 @@ export interface LlmProcessorsOptions {
 /** What the LLM queues share: providers, their pauses, result routing. */
 interface LlmContext {
   config: Config;
+  redis: Redis;
   runner: ReturnType<typeof createLlmRunner>;
   results: ReturnType<typeof createResultRouter>;
   pauses: PauseWatch;
@@ -63,20 +76,27 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
   const llmContext = () =>
     llm ??= {
       config,
+      redis: options.redis,
       pauses: startPauseWatch({
         redis: options.redis,
         defaultProvider: config.provider,
         logger,
         isRedisDown: options.isRedisDown,
         isDraining: options.isDraining,
-        setIntakePaused: (paused) => intake.setProviderPaused(paused),
+        // With a fallback, the jobs of a paused provider go to it: the intake stays open.
+        setIntakePaused: (paused) =>
+          config.llmFallback ? undefined : intake.setProviderPaused(paused),
       }),
       results: createResultRouter(options.redis, config.prefix, config.resultQueues),
-      runner: createLlmRunner({
-        config,
-        subprocessEnv: options.subprocessEnv,
-        llmCallsInFlight: options.llmSlots?.reduce((sum, slots) => sum + slots, 0),
-      }, options.stats),
+      runner: createLlmRunner(
+        {
+          config,
+          subprocessEnv: options.subprocessEnv,
+          llmCallsInFlight: options.llmSlots?.reduce((sum, slots) => sum + slots, 0),
+        },
+        options.stats,
+        spendingOf(config, options.redis, options.prices, logger),
+      ),
     };
   let closed: Promise<void> | undefined;
   const close = () => closed ??= closeLlmContext(llm!, options.closeStepMs);
@@ -89,7 +109,7 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
         ? config.concurrency
         : Math.min(config.concurrency, slots);
       if (concurrency === 0) return undefined;
-      return { concurrency, intake, runTry: llmTry(llmContext(), options.tally), close };
+      return { concurrency, intake, runTry: llmTry(llmContext(), options.tally, logger), close };
     },
     /** The replaced worker has gone (`take-llm-jobs`): take LLM jobs, unless the provider is paused. */
     release(): void {
@@ -101,28 +121,106 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
 /** The LLM processors of a worker process. */
 export type LlmProcessors = ReturnType<typeof createLlmProcessors>;
 
-/** A try of an LLM job: check the payload, respect its provider's pause, call it, route the result. */
-function llmTry(llm: LlmContext, tally: Tally): RunTry {
+/** How long a job may wait for the fleet's rate limit in its slot; a longer wait goes to `delayed`. */
+export const RATE_WAIT_IN_SLOT_MS = 1000;
+
+/**
+ * A try of an LLM job: check the payload, respect its provider's pause (or take its fallback),
+ * call it through the fleet's budgets and rate limits, route the result.
+ */
+function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
   const { config, pauses } = llm;
   return async (job, entry, failure) => {
     const prepared = prepareJob(job.data, config);
-    const provider = prepared.providerName;
-    failure.llm = { provider, pauses, authRetryMs: config.llmProbeIntervalMs };
-    const pause = await pauses.pauseOf(provider);
-    if (pause && provider === config.provider) {
-      // This worker's intake pauses with its provider: the job waits at the front of its queue.
-      return await giveBackJob(job, entry.token, tally);
-    }
-    if (pause) {
+    const primary = prepared.providerName;
+    const fallback = fallbackOf(
+      config.llmFallback,
+      job.queueName,
+      prepared.job.fallback &&
+        { provider: prepared.job.fallback.name, model: prepared.job.fallback.model },
+    );
+    /** The fallback as a target, when there is one and it is not paused itself. */
+    const fallbackTarget = async (): Promise<CallTarget | undefined> =>
+      fallback && fallback.provider !== primary && !(await pauses.pauseOf(fallback.provider))
+        ? { provider: fallback.provider, model: fallback.model, fallbackFrom: primary }
+        : undefined;
+    /** The job waits for `pause` to end: at the front of its queue, or in `delayed`. */
+    const waitFor = async (provider: string, pause: Pause): Promise<never> => {
+      if (provider === config.provider && !config.llmFallback) {
+        // This worker's intake pauses with its provider: the job waits at the front of its queue.
+        return await giveBackJob(job, entry.token, tally);
+      }
       // Another provider's pause: the job waits in `delayed` until it ends, spending no
       // attempt, instead of going back to the front of the queue to be taken again at once.
       await job.moveToDelayed(pause.retry_at, entry.token);
       throw new DelayedError();
+    };
+
+    let target: CallTarget = {
+      provider: primary,
+      model: prepared.job.provider?.model ?? config.llmModel,
+    };
+    const pause = await pauses.pauseOf(primary);
+    if (pause) target = (await fallbackTarget()) ?? await waitFor(primary, pause);
+    failure.llm = { provider: target.provider, pauses, authRetryMs: config.llmProbeIntervalMs };
+
+    for (let rateWaits = 0;; rateWaits++) {
+      let outcome: RunOutcome;
+      try {
+        outcome = await llm.runner.run(prepared, target, job.queueName, entry.controller.signal);
+      } catch (error) {
+        const overloaded = error instanceof LlmError && error.kind === "overloaded";
+        const standIn = overloaded && !target.fallbackFrom ? await fallbackTarget() : undefined;
+        if (!standIn) throw error;
+        logger.info("job {id}: {provider} is overloaded; its fallback {fallback} answers", {
+          id: job.id,
+          provider: target.provider,
+          fallback: standIn.provider,
+        });
+        target = standIn;
+        failure.llm = { provider: target.provider, pauses, authRetryMs: config.llmProbeIntervalMs };
+        continue;
+      }
+      if (outcome.kind === "result") {
+        await llm.results.route(job, outcome.result);
+        await pauses.succeeded(target.provider);
+        return outcome.result;
+      }
+      if (outcome.kind === "wait") {
+        if (outcome.waitMs <= RATE_WAIT_IN_SLOT_MS && rateWaits < 3) {
+          await delay(outcome.waitMs, { signal: entry.controller.signal });
+          continue;
+        }
+        // Spread a little, so the jobs held back together do not all come back at one moment.
+        const waitMs = Math.round(outcome.waitMs * (1 + Math.random() * 0.1));
+        logger.debug("job {id}: {reason}; waiting {seconds} s, no try spent", {
+          id: job.id,
+          reason: outcome.reason,
+          seconds: waitMs / 1000,
+        });
+        await job.moveToDelayed(Date.now() + waitMs, entry.token);
+        throw new DelayedError();
+      }
+      const { admission } = outcome;
+      const reason =
+        `budget ${admission.budget} reached: $${admission.spentUsd.toFixed(4)} spent, ` +
+        `$${admission.reservedUsd.toFixed(4)} reserved of $${admission.limitUsd}; resets ${
+          new Date(admission.resetAtMs).toISOString()
+        }`;
+      if (admission.scope.scope === "queue") {
+        logger.info("job {id}: {reason}; it waits for the reset, no try spent", {
+          id: job.id,
+          reason,
+        });
+        await job.moveToDelayed(admission.resetAtMs, entry.token);
+        throw new DelayedError();
+      }
+      const budgetPause = await pauseProvider(llm.redis, target.provider, "budget", reason, {
+        untilMs: admission.resetAtMs,
+      });
+      pauses.record(target.provider, budgetPause);
+      return await waitFor(target.provider, budgetPause);
     }
-    const result = await llm.runner.run(prepared, entry.controller.signal);
-    await llm.results.route(job, result);
-    await pauses.succeeded(provider);
-    return result;
   };
 }
 

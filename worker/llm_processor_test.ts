@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { getLogger } from "@logtape/logtape";
 import { type Config, parseConfig } from "../config/config.ts";
 import { emptyStats } from "../protocol/stats.ts";
+import { SHIPPED_PRICES } from "../economics/prices.ts";
 import { createLlmProcessors, type LlmProcessorsOptions } from "./llm_processor.ts";
 
 function configOf(env: Record<string, string>): Config {
@@ -16,6 +17,7 @@ function configOf(env: Record<string, string>): Config {
 function optionsOf(config: Config, more: Partial<LlmProcessorsOptions>): LlmProcessorsOptions {
   return {
     config,
+    prices: SHIPPED_PRICES,
     redis: {} as Redis,
     logger: getLogger(["test"]),
     tally: { processed: 0, failed: 0, givenBack: 0 },

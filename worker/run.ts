@@ -13,6 +13,7 @@ import { listenForCommands } from "./control.ts";
 import { createDrain } from "./drain.ts";
 import { createInFlight } from "./in_flight.ts";
 import { createLlmProcessors } from "./llm_processor.ts";
+import { loadPriceTable } from "../economics/prices.ts";
 import { openQueueProcessor, type QueueProcessor } from "./queue_processor.ts";
 import { startRegistration } from "./registration.ts";
 import { type CountsFile, openCountsFile } from "../protocol/counts_file.ts";
@@ -74,8 +75,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const isRedisDown = () => connection.down;
 
   const workers: Worker[] = [];
+  // The supervisor read the price table at start, so a bad LLM_PRICES never gets this far.
+  const prices = await loadPriceTable(config.llmPrices);
   const llm = createLlmProcessors({
     config,
+    prices,
     redis,
     logger,
     tally,

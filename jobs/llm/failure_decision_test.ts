@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { decide } from "./failure_decision.ts";
+import { decide, OVERLOAD_MAX_MS, OVERLOAD_WAITS, overloadWaitMs } from "./failure_decision.ts";
 import { LlmError } from "../../providers/errors.ts";
 
 Deno.test("auth and quota give the job back and name the pause", () => {
@@ -44,4 +44,37 @@ Deno.test("transient failures with producer attempts: BullMQ retries until the l
   assert.deepEqual(decide(new Error("x"), [], 5), { action: "retry", message: "x" });
   assert.equal(decide(new Error("x"), ["a", "b", "c"], 5).action, "retry");
   assert.equal(decide(new Error("x"), ["a", "b", "c", "d"], 5).action, "fail");
+});
+
+Deno.test("a billing error gives the job back and pauses the provider with reason billing", () => {
+  assert.deepEqual(decide(new LlmError("billing", "HTTP 402: credit balance too low"), [], 5), {
+    action: "give_back",
+    pause: "billing",
+    reason: "HTTP 402: credit balance too low",
+  });
+});
+
+Deno.test("an overloaded provider is waited for with jitter, no try spent, OVERLOAD_WAITS times; then it is a failed try", () => {
+  const overloaded = new LlmError("overloaded", "HTTP 529: overloaded");
+  assert.deepEqual(decide(overloaded, [], undefined, 0, () => 0.5), {
+    action: "wait",
+    delayMs: 2500,
+    reason: "HTTP 529: overloaded",
+  });
+  assert.deepEqual(decide(overloaded, [], undefined, OVERLOAD_WAITS - 1, () => 1), {
+    action: "wait",
+    delayMs: OVERLOAD_MAX_MS,
+    reason: "HTTP 529: overloaded",
+  });
+  assert.deepEqual(decide(overloaded, [], undefined, OVERLOAD_WAITS, () => 1), {
+    action: "delay",
+    delayMs: 2000,
+    message: "HTTP 529: overloaded",
+  });
+});
+
+Deno.test("an overloaded provider's retry-after is the wait, never under 1 s", () => {
+  assert.equal(overloadWaitMs(2, 30_000, () => 0), 30_000);
+  assert.equal(overloadWaitMs(0, 0, () => 0), 1000);
+  assert.equal(overloadWaitMs(0, undefined, () => 0), 1000);
 });

@@ -22,6 +22,14 @@ export interface LlmJob {
     latency_ms?: number;
   };
   metadata?: Record<string, unknown>;
+  /** The most this job may cost, in US dollars: a call whose worst case is more is not made. */
+  max_cost_usd?: number;
+  /** Answer from the result cache when an identical request was answered before. */
+  cache?: boolean;
+  /** The producer's own key for the result cache (a hash of the page), instead of the request's. */
+  content_hash?: string;
+  /** Where the job goes while its provider is paused or overloaded. */
+  fallback?: { name: string; model?: string };
 }
 
 /** The payload contract. `errorMessage` is an annotation ppr-worker shows when no branch of an `anyOf` fits. */
@@ -60,7 +68,21 @@ export const PAYLOAD_SCHEMA = {
         latency_ms: { type: "integer", minimum: 0, maximum: 3_600_000 },
       },
     },
-    metadata: { type: "object" },
+    metadata: {
+      type: "object",
+      properties: { rate_key: { type: "string", minLength: 1, maxLength: 200 } },
+    },
+    max_cost_usd: { type: "number", exclusiveMinimum: 0 },
+    cache: { type: "boolean" },
+    content_hash: { type: "string", minLength: 1, maxLength: 200 },
+    fallback: {
+      type: "object",
+      required: ["name"],
+      properties: {
+        name: { enum: [...PROVIDER_NAMES] },
+        model: { type: "string", minLength: 1 },
+      },
+    },
   },
 } as const;
 

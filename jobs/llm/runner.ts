@@ -1,4 +1,8 @@
-/** Runs one LLM job: validate the payload, pick the provider, call it within the timeout, check structured output. */
+/**
+ * Runs one LLM job: validate the payload, pick the provider, answer from the result cache or
+ * ask the fleet's budgets and rate limits, call the provider within the timeout, count what it
+ * cost, check structured output.
+ */
 
 import { UnrecoverableError } from "bullmq/errors";
 import type { Config } from "../../config/config.ts";
@@ -12,7 +16,10 @@ import type {
   ProviderContext,
 } from "../../providers/provider.ts";
 import { providerNamed } from "../../providers/registry.ts";
-import { providerStats, type WorkerStats } from "../../protocol/stats.ts";
+import { callStats, providerStats, type WorkerStats } from "../../protocol/stats.ts";
+import { likelyInputTokens, mostInputTokens } from "../../economics/estimate.ts";
+import { resultCacheKey } from "../../economics/result_cache.ts";
+import type { Admission, CallPlan, FleetLedger, Pricing, ResultCache } from "./spending.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
 import { closeSchemaChecks, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
@@ -22,6 +29,52 @@ export interface PreparedJob {
   /** The provider that runs it: the job's `provider.name`, else `LLM_PROVIDER`. */
   providerName: string;
   format: OutputFormat | undefined;
+}
+
+/** The provider and model a try calls: the job's own, or its fallback's. */
+export interface CallTarget {
+  provider: string;
+  /** `undefined`: the provider's default. */
+  model: string | undefined;
+  /** The provider this call stands in for, when it is a fallback. */
+  fallbackFrom?: string;
+}
+
+/** The job's result: what the provider answered, what it cost, and how it was had. */
+export interface JobResult extends LlmResult {
+  /** US dollars; `null` when the model has no price (counted and warned about, never as 0). */
+  cost_usd: number | null;
+  /** Answered from the result cache: no call was made. */
+  cached?: true;
+  /** For a cached answer: what it cost when it was first paid for. */
+  saved_usd?: number | null;
+  /** The provider this call stood in for (`fallback`). */
+  fallback_from?: string;
+}
+
+/** What a try of an LLM job came to. */
+export type RunOutcome =
+  | { kind: "result"; result: JobResult }
+  /** The fleet's rate limit (or a 429's reset) says wait: no call was made. */
+  | { kind: "wait"; waitMs: number; reason: string }
+  /** A budget is spent: no call was made. */
+  | { kind: "budget"; admission: Extract<Admission, { reason: "budget" }> };
+
+/** What a worker's runner spends through: the fleet's ledger, the prices, the result cache. */
+export interface Spending {
+  ledger: FleetLedger;
+  pricing: Pricing;
+  cache: ResultCache;
+  /** Said once per provider and model that has no price. */
+  warnUnpriced(provider: string, model: string): void;
+}
+
+/** The failure kinds of a call that was answered with an HTTP error before any work: nothing billed. */
+const UNBILLED = new Set(["invalid", "auth", "quota", "billing", "overloaded"]);
+
+/** Whether a job asks the result cache: it says so, or its queue is in `LLM_RESULT_CACHE`. */
+export function usesResultCache(job: LlmJob, queue: string, config: Config): boolean {
+  return job.cache ?? config.llmResultCache.includes(queue);
 }
 
 /** Validates job data. Invalid data throws `UnrecoverableError` naming the field: no retry. */
@@ -70,40 +123,164 @@ function providerFor(name: string, context: ProviderContext, made: Map<string, P
 }
 
 /** Runs prepared LLM jobs with the providers of one worker process. */
-export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
+export function createLlmRunner(
+  context: ProviderContext,
+  stats?: WorkerStats,
+  spending?: Spending,
+) {
   const { config } = context;
   const made = new Map<string, ProviderClient>();
+  let calls = 0;
   return {
     /**
-     * Calls the provider. `signal` aborts the call (drain deadline); `LLM_TIMEOUT`
-     * aborts it too and kills a CLI subprocess with everything it started.
+     * Answers the job from the result cache, or asks the fleet's budgets and rate limits and
+     * calls the provider. `signal` aborts the call (drain deadline); `LLM_TIMEOUT` aborts it
+     * too and kills a CLI subprocess with everything it started.
      */
-    async run(prepared: PreparedJob, signal: AbortSignal): Promise<LlmResult> {
+    async run(
+      prepared: PreparedJob,
+      target: CallTarget,
+      queue: string,
+      signal: AbortSignal,
+    ): Promise<RunOutcome> {
       const { job, format } = prepared;
-      const provider = providerFor(prepared.providerName, context, made);
+      const started = performance.now();
+      const provider = providerFor(target.provider, context, made);
       const timeout = AbortSignal.timeout(config.llmTimeoutMs);
       const request: LlmRequest = {
         messages: withSystemPrompt(messagesOf(job), config.llmSystemPrompt),
-        model: job.provider?.model ?? config.llmModel,
+        model: target.model,
         temperature: job.provider?.temperature ?? config.llmTemperature,
         maxTokens: job.provider?.max_tokens ?? config.llmMaxTokens,
         latencyMs: job.provider?.latency_ms,
         format,
+        promptCache: config.llmPromptCache,
+        maxCostUsd: job.max_cost_usd,
         signal: AbortSignal.any([signal, timeout]),
       };
-      const started = performance.now();
-      const figures = stats ? providerStats(stats, prepared.providerName) : undefined;
-      if (figures) figures.requests++;
+      const modelName = target.model ?? definitionOf(target.provider).defaultModel?.(config);
+      const figures = (model: string) =>
+        stats ? callStats(stats, target.provider, model, queue) : undefined;
+      const elapsed = () => Math.round(performance.now() - started);
+
+      const cacheKey = spending && usesResultCache(job, queue, config)
+        ? await resultCacheKey({
+          provider: target.provider,
+          model: modelName ?? "default",
+          request,
+          contentHash: job.content_hash,
+        })
+        : undefined;
+      if (cacheKey) {
+        const cached = await spending!.cache.read(cacheKey);
+        const counted = figures(cached?.result.model ?? modelName ?? "default");
+        if (cached) {
+          const parsed = format
+            ? await parseStructured(cached.result.text, cached.result.parsed, format)
+            : undefined;
+          if (counted) {
+            counted.cacheHits++;
+            counted.savedUsd += cached.cost_usd ?? 0;
+          }
+          return {
+            kind: "result",
+            result: {
+              ...cached.result,
+              ...(parsed !== undefined ? { parsed } : {}),
+              duration_ms: elapsed(),
+              cost_usd: 0,
+              cached: true,
+              saved_usd: cached.cost_usd,
+              ...(target.fallbackFrom ? { fallback_from: target.fallbackFrom } : {}),
+            },
+          };
+        }
+        if (counted) counted.cacheMisses++;
+      }
+
+      const definition = definitionOf(target.provider);
+      const maxOutputTokens = request.maxTokens ?? definition.defaultMaxTokens?.(config) ?? 4096;
+      const extraTokens = definition.extraInputTokens?.(config) ?? 0;
+      const worstCaseUsd = spending?.pricing.worstCaseUsd(
+        target.provider,
+        modelName,
+        mostInputTokens(request, extraTokens),
+        maxOutputTokens,
+      );
+      if (job.max_cost_usd !== undefined) {
+        if (worstCaseUsd === undefined) {
+          throw new UnrecoverableError(
+            `max_cost_usd cannot be kept: ${target.provider} model ${
+              modelName ?? "(default)"
+            } has no price (LLM_PRICES)`,
+          );
+        }
+        if (worstCaseUsd > job.max_cost_usd) {
+          throw new UnrecoverableError(
+            `this call may cost up to $${
+              worstCaseUsd.toFixed(6)
+            } (its prompt and max_tokens ${maxOutputTokens} at the model's price), over the job's max_cost_usd $${job.max_cost_usd}: lower provider.max_tokens or raise max_cost_usd`,
+          );
+        }
+      }
+      const plan: CallPlan = {
+        callId: `${queue}:${crypto.randomUUID()}:${++calls}`,
+        provider: target.provider,
+        model: modelName ?? "default",
+        queue,
+        rateKey: rateKeyOf(job),
+        inputTokens: likelyInputTokens(request),
+        maxOutputTokens,
+        worstCaseUsd,
+      };
+      const limited = spending?.ledger.limits(target.provider, queue, plan.rateKey) ?? false;
+      if (limited) {
+        if (worstCaseUsd === undefined && spending!.ledger.budgeted(target.provider, queue)) {
+          // A budget cannot count a call it cannot price: it would be counted as free.
+          throw new UnrecoverableError(
+            `${target.provider} model ${plan.model} has no price (LLM_PRICES), and a budget (LLM_BUDGET_USD) applies: add its price to LLM_PRICES`,
+          );
+        }
+        const admission = await spending!.ledger.admit(plan);
+        if (!admission.admitted) {
+          const counted = figures(plan.model);
+          if (admission.reason === "rate_limit") {
+            if (counted) counted.rateLimitWaits++;
+            return {
+              kind: "wait",
+              waitMs: admission.waitMs,
+              reason: `rate limit ${admission.limit}`,
+            };
+          }
+          if (counted) counted.budgetRefusals++;
+          return { kind: "budget", admission };
+        }
+      }
+
+      const providerFigures = stats ? providerStats(stats, target.provider) : undefined;
+      if (providerFigures) providerFigures.requests++;
       let result;
       try {
         result = await provider.call(request);
-        if (figures) {
-          figures.inputTokens += result.usage.input_tokens;
-          figures.outputTokens += result.usage.output_tokens;
-        }
       } catch (error) {
-        if (figures && !signal.aborted) {
-          figures.errors[error instanceof LlmError ? error.kind : "transient"]++;
+        const failure = error instanceof LlmError ? error : undefined;
+        if (providerFigures && !signal.aborted) {
+          providerFigures.errors[failure?.kind ?? "transient"]++;
+        }
+        // An HTTP error answered before any work is not billed; a timeout or a broken
+        // connection may have been: the budget then counts the call's worst case.
+        const billed =
+          !(failure && (UNBILLED.has(failure.kind) || /^HTTP [45]\d\d/.test(failure.message)));
+        if (spending) {
+          await spending.ledger.settle(plan, { costUsd: billed ? undefined : 0 }).catch(() => {});
+        }
+        if (
+          failure?.kind === "quota" && failure.retryAfterMs !== undefined &&
+          spending?.ledger.rateLimited(target.provider, plan.model)
+        ) {
+          // A rate limit the fleet's buckets know: they wait for the reset, every worker with them.
+          await spending.ledger.blockUntil(target.provider, plan.model, failure.retryAfterMs);
+          return { kind: "wait", waitMs: failure.retryAfterMs, reason: failure.message };
         }
         if (timeout.aborted && !signal.aborted) {
           throw new LlmError(
@@ -113,11 +290,44 @@ export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
         }
         throw error;
       }
+      const model = result.model || plan.model;
+      const costUsd = result.cost_usd ??
+        spending?.pricing.costOf(target.provider, model, result.usage);
+      if (costUsd === undefined && spending) spending.warnUnpriced(target.provider, model);
+      if (spending) await spending.ledger.settle(plan, { costUsd, usage: result.usage });
+      if (providerFigures) {
+        providerFigures.inputTokens += result.usage.input_tokens;
+        providerFigures.outputTokens += result.usage.output_tokens;
+      }
+      const counted = figures(model);
+      if (counted) {
+        counted.calls++;
+        counted.inputTokens += result.usage.input_tokens;
+        counted.outputTokens += result.usage.output_tokens;
+        counted.cacheWriteTokens += result.usage.cache_creation_input_tokens ?? 0;
+        counted.cacheReadTokens += result.usage.cache_read_input_tokens ?? 0;
+        if (costUsd === undefined) counted.unpricedCalls++;
+        else counted.costUsd += costUsd;
+        if (target.fallbackFrom) counted.fallbacks++;
+      }
       const parsed = format ? await parseStructured(result.text, result.parsed, format) : undefined;
+      const { cost_usd: _reported, ...answer } = result;
+      if (cacheKey) {
+        await spending!.cache.store(cacheKey, {
+          result: { ...answer, ...(parsed !== undefined ? { parsed } : {}) },
+          cost_usd: costUsd ?? null,
+          stored_at: Date.now(),
+        });
+      }
       return {
-        ...result,
-        ...(parsed !== undefined ? { parsed } : {}),
-        duration_ms: Math.round(performance.now() - started),
+        kind: "result",
+        result: {
+          ...answer,
+          ...(parsed !== undefined ? { parsed } : {}),
+          duration_ms: elapsed(),
+          cost_usd: costUsd ?? null,
+          ...(target.fallbackFrom ? { fallback_from: target.fallbackFrom } : {}),
+        },
       };
     },
     /** Closes every provider client this process made. */
@@ -126,4 +336,19 @@ export function createLlmRunner(context: ProviderContext, stats?: WorkerStats) {
       await Promise.allSettled([...made.values()].map((client) => client.close?.()));
     },
   };
+}
+
+/** The job's `metadata.rate_key`, if it is a text. */
+function rateKeyOf(job: LlmJob): string | undefined {
+  const key = job.metadata?.rate_key;
+  return typeof key === "string" && key !== "" ? key : undefined;
+}
+
+/** The definition of a provider the payload check has let through. */
+function definitionOf(name: string) {
+  const definition = providerNamed(name);
+  if (!definition) {
+    throw new UnrecoverableError(`invalid job data: provider.name: ${name} is not available`);
+  }
+  return definition;
 }

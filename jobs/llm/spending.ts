@@ -1,0 +1,61 @@
+/**
+ * What an LLM job's call may spend and did spend, as the runner sees it: the fleet's admission
+ * (budgets, rate limits), the prices, and the result cache, behind one interface the worker
+ * builds from the configuration.
+ */
+
+import type { Admission, CallPlan, Outcome } from "../../economics/admission.ts";
+import type { Usage } from "../../providers/provider.ts";
+
+export type { Admission, CallPlan };
+
+/** The fleet's shared budgets, rate limits and spend counters (in Redis). */
+export interface FleetLedger {
+  /** Whether any budget or rate limit applies to calls of `provider` in `queue`: else `admit` is skipped. */
+  limits(provider: string, queue: string, rateKey: string | undefined): boolean;
+  /** Whether a budget applies to calls of `provider` in `queue`. */
+  budgeted(provider: string, queue: string): boolean;
+  /** Whether a rate limit applies to `provider`'s `model` (a 429 then feeds the buckets). */
+  rateLimited(provider: string, model: string): boolean;
+  admit(plan: CallPlan): Promise<Admission>;
+  /** Settles the reservation to the real cost, and counts the call's spend (always, limits or not). */
+  settle(plan: CallPlan, outcome: Outcome): Promise<unknown>;
+  /** A provider's 429 with a reset time: the whole fleet's buckets of that model wait until then. */
+  blockUntil(provider: string, model: string, retryAfterMs: number): Promise<void>;
+}
+
+/** The prices of the models, as the runner asks for them. */
+export interface Pricing {
+  /** What a call's usage cost in US dollars; `undefined` when the model has no price. */
+  costOf(provider: string, model: string, usage: Usage): number | undefined;
+  /**
+   * The most a call can cost: every input token at the dearest input rate, `maxOutputTokens` at
+   * the output rate. With no model named, the dearest model of the provider. `undefined`: no price.
+   */
+  worstCaseUsd(
+    provider: string,
+    model: string | undefined,
+    inputTokens: number,
+    maxOutputTokens: number,
+  ): number | undefined;
+}
+
+/** The result cache, as the runner uses it. */
+export interface ResultCache {
+  read(key: string): Promise<CachedAnswerOf | undefined>;
+  store(key: string, answer: CachedAnswerOf): Promise<void>;
+}
+
+/** A cached answer: the provider's text and parsed JSON, and what it cost when first paid for. */
+export interface CachedAnswerOf {
+  result: {
+    text: string;
+    parsed?: unknown;
+    model: string;
+    provider: string;
+    usage: Usage;
+    stop_reason?: string;
+  };
+  cost_usd: number | null;
+  stored_at: number;
+}

@@ -1,0 +1,120 @@
+/** The `Spending` of one worker process, made from the configuration: the fleet's ledger in Redis, the price table, the result cache. */
+
+import type { Logger } from "@logtape/logtape";
+import type { Redis } from "ioredis";
+import type { Config } from "../../config/config.ts";
+import { createEconomics } from "../../economics/admission.ts";
+import { costOf, type PriceTable, priceOf, worstCaseUsd } from "../../economics/prices.ts";
+import { readCachedAnswer, storeCachedAnswer } from "../../economics/result_cache.ts";
+import type { Usage } from "../../providers/provider.ts";
+import type { Spending } from "./runner.ts";
+import type { FleetLedger, Pricing } from "./spending.ts";
+
+/** How long past `LLM_TIMEOUT` a call's reservation lives before it counts as spent at its worst case. */
+export const RESERVATION_MARGIN_MS = 60_000;
+
+/**
+ * The prices of `table` as the runner asks for them. With no model named (the Claude CLI picks
+ * its own), the worst case is that of the provider's dearest model.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { pricingOf } from "./spending_of.ts";
+ *
+ * const pricing = pricingOf({
+ *   date: "2026-12-01",
+ *   source: "example",
+ *   models: {
+ *     "claude/small": { input: 1, output: 5, cache_write: 1.25, cache_read: 0.1 },
+ *     "claude/large": { input: 5, output: 25, cache_write: 6.25, cache_read: 0.5 },
+ *   },
+ * });
+ * assert.equal(pricing.worstCaseUsd("claude", "small", 1_000_000, 0), 1.25);
+ * assert.equal(pricing.worstCaseUsd("claude", undefined, 0, 1_000_000), 25);
+ * assert.equal(pricing.costOf("claude", "unknown-model", { input_tokens: 1, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }), undefined);
+ * ```
+ */
+export function pricingOf(table: PriceTable): Pricing {
+  const dearest = (provider: string) =>
+    Object.entries(table.models)
+      .filter(([name]) => name.startsWith(`${provider}/`))
+      .map(([, price]) => price);
+  return {
+    costOf(provider: string, model: string, usage: Usage) {
+      const price = priceOf(table, provider, model);
+      return price && costOf(usage, price);
+    },
+    worstCaseUsd(provider, model, inputTokens, maxOutputTokens) {
+      if (model !== undefined) {
+        const price = priceOf(table, provider, model);
+        return price && worstCaseUsd(price, inputTokens, maxOutputTokens);
+      }
+      const all = dearest(provider).map((price) => worstCaseUsd(price, inputTokens, maxOutputTokens));
+      return all.length === 0 ? undefined : Math.max(...all);
+    },
+  };
+}
+
+/** The fleet's ledger of `config`'s budgets and rate limits, in `redis`. */
+export function ledgerOf(config: Config, redis: Redis): FleetLedger {
+  const budgets = config.llmBudgets ?? [];
+  const rateLimits = config.llmRateLimits ?? [];
+  const economics = createEconomics({
+    redis,
+    budgets,
+    period: config.llmBudgetPeriod,
+    rateLimits,
+    reservationTtlMs: config.llmTimeoutMs + RESERVATION_MARGIN_MS,
+  });
+  const budgeted = (provider: string, queue: string) =>
+    budgets.some((budget) =>
+      budget.scope === "overall" ||
+      (budget.scope === "provider" && budget.provider === provider) ||
+      (budget.scope === "queue" && budget.queue === queue)
+    );
+  const rateLimited = (provider: string, model: string) =>
+    rateLimits.some((limit) =>
+      (limit.scope === "provider" && limit.provider === provider) ||
+      (limit.scope === "model" && limit.provider === provider && limit.model === model)
+    );
+  return {
+    budgeted,
+    rateLimited,
+    limits: (provider, queue, rateKey) =>
+      budgeted(provider, queue) || rateLimits.some((limit) =>
+        limit.scope === "key" ? rateKey !== undefined : limit.provider === provider
+      ),
+    admit: (plan) => economics.admit(plan),
+    settle: (plan, outcome) => economics.settle(plan, outcome),
+    blockUntil: (provider, model, retryAfterMs) =>
+      economics.rateLimited(provider, model, retryAfterMs),
+  };
+}
+
+/** Everything a worker's runner spends through, made once per process. */
+export function spendingOf(
+  config: Config,
+  redis: Redis,
+  prices: PriceTable,
+  logger: Logger,
+): Spending {
+  const warned = new Set<string>();
+  return {
+    ledger: ledgerOf(config, redis),
+    pricing: pricingOf(prices),
+    cache: {
+      read: (key) => readCachedAnswer(redis, key),
+      store: (key, answer) => storeCachedAnswer(redis, key, answer, config.llmCacheTtlMs),
+    },
+    warnUnpriced(provider, model) {
+      const key = `${provider}/${model}`;
+      if (warned.has(key)) return;
+      warned.add(key);
+      logger.warn(
+        "{model} has no price in the price table (dated {date}): its calls cost unknown, counted in ppr_llm_calls_unpriced_total; add it to LLM_PRICES",
+        { model: key, date: prices.date },
+      );
+    },
+  };
+}
