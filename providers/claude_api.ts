@@ -1,7 +1,7 @@
 /** The Claude API provider: the official Anthropic SDK, Messages API. Loaded only when used. */
 
 import { classifySdkError, LlmError } from "./errors.ts";
-import type { LlmRequest, ProbeResult, ProviderResult } from "./provider.ts";
+import { type LlmRequest, type ProbeResult, type ProviderResult, usageOf } from "./provider.ts";
 import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
 
 /** `baseUrl` is `ANTHROPIC_BASE_URL`; the SDK's default when unset. */
@@ -62,10 +62,7 @@ export async function callClaudeApi(
       text,
       model: response.model ?? model,
       provider: "claude",
-      usage: {
-        input_tokens: response.usage?.input_tokens ?? 0,
-        output_tokens: response.usage?.output_tokens ?? 0,
-      },
+      usage: usageOf(response.usage ?? {}),
       stop_reason: response.stop_reason ?? undefined,
     };
   } catch (error) {

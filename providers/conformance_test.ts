@@ -206,6 +206,14 @@ async function failureOf(
   return error;
 }
 
+/** The counts of every provider's `usage`, Anthropic's four. */
+const USAGE_COUNTS = [
+  "cache_creation_input_tokens",
+  "cache_read_input_tokens",
+  "input_tokens",
+  "output_tokens",
+];
+
 const providerOf = (fixture: Fixture) => PROVIDERS.find((p) => p.name === fixture.provider)!;
 
 Deno.test("every registered provider has a conformance fixture, and every fixture a provider", () => {
@@ -251,16 +259,20 @@ for (const fixture of FIXTURES) {
 
   conformance(
     fixture,
-    "a plain prompt returns text, model, provider, usage and duration_ms",
+    "a plain prompt returns text, model, provider, usage (its four counts) and duration_ms",
     async (harness, provider) => {
       const result = await runJob(harness, fixture, { prompt: "Say hello" });
       assert.match(result.text, /hello/i);
       assert.equal(typeof result.model, "string");
       assert.notEqual(result.model, "");
       assert.equal(result.provider, provider.name);
-      for (const count of [result.usage.input_tokens, result.usage.output_tokens]) {
-        assert.ok(Number.isInteger(count) && count >= 0, `token count ${count}`);
+      assert.deepEqual(Object.keys(result.usage).sort(), USAGE_COUNTS);
+      for (const [name, count] of Object.entries(result.usage)) {
+        assert.ok(Number.isInteger(count) && count >= 0, `${name} ${count}`);
       }
+      // Only a provider that prices its own calls (the Claude CLI) says what one cost.
+      const { cost_usd: costUsd } = result as { cost_usd?: number };
+      if (costUsd !== undefined) assert.ok(Number.isFinite(costUsd) && costUsd >= 0, `${costUsd}`);
       assert.ok(Number.isInteger(result.duration_ms) && result.duration_ms >= 0);
       assert.equal(result.parsed, undefined);
     },

@@ -107,7 +107,12 @@ export function startStubLlm(): StubLlm {
           content: [{ type: "text", text: answer }],
           stop_reason: "end_turn",
           stop_sequence: null,
-          usage: { input_tokens: 11, output_tokens: 5 },
+          usage: {
+            input_tokens: 11,
+            output_tokens: 5,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+          },
         });
       }
       return Response.json({
@@ -120,7 +125,12 @@ export function startStubLlm(): StubLlm {
           message: { role: "assistant", content: answer },
           finish_reason: "stop",
         }],
-        usage: { prompt_tokens: 13, completion_tokens: 6, total_tokens: 19 },
+        usage: {
+          prompt_tokens: 13,
+          completion_tokens: 6,
+          total_tokens: 19,
+          prompt_tokens_details: { cached_tokens: 0 },
+        },
       });
     },
   );

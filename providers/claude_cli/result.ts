@@ -1,7 +1,7 @@
 /** Turns what the Claude CLI printed for one job into a result or a classified failure. Pure. */
 
 import { classifyText, type FailureKind, LlmError, resetInMs } from "../errors.ts";
-import type { ProviderResult } from "../provider.ts";
+import { type ProviderResult, usageOf } from "../provider.ts";
 
 /** The CLI's result object (`--output-format json`, or the `result` line of stream-json), as far as ppr-worker reads it. */
 export interface CliResult {
@@ -18,7 +18,7 @@ export interface CliResult {
   /** `usage_limit_reached` when a subscription's usage limit was hit. */
   api_error?: string;
   errors?: string[];
-  /** This job's tokens (in stream-json too: per result, not per process). */
+  /** This job's tokens (in stream-json too: per result, not per process); cache tokens apart. */
   usage?: {
     input_tokens?: number;
     output_tokens?: number;
@@ -26,9 +26,17 @@ export interface CliResult {
     cache_creation_input_tokens?: number;
   };
   /** Keyed by model; cumulative over a warm process's conversation. */
-  modelUsage?: Record<string, unknown>;
+  modelUsage?: Record<string, ModelUsage>;
   /** Keyed by model; this job's only (stream-json). */
-  model_usage_since_last_result?: Record<string, unknown>;
+  model_usage_since_last_result?: Record<string, ModelUsage>;
+  /** What the CLI priced the conversation at: a warm process's runs over its whole conversation. */
+  total_cost_usd?: number;
+}
+
+/** One model's figures in `modelUsage`, as far as ppr-worker reads them. */
+export interface ModelUsage {
+  /** What the CLI priced that model's tokens at, in US dollars. */
+  costUSD?: number;
 }
 
 /** What ppr-worker knows of the job besides the result: what it asked for, and when a limit resets. */
@@ -111,20 +119,45 @@ export function resultOf(parsed: CliResult, context: ResultContext): ProviderRes
   if (parsed.stop_reason === "max_tokens") {
     throw new LlmError("transient", "Claude CLI output was truncated (stop_reason max_tokens)");
   }
-  const usage = parsed.usage ?? {};
   const models = parsed.model_usage_since_last_result ?? parsed.modelUsage ?? {};
+  const costUsd = jobCostUsd(parsed);
   return {
     text: answer,
     parsed: hasStructured ? structured : undefined,
     model: Object.keys(models)[0] ?? context.requestedModel ?? "claude",
     provider: "claude",
-    usage: {
-      input_tokens: (usage.input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0) +
-        (usage.cache_creation_input_tokens ?? 0),
-      output_tokens: usage.output_tokens ?? 0,
-    },
+    usage: usageOf(parsed.usage ?? {}),
+    ...(costUsd !== undefined ? { cost_usd: costUsd } : {}),
     stop_reason: parsed.stop_reason ?? undefined,
   };
+}
+
+/**
+ * What this job cost as the CLI priced it: the sum of `costUSD` over the models used since the
+ * last result (stream-json), since `total_cost_usd` runs over a warm process's whole
+ * conversation; else `total_cost_usd` (one job per process, or a conversation just cleared).
+ * `undefined` when the CLI said neither.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { jobCostUsd } from "./result.ts";
+ *
+ * // The second job of a warm process: its own cost, not the conversation's.
+ * assert.equal(jobCostUsd({
+ *   total_cost_usd: 0.00274,
+ *   model_usage_since_last_result: { "claude-opus-5-5": { costUSD: 0.001288 } },
+ * }), 0.001288);
+ * assert.equal(jobCostUsd({ total_cost_usd: 0.001264 }), 0.001264);
+ * ```
+ */
+export function jobCostUsd(parsed: CliResult): number | undefined {
+  const costs = Object.values(parsed.model_usage_since_last_result ?? {})
+    .map((model) => model.costUSD)
+    .filter((cost): cost is number => typeof cost === "number" && Number.isFinite(cost));
+  if (costs.length > 0) return costs.reduce((sum, cost) => sum + cost, 0);
+  const total = parsed.total_cost_usd;
+  return typeof total === "number" && Number.isFinite(total) ? total : undefined;
 }
 
 /**

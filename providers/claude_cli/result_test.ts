@@ -114,24 +114,55 @@ Deno.test("structured output: retries exhausted and a text answer are transient 
   assert.equal(plain.text, "stub: Describe Ada");
 });
 
-Deno.test("success: text, this job's usage (cache reads count as input), model from this job's usage", () => {
+Deno.test("success: text, this job's usage (cache tokens apart), model and cost from this job's usage", () => {
   const result = resultOf({
     type: "result",
     subtype: "success",
     is_error: false,
     result: "hello",
     stop_reason: "end_turn",
-    usage: { input_tokens: 10, cache_read_input_tokens: 5, output_tokens: 3 },
-    modelUsage: { "claude-running-total": {} },
-    model_usage_since_last_result: { "claude-x": {} },
+    usage: {
+      input_tokens: 10,
+      cache_read_input_tokens: 5,
+      cache_creation_input_tokens: 7,
+      output_tokens: 3,
+    },
+    total_cost_usd: 0.5,
+    modelUsage: { "claude-running-total": { costUSD: 0.5 } },
+    model_usage_since_last_result: { "claude-x": { costUSD: 0.125 } },
   }, { requestedModel: undefined, schemaAsked: false });
   assert.deepEqual(result, {
     text: "hello",
     parsed: undefined,
     model: "claude-x",
     provider: "claude",
-    usage: { input_tokens: 15, output_tokens: 3 },
+    usage: {
+      input_tokens: 10,
+      output_tokens: 3,
+      cache_creation_input_tokens: 7,
+      cache_read_input_tokens: 5,
+    },
+    cost_usd: 0.125,
     stop_reason: "end_turn",
+  });
+});
+
+Deno.test("cost: a one-job process's total_cost_usd; none when the CLI says none", () => {
+  const cold = resultOf(
+    { is_error: false, result: "hi", total_cost_usd: 0.001264, usage: {} },
+    { requestedModel: "m", schemaAsked: false },
+  );
+  assert.equal(cold.cost_usd, 0.001264);
+  const silent = resultOf(
+    { is_error: false, result: "hi", usage: {} },
+    { requestedModel: "m", schemaAsked: false },
+  );
+  assert.equal("cost_usd" in silent, false);
+  assert.deepEqual(silent.usage, {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
   });
 });
 
