@@ -30,8 +30,15 @@ export interface Histogram {
   count: number;
 }
 
-/** The failure classes a provider call can end in. */
-export const ERROR_CLASSES = ["invalid", "auth", "quota", "transient"] as const;
+/** The failure classes a provider call can end in (`FailureKind` of providers/errors.ts). */
+export const ERROR_CLASSES = [
+  "invalid",
+  "auth",
+  "quota",
+  "overloaded",
+  "billing",
+  "transient",
+] as const;
 
 /** One queue's figures. */
 export interface QueueStats {
@@ -89,7 +96,7 @@ export function queueStats(stats: WorkerStats, queue: string): QueueStats {
 export function providerStats(stats: WorkerStats, provider: string): ProviderStats {
   return stats.providers[provider] ??= {
     requests: 0,
-    errors: { invalid: 0, auth: 0, quota: 0, transient: 0 },
+    errors: Object.fromEntries(ERROR_CLASSES.map((kind) => [kind, 0])) as ProviderStats["errors"],
     inputTokens: 0,
     outputTokens: 0,
   };

@@ -31,12 +31,13 @@ export interface StubBehaviour {
 }
 
 /** The error statuses the stub answers with. */
-export type StubErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 529;
+export type StubErrorStatus = 400 | 401 | 402 | 403 | 404 | 413 | 429 | 500 | 529;
 
 /** Each error status's Anthropic error type and message. */
 const ERRORS: Record<StubErrorStatus, [type: string, message: string]> = {
   400: ["invalid_request_error", "stub: invalid request"],
   401: ["authentication_error", "stub: invalid x-api-key"],
+  402: ["billing_error", "stub: your credit balance is too low to access the Anthropic API"],
   403: ["permission_error", "stub: your API key does not have permission to use this resource"],
   404: ["not_found_error", "stub: not found"],
   413: ["request_too_large", "stub: request exceeds the maximum allowed number of bytes"],
@@ -248,7 +249,8 @@ function jsonAfterMarker(text: string): Record<string, unknown> | undefined {
 
 /**
  * The behaviour the markers in `text` ask for:
- * - `STUB_ERROR=<status>` (400, 401, 403, 404, 413, 429, 500, 529): that error.
+ * - `STUB_ERROR=<status>` (400, 401, 402, 403, 404, 413, 429, 500, 529): that error, with the
+ *   API's error type for it (402: `billing_error`, the account's credit or payment).
  * - `STUB_NO_RETRY` / `STUB_RETRY`: `x-should-retry: false` / `true` on the error.
  * - `STUB_RETRY_AFTER=<s>`: `retry-after` seconds of a 429/529.
  * - `STUB_PLAIN_429`: a 429 without the `anthropic-ratelimit-unified-*` headers.

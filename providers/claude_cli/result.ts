@@ -1,6 +1,6 @@
 /** Turns what the Claude CLI printed for one job into a result or a classified failure. Pure. */
 
-import { classifyText, type FailureKind, LlmError, resetInMs } from "../errors.ts";
+import { classifyHttp, classifyText, type FailureKind, LlmError, resetInMs } from "../errors.ts";
 import { type ProviderResult, usageOf } from "../provider.ts";
 
 /** The CLI's result object (`--output-format json`, or the `result` line of stream-json), as far as ppr-worker reads it. */
@@ -49,18 +49,18 @@ export interface ResultContext {
   now?: number;
 }
 
+/**
+ * The failure class of an API error the CLI reports: by its HTTP status and error type, as an
+ * API client's would be (`classifyHttp`); a subscription's usage limit is quota whatever the
+ * status; without a status (a broken stream, no login at all) the text decides ("Not logged in"
+ * comes without one).
+ */
 function failureKind(parsed: CliResult, said: string): FailureKind {
+  if (parsed.api_error === "usage_limit_reached") return "quota";
   const status = parsed.api_error_status;
-  if (status === 401 || status === 403) return "auth";
-  if (status === 429 || parsed.api_error === "usage_limit_reached") return "quota";
-  if (status === 400 || status === 404 || status === 413 || status === 422) {
-    // A 400 that speaks of credit or quota is a quota problem, not a bad request.
-    const kind = classifyText(said);
-    return kind === "transient" ? "invalid" : kind;
-  }
-  // 500, 529 (overloaded) and a null status (broken stream) are worth another try; without a
-  // status the text decides ("Not logged in" comes without one when no login is present).
-  return typeof status === "number" ? "transient" : classifyText(said);
+  if (typeof status !== "number") return classifyText(said);
+  const type = parsed.api_error_type;
+  return classifyHttp(status, said, undefined, type ? [type] : []).kind;
 }
 
 /** A pause for a 429 that is the server's short-term rate limit ("not your usage limit"), not a usage limit. */
@@ -74,7 +74,8 @@ function serverLimitMs(parsed: CliResult): number | undefined {
 
 /**
  * The job's result, or an `LlmError` naming its failure class:
- * - an API error: by `api_error_status` (401/403 auth, 429 quota, 400 invalid, 5xx and 529
+ * - an API error: by `api_error_status` and `api_error_type` (401/403 auth; 402 or
+ *   `billing_error` billing; 429 quota; 529 or `overloaded_error` overloaded; 400 invalid; 500
  *   transient), else by its text. A quota pause lasts until the reset time the CLI gave, or
  *   `SERVER_RATE_LIMIT_PAUSE_MS` for the server's own rate limit;
  * - `error_max_structured_output_retries` (the model's JSON failed the schema 5 times), and a

@@ -37,7 +37,27 @@ const REAL: Record<string, CliResult> = {
     api_error_status: 500,
     result: "API Error: 500 stub: internal server error.",
   },
-  overloaded529: { ...ERROR, api_error_status: 529, result: "API Error: 529 stub: overloaded." },
+  overloaded529: {
+    ...ERROR,
+    api_error_status: 529,
+    api_error_type: "overloaded_error",
+    result: "API Error: 529 stub: overloaded. This is a server-side issue, usually temporary — " +
+      "try again in a moment. If it persists, check your inference gateway (127.0.0.1:42079).",
+  },
+  billing402: {
+    ...ERROR,
+    api_error_status: 402,
+    api_error_type: "billing_error",
+    result: "Credit balance is too low",
+  },
+  // Anthropic's answer to an organization's own spend limit: a 400 (the text is the API's).
+  spendLimit400: {
+    ...ERROR,
+    api_error_status: 400,
+    api_error_type: "invalid_request_error",
+    result: "API Error: 400 You have reached your specified API usage limits. " +
+      "You will regain access on 2027-01-01 at 00:00 UTC.",
+  },
   brokenStream: {
     ...ERROR,
     api_error_status: null,
@@ -71,15 +91,31 @@ function failureOf(parsed: CliResult, schemaAsked = false): LlmError {
   throw new Error("expected a failure");
 }
 
-Deno.test("401 and 403 are auth; 400 is invalid; 500, 529 and a broken stream are transient", () => {
+Deno.test("401 and 403 are auth; 400 is invalid; 500 and a broken stream are transient", () => {
   assert.equal(failureOf(REAL.oauth401).kind, "auth");
   assert.match(failureOf(REAL.oauth401).message, /HTTP 401.*Not logged in/);
   assert.equal(failureOf(REAL.key401).kind, "auth");
   assert.equal(failureOf(REAL.forbidden403).kind, "auth");
   assert.equal(failureOf(REAL.bad400).kind, "invalid");
   assert.equal(failureOf(REAL.error500).kind, "transient");
-  assert.equal(failureOf(REAL.overloaded529).kind, "transient");
   assert.equal(failureOf(REAL.brokenStream).kind, "transient");
+});
+
+Deno.test("529 overloaded_error is overloaded; 402 billing_error and a spend limit's 400 are billing", () => {
+  const overloaded = failureOf(REAL.overloaded529);
+  assert.equal(overloaded.kind, "overloaded");
+  assert.match(overloaded.message, /^Claude CLI \(HTTP 529\): API Error: 529 stub: overloaded/);
+  // The status alone, or the type alone, says as much.
+  assert.equal(failureOf({ ...REAL.overloaded529, api_error_type: undefined }).kind, "overloaded");
+  assert.equal(
+    failureOf({ ...REAL.error500, api_error_type: "overloaded_error" }).kind,
+    "overloaded",
+  );
+  const billing = failureOf(REAL.billing402);
+  assert.equal(billing.kind, "billing");
+  assert.equal(billing.message, "Claude CLI (HTTP 402): Credit balance is too low");
+  assert.equal(failureOf({ ...REAL.billing402, api_error_status: 400 }).kind, "billing");
+  assert.equal(failureOf(REAL.spendLimit400).kind, "billing");
 });
 
 Deno.test("a usage limit is quota until its reset time; the server's own 429 pauses for a minute", () => {
