@@ -61,6 +61,12 @@ export interface LlmRequest {
   temperature?: number;
   maxTokens?: number;
   format?: OutputFormat;
+  /**
+   * Claude API only: mark the system prompt as the stable prefix the provider may cache
+   * (Anthropic's prompt caching), so jobs that share it read it at a tenth of the input price
+   * after the first writes it. Other providers cache without being asked, or not at all.
+   */
+  promptCache?: boolean;
   /** Echo only: how long to wait before answering (the job's `latency_ms`, else `ECHO_LATENCY`). */
   latencyMs?: number;
   /** Aborted on the job timeout and when a drain gives the job back. */
