@@ -67,6 +67,13 @@ export interface LlmRequest {
    * after the first writes it. Other providers cache without being asked, or not at all.
    */
   promptCache?: boolean;
+  /**
+   * The most this call may cost, in US dollars (the job's `max_cost_usd`), a number > 0. The
+   * Claude CLI enforces it itself (`--max-budget-usd`, in a process of its own: a warm
+   * process's budget would count its whole conversation); for the APIs the caller checks the
+   * call's worst case before it is made.
+   */
+  maxCostUsd?: number;
   /** Echo only: how long to wait before answering (the job's `latency_ms`, else `ECHO_LATENCY`). */
   latencyMs?: number;
   /** Aborted on the job timeout and when a drain gives the job back. */

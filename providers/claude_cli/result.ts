@@ -44,6 +44,8 @@ export interface ResultContext {
   requestedModel: string | undefined;
   /** A JSON schema was given (`--json-schema`): the answer must come as `structured_output`. */
   schemaAsked: boolean;
+  /** The job's cost ceiling, given as `--max-budget-usd`. */
+  maxCostUsd?: number;
   /** Epoch ms of a usage limit's reset, from a stream-json `rate_limit_event`. */
   resetsAt?: number;
   now?: number;
@@ -78,12 +80,24 @@ function serverLimitMs(parsed: CliResult): number | undefined {
  *   `billing_error` billing; 429 quota; 529 or `overloaded_error` overloaded; 400 invalid; 500
  *   transient), else by its text. A quota pause lasts until the reset time the CLI gave, or
  *   `SERVER_RATE_LIMIT_PAUSE_MS` for the server's own rate limit;
+ * - `error_max_budget_usd` (the job's `--max-budget-usd` reached): invalid, as the same job
+ *   would cost as much again;
  * - `error_max_structured_output_retries` (the model's JSON failed the schema 5 times), and a
  *   success without `structured_output` although a schema was asked for: transient, naming why;
  * - an empty or truncated answer: transient.
  */
 export function resultOf(parsed: CliResult, context: ResultContext): ProviderResult {
   const now = context.now ?? Date.now();
+  if (parsed.subtype === "error_max_budget_usd") {
+    const ceiling = context.maxCostUsd === undefined ? "" : ` ($${context.maxCostUsd})`;
+    const cost = jobCostUsd(parsed);
+    throw new LlmError(
+      "invalid",
+      `the job's max_cost_usd${ceiling} was reached: ${
+        parsed.errors?.[0] ?? "maximum budget reached"
+      }${cost === undefined ? "" : `; the call cost $${cost}`}`,
+    );
+  }
   if (parsed.subtype === "error_max_structured_output_retries") {
     throw new LlmError(
       "transient",

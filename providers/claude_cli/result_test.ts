@@ -69,6 +69,17 @@ const REAL: Record<string, CliResult> = {
     is_error: true,
     errors: ["Failed to provide valid structured output after 5 attempts — /n: must be integer"],
   },
+  // `--max-budget-usd 0.0001`: the CLI checks the budget after the model call, so the call was
+  // made and paid for; its answer is dropped (no `result`) and its usage zeroed.
+  budget: {
+    type: "result",
+    subtype: "error_max_budget_usd",
+    is_error: true,
+    errors: ["Reached maximum budget ($0.0001)"],
+    total_cost_usd: 0.001308,
+    stop_reason: "end_turn",
+    usage: { input_tokens: 0, output_tokens: 0 },
+  },
   textInstead: {
     type: "result",
     subtype: "success",
@@ -249,5 +260,25 @@ Deno.test("cold output: garbage, empty, truncated and refused arguments are tran
   assert.equal(
     outputFailure({ code: 1, stdout: JSON.stringify(REAL.oauth401), stderr: "" }).kind,
     "auth",
+  );
+});
+
+Deno.test("the job's max_cost_usd reached (error_max_budget_usd) is invalid, naming the ceiling and what the call cost", () => {
+  let error: unknown;
+  try {
+    resultOf(REAL.budget, { requestedModel: undefined, schemaAsked: false, maxCostUsd: 0.0001 });
+  } catch (thrown) {
+    error = thrown;
+  }
+  assert.ok(error instanceof LlmError);
+  assert.equal(error.kind, "invalid");
+  assert.equal(
+    error.message,
+    "the job's max_cost_usd ($0.0001) was reached: Reached maximum budget ($0.0001); " +
+      "the call cost $0.001308",
+  );
+  assert.equal(
+    outputFailure({ code: 1, stdout: JSON.stringify(REAL.budget), stderr: "" }).kind,
+    "invalid",
   );
 });
