@@ -22,6 +22,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["jobs"],
   // The read model: workers, queues with their counts, provider pauses, as data.
   ["state"],
+  // What LLM calls cost and may cost: prices, budgets, token-rate limits; above providers, whose
+  // usage it prices.
+  ["economics"],
   ["providers"],
   ["config"],
   ["redis", "protocol", "log", "async", "text"],
