@@ -30,13 +30,13 @@ export interface Histogram {
   count: number;
 }
 
-/** The failure classes a provider call can end in. */
+/** The failure classes a provider call can end in (`FailureKind` of providers/errors.ts). */
 export const ERROR_CLASSES = [
   "invalid",
   "auth",
   "quota",
-  "billing",
   "overloaded",
+  "billing",
   "transient",
 ] as const;
 
@@ -164,7 +164,7 @@ export function queueStats(stats: WorkerStats, queue: string): QueueStats {
 export function providerStats(stats: WorkerStats, provider: string): ProviderStats {
   return stats.providers[provider] ??= {
     requests: 0,
-    errors: { invalid: 0, auth: 0, quota: 0, billing: 0, overloaded: 0, transient: 0 },
+    errors: Object.fromEntries(ERROR_CLASSES.map((kind) => [kind, 0])) as ProviderStats["errors"],
     inputTokens: 0,
     outputTokens: 0,
   };

@@ -1,7 +1,7 @@
 /** The Claude API provider: the official Anthropic SDK, Messages API. Loaded only when used. */
 
 import { classifySdkError, LlmError } from "./errors.ts";
-import type { LlmRequest, ProbeResult, ProviderResult } from "./provider.ts";
+import { type LlmRequest, type ProbeResult, type ProviderResult, usageOf } from "./provider.ts";
 import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
 
 /** `baseUrl` is `ANTHROPIC_BASE_URL`; the SDK's default when unset. */
@@ -23,6 +23,31 @@ const clientFor = sdkClientCache(async (options: ClaudeApiOptions) => {
   });
 });
 
+/**
+ * The request's `system`: the text as it is, or, with `promptCache`, one text block marked
+ * `cache_control: ephemeral`, which makes everything up to it (the tools, then the system
+ * prompt: the API's prefix order) a cache entry later requests read instead of paying for.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { systemParameter } from "./claude_api.ts";
+ *
+ * assert.equal(systemParameter("Be terse.", false), "Be terse.");
+ * assert.deepEqual(systemParameter("Be terse.", true), [
+ *   { type: "text", text: "Be terse.", cache_control: { type: "ephemeral" } },
+ * ]);
+ * ```
+ */
+export function systemParameter(
+  system: string,
+  promptCache: boolean,
+): string | { type: "text"; text: string; cache_control: { type: "ephemeral" } }[] {
+  return promptCache
+    ? [{ type: "text", text: system, cache_control: { type: "ephemeral" } }]
+    : system;
+}
+
 /** Calls the Messages API once. */
 export async function callClaudeApi(
   options: ClaudeApiOptions,
@@ -37,7 +62,7 @@ export async function callClaudeApi(
       model,
       max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-      ...(system ? { system } : {}),
+      ...(system ? { system: systemParameter(system, request.promptCache ?? false) } : {}),
       messages: request.messages.filter((message) => message.role !== "system").map((message) => ({
         role: message.role as "user" | "assistant",
         content: message.content,
@@ -62,10 +87,7 @@ export async function callClaudeApi(
       text,
       model: response.model ?? model,
       provider: "claude",
-      usage: {
-        input_tokens: response.usage?.input_tokens ?? 0,
-        output_tokens: response.usage?.output_tokens ?? 0,
-      },
+      usage: usageOf(response.usage ?? {}),
       stop_reason: response.stop_reason ?? undefined,
     };
   } catch (error) {

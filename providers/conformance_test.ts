@@ -1,8 +1,9 @@
 /**
  * Every registered provider through the same contract, the way a worker calls it, against stub
  * servers that follow the real APIs (the Claude CLI only when it is installed): a plain prompt,
- * a JSON Schema, an auth failure, a quota, a server error, a timeout, and the cheap probe. A
- * failure a provider cannot meet (echo has no login) it declares, and the test checks that.
+ * a JSON Schema, an auth failure, a quota, a server error, an overloaded server, a billing
+ * error, a timeout, and the cheap probe. A failure a provider cannot meet (echo has no login)
+ * it declares, and the test checks that.
  */
 
 import { strict as assert } from "node:assert";
@@ -32,6 +33,11 @@ interface Harness extends AsyncDisposable {
   authPrompt?: string;
   quotaPrompt?: string;
   serverErrorPrompt?: string;
+  /** Prompts its server answers as overloaded (529, 503) and as an account that cannot pay. */
+  overloadedPrompt?: string;
+  billingPrompt?: string;
+  /** The `retry-after` its server sends with an overloaded answer, when the provider sees it. */
+  overloadedRetryAfterMs?: number;
   /** A job answered only long after the call's deadline (`LLM_TIMEOUT` 1 s), and its settings. */
   slow: { prompt: string; env?: Record<string, string> };
   /** How many requests that spend tokens (a model call) its server has received. */
@@ -62,6 +68,9 @@ const claudeApi: Fixture = {
       authPrompt: "STUB_ERROR=401",
       quotaPrompt: "STUB_ERROR=429 STUB_RETRY_AFTER=7",
       serverErrorPrompt: "STUB_ERROR=500",
+      overloadedPrompt: "STUB_ERROR=529",
+      billingPrompt: "STUB_ERROR=402",
+      overloadedRetryAfterMs: 1000,
       slow: { prompt: "STUB_SLEEP=30000" },
       paidRequests: () => stub.messageRequests().length,
       [Symbol.asyncDispose]: () => stub[Symbol.asyncDispose](),
@@ -90,6 +99,9 @@ function claudeCli(mode: "cold" | "warm"): Fixture {
         authPrompt: "STUB_ERROR=401",
         quotaPrompt: "STUB_ERROR=429 STUB_RETRY_AFTER=7",
         serverErrorPrompt: "STUB_ERROR=500",
+        // The CLI reports the status and error type, not the retry-after.
+        overloadedPrompt: "STUB_ERROR=529",
+        billingPrompt: "STUB_ERROR=402",
         slow: { prompt: "STUB_SLEEP=30000" },
         paidRequests: () => stub.messageRequests().length,
         async [Symbol.asyncDispose]() {
@@ -119,6 +131,9 @@ function chatCompletions(provider: string, keyVariable: string, urlVariable: str
         authPrompt: "AUTH",
         quotaPrompt: "QUOTA",
         serverErrorPrompt: "FAIL",
+        overloadedPrompt: "OVERLOADED",
+        billingPrompt: "BILLING",
+        overloadedRetryAfterMs: 1000,
         slow: { prompt: "SLEEP30000" },
         paidRequests: () =>
           stub.requests.filter((request) => !request.path.endsWith("/models")).length,
@@ -206,6 +221,14 @@ async function failureOf(
   return error;
 }
 
+/** The counts of every provider's `usage`, Anthropic's four. */
+const USAGE_COUNTS = [
+  "cache_creation_input_tokens",
+  "cache_read_input_tokens",
+  "input_tokens",
+  "output_tokens",
+];
+
 const providerOf = (fixture: Fixture) => PROVIDERS.find((p) => p.name === fixture.provider)!;
 
 Deno.test("every registered provider has a conformance fixture, and every fixture a provider", () => {
@@ -251,16 +274,20 @@ for (const fixture of FIXTURES) {
 
   conformance(
     fixture,
-    "a plain prompt returns text, model, provider, usage and duration_ms",
+    "a plain prompt returns text, model, provider, usage (its four counts) and duration_ms",
     async (harness, provider) => {
       const result = await runJob(harness, fixture, { prompt: "Say hello" });
       assert.match(result.text, /hello/i);
       assert.equal(typeof result.model, "string");
       assert.notEqual(result.model, "");
       assert.equal(result.provider, provider.name);
-      for (const count of [result.usage.input_tokens, result.usage.output_tokens]) {
-        assert.ok(Number.isInteger(count) && count >= 0, `token count ${count}`);
+      assert.deepEqual(Object.keys(result.usage).sort(), USAGE_COUNTS);
+      for (const [name, count] of Object.entries(result.usage)) {
+        assert.ok(Number.isInteger(count) && count >= 0, `${name} ${count}`);
       }
+      // Only a provider that prices its own calls (the Claude CLI) says what one cost.
+      const { cost_usd: costUsd } = result as { cost_usd?: number };
+      if (costUsd !== undefined) assert.ok(Number.isFinite(costUsd) && costUsd >= 0, `${costUsd}`);
       assert.ok(Number.isInteger(result.duration_ms) && result.duration_ms >= 0);
       assert.equal(result.parsed, undefined);
     },
@@ -331,6 +358,28 @@ for (const fixture of FIXTURES) {
         (await failureOf(harness, fixture, harness.serverErrorPrompt)).kind,
         "transient",
       );
+    },
+  );
+
+  conformance(
+    fixture,
+    "an overloaded server (529, 503) is class overloaded, with its retry-after; a billing error " +
+      "is class billing; or the provider calls nothing that could answer so",
+    async (harness, provider) => {
+      if (!harness.overloadedPrompt || !harness.billingPrompt) {
+        const { spendsTokens } = provider.describe({
+          config: configOf(fixture.provider, harness.env),
+          subprocessEnv: subprocessEnvOf(harness.env),
+        });
+        assert.equal(spendsTokens, false, "a provider that spends tokens can be overloaded");
+        return;
+      }
+      const overloaded = await failureOf(harness, fixture, harness.overloadedPrompt);
+      assert.equal(overloaded.kind, "overloaded", overloaded.message);
+      assert.equal(overloaded.retryAfterMs, harness.overloadedRetryAfterMs);
+      const billing = await failureOf(harness, fixture, harness.billingPrompt);
+      assert.equal(billing.kind, "billing", billing.message);
+      assert.equal(billing.retryAfterMs, undefined);
     },
   );
 

@@ -2,7 +2,7 @@
 
 import { delay } from "../async/mod.ts";
 import { duration } from "../config/rules.ts";
-import { defineProvider, type LlmRequest, type ProviderResult } from "./provider.ts";
+import { defineProvider, type LlmRequest, type ProviderResult, usageOf } from "./provider.ts";
 
 /**
  * Returns the text of the last user message (the prompt itself for a string
@@ -20,7 +20,7 @@ export async function callEcho(
     text: lastUser?.content ?? "",
     model: "echo",
     provider: "echo",
-    usage: { input_tokens: 0, output_tokens: 0 },
+    usage: usageOf(),
     stop_reason: "end_turn",
   };
 }

@@ -7,6 +7,8 @@ import {
   type LlmRequest,
   type ProbeResult,
   type ProviderResult,
+  type Usage,
+  usageOf,
 } from "./provider.ts";
 import { sdkClientCache, type SdkClientOptions } from "./sdk_client.ts";
 
@@ -30,6 +32,43 @@ const clientFor = sdkClientCache(async (options: OpenAiOptions) => {
     timeout: options.timeoutMs,
   });
 });
+
+/** Chat Completions' token counts, as far as ppr-worker reads them. */
+export interface CompletionUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+}
+
+/**
+ * Chat Completions' counts in Anthropic's sense: `prompt_tokens` includes the cached ones
+ * (`prompt_tokens_details.cached_tokens`), so they are taken out of `input_tokens` and counted
+ * as cache reads. The API reports no cache writes.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { usageOfCompletion } from "./openai.ts";
+ *
+ * const usage = { prompt_tokens: 1200, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 1024 } };
+ * assert.deepEqual(usageOfCompletion(usage), {
+ *   input_tokens: 176,
+ *   output_tokens: 30,
+ *   cache_creation_input_tokens: 0,
+ *   cache_read_input_tokens: 1024,
+ * });
+ * ```
+ */
+export function usageOfCompletion(usage: CompletionUsage | null | undefined): Usage {
+  const prompt = usage?.prompt_tokens ?? 0;
+  // A server that reports more cached tokens than prompt tokens is wrong; never go negative.
+  const cached = Math.min(prompt, usage?.prompt_tokens_details?.cached_tokens ?? 0);
+  return usageOf({
+    input_tokens: prompt - cached,
+    output_tokens: usage?.completion_tokens,
+    cache_read_input_tokens: cached,
+  });
+}
 
 /** Calls Chat Completions once. */
 export async function callOpenAi(
@@ -70,10 +109,7 @@ export async function callOpenAi(
       text,
       model: completion.model ?? model,
       provider: "openai",
-      usage: {
-        input_tokens: completion.usage?.prompt_tokens ?? 0,
-        output_tokens: completion.usage?.completion_tokens ?? 0,
-      },
+      usage: usageOfCompletion(completion.usage),
       stop_reason: choice?.finish_reason ?? undefined,
     };
   } catch (error) {

@@ -16,6 +16,44 @@ export interface OutputFormat {
   strict?: boolean;
 }
 
+/**
+ * Tokens of one call, in Anthropic's sense: `input_tokens` excludes the cache's. What a call
+ * costs is each count at its own price (`cache_creation_input_tokens` at the cache-write price,
+ * `cache_read_input_tokens` at the cache-read price): see `economics/prices.ts`.
+ */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
+/**
+ * A `Usage` of the counts given, 0 for each one missing or `null` (as the APIs send a cache
+ * count that does not apply).
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { usageOf } from "./provider.ts";
+ *
+ * assert.deepEqual(usageOf({ input_tokens: 12, cache_read_input_tokens: null }), {
+ *   input_tokens: 12,
+ *   output_tokens: 0,
+ *   cache_creation_input_tokens: 0,
+ *   cache_read_input_tokens: 0,
+ * });
+ * ```
+ */
+export function usageOf(counts: { [Count in keyof Usage]?: number | null } = {}): Usage {
+  return {
+    input_tokens: counts.input_tokens ?? 0,
+    output_tokens: counts.output_tokens ?? 0,
+    cache_creation_input_tokens: counts.cache_creation_input_tokens ?? 0,
+    cache_read_input_tokens: counts.cache_read_input_tokens ?? 0,
+  };
+}
+
 /** One call of a provider, built from a job and the defaults of the configuration. */
 export interface LlmRequest {
   messages: Message[];
@@ -23,6 +61,19 @@ export interface LlmRequest {
   temperature?: number;
   maxTokens?: number;
   format?: OutputFormat;
+  /**
+   * Claude API only: mark the system prompt as the stable prefix the provider may cache
+   * (Anthropic's prompt caching), so jobs that share it read it at a tenth of the input price
+   * after the first writes it. Other providers cache without being asked, or not at all.
+   */
+  promptCache?: boolean;
+  /**
+   * The most this call may cost, in US dollars (the job's `max_cost_usd`), a number > 0. The
+   * Claude CLI enforces it itself (`--max-budget-usd`, in a process of its own: a warm
+   * process's budget would count its whole conversation); for the APIs the caller checks the
+   * call's worst case before it is made.
+   */
+  maxCostUsd?: number;
   /** Echo only: how long to wait before answering (the job's `latency_ms`, else `ECHO_LATENCY`). */
   latencyMs?: number;
   /** Aborted on the job timeout and when a drain gives the job back. */
@@ -35,13 +86,19 @@ export interface LlmResult {
   parsed?: unknown;
   model: string;
   provider: string;
-  usage: { input_tokens: number; output_tokens: number };
+  usage: Usage;
   stop_reason?: string;
   duration_ms: number;
 }
 
 /** What a provider returns; `parsed` only when the provider already parsed structured output. */
-export type ProviderResult = Omit<LlmResult, "duration_ms">;
+export interface ProviderResult extends Omit<LlmResult, "duration_ms"> {
+  /**
+   * What the call cost in US dollars, only when the provider itself says so (the Claude CLI's
+   * own accounting, this job's share only); else the caller prices `usage` from a price table.
+   */
+  cost_usd?: number;
+}
 
 /** Calls the model once. Throws an `LlmError` that names its failure class. */
 export type Provider = (request: LlmRequest) => Promise<ProviderResult>;
@@ -162,7 +219,7 @@ export interface ProviderDefinition<
  * @example
  * ```ts
  * import { strict as assert } from "node:assert";
- * import { defineProvider } from "./provider.ts";
+ * import { defineProvider, usageOf } from "./provider.ts";
  * import { duration } from "../config/rules.ts";
  *
  * const silent = defineProvider({
@@ -172,7 +229,7 @@ export interface ProviderDefinition<
  *   },
  *   pauses: [],
  *   create: () => ({
- *     call: () => Promise.resolve({ text: "", model: "none", provider: "silent", usage: { input_tokens: 0, output_tokens: 0 } }),
+ *     call: () => Promise.resolve({ text: "", model: "none", provider: "silent", usage: usageOf() }),
  *   }),
  *   describe: () => ({ mode: "silent", configDir: null, spendsTokens: false }),
  * });

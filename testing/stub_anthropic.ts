@@ -31,12 +31,13 @@ export interface StubBehaviour {
 }
 
 /** The error statuses the stub answers with. */
-export type StubErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 529;
+export type StubErrorStatus = 400 | 401 | 402 | 403 | 404 | 413 | 429 | 500 | 529;
 
 /** Each error status's Anthropic error type and message. */
 const ERRORS: Record<StubErrorStatus, [type: string, message: string]> = {
   400: ["invalid_request_error", "stub: invalid request"],
   401: ["authentication_error", "stub: invalid x-api-key"],
+  402: ["billing_error", "stub: your credit balance is too low to access the Anthropic API"],
   403: ["permission_error", "stub: your API key does not have permission to use this resource"],
   404: ["not_found_error", "stub: not found"],
   413: ["request_too_large", "stub: request exceeds the maximum allowed number of bytes"],
@@ -65,7 +66,12 @@ export interface MessagesBody {
   system?: string | ContentBlock[];
   /** The CLI also sends `role: "system"` turns (its environment block) among the messages. */
   messages?: { role: string; content: string | ContentBlock[] }[];
-  tools?: { name: string; description?: string; input_schema?: JsonSchema }[];
+  tools?: {
+    name: string;
+    description?: string;
+    input_schema?: JsonSchema;
+    cache_control?: unknown;
+  }[];
   output_config?: { effort?: string; format?: { type?: string; schema?: JsonSchema } };
   [key: string]: unknown;
 }
@@ -137,6 +143,24 @@ export interface StubAnthropic extends AsyncDisposable {
   lastUserText(request: StubRequest): string;
   /** Forgets the requests received so far. */
   clear(): void;
+  /** How many 429s the stub-wide rate limit ({@link StubOptions.rateLimit}) has sent. */
+  readonly rateLimited: number;
+}
+
+/**
+ * A stub-wide rate limit, per minute, as the API enforces one: a token bucket per dimension,
+ * its capacity the per-minute limit, refilled continuously, full at start. A request that does
+ * not fit in every bucket is answered 429 `rate_limit_error` with `retry-after` (whole seconds
+ * until it would fit) and the `anthropic-ratelimit-*` headers, and takes nothing. Input tokens
+ * count as the API counts them, `input_tokens` plus `cache_creation_input_tokens` (cache reads
+ * do not count). Output tokens follow the API's estimate: `max_tokens` is taken when the
+ * request starts and what was not used given back when it is answered (so a request whose
+ * `max_tokens` exceeds the output limit never fits; the Claude CLI asks for 128,000).
+ */
+export interface StubRateLimit {
+  requestsPerMinute?: number;
+  inputTokensPerMinute?: number;
+  outputTokensPerMinute?: number;
 }
 
 /** Options of {@link startStubAnthropic}. */
@@ -151,6 +175,17 @@ export interface StubOptions {
    * answers a wrong key. Unset: every key and token is accepted.
    */
   credential?: string;
+  /**
+   * Prompt caching: a marked prefix of fewer tokens than this (the stub's count, 4 characters a
+   * token) is not cached, as the API caches nothing below its per-model minimum (1,024 to 4,096
+   * tokens). The default caches any marked prefix, so tests need no long prompts.
+   * @default {0}
+   */
+  minCacheTokens?: number;
+  /** A stub-wide rate limit: see {@link StubRateLimit}. Unset: none. */
+  rateLimit?: StubRateLimit;
+  /** The clock that refills the rate limit's buckets (a test's fake clock). @default {performance} */
+  clock?: { now(): number };
 }
 
 /** The text of one message content (a string or blocks), tool inputs and results included. */
@@ -248,7 +283,8 @@ function jsonAfterMarker(text: string): Record<string, unknown> | undefined {
 
 /**
  * The behaviour the markers in `text` ask for:
- * - `STUB_ERROR=<status>` (400, 401, 403, 404, 413, 429, 500, 529): that error.
+ * - `STUB_ERROR=<status>` (400, 401, 402, 403, 404, 413, 429, 500, 529): that error, with the
+ *   API's error type for it (402: `billing_error`, the account's credit or payment).
  * - `STUB_NO_RETRY` / `STUB_RETRY`: `x-should-retry: false` / `true` on the error.
  * - `STUB_RETRY_AFTER=<s>`: `retry-after` seconds of a 429/529.
  * - `STUB_PLAIN_429`: a 429 without the `anthropic-ratelimit-unified-*` headers.
@@ -366,6 +402,99 @@ function errorHeaders(status: StubErrorStatus, behaviour: StubBehaviour): Record
   });
 }
 
+/** Tokens of `text` without the 1-token floor of {@link tokens}: for parts of a prompt. */
+const tokensOfPart = (text: string) => Math.ceil(text.length / 4);
+
+/** The text the stub counts as a request's input: tool definitions, system, messages. */
+function inputTextOf(body: MessagesBody): string {
+  const system = systemTextOf(body);
+  return [
+    ...(body.tools ?? []).map(({ cache_control: _, ...tool }) => JSON.stringify(tool)),
+    ...(system ? [system] : []),
+    ...(body.messages ?? []).map((message) => contentText(message.content)),
+  ].join("\n");
+}
+
+/**
+ * The system block of the Claude CLI's attribution (`x-anthropic-billing-header: cc_version=…`),
+ * different with every prompt: for the API a header, not prompt, so it is no part of a cache
+ * prefix (else no CLI request would ever read the cache).
+ */
+const BILLING_HEADER_BLOCK = /^x-anthropic-billing-header:/;
+
+/**
+ * The cache prefixes a request marks, shortest first: for each tool or system block that
+ * carries `cache_control`, the tools and system blocks up to and including it (the API's prefix
+ * order is tools, system, messages). Breakpoints in messages are not simulated.
+ */
+function cachePrefixes(body: MessagesBody): string[] {
+  const system = typeof body.system === "string"
+    ? [{ text: body.system, marked: false }]
+    : (body.system ?? []).filter((block) => !BILLING_HEADER_BLOCK.test(block.text ?? ""))
+      .map((block) => ({ text: block.text ?? "", marked: block.cache_control !== undefined }));
+  const parts: { text: string; marked: boolean }[] = [
+    ...(body.tools ?? []).map(({ cache_control, ...tool }) => ({
+      text: JSON.stringify(tool),
+      marked: cache_control !== undefined,
+    })),
+    ...system,
+  ];
+  const prefixes: string[] = [];
+  parts.forEach((part, index) => {
+    if (part.marked) prefixes.push(parts.slice(0, index + 1).map(({ text }) => text).join("\n"));
+  });
+  return prefixes;
+}
+
+/** The SHA-256 of a model's cache prefix, in hex: the key of a cache entry. */
+async function cacheKey(model: string | undefined, prefix: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${model}\u0000${prefix}`));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** One dimension of {@link StubRateLimit}: a token bucket of `limit` a minute. */
+interface Bucket {
+  name: "requests" | "input-tokens" | "output-tokens";
+  limit: number;
+  level: number;
+  /** The clock's time of the last refill, in milliseconds. */
+  at: number;
+}
+
+/** Refills `bucket` for the time since its last refill, up to its capacity. */
+function refill(bucket: Bucket, now: number): void {
+  bucket.level = Math.min(bucket.limit, bucket.level + (now - bucket.at) * bucket.limit / 60_000);
+  bucket.at = now;
+}
+
+/** Milliseconds until `amount` fits in `bucket` (0: it fits now; a full minute: it never will). */
+function waitMs(bucket: Bucket, amount: number): number {
+  if (amount > bucket.limit) return 60_000;
+  return amount <= bucket.level ? 0 : Math.ceil((amount - bucket.level) * 60_000 / bucket.limit);
+}
+
+/** The `anthropic-ratelimit-<dimension>-*` headers of `buckets`, `reset` when each is full again. */
+function rateLimitHeaders(buckets: Bucket[], now: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const fullAt = (bucket: Bucket) =>
+    new Date(Date.now() + (bucket.limit - bucket.level) * 60_000 / bucket.limit).toISOString();
+  for (const bucket of buckets) {
+    refill(bucket, now);
+    headers[`anthropic-ratelimit-${bucket.name}-limit`] = String(bucket.limit);
+    headers[`anthropic-ratelimit-${bucket.name}-remaining`] = String(Math.floor(bucket.level));
+    headers[`anthropic-ratelimit-${bucket.name}-reset`] = fullAt(bucket);
+  }
+  // `tokens-*`: the most restrictive of the token limits, as the API reports it.
+  const tight = buckets.filter((bucket) => bucket.name !== "requests")
+    .sort((a, b) => a.level / a.limit - b.level / b.limit)[0];
+  if (tight) {
+    headers["anthropic-ratelimit-tokens-limit"] = String(tight.limit);
+    headers["anthropic-ratelimit-tokens-remaining"] = String(Math.floor(tight.level));
+    headers["anthropic-ratelimit-tokens-reset"] = fullAt(tight);
+  }
+  return headers;
+}
+
 /** The SSE events of a whole message (`message`'s content holds one block). */
 function messageEvents(message: Record<string, unknown>, block: ContentBlock): Uint8Array[] {
   const usage = message.usage as Record<string, number>;
@@ -436,6 +565,84 @@ export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
   let modeTimes: number | undefined;
   let seq = 0;
   const controller = new AbortController();
+  /** The keys of the cache prefixes written so far (they never expire here). */
+  const promptCache = new Set<string>();
+  const minCacheTokens = options.minCacheTokens ?? 0;
+  const clock = options.clock ?? performance;
+  const buckets: Bucket[] = ([
+    ["requests", options.rateLimit?.requestsPerMinute],
+    ["input-tokens", options.rateLimit?.inputTokensPerMinute],
+    ["output-tokens", options.rateLimit?.outputTokensPerMinute],
+  ] as const).filter(([, limit]) => limit !== undefined).map(([name, limit]) => ({
+    name,
+    limit: limit!,
+    level: limit!,
+    at: clock.now(),
+  }));
+  let rateLimited = 0;
+
+  /**
+   * What the request reads from and writes to the prompt cache, in tokens: the longest marked
+   * prefix already cached is read; the longest marked prefix beyond it is written (by `commit`,
+   * once the request is answered). Prefixes under `minCacheTokens` are not cached.
+   */
+  async function lookUpCache(body: MessagesBody) {
+    const prefixes: { tokens: number; key: string }[] = [];
+    for (const text of cachePrefixes(body)) {
+      if (tokensOfPart(text) < minCacheTokens) continue;
+      prefixes.push({ tokens: tokensOfPart(text), key: await cacheKey(body.model, text) });
+    }
+    const hit = prefixes.findLast((prefix) => promptCache.has(prefix.key));
+    const longest = prefixes.at(-1);
+    const read = hit?.tokens ?? 0;
+    return {
+      read,
+      creation: longest && longest !== hit ? longest.tokens - read : 0,
+      commit: () => prefixes.forEach((prefix) => promptCache.add(prefix.key)),
+    };
+  }
+
+  /**
+   * Takes a request of `inputTokens` (input and cache writes) and `maxTokens` from the rate
+   * limit's buckets, or answers the 429 the API would; `undefined` when it fits (or no limit).
+   */
+  function admit(entry: StubRequest, inputTokens: number, maxTokens: number): Response | undefined {
+    if (buckets.length === 0) return undefined;
+    const now = clock.now();
+    const need = { requests: 1, "input-tokens": inputTokens, "output-tokens": maxTokens };
+    buckets.forEach((bucket) => refill(bucket, now));
+    const waits = buckets.map((bucket) => ({ bucket, ms: waitMs(bucket, need[bucket.name]) }));
+    const worst = waits.reduce((a, b) => b.ms > a.ms ? b : a);
+    if (worst.ms === 0) {
+      for (const bucket of buckets) bucket.level -= need[bucket.name];
+      return undefined;
+    }
+    rateLimited++;
+    const retryAfter = Math.max(1, Math.ceil(worst.ms / 1000));
+    entry.answer = { status: 429, what: `rate limited (${worst.bucket.name})` };
+    const { bucket } = worst;
+    const message = need[bucket.name] > bucket.limit
+      ? `stub: this request needs ${need[bucket.name]} ${bucket.name}, more than the rate ` +
+        `limit of ${bucket.limit} per minute`
+      : `stub: this request's ${need[bucket.name]} ${bucket.name} would exceed the rate limit ` +
+        `of ${bucket.limit} per minute`;
+    return Response.json({ type: "error", error: { type: "rate_limit_error", message } }, {
+      status: 429,
+      headers: {
+        "request-id": `req_stub_${crypto.randomUUID()}`,
+        "retry-after": String(retryAfter),
+        ...rateLimitHeaders(buckets, now),
+      },
+    });
+  }
+
+  /** Gives back the output tokens a request took at its start (`max_tokens`) but did not use. */
+  function settleOutput(maxTokens: number, outputTokens: number): void {
+    const bucket = buckets.find((candidate) => candidate.name === "output-tokens");
+    if (!bucket) return;
+    refill(bucket, clock.now());
+    bucket.level = Math.min(bucket.limit, bucket.level + Math.max(0, maxTokens - outputTokens));
+  }
 
   function takeMode(): StubBehaviour {
     const used = mode ?? {};
@@ -447,10 +654,16 @@ export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
   }
 
   async function answerMessages(body: MessagesBody, entry: StubRequest): Promise<Response> {
+    const cache = await lookUpCache(body);
+    const inputTokens = tokens(inputTextOf(body)) - cache.read - cache.creation;
+    const maxTokens = body.max_tokens ?? 0;
+    const refused = admit(entry, inputTokens + cache.creation, maxTokens);
+    if (refused) return refused;
     const userText = lastUserTextOf(body);
     const behaviour: StubBehaviour = { ...takeMode(), ...parseMarkers(userText) };
     if (behaviour.sleepMs) await sleep(behaviour.sleepMs);
     if (behaviour.error) {
+      settleOutput(maxTokens, 0);
       const status = behaviour.error;
       const [type, message] = ERRORS[status];
       entry.answer = { status, what: `error ${status}` };
@@ -483,11 +696,8 @@ export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
     }
     const isTool = block.type === "tool_use";
     const outputTokens = tokens(isTool ? JSON.stringify(block.input) : block.text ?? "");
-    const inputText = [
-      systemTextOf(body),
-      ...(body.messages ?? []).map((m) => contentText(m.content)),
-    ]
-      .join("\n");
+    settleOutput(maxTokens, outputTokens);
+    cache.commit();
     const message = {
       id: `msg_stub_${entry.seq}`,
       type: "message",
@@ -497,16 +707,17 @@ export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
       stop_reason: isTool ? "tool_use" : "end_turn",
       stop_sequence: null,
       usage: {
-        input_tokens: tokens(inputText),
+        input_tokens: inputTokens,
         output_tokens: outputTokens,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
+        cache_creation_input_tokens: cache.creation,
+        cache_read_input_tokens: cache.read,
       },
     };
     const headers = {
       "request-id": `req_stub_${crypto.randomUUID()}`,
       "anthropic-ratelimit-unified-status": "allowed",
       "anthropic-ratelimit-unified-reset": epochIn(3600),
+      ...(buckets.length > 0 ? rateLimitHeaders(buckets, clock.now()) : {}),
     };
     if (!body.stream) {
       if (behaviour.brokenJson) {
@@ -637,6 +848,9 @@ export function startStubAnthropic(options: StubOptions = {}): StubAnthropic {
         .join("\n"),
     lastUserText: (request) => lastUserTextOf(request.body),
     clear: () => void requests.splice(0),
+    get rateLimited() {
+      return rateLimited;
+    },
     async [Symbol.asyncDispose]() {
       controller.abort();
       await server.finished.catch(() => {});

@@ -1,11 +1,20 @@
 /**
  * A stub of the Anthropic Messages API and the OpenAI Chat Completions API on 127.0.0.1,
- * enough for the official SDKs. The last user message chooses the answer:
- * `AUTH` → 401 (`AUTH_ECHO_KEY`, or any request with a key that starts `echo-me`: its message
- * repeats the key, as some servers do), `QUOTA` → 429 with `retry-after: 2`, `FAIL_ONCE` → 500 the first time,
- * `FAIL` → 500, `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an
- * empty answer; anything else is
- * echoed back (as JSON text when the request asks for a JSON schema).
+ * enough for the official SDKs, with each API's own error bodies. The last user message
+ * chooses the answer:
+ * - `AUTH` → 401 (`AUTH_ECHO_KEY`, or any request with a key that starts `echo-me`: its message
+ *   repeats the key, as some servers do);
+ * - `BILLING` → the account cannot pay: Anthropic's 402 `billing_error`, OpenAI's 429 whose
+ *   type and code are `insufficient_quota`;
+ * - `QUOTA` → 429 `rate_limit_error` with `retry-after: 2`;
+ * - `OVERLOADED` → Anthropic's 529 `overloaded_error`, an OpenAI-compatible server's 503, both
+ *   with `retry-after: 1`;
+ * - `FAIL_ONCE` → 500 the first time, `FAIL` → 500;
+ * - `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an empty answer.
+ *
+ * Anything else is echoed back (as JSON text when the request asks for a JSON schema), with
+ * usage in the API's shape: Anthropic's four counts (the cache's 0), OpenAI's
+ * `prompt_tokens_details.cached_tokens` 0.
  */
 
 import { delay } from "../async/mod.ts";
@@ -81,6 +90,25 @@ export function startStubLlm(): StubLlm {
       if (text.includes("AUTH") || apiKey === "bad-key") {
         return error(401, "authentication_error", "invalid x-api-key");
       }
+      if (text.includes("BILLING")) {
+        return anthropic
+          ? error(
+            402,
+            "billing_error",
+            "Your credit balance is too low to access the Anthropic API.",
+          )
+          : error(
+            429,
+            "insufficient_quota",
+            "You exceeded your current quota, please check your plan and billing details.",
+          );
+      }
+      if (text.includes("OVERLOADED")) {
+        const retryAfter = { "retry-after": "1" };
+        return anthropic
+          ? error(529, "overloaded_error", "Overloaded", retryAfter)
+          : error(503, "server_error", "The server is overloaded, try again later.", retryAfter);
+      }
       if (text.includes("QUOTA")) {
         return error(429, "rate_limit_error", "rate limit exceeded", { "retry-after": "2" });
       }
@@ -107,7 +135,12 @@ export function startStubLlm(): StubLlm {
           content: [{ type: "text", text: answer }],
           stop_reason: "end_turn",
           stop_sequence: null,
-          usage: { input_tokens: 11, output_tokens: 5 },
+          usage: {
+            input_tokens: 11,
+            output_tokens: 5,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+          },
         });
       }
       return Response.json({
@@ -120,7 +153,12 @@ export function startStubLlm(): StubLlm {
           message: { role: "assistant", content: answer },
           finish_reason: "stop",
         }],
-        usage: { prompt_tokens: 13, completion_tokens: 6, total_tokens: 19 },
+        usage: {
+          prompt_tokens: 13,
+          completion_tokens: 6,
+          total_tokens: 19,
+          prompt_tokens_details: { cached_tokens: 0 },
+        },
       });
     },
   );

@@ -77,7 +77,12 @@ Deno.test(
       assert.deepEqual(done.returnvalue.text, "fake: the page text");
       assert.equal(done.returnvalue.provider, "claude");
       assert.equal(done.returnvalue.model, "claude-fake-1");
-      assert.deepEqual(done.returnvalue.usage, { input_tokens: 15, output_tokens: 7 });
+      assert.deepEqual(done.returnvalue.usage, {
+        input_tokens: 12,
+        output_tokens: 7,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 3,
+      });
       const log = await fake.log();
       assert.match(
         log,
@@ -257,7 +262,12 @@ Deno.test(
       const ok = await finished(await queue.add("llm", { prompt: "hello api" }), "the API job");
       assert.equal(ok.returnvalue.text, "stub: hello api");
       assert.equal(ok.returnvalue.model, "claude-stub");
-      assert.deepEqual(ok.returnvalue.usage, { input_tokens: 11, output_tokens: 5 });
+      assert.deepEqual(ok.returnvalue.usage, {
+        input_tokens: 11,
+        output_tokens: 5,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      });
       const sent = stub.requests.find((request) => request.path === "/v1/messages")!;
       assert.equal(sent.apiKey, "test-key");
       const flaky = await finished(
@@ -363,7 +373,12 @@ Deno.test(
       );
       assert.deepEqual(done.returnvalue.parsed, { city: "Oakland" });
       assert.equal(done.returnvalue.provider, "openai");
-      assert.deepEqual(done.returnvalue.usage, { input_tokens: 13, output_tokens: 6 });
+      assert.deepEqual(done.returnvalue.usage, {
+        input_tokens: 13,
+        output_tokens: 6,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      });
       const request = stub.requests.find((each) => each.path === "/v1/chat/completions")!;
       assert.equal(request.body.model, "local-model");
       assert.deepEqual(request.body.response_format, {

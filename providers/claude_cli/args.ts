@@ -1,5 +1,6 @@
 /** The Claude CLI's command line and input for one job: flags that keep it a plain model call, the prompt on stdin. */
 
+import { LlmError } from "../errors.ts";
 import type { LlmRequest, Message } from "../provider.ts";
 
 /**
@@ -16,7 +17,7 @@ export const CLI_MODES = ["warm", "cold"] as const;
 export type CliMode = typeof CLI_MODES[number];
 
 /** The parts of a request that become flags, and so select a warm process. */
-export type CliFlags = Pick<LlmRequest, "model" | "format" | "messages">;
+export type CliFlags = Pick<LlmRequest, "model" | "format" | "messages" | "maxCostUsd">;
 
 /** The job's system text: its system messages, else the default. */
 export function systemPromptOf(messages: Message[]): string {
@@ -32,7 +33,10 @@ export function systemPromptOf(messages: Message[]): string {
  * - `--setting-sources ""`: no settings and no CLAUDE.md from the working directory, its
  *   parents or the user's configuration folder (the login is not a setting: it still works);
  * - `--system-prompt`: always, so the CLI never falls back to its agent prompt;
- * - `--no-session-persistence`: no session file per job.
+ * - `--no-session-persistence`: no session file per job;
+ * - `--max-budget-usd`: the job's `maxCostUsd`, when it has one (it must run cold: the CLI
+ *   counts the budget over a process's whole conversation). The CLI checks it after each
+ *   model call, so a call that crosses it has been paid for, and its answer is dropped.
  *
  * @example
  * ```ts
@@ -71,7 +75,19 @@ export function claudeArgs(flags: CliFlags, mode: CliMode): string[] {
   if (flags.model) args.push("--model", flags.model);
   args.push("--system-prompt", systemPromptOf(flags.messages));
   if (flags.format) args.push("--json-schema", JSON.stringify(flags.format.schema));
+  if (flags.maxCostUsd !== undefined) args.push("--max-budget-usd", budgetOf(flags.maxCostUsd));
   return args;
+}
+
+/** `maxCostUsd` as the CLI takes it, or `LlmError("invalid")`: the CLI refuses anything not > 0. */
+function budgetOf(maxCostUsd: number): string {
+  if (!Number.isFinite(maxCostUsd) || maxCostUsd <= 0) {
+    throw new LlmError(
+      "invalid",
+      `Cannot run the Claude CLI as the job's max_cost_usd must be a number > 0: current value is ${maxCostUsd}`,
+    );
+  }
+  return String(maxCostUsd);
 }
 
 /**

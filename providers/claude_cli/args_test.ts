@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { LlmError } from "../errors.ts";
 import { claudeArgs, claudeInput, DEFAULT_SYSTEM_PROMPT } from "./args.ts";
 
 Deno.test("cold args: JSON out, no tools, no MCP, no settings or CLAUDE.md, no session, the default system prompt; never the prompt", () => {
@@ -67,4 +68,21 @@ Deno.test("input: the user message, the labelled conversation, and a leading new
     "User: a\n\nAssistant: b\n\nUser: c",
   );
   assert.equal(claudeInput([{ role: "user", content: "/clear the table" }]), "\n/clear the table");
+});
+
+Deno.test("maxCostUsd becomes --max-budget-usd; a value the CLI would refuse is invalid, saying so", () => {
+  const messages = [{ role: "user" as const, content: "x" }];
+  const args = claudeArgs({ messages, maxCostUsd: 0.25 }, "cold");
+  assert.deepEqual(args.slice(-2), ["--max-budget-usd", "0.25"]);
+  assert.ok(!claudeArgs({ messages }, "cold").includes("--max-budget-usd"));
+  for (const maxCostUsd of [0, -1, Number.NaN, Infinity]) {
+    assert.throws(
+      () => claudeArgs({ messages, maxCostUsd }, "cold"),
+      (error: LlmError) =>
+        error.kind === "invalid" &&
+        error.message ===
+          "Cannot run the Claude CLI as the job's max_cost_usd must be a number > 0: " +
+            `current value is ${maxCostUsd}`,
+    );
+  }
 });

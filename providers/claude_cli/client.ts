@@ -17,7 +17,8 @@ export interface ClaudeCliClientOptions extends WarmPoolOptions {
 /**
  * Makes the client. The CLI runs in a directory of its own, created empty on first use and
  * removed by `close()`, never in the supervisor's: nothing there (a CLAUDE.md, a `.claude/`
- * folder) can reach a job. `close()` also kills every warm process.
+ * folder) can reach a job. `close()` also kills every warm process. In warm mode a request with
+ * `maxCostUsd` still runs cold.
  */
 export function createClaudeCliClient(options: ClaudeCliClientOptions): ProviderClient {
   let workDir: Promise<string> | undefined;
@@ -28,8 +29,12 @@ export function createClaudeCliClient(options: ClaudeCliClientOptions): Provider
   });
   const warm = options.mode === "warm" ? createWarmPool(setup, options) : undefined;
   return {
+    // A job with a cost ceiling runs in a process of its own: the CLI counts --max-budget-usd
+    // over a process's whole conversation, and a warm one's has served other jobs.
     call: async (request) =>
-      warm ? await warm.call(request) : await callClaudeCliCold(await setup(), request),
+      warm && request.maxCostUsd === undefined
+        ? await warm.call(request)
+        : await callClaudeCliCold(await setup(), request),
     async close() {
       warm?.close();
       if (workDir) await Deno.remove(await workDir, { recursive: true }).catch(() => {});

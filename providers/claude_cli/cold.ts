@@ -28,5 +28,6 @@ export async function callClaudeCliCold(
   return parseCliOutput(output, {
     requestedModel: request.model,
     schemaAsked: request.format !== undefined,
+    maxCostUsd: request.maxCostUsd,
   });
 }

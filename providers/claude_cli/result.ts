@@ -1,7 +1,7 @@
 /** Turns what the Claude CLI printed for one job into a result or a classified failure. Pure. */
 
-import { classifyText, type FailureKind, LlmError, resetInMs } from "../errors.ts";
-import type { ProviderResult } from "../provider.ts";
+import { classifyHttp, classifyText, type FailureKind, LlmError, resetInMs } from "../errors.ts";
+import { type ProviderResult, usageOf } from "../provider.ts";
 
 /** The CLI's result object (`--output-format json`, or the `result` line of stream-json), as far as ppr-worker reads it. */
 export interface CliResult {
@@ -18,7 +18,7 @@ export interface CliResult {
   /** `usage_limit_reached` when a subscription's usage limit was hit. */
   api_error?: string;
   errors?: string[];
-  /** This job's tokens (in stream-json too: per result, not per process). */
+  /** This job's tokens (in stream-json too: per result, not per process); cache tokens apart. */
   usage?: {
     input_tokens?: number;
     output_tokens?: number;
@@ -26,9 +26,17 @@ export interface CliResult {
     cache_creation_input_tokens?: number;
   };
   /** Keyed by model; cumulative over a warm process's conversation. */
-  modelUsage?: Record<string, unknown>;
+  modelUsage?: Record<string, ModelUsage>;
   /** Keyed by model; this job's only (stream-json). */
-  model_usage_since_last_result?: Record<string, unknown>;
+  model_usage_since_last_result?: Record<string, ModelUsage>;
+  /** What the CLI priced the conversation at: a warm process's runs over its whole conversation. */
+  total_cost_usd?: number;
+}
+
+/** One model's figures in `modelUsage`, as far as ppr-worker reads them. */
+export interface ModelUsage {
+  /** What the CLI priced that model's tokens at, in US dollars. */
+  costUSD?: number;
 }
 
 /** What ppr-worker knows of the job besides the result: what it asked for, and when a limit resets. */
@@ -36,23 +44,25 @@ export interface ResultContext {
   requestedModel: string | undefined;
   /** A JSON schema was given (`--json-schema`): the answer must come as `structured_output`. */
   schemaAsked: boolean;
+  /** The job's cost ceiling, given as `--max-budget-usd`. */
+  maxCostUsd?: number;
   /** Epoch ms of a usage limit's reset, from a stream-json `rate_limit_event`. */
   resetsAt?: number;
   now?: number;
 }
 
+/**
+ * The failure class of an API error the CLI reports: by its HTTP status and error type, as an
+ * API client's would be (`classifyHttp`); a subscription's usage limit is quota whatever the
+ * status; without a status (a broken stream, no login at all) the text decides ("Not logged in"
+ * comes without one).
+ */
 function failureKind(parsed: CliResult, said: string): FailureKind {
+  if (parsed.api_error === "usage_limit_reached") return "quota";
   const status = parsed.api_error_status;
-  if (status === 401 || status === 403) return "auth";
-  if (status === 429 || parsed.api_error === "usage_limit_reached") return "quota";
-  if (status === 400 || status === 404 || status === 413 || status === 422) {
-    // A 400 that speaks of credit or quota is a quota problem, not a bad request.
-    const kind = classifyText(said);
-    return kind === "transient" ? "invalid" : kind;
-  }
-  // 500, 529 (overloaded) and a null status (broken stream) are worth another try; without a
-  // status the text decides ("Not logged in" comes without one when no login is present).
-  return typeof status === "number" ? "transient" : classifyText(said);
+  if (typeof status !== "number") return classifyText(said);
+  const type = parsed.api_error_type;
+  return classifyHttp(status, said, undefined, type ? [type] : []).kind;
 }
 
 /** A pause for a 429 that is the server's short-term rate limit ("not your usage limit"), not a usage limit. */
@@ -66,15 +76,28 @@ function serverLimitMs(parsed: CliResult): number | undefined {
 
 /**
  * The job's result, or an `LlmError` naming its failure class:
- * - an API error: by `api_error_status` (401/403 auth, 429 quota, 400 invalid, 5xx and 529
+ * - an API error: by `api_error_status` and `api_error_type` (401/403 auth; 402 or
+ *   `billing_error` billing; 429 quota; 529 or `overloaded_error` overloaded; 400 invalid; 500
  *   transient), else by its text. A quota pause lasts until the reset time the CLI gave, or
  *   `SERVER_RATE_LIMIT_PAUSE_MS` for the server's own rate limit;
+ * - `error_max_budget_usd` (the job's `--max-budget-usd` reached): invalid, as the same job
+ *   would cost as much again;
  * - `error_max_structured_output_retries` (the model's JSON failed the schema 5 times), and a
  *   success without `structured_output` although a schema was asked for: transient, naming why;
  * - an empty or truncated answer: transient.
  */
 export function resultOf(parsed: CliResult, context: ResultContext): ProviderResult {
   const now = context.now ?? Date.now();
+  if (parsed.subtype === "error_max_budget_usd") {
+    const ceiling = context.maxCostUsd === undefined ? "" : ` ($${context.maxCostUsd})`;
+    const cost = jobCostUsd(parsed);
+    throw new LlmError(
+      "invalid",
+      `the job's max_cost_usd${ceiling} was reached: ${
+        parsed.errors?.[0] ?? "maximum budget reached"
+      }${cost === undefined ? "" : `; the call cost $${cost}`}`,
+    );
+  }
   if (parsed.subtype === "error_max_structured_output_retries") {
     throw new LlmError(
       "transient",
@@ -111,20 +134,45 @@ export function resultOf(parsed: CliResult, context: ResultContext): ProviderRes
   if (parsed.stop_reason === "max_tokens") {
     throw new LlmError("transient", "Claude CLI output was truncated (stop_reason max_tokens)");
   }
-  const usage = parsed.usage ?? {};
   const models = parsed.model_usage_since_last_result ?? parsed.modelUsage ?? {};
+  const costUsd = jobCostUsd(parsed);
   return {
     text: answer,
     parsed: hasStructured ? structured : undefined,
     model: Object.keys(models)[0] ?? context.requestedModel ?? "claude",
     provider: "claude",
-    usage: {
-      input_tokens: (usage.input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0) +
-        (usage.cache_creation_input_tokens ?? 0),
-      output_tokens: usage.output_tokens ?? 0,
-    },
+    usage: usageOf(parsed.usage ?? {}),
+    ...(costUsd !== undefined ? { cost_usd: costUsd } : {}),
     stop_reason: parsed.stop_reason ?? undefined,
   };
+}
+
+/**
+ * What this job cost as the CLI priced it: the sum of `costUSD` over the models used since the
+ * last result (stream-json), since `total_cost_usd` runs over a warm process's whole
+ * conversation; else `total_cost_usd` (one job per process, or a conversation just cleared).
+ * `undefined` when the CLI said neither.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { jobCostUsd } from "./result.ts";
+ *
+ * // The second job of a warm process: its own cost, not the conversation's.
+ * assert.equal(jobCostUsd({
+ *   total_cost_usd: 0.00274,
+ *   model_usage_since_last_result: { "claude-opus-5-5": { costUSD: 0.001288 } },
+ * }), 0.001288);
+ * assert.equal(jobCostUsd({ total_cost_usd: 0.001264 }), 0.001264);
+ * ```
+ */
+export function jobCostUsd(parsed: CliResult): number | undefined {
+  const costs = Object.values(parsed.model_usage_since_last_result ?? {})
+    .map((model) => model.costUSD)
+    .filter((cost): cost is number => typeof cost === "number" && Number.isFinite(cost));
+  if (costs.length > 0) return costs.reduce((sum, cost) => sum + cost, 0);
+  const total = parsed.total_cost_usd;
+  return typeof total === "number" && Number.isFinite(total) ? total : undefined;
 }
 
 /**
