@@ -18,19 +18,20 @@ function sentText(request: Pick<LlmRequest, "messages" | "format">): string[] {
 
 /**
  * The likely input tokens of a request: 4 characters a token, the rule of thumb the providers
- * publish for English text. For the rate limits, which settle to the real count after the call.
+ * publish for English text, plus the framing of each message. For the rate limits, which settle
+ * to the real count after the call.
  *
  * @example
  * ```ts
  * import { strict as assert } from "node:assert";
  * import { likelyInputTokens } from "./estimate.ts";
  *
- * assert.equal(likelyInputTokens({ messages: [{ role: "user", content: "x".repeat(400) }] }), 100);
+ * assert.equal(likelyInputTokens({ messages: [{ role: "user", content: "x".repeat(400) }] }), 108);
  * ```
  */
 export function likelyInputTokens(request: Pick<LlmRequest, "messages" | "format">): number {
   const chars = sentText(request).reduce((sum, text) => sum + text.length, 0);
-  return Math.ceil(chars / 4);
+  return Math.ceil(chars / 4) + FRAMING_TOKENS_PER_MESSAGE * request.messages.length;
 }
 
 /**

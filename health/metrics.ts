@@ -117,11 +117,16 @@ export function createMetrics(readInputs: () => HealthInputs) {
       g.set({ queue: queue.name }, queue.paused ? 1 : 0);
     }
   });
-  gauge("ppr_llm_paused", "1 while the provider is paused (auth_failed, quota_exceeded, budget or billing).", ["provider"], (g) => {
-    for (const pause of inputs().queueStats?.providers ?? []) {
-      g.set({ provider: pause.provider }, pause.state === "ok" ? 0 : 1);
-    }
-  });
+  gauge(
+    "ppr_llm_paused",
+    "1 while the provider is paused (auth_failed, quota_exceeded, budget or billing).",
+    ["provider"],
+    (g) => {
+      for (const pause of inputs().queueStats?.providers ?? []) {
+        g.set({ provider: pause.provider }, pause.state === "ok" ? 0 : 1);
+      }
+    },
+  );
   gauge(
     "ppr_llm_pause_remaining_seconds",
     "Seconds until a paused provider is tried again; 0 when not paused.",

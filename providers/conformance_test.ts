@@ -9,7 +9,7 @@
 import { strict as assert } from "node:assert";
 import { deadline } from "../async/mod.ts";
 import { type Config, parseConfig } from "../config/config.ts";
-import { createLlmRunner, prepareJob } from "../jobs/llm/runner.ts";
+import { createLlmRunner, prepareJob, primaryTarget } from "../jobs/llm/runner.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { findRealClaudeCli } from "../testing/real_claude.ts";
@@ -191,11 +191,15 @@ async function runJob(
       what: `${fixture.label}'s processes to end ${when}`,
     });
   try {
-    return await deadline(
-      runner.run(prepareJob(data, config), new AbortController().signal),
+    const prepared = prepareJob(data, config);
+    const outcome = await deadline(
+      runner.run(prepared, primaryTarget(prepared, config), "llm", new AbortController().signal),
       120_000,
       `${fixture.label} did not settle within 120 s`,
     );
+    // No ledger here: nothing can hold the call back.
+    if (outcome.kind !== "result") throw new Error(`held back: ${JSON.stringify(outcome)}`);
+    return outcome.result;
   } catch (error) {
     // A failed or aborted call leaves no process behind (a warm one is replaced).
     await noProcessLeft("after a failed call");

@@ -9,6 +9,7 @@
  * - `QUOTA` → 429 `rate_limit_error` with `retry-after: 2`;
  * - `OVERLOADED` → Anthropic's 529 `overloaded_error`, an OpenAI-compatible server's 503, both
  *   with `retry-after: 1`;
+ * - `QUOTA_ONCE`, `OVERLOADED_ONCE` → that answer the first time, then the echo;
  * - `FAIL_ONCE` → 500 the first time, `FAIL` → 500;
  * - `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an empty answer.
  *
@@ -103,13 +104,21 @@ export function startStubLlm(): StubLlm {
             "You exceeded your current quota, please check your plan and billing details.",
           );
       }
-      if (text.includes("OVERLOADED")) {
+      // `_ONCE`: the first request with this text only; the job's next try is answered.
+      const once = (marker: string) => {
+        if (!text.includes(`${marker}_ONCE`) || failedOnce.has(`${marker} ${text}`)) return false;
+        failedOnce.add(`${marker} ${text}`);
+        return true;
+      };
+      if (
+        once("OVERLOADED") || (text.includes("OVERLOADED") && !text.includes("OVERLOADED_ONCE"))
+      ) {
         const retryAfter = { "retry-after": "1" };
         return anthropic
           ? error(529, "overloaded_error", "Overloaded", retryAfter)
           : error(503, "server_error", "The server is overloaded, try again later.", retryAfter);
       }
-      if (text.includes("QUOTA")) {
+      if (once("QUOTA") || (text.includes("QUOTA") && !text.includes("QUOTA_ONCE"))) {
         return error(429, "rate_limit_error", "rate limit exceeded", { "retry-after": "2" });
       }
       if (text.includes("FAIL_ONCE") && !failedOnce.has(text)) {

@@ -16,6 +16,7 @@ import {
   type CallTarget,
   createLlmRunner,
   prepareJob,
+  primaryTarget,
   type RunOutcome,
 } from "../jobs/llm/runner.ts";
 import { createResultRouter } from "../jobs/results.ts";
@@ -156,10 +157,7 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
       throw new DelayedError();
     };
 
-    let target: CallTarget = {
-      provider: primary,
-      model: prepared.job.provider?.model ?? config.llmModel,
-    };
+    let target = primaryTarget(prepared, config);
     const pause = await pauses.pauseOf(primary);
     if (pause) target = (await fallbackTarget()) ?? await waitFor(primary, pause);
     failure.llm = { provider: target.provider, pauses, authRetryMs: config.llmProbeIntervalMs };

@@ -40,6 +40,14 @@ export interface CallTarget {
   fallbackFrom?: string;
 }
 
+/** The provider and model a job asks for: its own `provider`, else `LLM_PROVIDER` and `LLM_MODEL_NAME`. */
+export function primaryTarget(prepared: PreparedJob, config: Config): CallTarget {
+  return {
+    provider: prepared.providerName,
+    model: prepared.job.provider?.model ?? config.llmModel,
+  };
+}
+
 /** The job's result: what the provider answered, what it cost, and how it was had. */
 export interface JobResult extends LlmResult {
   /** US dollars; `null` when the model has no price (counted and warned about, never as 0). */
@@ -68,6 +76,9 @@ export interface Spending {
   /** Said once per provider and model that has no price. */
   warnUnpriced(provider: string, model: string): void;
 }
+
+/** How long a job waits when only the reservations of calls in flight keep it from a budget. */
+export const RESERVATIONS_WAIT_MS = 2000;
 
 /** The failure kinds of a call that was answered with an HTTP error before any work: nothing billed. */
 const UNBILLED = new Set(["invalid", "auth", "quota", "billing", "overloaded"]);
@@ -250,6 +261,17 @@ export function createLlmRunner(
               kind: "wait",
               waitMs: admission.waitMs,
               reason: `rate limit ${admission.limit}`,
+            };
+          }
+          if (admission.spentUsd + (worstCaseUsd ?? 0) <= admission.limitUsd) {
+            // Only the reservations of calls in flight stand in the way: they settle (mostly
+            // far below their worst case) within a call's time, so the job waits that long.
+            return {
+              kind: "wait",
+              waitMs: RESERVATIONS_WAIT_MS,
+              reason: `budget ${admission.budget}: $${
+                admission.reservedUsd.toFixed(4)
+              } reserved by calls in flight`,
             };
           }
           if (counted) counted.budgetRefusals++;

@@ -3,8 +3,9 @@
 import type { Logger } from "@logtape/logtape";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/config.ts";
+import type { RateLimitSpec } from "../../config/economics_rules.ts";
 import { createEconomics } from "../../economics/admission.ts";
-import { costOf, type PriceTable, priceOf, worstCaseUsd } from "../../economics/prices.ts";
+import { costOf, priceOf, type PriceTable, worstCaseUsd } from "../../economics/prices.ts";
 import { readCachedAnswer, storeCachedAnswer } from "../../economics/result_cache.ts";
 import type { Usage } from "../../providers/provider.ts";
 import type { Spending } from "./runner.ts";
@@ -50,10 +51,31 @@ export function pricingOf(table: PriceTable): Pricing {
         const price = priceOf(table, provider, model);
         return price && worstCaseUsd(price, inputTokens, maxOutputTokens);
       }
-      const all = dearest(provider).map((price) => worstCaseUsd(price, inputTokens, maxOutputTokens));
+      const all = dearest(provider).map((price) =>
+        worstCaseUsd(price, inputTokens, maxOutputTokens)
+      );
       return all.length === 0 ? undefined : Math.max(...all);
     },
   };
+}
+
+/**
+ * The share of a configured rate limit the fleet uses: a call's input tokens are an estimate
+ * until it is answered, and the provider counts with its own tokenizer and clock, so the fleet
+ * keeps 5 % below the limit rather than at its edge.
+ */
+export const RATE_LIMIT_SHARE = 0.95;
+
+/** `LLM_RATE_LIMITS` as the fleet applies them: each limit times `RATE_LIMIT_SHARE`. */
+export function appliedRateLimits(specs: readonly RateLimitSpec[]): RateLimitSpec[] {
+  return specs.map((spec) => ({
+    ...spec,
+    limits: Object.fromEntries(
+      Object.entries(spec.limits).map((
+        [unit, limit],
+      ) => [unit, Math.floor(limit * RATE_LIMIT_SHARE)]),
+    ),
+  }));
 }
 
 /** The fleet's ledger of `config`'s budgets and rate limits, in `redis`. */
@@ -64,7 +86,7 @@ export function ledgerOf(config: Config, redis: Redis): FleetLedger {
     redis,
     budgets,
     period: config.llmBudgetPeriod,
-    rateLimits,
+    rateLimits: appliedRateLimits(rateLimits),
     reservationTtlMs: config.llmTimeoutMs + RESERVATION_MARGIN_MS,
   });
   const budgeted = (provider: string, queue: string) =>
@@ -82,7 +104,8 @@ export function ledgerOf(config: Config, redis: Redis): FleetLedger {
     budgeted,
     rateLimited,
     limits: (provider, queue, rateKey) =>
-      budgeted(provider, queue) || rateLimits.some((limit) =>
+      budgeted(provider, queue) ||
+      rateLimits.some((limit) =>
         limit.scope === "key" ? rateKey !== undefined : limit.provider === provider
       ),
     admit: (plan) => economics.admit(plan),
