@@ -28,15 +28,13 @@ if (!cli) reportSkipped(`the real Claude CLI is not available (${realClaudeCliMi
 interface Provider {
   name: string;
   ignore?: boolean;
-  start(home: string): Promise<
-    {
-      env: Record<string, string>;
-      /** The prompt of a job whose call gets `error` once (billing: every time). */
-      prompt(error: "overloaded" | "rate_limit" | "billing", text: string): string;
-      /** What the billing error's pause says. */
-      billingReason: RegExp;
-    } & AsyncDisposable
-  >;
+  start(home: string): {
+    env: Record<string, string>;
+    /** The prompt of a job whose call gets `error` once (billing: every time). */
+    prompt(error: "overloaded" | "rate_limit" | "billing", text: string): string;
+    /** What the billing error's pause says. */
+    billingReason: RegExp;
+  } & AsyncDisposable;
 }
 
 /** The Messages API stub: an error for the next call (`setMode` with `times`), billing by marker. */
@@ -53,7 +51,7 @@ function anthropicErrors(stub: StubAnthropic) {
 const PROVIDERS: Provider[] = [
   {
     name: "the Claude API",
-    async start() {
+    start() {
       const stub = startStubAnthropic();
       return {
         env: {
@@ -70,7 +68,7 @@ const PROVIDERS: Provider[] = [
   {
     name: "the real Claude CLI",
     ignore: cli === undefined,
-    async start(home) {
+    start(home) {
       const stub = startStubAnthropic();
       return {
         env: {
@@ -90,7 +88,7 @@ const PROVIDERS: Provider[] = [
   },
   {
     name: "an OpenAI-compatible API",
-    async start() {
+    start() {
       const stub = startStubLlm();
       const markers = {
         overloaded: "OVERLOADED_ONCE",
@@ -116,7 +114,7 @@ for (const provider of PROVIDERS) {
     async fn() {
       await using redis = await startRedis();
       const home = await Deno.makeTempDir({ prefix: "ppr-costly-errors-" });
-      await using setup = await provider.start(home);
+      await using setup = provider.start(home);
       const queue = new Queue("llm", { connection: redis.client() });
       queue.on("error", () => {});
       await using supervisor = startSupervisor(["--count", "1"], {
