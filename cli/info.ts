@@ -5,10 +5,59 @@ import { formatDuration } from "../config/duration.ts";
 import { withRedis } from "../state/connection.ts";
 import { JOB_STATES } from "../state/queues.ts";
 import { readSnapshot, type Snapshot, type SnapshotOptions } from "../state/snapshot.ts";
+import type { Spend, SpendRow } from "../state/spend.ts";
 import { formatAge, oneLine, table } from "../text/format.ts";
 import { printJson, runCommand } from "./_util.ts";
 
-/** `info` as text: the queue table, then the worker table. */
+/** US dollars as `info` shows them: to the hundredth of a cent. */
+export function formatUsd(usd: number): string {
+  return `$${usd.toFixed(4)}`;
+}
+
+/** The spend section of `info`: today and in total per provider and model, then each budget. */
+export function renderSpend(spend: Spend): string[] {
+  const totals = new Map(spend.total.map((row) => [`${row.provider}/${row.model}`, row]));
+  const today = new Map(spend.today.map((row) => [`${row.provider}/${row.model}`, row]));
+  const models = [...new Set([...today.keys(), ...totals.keys()])].sort();
+  const cost = (row: SpendRow | undefined) =>
+    row === undefined
+      ? "-"
+      : `${formatUsd(row.usd)}${
+        row.unknownCostCalls > 0 ? ` +${row.unknownCostCalls} unpriced` : ""
+      }`;
+  const spendRows = [
+    ["model", "calls today", "spent today", "calls", "spent in total"],
+    ...models.map((model) => [
+      model,
+      String(today.get(model)?.calls ?? 0),
+      cost(today.get(model)),
+      String(totals.get(model)?.calls ?? 0),
+      cost(totals.get(model)),
+    ]),
+  ];
+  const budgetRows = [
+    ["budget", "period", "limit", "spent", "reserved", "left", "resets"],
+    ...spend.budgets.map((budget) => [
+      budget.budget,
+      budget.periodId,
+      formatUsd(budget.limitUsd),
+      formatUsd(budget.spentUsd),
+      formatUsd(budget.reservedUsd),
+      formatUsd(budget.leftUsd),
+      new Date(budget.resetAtMs).toISOString(),
+    ]),
+  ];
+  return [
+    "",
+    models.length === 0 ? "no LLM spend recorded" : `LLM spend (UTC day ${spend.day})`,
+    ...(models.length === 0 ? [] : [table(spendRows, { alignRight: [1, 2, 3, 4] })]),
+    ...(spend.budgets.length === 0
+      ? []
+      : ["", "Budgets (LLM_BUDGET_USD)", table(budgetRows, { alignRight: [2, 3, 4, 5] })]),
+  ];
+}
+
+/** `info` as text: the queue table, the worker table, then the LLM spend and budgets. */
 export function renderInfo(snapshot: Snapshot): string {
   const queueRows = [
     ["queue", "status", ...JOB_STATES],
@@ -49,6 +98,7 @@ export function renderInfo(snapshot: Snapshot): string {
     "",
     snapshot.workers.length === 0 ? "no workers" : workersTitle,
     ...(snapshot.workers.length === 0 ? [] : [table(workerRows, { alignRight: [2, 5, 6] })]),
+    ...(snapshot.spend ? renderSpend(snapshot.spend) : []),
   ].join("\n");
 }
 

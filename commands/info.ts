@@ -30,6 +30,7 @@ export const info = defineCommand({
     return await runInfo({
       ...target,
       discoverQueues: options.queue === undefined,
+      budgets: { budgets: config.llmBudgets, period: config.llmBudgetPeriod },
       intervalMs: options.intervalMs,
       json: options.json,
     });

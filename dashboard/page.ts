@@ -2,6 +2,7 @@
 
 import { formatAge, oneLine } from "../text/format.ts";
 import type { ProviderPause } from "../state/pauses.ts";
+import type { BudgetState, SpendRow } from "../state/spend.ts";
 import { JOB_STATES } from "../state/queues.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
 import type { PprView, QueueView, WorkerView } from "./view.ts";
@@ -166,6 +167,45 @@ interface Column {
   hint?: string;
 }
 
+/** Dollars as the page shows them. */
+const usd = (value: number) => `$${value.toFixed(4)}`;
+
+/** One model's row of the spend table: calls and dollars today and in total. */
+function spendRow(
+  model: string,
+  today: SpendRow | undefined,
+  total: SpendRow | undefined,
+): string {
+  const cost = (row: SpendRow | undefined) =>
+    row === undefined ? DASH : escapeHtml(
+      `${usd(row.usd)}${row.unknownCostCalls > 0 ? ` + ${row.unknownCostCalls} unpriced` : ""}`,
+    );
+  return `<tr data-model="${escapeHtml(model)}">${
+    [
+      cell(escapeHtml(model), "mono", "model"),
+      cell(String(today?.calls ?? 0), "number", "calls-today"),
+      cell(cost(today), "number", "spent-today"),
+      cell(String(total?.calls ?? 0), "number", "calls"),
+      cell(cost(total), "number", "spent"),
+    ].join("")
+  }</tr>`;
+}
+
+/** One budget's row: its limit, what is spent and reserved, what is left, when it resets. */
+function budgetRow(budget: BudgetState): string {
+  return `<tr data-budget="${escapeHtml(budget.budget)}">${
+    [
+      cell(escapeHtml(budget.budget), "mono", "budget"),
+      cell(escapeHtml(budget.periodId), "mono", "period"),
+      cell(usd(budget.limitUsd), "number", "limit"),
+      cell(usd(budget.spentUsd), "number", "spent"),
+      cell(usd(budget.reservedUsd), "number", "reserved"),
+      cell(usd(budget.leftUsd), "number", "left"),
+      cell(escapeHtml(new Date(budget.resetAtMs).toISOString()), "mono", "resets"),
+    ].join("")
+  }</tr>`;
+}
+
 function section(id: string, title: string, note: string, head: Column[], rows: string[]): string {
   const headCells = head.map((column) =>
     `<th${column.numeric ? ` class="number"` : ""}${
@@ -264,6 +304,48 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
     ],
     view.providers.map(providerRow),
   );
+  const byModel = (rows: SpendRow[]) =>
+    new Map(rows.map((row) => [`${row.provider}/${row.model}`, row]));
+  const today = byModel(view.spend.today);
+  const total = byModel(view.spend.total);
+  const models = [...new Set([...today.keys(), ...total.keys()])].sort();
+  const spentToday = view.spend.today.reduce((sum, row) => sum + row.usd, 0);
+  const spend = section(
+    "spend",
+    "LLM spend",
+    `${usd(spentToday)} today (UTC ${view.spend.day}), every container on this Redis`,
+    [
+      { name: "model" },
+      { name: "calls today", numeric: true },
+      { name: "spent today", numeric: true },
+      { name: "calls", numeric: true },
+      {
+        name: "spent in total",
+        numeric: true,
+        hint: "at the price table's prices; calls of a model without a price are counted apart",
+      },
+    ],
+    models.map((model) => spendRow(model, today.get(model), total.get(model))),
+  );
+  const budgets = section(
+    "budgets",
+    "Budgets",
+    view.spend.budgets.length === 0 ? "none set (LLM_BUDGET_USD)" : "LLM_BUDGET_USD",
+    [
+      { name: "budget" },
+      { name: "period" },
+      { name: "limit", numeric: true },
+      { name: "spent", numeric: true },
+      {
+        name: "reserved",
+        numeric: true,
+        hint: "the worst case of the calls in flight, settled to their real cost when they end",
+      },
+      { name: "left", numeric: true },
+      { name: "resets" },
+    ],
+    view.spend.budgets.map(budgetRow),
+  );
   const queues = section(
     "queues",
     "Queues",
@@ -283,7 +365,7 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
   return page(
     "ppr-worker: workers and providers",
     where,
-    [workers, providers, queues].join("\n"),
+    [workers, providers, spend, budgets, queues].join("\n"),
     footer,
   );
 }

@@ -49,6 +49,56 @@ const VIEW: PprView = {
     registered: false,
     restarts: null,
   }],
+  spend: {
+    day: "2026-11-30",
+    today: [{
+      provider: "claude",
+      model: "claude-sonnet-5-5",
+      usd: 0.0123,
+      calls: 3,
+      unknownCostCalls: 0,
+      input_tokens: 100,
+      output_tokens: 20,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    }],
+    total: [
+      {
+        provider: "claude",
+        model: "claude-sonnet-5-5",
+        usd: 1.5,
+        calls: 90,
+        unknownCostCalls: 0,
+        input_tokens: 100,
+        output_tokens: 20,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
+      {
+        provider: "openai",
+        model: "mystery-1",
+        usd: 0,
+        calls: 4,
+        unknownCostCalls: 4,
+        input_tokens: 100,
+        output_tokens: 20,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
+    ],
+    todayByQueue: [],
+    totalByQueue: [],
+    budgets: [{
+      budget: "provider claude",
+      scope: { scope: "provider", provider: "claude", limitUsd: 5 },
+      limitUsd: 5,
+      spentUsd: 1.25,
+      reservedUsd: 0.5,
+      leftUsd: 3.25,
+      resetAtMs: Date.UTC(2026, 11, 1),
+      periodId: "2026-11-30",
+    }],
+  },
 };
 
 /** The text of the cell `field` in the row whose attribute `key` is `value`. */
@@ -107,4 +157,17 @@ Deno.test("without a view the page says why", () => {
   const html = renderPprPage({ error: "cannot read Redis: connection refused", at: VIEW.at });
   assert.match(html, /Not available/);
   assert.match(html, /cannot read Redis: connection refused/);
+});
+
+Deno.test("the page shows each model's calls and dollars today and in total, unpriced calls apart, and each budget with what is left", () => {
+  const html = renderPprPage(VIEW);
+  assert.equal(cellOf(html, "model", "claude/claude-sonnet-5-5", "calls-today"), "3");
+  assert.equal(cellOf(html, "model", "claude/claude-sonnet-5-5", "spent-today"), "$0.0123");
+  assert.equal(cellOf(html, "model", "claude/claude-sonnet-5-5", "spent"), "$1.5000");
+  assert.equal(cellOf(html, "model", "openai/mystery-1", "spent-today"), "—");
+  assert.equal(cellOf(html, "model", "openai/mystery-1", "spent"), "$0.0000 + 4 unpriced");
+  assert.equal(cellOf(html, "budget", "provider claude", "left"), "$3.2500");
+  assert.equal(cellOf(html, "budget", "provider claude", "reserved"), "$0.5000");
+  assert.equal(cellOf(html, "budget", "provider claude", "resets"), "2026-12-01T00:00:00.000Z");
+  assert.match(html, /\$0\.0123 today \(UTC 2026-11-30\)/);
 });

@@ -32,6 +32,7 @@ function sourceOf(
     resultQueues: config.resultQueues,
     processors: config.queueProcessors,
     providers,
+    budgets: { budgets: config.llmBudgets, period: config.llmBudgetPeriod },
     readOnly: settings.readOnly,
     restarts,
   };

@@ -7,6 +7,7 @@ import { redact } from "../log/redact.ts";
 import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
 import type { QueueInfo } from "../state/queues.ts";
 import { readSnapshot } from "../state/snapshot.ts";
+import type { BudgetSettings, Spend } from "../state/spend.ts";
 import type { WorkerInfo } from "../state/workers.ts";
 
 /** Where a queue comes from in the configuration. */
@@ -35,6 +36,8 @@ export interface PprView {
   queues: QueueView[];
   providers: ProviderPause[];
   workers: WorkerView[];
+  /** What the fleet spent on LLM calls, today and in total, and its budgets. */
+  spend: Spend;
 }
 
 /** What the view reads: the pool's Redis settings, its queues and processors, the providers. */
@@ -49,6 +52,8 @@ export interface PprViewSource {
   processors: Readonly<Record<string, ProcessorSpec>>;
   /** The providers of this build. */
   providers: readonly string[];
+  /** `LLM_BUDGET_USD` and `LLM_BUDGET_PERIOD`: the budgets shown with what is left. */
+  budgets: BudgetSettings;
   readOnly: boolean;
   /**
    * Restart counts by worker name, from the pool beside the dashboard (its own snapshot, in
@@ -113,6 +118,7 @@ export async function readPprView(
       queues: queueNames,
       discoverQueues: true,
       openQueues,
+      budgets: source.budgets,
     }),
     readProviderPauses(redis, source.providers),
   ]);
@@ -135,6 +141,7 @@ export async function readPprView(
           : "none",
       })),
     providers,
+    spend: snapshot.spend!,
     workers: snapshot.workers.map((worker) => ({
       ...worker,
       restarts: restarts?.get(worker.name) ?? null,

@@ -137,6 +137,24 @@ export function createMetrics(readInputs: () => HealthInputs) {
       }
     },
   );
+  for (
+    const [name, help, field] of [
+      ["ppr_llm_budget_limit_usd", "The budget (LLM_BUDGET_USD) of its period.", "limitUsd"],
+      ["ppr_llm_budget_spent_usd", "US dollars spent of the budget in its period.", "spentUsd"],
+      [
+        "ppr_llm_budget_reserved_usd",
+        "US dollars the calls in flight hold of the budget (their worst case).",
+        "reservedUsd",
+      ],
+      ["ppr_llm_budget_left_usd", "US dollars left of the budget in its period.", "leftUsd"],
+    ] as const
+  ) {
+    gauge(name, help, ["budget"], (g) => {
+      for (const budget of inputs().queueStats?.budgets ?? []) {
+        g.set({ budget: budget.budget }, budget[field]);
+      }
+    });
+  }
   counter("ppr_worker_restarts_total", "Restarts of the worker slot.", perWorker, (c) => {
     for (const slot of inputs().pool.slots) c.inc({ worker: slot.name }, slot.restarts);
   });

@@ -1,14 +1,18 @@
-/** Reads queue depths and provider pauses on a timer and caches them, so a scrape never waits on Redis. */
+/** Reads queue depths, provider pauses and budgets on a timer and caches them, so a scrape never waits on Redis. */
 
 import type { Redis } from "ioredis";
 import { everyInterval } from "../async/mod.ts";
 import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
 import { type QueueInfo, readQueues } from "../state/queues.ts";
+import { readBudgets } from "../economics/spend.ts";
+import type { BudgetSettings, BudgetState } from "../state/spend.ts";
 
 /** What the poller last read; `readAt` is `undefined` until the first read worked. */
 export interface QueueStats {
   queues: QueueInfo[];
   providers: ProviderPause[];
+  /** `LLM_BUDGET_USD`'s budgets with what is left; `[]` when none is set. */
+  budgets: BudgetState[];
   readAt: number | undefined;
 }
 
@@ -19,17 +23,33 @@ export interface QueueStats {
  */
 export function startQueueStats(
   redis: Redis,
-  options: { prefix: string; queues: string[]; providers: readonly string[]; intervalMs?: number },
+  options: {
+    prefix: string;
+    queues: string[];
+    providers: readonly string[];
+    budgets?: BudgetSettings;
+    intervalMs?: number;
+  },
 ) {
-  const { prefix, queues, providers } = options;
-  const stats: { state: QueueStats } = { state: { queues: [], providers: [], readAt: undefined } };
+  const { prefix, queues, providers, budgets } = options;
+  const stats: { state: QueueStats } = {
+    state: { queues: [], providers: [], budgets: [], readAt: undefined },
+  };
   const read = async () => {
     try {
-      const [depths, pauses] = await Promise.all([
+      const [depths, pauses, budgetStates] = await Promise.all([
         readQueues(redis, prefix, queues),
         readProviderPauses(redis, providers),
+        budgets && budgets.budgets.length > 0
+          ? readBudgets(redis, [...budgets.budgets], budgets.period, Date.now())
+          : [],
       ]);
-      stats.state = { queues: depths, providers: pauses, readAt: Date.now() };
+      stats.state = {
+        queues: depths,
+        providers: pauses,
+        budgets: budgetStates,
+        readAt: Date.now(),
+      };
     } catch {
       // Redis trouble shows in /health through the Redis probe; the last read stays.
     }

@@ -6,6 +6,7 @@ import { listRegistrations } from "../redis/registrations.ts";
 import { redactUrl } from "../redis/url.ts";
 import { type QueueInfo, readQueues } from "./queues.ts";
 import { readWorkers, type WorkerInfo } from "./workers.ts";
+import { type BudgetSettings, readFleetSpend, type Spend } from "./spend.ts";
 
 /** Queues and workers at one moment. */
 export interface Snapshot {
@@ -16,6 +17,8 @@ export interface Snapshot {
   prefix: string;
   queues: QueueInfo[];
   workers: WorkerInfo[];
+  /** What the fleet spent on LLM calls, and its budgets; when the reader asked (`budgets`). */
+  spend?: Spend;
 }
 
 /** What to read. */
@@ -32,6 +35,8 @@ export interface SnapshotOptions {
   discoverQueues: boolean;
   /** Queues already open for some of the names (the dashboard's): used, not closed. */
   openQueues?: ReadonlyMap<string, Queue>;
+  /** Also read the fleet's LLM spend, and these budgets with what is left of them. */
+  budgets?: BudgetSettings;
 }
 
 /**
@@ -60,7 +65,7 @@ export async function readSnapshot(redis: Redis, options: SnapshotOptions): Prom
   const names = options.discoverQueues
     ? [...new Set([...options.queues, ...registrations.flatMap((r) => r.queues ?? [])])]
     : [...options.queues];
-  const [queues, workers] = await Promise.all([
+  const [queues, workers, spend] = await Promise.all([
     readQueues(redis, options.prefix, names),
     readWorkers(redis, {
       prefix: options.prefix,
@@ -69,6 +74,7 @@ export async function readSnapshot(redis: Redis, options: SnapshotOptions): Prom
       onlyQueues: options.discoverQueues ? undefined : options.queues,
       openQueues: options.openQueues,
     }),
+    options.budgets ? readFleetSpend(redis, options.budgets) : undefined,
   ]);
   return {
     at: new Date().toISOString(),
@@ -76,5 +82,6 @@ export async function readSnapshot(redis: Redis, options: SnapshotOptions): Prom
     prefix: options.prefix,
     queues,
     workers,
+    ...(spend ? { spend } : {}),
   };
 }

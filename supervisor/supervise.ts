@@ -220,6 +220,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     prefix: config.prefix,
     queues: [...new Set([...config.queues, ...config.resultQueues])],
     providers: PROVIDER_NAMES,
+    budgets: { budgets: config.llmBudgets, period: config.llmBudgetPeriod },
   });
   // Only a pool that serves an LLM queue probes the provider: a container of standard queues
   // whose CLI has no login must not pause the provider for every other container.

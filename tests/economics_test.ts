@@ -11,7 +11,7 @@ import { readBudgets, readSpend } from "../economics/spend.ts";
 import { parseBudgetPeriod, parseBudgets } from "../config/economics_rules.ts";
 import { jobLogsKey } from "../redis/bullmq_internals.ts";
 import { scrape, value } from "../testing/metrics.ts";
-import { logRecords, startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { baseEnv, logRecords, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { type RedisServer, startRedis } from "../testing/redis.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
@@ -49,7 +49,7 @@ function jobLog(redis: RedisServer, queue: Queue, job: Job): Promise<string[]> {
 const close = (value: number, expected: number) => Math.abs(value - expected) < 1e-12;
 
 Deno.test(
-  "a Claude API job records its four token counts and its cost at the shipped price; the system prompt is marked cache_control and the next job reads it from the provider's cache",
+  "a Claude API job records its four token counts and its cost at the shipped price, in its result, /metrics and info; the system prompt is marked cache_control and the next job reads it from the provider's cache",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -106,6 +106,13 @@ Deno.test(
       const today = spend.today.find((row) => row.model === "claude-sonnet-5-5")!;
       assert.equal(today.calls, 2);
       assert.ok(close(today.usd, first.returnvalue.cost_usd + second.returnvalue.cost_usd));
+      const info = await runPpr(["info"], baseEnv({ REDIS_URL: redis.url }));
+      assert.equal(info.code, 0, info.stderr);
+      const line = info.stdout.split("\n").find((each) =>
+        each.includes("claude/claude-sonnet-5-5")
+      );
+      const spent = `$${today.usd.toFixed(4)}`;
+      assert.match(line ?? "", new RegExp(`\\s2\\s+\\${spent}\\s+2\\s+\\${spent}$`), info.stdout);
     } finally {
       await queue.close();
     }
@@ -221,6 +228,14 @@ Deno.test(
         `spent $${state.spentUsd} of $${limitUsd}: overshoot ${state.spentUsd - limitUsd}`,
       );
       assert.equal(await queue.getFailedCount(), 0);
+      const budgetSeries = { budget: "provider claude" };
+      const gauges = await waitUntil(async () => {
+        const each = await scrape(supervisors[0]);
+        return value(each, "ppr_llm_budget_limit_usd", budgetSeries) === limitUsd
+          ? each
+          : undefined;
+      }, { what: "the budget's gauges", timeoutMs: 15_000 });
+      assert.ok(value(gauges, "ppr_llm_budget_left_usd", budgetSeries) < limitUsd);
       for (const job of jobs) {
         if (await job.getState() === "completed") continue;
         const lines = await jobLog(redis, queue, job);
