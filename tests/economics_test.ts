@@ -450,3 +450,26 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "an LLM_PRICES file that cannot be used stops the pool at start (exit 2), naming the file and what is wrong",
+  integration,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ppr-prices-" });
+    try {
+      const missing = await runPpr([], baseEnv({ LLM_PRICES: `${dir}/none.json` }), 30_000);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, new RegExp(`${dir}/none\\.json`));
+      await Deno.writeTextFile(
+        `${dir}/bad.json`,
+        JSON.stringify({ date: "2026-12-01", source: "us", models: { "claude/x": { input: -1 } } }),
+      );
+      const bad = await runPpr([], baseEnv({ LLM_PRICES: `${dir}/bad.json` }), 30_000);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /bad\.json/);
+      assert.match(bad.stderr, /claude\/x/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -19,7 +19,8 @@ import { providerNamed } from "../../providers/registry.ts";
 import { callStats, providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { likelyInputTokens, mostInputTokens } from "../../economics/estimate.ts";
 import { resultCacheKey } from "../../economics/result_cache.ts";
-import type { Admission, CallPlan, FleetLedger, Pricing, ResultCache } from "./spending.ts";
+import type { CallPlan, FleetLedger, Pricing, ResultCache } from "./spending.ts";
+import { ceilingProblem, type HeldBack, heldBack, mayHaveBeenBilled } from "./call_decisions.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
 import { closeSchemaChecks, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
@@ -60,13 +61,8 @@ export interface JobResult extends LlmResult {
   fallback_from?: string;
 }
 
-/** What a try of an LLM job came to. */
-export type RunOutcome =
-  | { kind: "result"; result: JobResult }
-  /** The fleet's rate limit (or a 429's reset) says wait: no call was made. */
-  | { kind: "wait"; waitMs: number; reason: string }
-  /** A budget is spent: no call was made. */
-  | { kind: "budget"; admission: Extract<Admission, { reason: "budget" }> };
+/** What a try of an LLM job came to: a result, or what held its call back. */
+export type RunOutcome = { kind: "result"; result: JobResult } | HeldBack;
 
 /** What a worker's runner spends through: the fleet's ledger, the prices, the result cache. */
 export interface Spending {
@@ -75,13 +71,12 @@ export interface Spending {
   cache: ResultCache;
   /** Said once per provider and model that has no price. */
   warnUnpriced(provider: string, model: string): void;
+  /**
+   * Says that recording a call in Redis failed after the call was made (its settlement, the
+   * result cache): the job's result stands, since failing it would pay for the call again.
+   */
+  warnNotRecorded(what: string, error: unknown): void;
 }
-
-/** How long a job waits when only the reservations of calls in flight keep it from a budget. */
-export const RESERVATIONS_WAIT_MS = 2000;
-
-/** The failure kinds of a call that was answered with an HTTP error before any work: nothing billed. */
-const UNBILLED = new Set(["invalid", "auth", "quota", "billing", "overloaded"]);
 
 /** Whether a job asks the result cache: it says so, or its queue is in `LLM_RESULT_CACHE`. */
 export function usesResultCache(job: LlmJob, queue: string, config: Config): boolean {
@@ -183,7 +178,10 @@ export function createLlmRunner(
         })
         : undefined;
       if (cacheKey) {
-        const cached = await spending!.cache.read(cacheKey);
+        const cached = await spending!.cache.read(cacheKey).catch((error) => {
+          spending!.warnNotRecorded("the result cache's read (taken as a miss)", error);
+          return undefined;
+        });
         const counted = figures(cached?.result.model ?? modelName ?? "default");
         if (cached) {
           const parsed = format
@@ -218,22 +216,12 @@ export function createLlmRunner(
         mostInputTokens(request, extraTokens),
         maxOutputTokens,
       );
-      if (job.max_cost_usd !== undefined) {
-        if (worstCaseUsd === undefined) {
-          throw new UnrecoverableError(
-            `max_cost_usd cannot be kept: ${target.provider} model ${
-              modelName ?? "(default)"
-            } has no price (LLM_PRICES)`,
-          );
-        }
-        if (worstCaseUsd > job.max_cost_usd) {
-          throw new UnrecoverableError(
-            `this call may cost up to $${
-              worstCaseUsd.toFixed(6)
-            } (its prompt and max_tokens ${maxOutputTokens} at the model's price), over the job's max_cost_usd $${job.max_cost_usd}: lower provider.max_tokens or raise max_cost_usd`,
-          );
-        }
-      }
+      const ceiling = ceilingProblem(job.max_cost_usd, worstCaseUsd, {
+        provider: target.provider,
+        model: modelName,
+        maxOutputTokens,
+      });
+      if (ceiling) throw new UnrecoverableError(ceiling);
       const plan: CallPlan = {
         callId: `${queue}:${crypto.randomUUID()}:${++calls}`,
         provider: target.provider,
@@ -254,28 +242,11 @@ export function createLlmRunner(
         }
         const admission = await spending!.ledger.admit(plan);
         if (!admission.admitted) {
+          const held = heldBack(admission, worstCaseUsd);
           const counted = figures(plan.model);
-          if (admission.reason === "rate_limit") {
-            if (counted) counted.rateLimitWaits++;
-            return {
-              kind: "wait",
-              waitMs: admission.waitMs,
-              reason: `rate limit ${admission.limit}`,
-            };
-          }
-          if (admission.spentUsd + (worstCaseUsd ?? 0) <= admission.limitUsd) {
-            // Only the reservations of calls in flight stand in the way: they settle (mostly
-            // far below their worst case) within a call's time, so the job waits that long.
-            return {
-              kind: "wait",
-              waitMs: RESERVATIONS_WAIT_MS,
-              reason: `budget ${admission.budget}: $${
-                admission.reservedUsd.toFixed(4)
-              } reserved by calls in flight`,
-            };
-          }
-          if (counted) counted.budgetRefusals++;
-          return { kind: "budget", admission };
+          if (counted && admission.reason === "rate_limit") counted.rateLimitWaits++;
+          if (counted && held.kind === "budget") counted.budgetRefusals++;
+          return held;
         }
       }
 
@@ -289,12 +260,11 @@ export function createLlmRunner(
         if (providerFigures && !signal.aborted) {
           providerFigures.errors[failure?.kind ?? "transient"]++;
         }
-        // An HTTP error answered before any work is not billed; a timeout or a broken
-        // connection may have been: the budget then counts the call's worst case.
-        const billed =
-          !(failure && (UNBILLED.has(failure.kind) || /^HTTP [45]\d\d/.test(failure.message)));
         if (spending) {
-          await spending.ledger.settle(plan, { costUsd: billed ? undefined : 0 }).catch(() => {});
+          // A call that may have been billed counts its worst case (`costUsd` undefined).
+          const costUsd = mayHaveBeenBilled(error) ? undefined : 0;
+          await spending.ledger.settle(plan, { costUsd })
+            .catch((problem) => spending.warnNotRecorded("the failed call's settlement", problem));
         }
         if (
           failure?.kind === "quota" && failure.retryAfterMs !== undefined &&
@@ -316,7 +286,11 @@ export function createLlmRunner(
       const costUsd = result.cost_usd ??
         spending?.pricing.costOf(target.provider, model, result.usage);
       if (costUsd === undefined && spending) spending.warnUnpriced(target.provider, model);
-      if (spending) await spending.ledger.settle(plan, { costUsd, usage: result.usage });
+      if (spending) {
+        // Its reservation, if it stays, lapses and counts at the worst case: never under-counted.
+        await spending.ledger.settle(plan, { costUsd, usage: result.usage })
+          .catch((error) => spending.warnNotRecorded("the call's settlement", error));
+      }
       if (providerFigures) {
         providerFigures.inputTokens += result.usage.input_tokens;
         providerFigures.outputTokens += result.usage.output_tokens;
@@ -339,7 +313,7 @@ export function createLlmRunner(
           result: { ...answer, ...(parsed !== undefined ? { parsed } : {}) },
           cost_usd: costUsd ?? null,
           stored_at: Date.now(),
-        });
+        }).catch((error) => spending!.warnNotRecorded("the result cache's write", error));
       }
       return {
         kind: "result",

@@ -130,6 +130,12 @@ export function spendingOf(
       read: (key) => readCachedAnswer(redis, key),
       store: (key, answer) => storeCachedAnswer(redis, key, answer, config.llmCacheTtlMs),
     },
+    warnNotRecorded(what, error) {
+      logger.warn("{what} failed in Redis: {error}; the job's result stands", {
+        what,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    },
     warnUnpriced(provider, model) {
       const key = `${provider}/${model}`;
       if (warned.has(key)) return;
