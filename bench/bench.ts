@@ -22,13 +22,23 @@ import { cpuOf, memoryOf } from "./proc.ts";
 import { benchClaudeCliFloor } from "./claude_cli_floor.ts";
 import { findRealClaudeCli } from "../testing/real_claude.ts";
 import { benchProcessors } from "./processors.ts";
+import { benchEconomics } from "./economics.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
 const LATENCY_MS = 500;
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 20);
 /** The sections to run (`BENCH_ONLY=throughput,cli`); all by default. */
-const SECTIONS = ["throughput", "latency", "pool", "growth", "cli", "metrics", "processors"];
+const SECTIONS = [
+  "throughput",
+  "latency",
+  "pool",
+  "growth",
+  "cli",
+  "metrics",
+  "processors",
+  "economics",
+];
 const only = Deno.env.get("BENCH_ONLY")?.split(",").map((name) => name.trim()).filter(Boolean);
 for (const name of only ?? []) {
   if (!SECTIONS.includes(name)) {
@@ -515,6 +525,12 @@ if (wanted("processors")) {
   // 9. External processors: a persistent Python process against one Python process per job.
   console.error(`9. external processors`);
   await benchProcessors(record, redis);
+}
+
+if (wanted("economics")) {
+  // 10. What the ledger and the result cache cost per LLM job; what prompt caching saves.
+  console.error("10. LLM economics");
+  await benchEconomics(record, redis, { start: pool, stop });
 }
 
 await queue.close();

@@ -1,4 +1,4 @@
-/** What the bench reads of a process from `/proc`: CPU time and memory. Linux only. */
+/** What the bench reads of a process from `/proc`: CPU time, memory, TCP connections. Linux only. */
 
 /** Clock ticks per second of `/proc/<pid>/stat` (`CLK_TCK`, 100 on Linux). */
 const TICKS_PER_S = 100;
@@ -34,4 +34,30 @@ export function memoryOf(pid: number): { rssMb: number; pssMb: number; ussMb: nu
     pssMb: field("Pss") / 1024,
     ussMb: (field("Private_Clean") + field("Private_Dirty")) / 1024,
   };
+}
+
+/**
+ * The local ports of `pid`'s IPv4 TCP connections to `remotePort` (its connections to a Redis
+ * server on this host, say): the socket inodes of its file descriptors, looked up in its
+ * `/proc/<pid>/net/tcp`.
+ */
+export function tcpPortsOf(pid: number, remotePort: number): Set<number> {
+  const inodes = new Set<string>();
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      const socket = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`));
+      if (socket) inodes.add(socket[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/net/tcp`).split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10 || !inodes.has(fields[9])) continue;
+    const portOf = (address: string) => parseInt(address.split(":")[1], 16);
+    if (portOf(fields[2]) === remotePort) ports.add(portOf(fields[1]));
+  }
+  return ports;
 }
