@@ -229,12 +229,12 @@ Deno.test(
       );
       assert.equal(await queue.getFailedCount(), 0);
       const budgetSeries = { budget: "provider claude" };
+      // The supervisors read the budgets every few seconds: wait for a read after the spending.
       const gauges = await waitUntil(async () => {
         const each = await scrape(supervisors[0]);
-        return value(each, "ppr_llm_budget_limit_usd", budgetSeries) === limitUsd
-          ? each
-          : undefined;
+        return value(each, "ppr_llm_budget_spent_usd", budgetSeries) > 0 ? each : undefined;
       }, { what: "the budget's gauges", timeoutMs: 15_000 });
+      assert.equal(value(gauges, "ppr_llm_budget_limit_usd", budgetSeries), limitUsd);
       assert.ok(value(gauges, "ppr_llm_budget_left_usd", budgetSeries) < limitUsd);
       for (const job of jobs) {
         if (await job.getState() === "completed") continue;
