@@ -81,6 +81,10 @@ export interface Outcome {
   costUsd: number | undefined;
   /** `undefined`: unknown (the call failed), and the rate buckets keep what was counted up front. */
   usage?: Usage;
+  /** The call failed: the spend counters count it as failed, not as a call answered. */
+  failed?: boolean;
+  /** The model that answered, when it is not the plan's (the Claude CLI picks its own): the spend counters' row. */
+  answeredModel?: string;
 }
 
 /** The fleet's budgets and rate limits, kept in Redis. */
@@ -241,7 +245,12 @@ export function budgetsOf(plan: CallPlan, budgets: readonly BudgetSpec[]): Budge
  *   { key: "a", unit: "itpm", capacity: 30_000, need: 1000, limit: "" },
  *   { key: "b", unit: "otpm", capacity: 8000, need: 4096, limit: "" },
  * ] as const;
- * const usage = { input_tokens: 900, output_tokens: 96, cache_creation_input_tokens: 200 };
+ * const usage = {
+ *   input_tokens: 900,
+ *   output_tokens: 96,
+ *   cache_creation_input_tokens: 200,
+ *   cache_read_input_tokens: 5000,
+ * };
  * assert.deepEqual(bucketCorrections(buckets, usage), [100, -4000]);
  * ```
  */
@@ -597,7 +606,10 @@ export function createEconomics(options: EconomicsOptions): Economics {
       const window = periodOf(period, now);
       const day = dayOf(now);
       const usage = outcome.usage && wholeTokens(outcome.usage);
-      const { floats, integers } = spendIncrements(plan, { costUsd: outcome.costUsd, usage });
+      const { floats, integers } = spendIncrements(
+        { ...plan, model: outcome.answeredModel ?? plan.model },
+        { costUsd: outcome.costUsd, usage, failed: outcome.failed },
+      );
       const corrections = bucketCorrections(buckets, usage);
       const reply = await runScript(redis, SETTLE, [
         callKey(plan.callId),

@@ -12,6 +12,7 @@ import {
 } from "./admission.ts";
 import { ECONOMICS_PREFIX, modelBucketKey, rateKeyBucketKey } from "./keys.ts";
 import { readBudgets, readSpend } from "./spend.ts";
+import { usageOf } from "../providers/provider.ts";
 
 // Noon tomorrow: the keys' expiry times (PEXPIREAT, from the injected time) stay in Redis's future.
 const TOMORROW = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 86_400_000;
@@ -216,7 +217,7 @@ Deno.test("settle is idempotent: a second settlement counts nothing again", asyn
   const { economics } = fleet;
   const call = plan({ worstCaseUsd: 1, maxOutputTokens: 500 });
   await economics.admit(call, T0);
-  const usage = { input_tokens: 1000, output_tokens: 100 };
+  const usage = usageOf({ input_tokens: 1000, output_tokens: 100 });
   assert.equal(await economics.settle(call, { costUsd: 0.5, usage }, T0), true);
   assert.equal(await economics.settle(call, { costUsd: 0.5, usage }, T0), false);
   const [state] = await fleet.budgetsAt(T0);
@@ -328,7 +329,7 @@ Deno.test("a need larger than the bucket is clamped to its capacity, so it can e
   const big = plan({ inputTokens: 5000 });
   assert.equal((await economics.admit(big, T0)).admitted, true);
   assert.equal(await fleet.tokensOf(key), 0);
-  await economics.settle(big, { costUsd: 0, usage: { input_tokens: 5000, output_tokens: 0 } }, T0);
+  await economics.settle(big, { costUsd: 0, usage: usageOf({ input_tokens: 5000 }) }, T0);
   assert.equal(await fleet.tokensOf(key), -4000);
   // 4000 owed and 10 needed, at 1000 a minute.
   const refused = rateRefusal(await economics.admit(plan({ inputTokens: 10 }), T0));
@@ -473,7 +474,7 @@ Deno.test("every economics key carries the {llm} hash tag; scripts evicted from 
   await fleet.client.script("FLUSH");
   await economics.settle(
     call,
-    { costUsd: 0.5, usage: { input_tokens: 10, output_tokens: 10 } },
+    { costUsd: 0.5, usage: usageOf({ input_tokens: 10, output_tokens: 10 }) },
     T0,
   );
   await economics.rateLimited("claude", "claude-x", 1000, T0);
@@ -494,7 +495,7 @@ Deno.test("rateBucketsOf, budgetsOf and bucketCorrections decide without Redis",
     ["key t itpm 5000", 1000],
   ]);
   assert.deepEqual(rateBucketsOf(plan({ provider: "openai" }), limits), []);
-  assert.deepEqual(bucketCorrections(buckets, { input_tokens: 10, output_tokens: 20 }), [
+  assert.deepEqual(bucketCorrections(buckets, usageOf({ input_tokens: 10, output_tokens: 20 })), [
     0,
     -80,
     -990,

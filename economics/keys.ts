@@ -90,6 +90,7 @@ export const SPEND_METRICS = [
   "usd",
   "calls",
   "unknown_cost_calls",
+  "failed_calls",
   "input_tokens",
   "output_tokens",
   "cache_creation_input_tokens",
@@ -141,4 +142,9 @@ export function parseSpendField(
     model: match[3].slice(slash + 1),
   };
   return { metric, subject };
+}
+
+/** The result cache's answer to the request whose SHA-256 is `sha256Hex`. */
+export function resultCacheKeyOf(sha256Hex: string): string {
+  return `${ECONOMICS_PREFIX}cache:${sha256Hex}`;
 }

@@ -2,6 +2,7 @@
 
 import type { Redis } from "ioredis";
 import type { LlmRequest, ProviderResult } from "../providers/provider.ts";
+import { resultCacheKeyOf } from "./keys.ts";
 
 /** What makes two requests the same question. */
 export interface CacheIdentity {
@@ -37,8 +38,9 @@ function canonicalJson(value: unknown): string {
 
 /**
  * The Redis key of a request's answer: `ppr:{llm}:cache:` and the SHA-256 of the provider, the
- * model, the output schema, the parameters, and the messages (system prompt included), or the
- * producer's `content_hash` in their place.
+ * model, the output schema, the parameters, the system prompt, and the other messages, or the
+ * producer's `content_hash` in their place (so a changed system prompt is a new question either
+ * way).
  *
  * @example
  * ```ts
@@ -64,13 +66,16 @@ export async function resultCacheKey(identity: CacheIdentity): Promise<string> {
     temperature: request.temperature,
     max_tokens: request.maxTokens,
     ...(identity.contentHash !== undefined
-      ? { content_hash: identity.contentHash }
+      ? {
+        content_hash: identity.contentHash,
+        system: request.messages.filter((message) => message.role === "system"),
+      }
       : { messages: request.messages }),
   });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   const hex = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0"))
     .join("");
-  return `ppr:{llm}:cache:${hex}`;
+  return resultCacheKeyOf(hex);
 }
 
 /** The answer stored under `key`, or `undefined` (none, expired, or not ppr-worker's JSON). */

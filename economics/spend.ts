@@ -15,18 +15,9 @@ import {
   spendField,
   type SpendMetric,
 } from "./keys.ts";
+import type { Usage } from "../providers/provider.ts";
 
-/**
- * The tokens a call used, as the providers report them (OpenTelemetry's `gen_ai.usage.*`).
- * The same shape as the `Usage` the providers will declare (`providers/provider.ts`); declared
- * here until they do. The cache counts are optional: a provider without a cache reports none.
- */
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens?: number;
-  cache_read_input_tokens?: number;
-}
+export type { Usage };
 
 /**
  * `usage` in whole tokens, as the counters keep them: each count rounded, and one that is not a
@@ -37,25 +28,25 @@ export interface Usage {
  * import { strict as assert } from "node:assert";
  * import { wholeTokens } from "./spend.ts";
  *
- * assert.deepEqual(wholeTokens({ input_tokens: 10.4, output_tokens: NaN }), {
- *   input_tokens: 10,
- *   output_tokens: 0,
- * });
+ * assert.deepEqual(
+ *   wholeTokens({
+ *     input_tokens: 10.4,
+ *     output_tokens: NaN,
+ *     cache_creation_input_tokens: -1,
+ *     cache_read_input_tokens: 3,
+ *   }),
+ *   { input_tokens: 10, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 3 },
+ * );
  * ```
  */
 export function wholeTokens(usage: Usage): Usage {
   const whole = (count: number) => Number.isFinite(count) && count > 0 ? Math.round(count) : 0;
-  const result: Usage = {
+  return {
     input_tokens: whole(usage.input_tokens),
     output_tokens: whole(usage.output_tokens),
+    cache_creation_input_tokens: whole(usage.cache_creation_input_tokens),
+    cache_read_input_tokens: whole(usage.cache_read_input_tokens),
   };
-  if (usage.cache_creation_input_tokens !== undefined) {
-    result.cache_creation_input_tokens = whole(usage.cache_creation_input_tokens);
-  }
-  if (usage.cache_read_input_tokens !== undefined) {
-    result.cache_read_input_tokens = whole(usage.cache_read_input_tokens);
-  }
-  return result;
 }
 
 /** What a group of calls spent and used. */
@@ -65,6 +56,11 @@ export interface SpendTotals {
   calls: number;
   /** Calls whose cost is unknown (a model without a price): not in `usd`, never counted as free. */
   unknownCostCalls: number;
+  /**
+   * Calls that failed (an error, a timeout): not in `calls`; in `usd` only when their cost is
+   * known (the Claude CLI reports it). A budget counts one whose cost is unknown at its worst case.
+   */
+  failedCalls: number;
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
@@ -94,6 +90,7 @@ const FIELD_OF_METRIC: Record<SpendMetric, keyof SpendTotals> = {
   usd: "usd",
   calls: "calls",
   unknown_cost_calls: "unknownCostCalls",
+  failed_calls: "failedCalls",
   input_tokens: "input_tokens",
   output_tokens: "output_tokens",
   cache_creation_input_tokens: "cache_creation_input_tokens",
@@ -132,16 +129,18 @@ export interface SpendIncrements {
  */
 export function spendIncrements(
   call: { provider: string; model: string; queue: string },
-  outcome: { costUsd: number | undefined; usage?: Usage },
+  outcome: { costUsd: number | undefined; usage?: Usage; failed?: boolean },
 ): SpendIncrements {
   const amounts = SPEND_METRICS.map((metric): [SpendMetric, number] => {
     switch (metric) {
       case "usd":
         return [metric, outcome.costUsd ?? 0];
       case "calls":
-        return [metric, 1];
+        return [metric, outcome.failed ? 0 : 1];
       case "unknown_cost_calls":
-        return [metric, outcome.costUsd === undefined ? 1 : 0];
+        return [metric, !outcome.failed && outcome.costUsd === undefined ? 1 : 0];
+      case "failed_calls":
+        return [metric, outcome.failed ? 1 : 0];
       default:
         return [metric, outcome.usage?.[metric] ?? 0];
     }
@@ -165,6 +164,7 @@ function noSpend(): SpendTotals {
     usd: 0,
     calls: 0,
     unknownCostCalls: 0,
+    failedCalls: 0,
     input_tokens: 0,
     output_tokens: 0,
     cache_creation_input_tokens: 0,

@@ -12,6 +12,7 @@ import {
   spendRows,
   wholeTokens,
 } from "./spend.ts";
+import { usageOf } from "../providers/provider.ts";
 
 const DAY_MS = 86_400_000;
 // Noon tomorrow: the keys' expiry times (PEXPIREAT, from the injected time) stay in Redis's future.
@@ -67,6 +68,7 @@ Deno.test("readSpend: today and in total, per model and per queue, with tokens a
       usd: 0.5,
       calls: 2,
       unknownCostCalls: 0,
+      failedCalls: 0,
       input_tokens: 200,
       output_tokens: 20,
       cache_creation_input_tokens: 10,
@@ -78,6 +80,7 @@ Deno.test("readSpend: today and in total, per model and per queue, with tokens a
       usd: 1,
       calls: 2,
       unknownCostCalls: 1,
+      failedCalls: 0,
       input_tokens: 200,
       output_tokens: 20,
       cache_creation_input_tokens: 10,
@@ -100,6 +103,33 @@ Deno.test("readSpend: today and in total, per model and per queue, with tokens a
   const dayKey = spendDayKey(dateOf(T0));
   assert.equal(await client.call("PEXPIRETIME", dayKey), TOMORROW + DAY_MS + SPEND_DAY_KEEP_MS);
   assert.equal(await client.call("PEXPIRETIME", SPEND_TOTAL_KEY), -1);
+});
+
+Deno.test("a failed call counts as failed, not as a call answered, its dollars only when known; the answered model names the row", async () => {
+  await using redis = await startRedis();
+  const client = redis.client();
+  const economics = createEconomics({
+    redis: client,
+    budgets: [],
+    period: DAY,
+    rateLimits: [],
+    reservationTtlMs: 60_000,
+  });
+  const timedOut = callOf("claude", "default", "llm");
+  await economics.settle(timedOut, { costUsd: undefined, failed: true }, T0);
+  const overBudget = callOf("claude", "default", "llm");
+  await economics.settle(
+    overBudget,
+    { costUsd: 0.125, failed: true, answeredModel: "claude-opus-5-5" },
+    T0,
+  );
+  const spend = await readSpend(client, T0);
+  assert.deepEqual(
+    spend.today.map((
+      row,
+    ) => [row.model, row.calls, row.failedCalls, row.unknownCostCalls, row.usd]),
+    [["claude-opus-5-5", 0, 1, 0, 0.125], ["default", 0, 1, 0, 0]],
+  );
 });
 
 Deno.test("readSpend of a fleet that spent nothing is empty rows", async () => {
@@ -184,7 +214,7 @@ Deno.test("budgetStateOf: over the limit, nothing is left (never below zero)", (
 
 Deno.test("spendIncrements counts the call, its cost and tokens for its model and its queue", () => {
   const call = { provider: "claude", model: "claude-x", queue: "llm" };
-  const usage = { input_tokens: 10, output_tokens: 0, cache_read_input_tokens: 7 };
+  const usage = usageOf({ input_tokens: 10, cache_read_input_tokens: 7 });
   assert.deepEqual(spendIncrements(call, { costUsd: 0.5, usage }), {
     floats: [["model:usd:claude/claude-x", 0.5], ["queue:usd:llm", 0.5]],
     integers: [

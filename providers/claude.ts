@@ -53,7 +53,9 @@ export const CLAUDE_SETTINGS = {
   },
 };
 
-/** The Claude CLI's output token limit when a job sets none (its CLAUDE_CODE_MAX_OUTPUT_TOKENS default). */
+/** The model the pinned Claude CLI (2.1.332) asks for when it is given none, as the stub sees it. */
+export const CLI_DEFAULT_MODEL = "claude-opus-5-5";
+/** The Claude CLI's output token ceiling (its CLAUDE_CODE_MAX_OUTPUT_TOKENS default): it takes no max_tokens. */
 export const CLI_MAX_OUTPUT_TOKENS = 32_000;
 /** Input tokens the Claude CLI adds to a call on its own (its context), rounded up from the stub's requests. */
 export const CLI_CONTEXT_TOKENS = 2000;
@@ -112,11 +114,13 @@ export const claudeProvider = defineProvider({
       extraContext: "the Claude CLI adds its own context: a few hundred input tokens",
     };
   },
-  defaultModel: (config) => config.anthropicApiKey === undefined ? undefined : DEFAULT_CLAUDE_MODEL,
-  // The CLI's own default output limit (CLAUDE_CODE_MAX_OUTPUT_TOKENS) is 32,000.
-  defaultMaxTokens: (config) =>
-    config.anthropicApiKey === undefined ? CLI_MAX_OUTPUT_TOKENS : DEFAULT_MAX_TOKENS,
+  defaultModel: (config) =>
+    config.anthropicApiKey === undefined ? CLI_DEFAULT_MODEL : DEFAULT_CLAUDE_MODEL,
+  // The CLI passes no max_tokens on: its own ceiling (CLAUDE_CODE_MAX_OUTPUT_TOKENS) holds.
+  outputTokenLimit: (config, requested) =>
+    config.anthropicApiKey === undefined ? CLI_MAX_OUTPUT_TOKENS : requested ?? DEFAULT_MAX_TOKENS,
   extraInputTokens: (config) => config.anthropicApiKey === undefined ? CLI_CONTEXT_TOKENS : 0,
+  keepsCostCeiling: (config) => config.anthropicApiKey === undefined,
   callProcess: (config) =>
     config.anthropicApiKey === undefined
       ? { what: "Claude CLI call", memoryMb: CLI_CALL_MB }

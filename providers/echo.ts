@@ -39,7 +39,7 @@ export const echoProvider = defineProvider({
   pauses: [],
   create: ({ config }) => ({ call: (request) => callEcho(request, config.echoLatencyMs) }),
   defaultModel: () => "echo",
-  defaultMaxTokens: () => 0,
+  outputTokenLimit: () => 0,
   describe: () => ({
     mode: "echo (answers with the prompt)",
     configDir: null,

@@ -22,6 +22,11 @@ export class LlmError extends Error {
     message: string,
     /** When the provider said when to come back (quota, overloaded). */
     readonly retryAfterMs?: number,
+    /**
+     * What the failed call cost, when the provider says (the Claude CLI reports a failed job's
+     * cost: its `--max-budget-usd` is checked after the model's answer was paid for).
+     */
+    readonly costUsd?: number,
   ) {
     super(message);
   }

@@ -184,7 +184,7 @@ export const openAiProvider = defineProvider({
       : Promise.resolve({ ok: false, detail: "OPENAI_API_KEY is not set" });
   },
   defaultModel: () => DEFAULT_OPENAI_MODEL,
-  defaultMaxTokens: () => OPENAI_UNSET_MAX_TOKENS,
+  outputTokenLimit: (_config, requested) => requested ?? OPENAI_UNSET_MAX_TOKENS,
   describe: ({ config }) => ({
     mode: `OpenAI-compatible API (${config.openaiBaseUrl ?? "the SDK's default URL"})`,
     configDir: null,

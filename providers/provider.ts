@@ -195,15 +195,23 @@ export interface ProviderDefinition<
    */
   callProcess?(config: Config & Own): CallProcess | undefined;
   /**
-   * The model a call asks for when neither the job nor `LLM_MODEL_NAME` names one, for pricing;
-   * `undefined` when the provider picks it itself (the Claude CLI): a budget then reserves at
-   * the dearest price of the provider's models.
+   * The model a call asks for when neither the job nor `LLM_MODEL_NAME` names one, for pricing:
+   * what a budget reserves at and what the spend counters name before the answer says.
    */
   defaultModel?(config: Config & Own): string | undefined;
-  /** The output token limit of a call that sets none: what a budget reserves for its answer. */
-  defaultMaxTokens?(config: Config & Own): number;
+  /**
+   * The most output tokens a call can produce, given what the job asked for (`undefined`: no
+   * `max_tokens`): what a budget reserves for the answer. A provider that cannot pass a limit on
+   * (the Claude CLI) returns its own ceiling whatever was asked.
+   */
+  outputTokenLimit?(config: Config & Own, requested: number | undefined): number;
   /** Input tokens the provider adds to every call on its own (the Claude CLI's context). */
   extraInputTokens?(config: Config & Own): number;
+  /**
+   * Whether the provider keeps a job's `max_cost_usd` itself, after the fact (the Claude CLI's
+   * `--max-budget-usd`): ppr-worker then does not refuse the call by its worst case.
+   */
+  keepsCostCeiling?(config: Config & Own): boolean;
   /**
    * The `/health` field that reports its probe: `claude_authenticated` (the field of the
    * system ppr-worker replaced). For a provider without it, the field is `null`.

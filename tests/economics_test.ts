@@ -326,7 +326,7 @@ Deno.test(
 );
 
 Deno.test(
-  "an identical request is answered from the result cache (cached, cost 0, what it saved), still checked against its schema; a producer's content_hash stands for the messages",
+  "an identical request is answered from the result cache (cached, cost 0, what it saved); an answer that no longer fits the schema is not served; a producer's content_hash stands for the messages",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -355,18 +355,28 @@ Deno.test(
       assert.deepEqual(second.returnvalue.parsed, { title: "a page" });
       const calls = () => stub.requests.filter((each) => each.path.endsWith("/chat/completions"));
       assert.equal(calls().length, 1, "one call for two jobs");
+      // An answer that no longer fits the schema is not served: it is dropped and the call made.
+      const [key] = await redis.client().keys("ppr:{llm}:cache:*");
+      const stored = JSON.parse((await redis.client().get(key))!);
+      stored.result.text = '{"title": 5}';
+      stored.result.parsed = { title: 5 };
+      await redis.client().set(key, JSON.stringify(stored));
+      const refreshed = await finished(queue, await queue.add("llm", data), "after the change");
+      assert.equal(refreshed.returnvalue.cached, undefined);
+      assert.deepEqual(refreshed.returnvalue.parsed, { title: "a page" });
+      assert.equal(calls().length, 2, "the altered answer was not served");
       const hashed = (prompt: string) => ({ prompt, content_hash: "sha256:page-42" });
       await finished(queue, await queue.add("llm", hashed('{"n": 1}')), "hashed 1");
       const third = await finished(queue, await queue.add("llm", hashed('{"n": 2}')), "hashed 2");
       assert.equal(third.returnvalue.cached, true, "the same content_hash is the same question");
-      assert.equal(calls().length, 2);
+      assert.equal(calls().length, 3);
       const samples = await waitUntil(async () => {
         const each = await scrape(supervisor);
         return value(each, "ppr_llm_result_cache_total", { result: "hit" }) === 2
           ? each
           : undefined;
       }, { what: "2 hits counted", timeoutMs: 15_000 });
-      assert.equal(value(samples, "ppr_llm_result_cache_total", { result: "miss" }), 2);
+      assert.equal(value(samples, "ppr_llm_result_cache_total", { result: "miss" }), 3);
       assert.ok(value(samples, "ppr_llm_result_cache_saved_usd_total") > 0);
     } finally {
       await queue.close();
@@ -415,6 +425,31 @@ Deno.test(
         value(await scrape(supervisor), "ppr_llm_fallback_calls_total", {
           provider: "openai",
         }) === 3, { what: "3 fallback calls counted", timeoutMs: 15_000 });
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "a job whose worst case is more than the whole budget fails at once, naming both, instead of pausing the provider every period",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubAnthropic();
+    const queue = producer(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { ...claudeApi(stub.url), LLM_BUDGET_USD: "claude=0.0001" },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const done = await finished(queue, await queue.add("llm", { prompt: "a page" }), "the job");
+      assert.equal(await done.getState(), "failed");
+      assert.match(done.failedReason, /more than the whole budget provider claude \(\$0\.0001\)/);
+      assert.equal(stub.jobRequests().length, 0);
+      const health = await supervisor.health();
+      assert.equal(health.body.llm.state, "ok", "the provider is not paused");
     } finally {
       await queue.close();
     }

@@ -29,6 +29,17 @@ export interface LlmFailure {
   authRetryMs: number;
 }
 
+/** How many lines of a job's BullMQ log start with `linePrefix`. */
+export async function jobLogLines(
+  redis: Redis,
+  prefix: string,
+  job: Job,
+  linePrefix: string,
+): Promise<number> {
+  const lines = await redis.lrange(jobLogsKey(prefix, job.queueName, String(job.id)), 0, -1);
+  return lines.filter((line) => line.startsWith(linePrefix)).length;
+}
+
 /** What a job's BullMQ log says of its earlier tries: the failed ones, and the waits for an overloaded provider. */
 async function earlierTries(
   redis: Redis,

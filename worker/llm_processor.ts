@@ -24,6 +24,7 @@ import { spendingOf } from "../jobs/llm/spending_of.ts";
 import type { PriceTable } from "../economics/prices.ts";
 import type { WorkerStats } from "../protocol/stats.ts";
 import { giveBackJob } from "./give_back.ts";
+import { jobLogLines } from "./failure.ts";
 import { createLlmIntake } from "./llm_intake.ts";
 import { type PauseWatch, startPauseWatch } from "./pauses.ts";
 import type { QueueProcessor, RunTry } from "./queue_processor.ts";
@@ -122,6 +123,11 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
 /** The LLM processors of a worker process. */
 export type LlmProcessors = ReturnType<typeof createLlmProcessors>;
 
+/** The prefix of the job-log lines that record a provider's 429 the fleet's buckets waited for. */
+export const RATE_LIMITED_LOG_PREFIX = "ppr rate limited: ";
+/** Such 429s a job waits for before the next one pauses the provider (`quota_exceeded`). */
+export const RATE_LIMITED_WAITS = 10;
+
 /** How long a job may wait for the fleet's rate limit in its slot; a longer wait goes to `delayed`. */
 export const RATE_WAIT_IN_SLOT_MS = 1000;
 
@@ -140,11 +146,19 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
       prepared.job.fallback &&
         { provider: prepared.job.fallback.name, model: prepared.job.fallback.model },
     );
-    /** The fallback as a target, when there is one and it is not paused itself. */
-    const fallbackTarget = async (): Promise<CallTarget | undefined> =>
-      fallback && fallback.provider !== primary && !(await pauses.pauseOf(fallback.provider))
-        ? { provider: fallback.provider, model: fallback.model, fallbackFrom: primary }
-        : undefined;
+    /**
+     * The fallback as a target, when there is one and it is not paused itself. While the
+     * provider is paused only another provider can stand in (pauses are per provider); for an
+     * overloaded call another model of the same provider can.
+     */
+    const fallbackTarget = async (
+      why: "paused" | "overloaded",
+    ): Promise<CallTarget | undefined> => {
+      if (!fallback || (why === "paused" && fallback.provider === primary)) return undefined;
+      if (fallback.provider === primary && fallback.model === target.model) return undefined;
+      if (await pauses.pauseOf(fallback.provider)) return undefined;
+      return { provider: fallback.provider, model: fallback.model, fallbackFrom: primary };
+    };
     /** The job waits for `pause` to end: at the front of its queue, or in `delayed`. */
     const waitFor = async (provider: string, pause: Pause): Promise<never> => {
       if (provider === config.provider && !config.llmFallback) {
@@ -159,7 +173,7 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
 
     let target = primaryTarget(prepared, config);
     const pause = await pauses.pauseOf(primary);
-    if (pause) target = (await fallbackTarget()) ?? await waitFor(primary, pause);
+    if (pause) target = (await fallbackTarget("paused")) ?? await waitFor(primary, pause);
     failure.llm = { provider: target.provider, pauses, authRetryMs: config.llmProbeIntervalMs };
 
     for (let rateWaits = 0;; rateWaits++) {
@@ -168,7 +182,9 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
         outcome = await llm.runner.run(prepared, target, job.queueName, entry.controller.signal);
       } catch (error) {
         const overloaded = error instanceof LlmError && error.kind === "overloaded";
-        const standIn = overloaded && !target.fallbackFrom ? await fallbackTarget() : undefined;
+        const standIn = overloaded && !target.fallbackFrom
+          ? await fallbackTarget("overloaded")
+          : undefined;
         if (!standIn) throw error;
         logger.info("job {id}: {provider} is overloaded; its fallback {fallback} answers", {
           id: job.id,
@@ -185,6 +201,15 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
         return outcome.result;
       }
       if (outcome.kind === "wait") {
+        if (outcome.fromProvider) {
+          // A provider's 429 that the fleet's buckets did not foresee: counted in the job's log,
+          // and bounded, so that a provider that answers nothing else pauses instead.
+          await job.log(RATE_LIMITED_LOG_PREFIX + outcome.reason);
+          const waits = await jobLogLines(llm.redis, config.prefix, job, RATE_LIMITED_LOG_PREFIX);
+          if (waits > RATE_LIMITED_WAITS) {
+            throw new LlmError("quota", `${outcome.reason} (${waits} times in a row)`);
+          }
+        }
         if (outcome.waitMs <= RATE_WAIT_IN_SLOT_MS && rateWaits < 3) {
           await delay(outcome.waitMs, { signal: entry.controller.signal });
           continue;
@@ -217,7 +242,10 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
         untilMs: admission.resetAtMs,
       });
       pauses.record(target.provider, budgetPause);
-      return await waitFor(target.provider, budgetPause);
+      const standIn = target.fallbackFrom ? undefined : await fallbackTarget("paused");
+      if (!standIn) return await waitFor(target.provider, budgetPause);
+      target = standIn;
+      failure.llm = { provider: target.provider, pauses, authRetryMs: config.llmProbeIntervalMs };
     }
   };
 }

@@ -26,9 +26,10 @@ export type Decision =
   | { action: "wait"; delayMs: number; reason: string };
 
 /**
- * How long a job waits for an overloaded provider: what the provider asked (`retry-after`),
- * else "full jitter" (a random share of a cap doubling per wait from `OVERLOAD_BASE_MS` to
- * `OVERLOAD_MAX_MS`), at least 1 s, so a fleet's retries spread out instead of arriving together.
+ * How long a job waits for an overloaded provider: what the provider asked (`retry-after`, at
+ * most `OVERLOAD_MAX_MS`, plus up to a fifth more), else "full jitter" (a random share of a cap
+ * doubling per wait from `OVERLOAD_BASE_MS` to `OVERLOAD_MAX_MS`), at least 1 s, so a fleet's
+ * retries spread out instead of arriving together.
  *
  * @example
  * ```ts
@@ -38,7 +39,8 @@ export type Decision =
  * assert.equal(overloadWaitMs(0, undefined, () => 0.5), 2500);
  * assert.equal(overloadWaitMs(3, undefined, () => 0.5), 20_000);
  * assert.equal(overloadWaitMs(9, undefined, () => 1), 120_000);
- * assert.equal(overloadWaitMs(0, 7000, () => 0.5), 7000);
+ * assert.equal(overloadWaitMs(0, 7000, () => 0.5), 7700);
+ * assert.equal(overloadWaitMs(0, 86_400_000, () => 0), 120_000);
  * ```
  */
 export function overloadWaitMs(
@@ -46,7 +48,10 @@ export function overloadWaitMs(
   retryAfterMs: number | undefined,
   random: () => number = Math.random,
 ): number {
-  if (retryAfterMs !== undefined) return Math.max(1000, retryAfterMs);
+  if (retryAfterMs !== undefined) {
+    const asked = Math.min(OVERLOAD_MAX_MS, Math.max(1000, retryAfterMs));
+    return Math.round(asked * (1 + random() * 0.2));
+  }
   const cap = Math.min(OVERLOAD_MAX_MS, OVERLOAD_BASE_MS * 2 ** earlierWaits);
   return Math.max(1000, Math.round(random() * cap));
 }

@@ -73,8 +73,10 @@ Deno.test("an overloaded provider is waited for with jitter, no try spent, OVERL
   });
 });
 
-Deno.test("an overloaded provider's retry-after is the wait, never under 1 s", () => {
+Deno.test("an overloaded provider's retry-after is the wait, never under 1 s nor over OVERLOAD_MAX_MS, plus up to a fifth of jitter", () => {
   assert.equal(overloadWaitMs(2, 30_000, () => 0), 30_000);
+  assert.equal(overloadWaitMs(2, 30_000, () => 1), 36_000);
   assert.equal(overloadWaitMs(0, 0, () => 0), 1000);
+  assert.equal(overloadWaitMs(0, 86_400_000, () => 0), OVERLOAD_MAX_MS);
   assert.equal(overloadWaitMs(0, undefined, () => 0), 1000);
 });

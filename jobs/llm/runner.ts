@@ -18,9 +18,16 @@ import type {
 import { providerNamed } from "../../providers/registry.ts";
 import { callStats, providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { likelyInputTokens, mostInputTokens } from "../../economics/estimate.ts";
-import { resultCacheKey } from "../../economics/result_cache.ts";
+import { type CachedAnswer, resultCacheKey } from "../../economics/result_cache.ts";
 import type { CallPlan, FleetLedger, Pricing, ResultCache } from "./spending.ts";
-import { ceilingProblem, type HeldBack, heldBack, mayHaveBeenBilled } from "./call_decisions.ts";
+import {
+  ceilingProblem,
+  failureCostUsd,
+  type HeldBack,
+  heldBack,
+  rateLimitWaitMs,
+  unaffordable,
+} from "./call_decisions.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
 import { closeSchemaChecks, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
 
@@ -40,6 +47,9 @@ export interface CallTarget {
   /** The provider this call stands in for, when it is a fallback. */
   fallbackFrom?: string;
 }
+
+/** What a budget reserves for the answer of a provider that declares no output limit. */
+const DEFAULT_OUTPUT_LIMIT = 4096;
 
 /** The provider and model a job asks for: its own `provider`, else `LLM_PROVIDER` and `LLM_MODEL_NAME`. */
 export function primaryTarget(prepared: PreparedJob, config: Config): CallTarget {
@@ -164,10 +174,19 @@ export function createLlmRunner(
         maxCostUsd: job.max_cost_usd,
         signal: AbortSignal.any([signal, timeout]),
       };
-      const modelName = target.model ?? definitionOf(target.provider).defaultModel?.(config);
+      const definition = definitionOf(target.provider);
+      const modelName = target.model ?? definition.defaultModel?.(config);
       const figures = (model: string) =>
         stats ? callStats(stats, target.provider, model, queue) : undefined;
       const elapsed = () => Math.round(performance.now() - started);
+      const budgeted = spending?.ledger.hasBudget(target.provider, queue) ?? false;
+      const maxOutputTokens = definition.outputTokenLimit?.(config, request.maxTokens) ??
+        request.maxTokens ?? DEFAULT_OUTPUT_LIMIT;
+      if (budgeted && request.maxTokens === undefined && maxOutputTokens > 0) {
+        // What the budget reserves is what the call may produce: a provider that would
+        // otherwise send no max_tokens (the model's own limit) gets that one.
+        request.maxTokens = maxOutputTokens;
+      }
 
       const cacheKey = spending && usesResultCache(job, queue, config)
         ? await resultCacheKey({
@@ -178,28 +197,22 @@ export function createLlmRunner(
         })
         : undefined;
       if (cacheKey) {
-        const cached = await spending!.cache.read(cacheKey).catch((error) => {
-          spending!.warnNotRecorded("the result cache's read (taken as a miss)", error);
-          return undefined;
-        });
-        const counted = figures(cached?.result.model ?? modelName ?? "default");
+        const cached = await fromResultCache(spending!, cacheKey, format);
+        const counted = figures(cached?.answer.result.model ?? modelName ?? "default");
         if (cached) {
-          const parsed = format
-            ? await parseStructured(cached.result.text, cached.result.parsed, format)
-            : undefined;
           if (counted) {
             counted.cacheHits++;
-            counted.savedUsd += cached.cost_usd ?? 0;
+            counted.savedUsd += cached.answer.cost_usd ?? 0;
           }
           return {
             kind: "result",
             result: {
-              ...cached.result,
-              ...(parsed !== undefined ? { parsed } : {}),
+              ...cached.answer.result,
+              ...(cached.parsed !== undefined ? { parsed: cached.parsed } : {}),
               duration_ms: elapsed(),
               cost_usd: 0,
               cached: true,
-              saved_usd: cached.cost_usd,
+              saved_usd: cached.answer.cost_usd,
               ...(target.fallbackFrom ? { fallback_from: target.fallbackFrom } : {}),
             },
           };
@@ -207,8 +220,6 @@ export function createLlmRunner(
         if (counted) counted.cacheMisses++;
       }
 
-      const definition = definitionOf(target.provider);
-      const maxOutputTokens = request.maxTokens ?? definition.defaultMaxTokens?.(config) ?? 4096;
       const extraTokens = definition.extraInputTokens?.(config) ?? 0;
       const worstCaseUsd = spending?.pricing.worstCaseUsd(
         target.provider,
@@ -216,11 +227,14 @@ export function createLlmRunner(
         mostInputTokens(request, extraTokens),
         maxOutputTokens,
       );
-      const ceiling = ceilingProblem(job.max_cost_usd, worstCaseUsd, {
-        provider: target.provider,
-        model: modelName,
-        maxOutputTokens,
-      });
+      // The Claude CLI keeps a job's ceiling itself (--max-budget-usd), after its answer.
+      const ceiling = definition.keepsCostCeiling?.(config)
+        ? undefined
+        : ceilingProblem(job.max_cost_usd, worstCaseUsd, {
+          provider: target.provider,
+          model: modelName,
+          maxOutputTokens,
+        });
       if (ceiling) throw new UnrecoverableError(ceiling);
       const plan: CallPlan = {
         callId: `${queue}:${crypto.randomUUID()}:${++calls}`,
@@ -232,9 +246,9 @@ export function createLlmRunner(
         maxOutputTokens,
         worstCaseUsd,
       };
-      const limited = spending?.ledger.limits(target.provider, queue, plan.rateKey) ?? false;
+      const limited = spending?.ledger.hasLimits(target.provider, queue, plan.rateKey) ?? false;
       if (limited) {
-        if (worstCaseUsd === undefined && spending!.ledger.budgeted(target.provider, queue)) {
+        if (worstCaseUsd === undefined && budgeted) {
           // A budget cannot count a call it cannot price: it would be counted as free.
           throw new UnrecoverableError(
             `${target.provider} model ${plan.model} has no price (LLM_PRICES), and a budget (LLM_BUDGET_USD) applies: add its price to LLM_PRICES`,
@@ -242,6 +256,8 @@ export function createLlmRunner(
         }
         const admission = await spending!.ledger.admit(plan);
         if (!admission.admitted) {
+          const never = unaffordable(admission, worstCaseUsd, maxOutputTokens);
+          if (never) throw new UnrecoverableError(never);
           const held = heldBack(admission, worstCaseUsd);
           const counted = figures(plan.model);
           if (counted && admission.reason === "rate_limit") counted.rateLimitWaits++;
@@ -261,18 +277,15 @@ export function createLlmRunner(
           providerFigures.errors[failure?.kind ?? "transient"]++;
         }
         if (spending) {
-          // A call that may have been billed counts its worst case (`costUsd` undefined).
-          const costUsd = mayHaveBeenBilled(error) ? undefined : 0;
-          await spending.ledger.settle(plan, { costUsd })
+          // A call that may have been billed, at a cost nobody reported, counts its worst case.
+          await spending.ledger.settle(plan, { costUsd: failureCostUsd(error), failed: true })
             .catch((problem) => spending.warnNotRecorded("the failed call's settlement", problem));
         }
-        if (
-          failure?.kind === "quota" && failure.retryAfterMs !== undefined &&
-          spending?.ledger.rateLimited(target.provider, plan.model)
-        ) {
+        const waitMs = failure && rateLimitWaitMs(failure);
+        if (waitMs !== undefined && spending?.ledger.hasRateLimit(target.provider, plan.model)) {
           // A rate limit the fleet's buckets know: they wait for the reset, every worker with them.
-          await spending.ledger.blockUntil(target.provider, plan.model, failure.retryAfterMs);
-          return { kind: "wait", waitMs: failure.retryAfterMs, reason: failure.message };
+          await spending.ledger.blockUntil(target.provider, plan.model, waitMs);
+          return { kind: "wait", waitMs, reason: failure!.message, fromProvider: true };
         }
         if (timeout.aborted && !signal.aborted) {
           throw new LlmError(
@@ -288,7 +301,11 @@ export function createLlmRunner(
       if (costUsd === undefined && spending) spending.warnUnpriced(target.provider, model);
       if (spending) {
         // Its reservation, if it stays, lapses and counts at the worst case: never under-counted.
-        await spending.ledger.settle(plan, { costUsd, usage: result.usage })
+        await spending.ledger.settle(plan, {
+          costUsd,
+          usage: result.usage,
+          ...(model !== plan.model ? { answeredModel: model } : {}),
+        })
           .catch((error) => spending.warnNotRecorded("the call's settlement", error));
       }
       if (providerFigures) {
@@ -332,6 +349,33 @@ export function createLlmRunner(
       await Promise.allSettled([...made.values()].map((client) => client.close?.()));
     },
   };
+}
+
+/**
+ * The result cache's answer for `key`, checked against the job's schema: an answer that no
+ * longer fits it (the schema changed, the entry was altered) is dropped and counts as a miss.
+ * A Redis error is a miss too: the call is made.
+ */
+async function fromResultCache(
+  spending: Spending,
+  key: string,
+  format: OutputFormat | undefined,
+): Promise<{ answer: CachedAnswer; parsed: unknown } | undefined> {
+  const answer = await spending.cache.read(key).catch((error) => {
+    spending.warnNotRecorded("the result cache's read (taken as a miss)", error);
+    return undefined;
+  });
+  if (!answer) return undefined;
+  try {
+    const parsed = format
+      ? await parseStructured(answer.result.text, answer.result.parsed, format)
+      : undefined;
+    return { answer, parsed };
+  } catch (error) {
+    if (!(error instanceof LlmError)) throw error;
+    await spending.cache.drop(key).catch(() => {});
+    return undefined;
+  }
 }
 
 /** The job's `metadata.rate_key`, if it is a text. */

@@ -5,6 +5,7 @@
  */
 
 import type { Admission, CallPlan, Outcome } from "../../economics/admission.ts";
+import type { CachedAnswer } from "../../economics/result_cache.ts";
 import type { Usage } from "../../providers/provider.ts";
 
 export type { Admission, CallPlan };
@@ -12,11 +13,11 @@ export type { Admission, CallPlan };
 /** The fleet's shared budgets, rate limits and spend counters (in Redis). */
 export interface FleetLedger {
   /** Whether any budget or rate limit applies to calls of `provider` in `queue`: else `admit` is skipped. */
-  limits(provider: string, queue: string, rateKey: string | undefined): boolean;
+  hasLimits(provider: string, queue: string, rateKey: string | undefined): boolean;
   /** Whether a budget applies to calls of `provider` in `queue`. */
-  budgeted(provider: string, queue: string): boolean;
-  /** Whether a rate limit applies to `provider`'s `model` (a 429 then feeds the buckets). */
-  rateLimited(provider: string, model: string): boolean;
+  hasBudget(provider: string, queue: string): boolean;
+  /** Whether a rate limit applies to `provider`'s `model` (a 429 then feeds its buckets). */
+  hasRateLimit(provider: string, model: string): boolean;
   admit(plan: CallPlan): Promise<Admission>;
   /** Settles the reservation to the real cost, and counts the call's spend (always, limits or not). */
   settle(plan: CallPlan, outcome: Outcome): Promise<unknown>;
@@ -42,20 +43,8 @@ export interface Pricing {
 
 /** The result cache, as the runner uses it. */
 export interface ResultCache {
-  read(key: string): Promise<CachedAnswerOf | undefined>;
-  store(key: string, answer: CachedAnswerOf): Promise<void>;
-}
-
-/** A cached answer: the provider's text and parsed JSON, and what it cost when first paid for. */
-export interface CachedAnswerOf {
-  result: {
-    text: string;
-    parsed?: unknown;
-    model: string;
-    provider: string;
-    usage: Usage;
-    stop_reason?: string;
-  };
-  cost_usd: number | null;
-  stored_at: number;
+  read(key: string): Promise<CachedAnswer | undefined>;
+  store(key: string, answer: CachedAnswer): Promise<void>;
+  /** Forgets an answer that no longer fits its job's schema. */
+  drop(key: string): Promise<void>;
 }

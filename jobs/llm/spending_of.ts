@@ -66,14 +66,28 @@ export function pricingOf(table: PriceTable): Pricing {
  */
 export const RATE_LIMIT_SHARE = 0.95;
 
-/** `LLM_RATE_LIMITS` as the fleet applies them: each limit times `RATE_LIMIT_SHARE`. */
+/**
+ * `LLM_RATE_LIMITS` as the fleet applies them: each limit times `RATE_LIMIT_SHARE`, rounded
+ * down, at least 1.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { appliedRateLimits } from "./spending_of.ts";
+ *
+ * assert.deepEqual(
+ *   appliedRateLimits([{ scope: "provider", provider: "claude", limits: { rpm: 1, itpm: 30_000 } }]),
+ *   [{ scope: "provider", provider: "claude", limits: { rpm: 1, itpm: 28_500 } }],
+ * );
+ * ```
+ */
 export function appliedRateLimits(specs: readonly RateLimitSpec[]): RateLimitSpec[] {
   return specs.map((spec) => ({
     ...spec,
     limits: Object.fromEntries(
       Object.entries(spec.limits).map((
         [unit, limit],
-      ) => [unit, Math.floor(limit * RATE_LIMIT_SHARE)]),
+      ) => [unit, Math.max(1, Math.floor(limit * RATE_LIMIT_SHARE))]),
     ),
   }));
 }
@@ -101,9 +115,9 @@ export function ledgerOf(config: Config, redis: Redis): FleetLedger {
       (limit.scope === "model" && limit.provider === provider && limit.model === model)
     );
   return {
-    budgeted,
-    rateLimited,
-    limits: (provider, queue, rateKey) =>
+    hasBudget: budgeted,
+    hasRateLimit: rateLimited,
+    hasLimits: (provider, queue, rateKey) =>
       budgeted(provider, queue) ||
       rateLimits.some((limit) =>
         limit.scope === "key" ? rateKey !== undefined : limit.provider === provider
@@ -129,6 +143,7 @@ export function spendingOf(
     cache: {
       read: (key) => readCachedAnswer(redis, key),
       store: (key, answer) => storeCachedAnswer(redis, key, answer, config.llmCacheTtlMs),
+      drop: async (key) => void await redis.del(key),
     },
     warnNotRecorded(what, error) {
       logger.warn("{what} failed in Redis: {error}; the job's result stands", {

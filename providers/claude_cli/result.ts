@@ -87,6 +87,19 @@ function serverLimitMs(parsed: CliResult): number | undefined {
  * - an empty or truncated answer: transient.
  */
 export function resultOf(parsed: CliResult, context: ResultContext): ProviderResult {
+  try {
+    return answerOf(parsed, context);
+  } catch (error) {
+    // A failed job may have been paid for (its --max-budget-usd is checked after the answer):
+    // the error carries what the CLI says it cost, for the budgets and the spend counters.
+    const costUsd = jobCostUsd(parsed);
+    if (!(error instanceof LlmError) || costUsd === undefined || costUsd === 0) throw error;
+    throw new LlmError(error.kind, error.message, error.retryAfterMs, costUsd);
+  }
+}
+
+/** The result of `resultOf`, or its failure without the cost. */
+function answerOf(parsed: CliResult, context: ResultContext): ProviderResult {
   const now = context.now ?? Date.now();
   if (parsed.subtype === "error_max_budget_usd") {
     const ceiling = context.maxCostUsd === undefined ? "" : ` ($${context.maxCostUsd})`;

@@ -263,7 +263,7 @@ Deno.test("cold output: garbage, empty, truncated and refused arguments are tran
   );
 });
 
-Deno.test("the job's max_cost_usd reached (error_max_budget_usd) is invalid, naming the ceiling and what the call cost", () => {
+Deno.test("the job's max_cost_usd reached (error_max_budget_usd) is invalid, naming the ceiling and what the call cost, which the error carries for the budgets", () => {
   let error: unknown;
   try {
     resultOf(REAL.budget, { requestedModel: undefined, schemaAsked: false, maxCostUsd: 0.0001 });
@@ -277,6 +277,7 @@ Deno.test("the job's max_cost_usd reached (error_max_budget_usd) is invalid, nam
     "the job's max_cost_usd ($0.0001) was reached: Reached maximum budget ($0.0001); " +
       "the call cost $0.001308",
   );
+  assert.equal(error.costUsd, 0.001308);
   assert.equal(
     outputFailure({ code: 1, stdout: JSON.stringify(REAL.budget), stderr: "" }).kind,
     "invalid",
