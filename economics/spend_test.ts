@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import type { Redis } from "ioredis";
 import type { BudgetSpec } from "../config/economics_rules.ts";
 import { startRedis } from "../testing/redis.ts";
 import { type CallPlan, createEconomics } from "./admission.ts";
@@ -22,6 +23,17 @@ const DAY = { unit: "day", startsAtMinute: 0 } as const;
 const dateOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 let calls = 0;
+/** The ledger of a fleet with no budget and no rate limit: it only counts the spend. */
+function unlimited(client: Redis) {
+  return createEconomics({
+    redis: client,
+    budgets: [],
+    period: DAY,
+    rateLimits: [],
+    reservationTtlMs: 60_000,
+  });
+}
+
 /** A call of `provider/model` from `queue`; the tokens matter to no reading here. */
 function callOf(provider: string, model: string, queue: string, worstCaseUsd?: number): CallPlan {
   const callId = `call-${++calls}`;
@@ -31,13 +43,7 @@ function callOf(provider: string, model: string, queue: string, worstCaseUsd?: n
 Deno.test("readSpend: today and in total, per model and per queue, with tokens and calls of unknown cost", async () => {
   await using redis = await startRedis();
   const client = redis.client();
-  const economics = createEconomics({
-    redis: client,
-    budgets: [],
-    period: DAY,
-    rateLimits: [],
-    reservationTtlMs: 60_000,
-  });
+  const economics = unlimited(client);
   const settle = async (call: CallPlan, costUsd: number | undefined, nowMs: number) => {
     await economics.admit(call, nowMs);
     await economics.settle(call, {
@@ -108,13 +114,7 @@ Deno.test("readSpend: today and in total, per model and per queue, with tokens a
 Deno.test("a failed call counts as failed, not as a call answered, its dollars only when known; the answered model names the row", async () => {
   await using redis = await startRedis();
   const client = redis.client();
-  const economics = createEconomics({
-    redis: client,
-    budgets: [],
-    period: DAY,
-    rateLimits: [],
-    reservationTtlMs: 60_000,
-  });
+  const economics = unlimited(client);
   const timedOut = callOf("claude", "default", "llm");
   await economics.settle(timedOut, { costUsd: undefined, failed: true }, T0);
   const overBudget = callOf("claude", "default", "llm");

@@ -48,19 +48,45 @@ function jobLog(redis: RedisServer, queue: Queue, job: Job): Promise<string[]> {
 
 const close = (value: number, expected: number) => Math.abs(value - expected) < 1e-12;
 
+/** Redis, the Messages API stub, a producer and a supervisor of one worker on the Claude API, with `env`; all stopped at the end. */
+async function claudeApiWorker(env: Record<string, string>) {
+  const redis = await startRedis();
+  const stub = startStubAnthropic();
+  const queue = producer(redis);
+  const supervisor = startSupervisor(["--count", "1"], {
+    redisUrl: redis.url,
+    env: { ...claudeApi(stub.url), ...env },
+  });
+  try {
+    await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+  } catch (error) {
+    await Promise.allSettled([supervisor[Symbol.asyncDispose](), stub[Symbol.asyncDispose]()]);
+    await redis[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    redis,
+    stub,
+    queue,
+    supervisor,
+    async [Symbol.asyncDispose]() {
+      await queue.close();
+      await supervisor[Symbol.asyncDispose]();
+      await stub[Symbol.asyncDispose]();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test(
   "a Claude API job records its four token counts and its cost at the shipped price, in its result, /metrics and info; the system prompt is marked cache_control and the next job reads it from the provider's cache",
   integration,
   async () => {
-    await using redis = await startRedis();
-    await using stub = startStubAnthropic();
-    const queue = producer(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: { ...claudeApi(stub.url), LLM_SYSTEM_PROMPT: "You turn pages into JSON. ".repeat(40) },
+    await using setup = await claudeApiWorker({
+      LLM_SYSTEM_PROMPT: "You turn pages into JSON. ".repeat(40),
     });
+    const { redis, stub, queue, supervisor } = setup;
     try {
-      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const first = await finished(queue, await queue.add("llm", { prompt: "page one" }), "job 1");
       const second = await finished(queue, await queue.add("llm", { prompt: "page two" }), "job 2");
       const price = priceOf(SHIPPED_PRICES, "claude", "claude-sonnet-5-5")!;
@@ -435,15 +461,9 @@ Deno.test(
   "a job whose worst case is more than the whole budget fails at once, naming both, instead of pausing the provider every period",
   integration,
   async () => {
-    await using redis = await startRedis();
-    await using stub = startStubAnthropic();
-    const queue = producer(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: { ...claudeApi(stub.url), LLM_BUDGET_USD: "claude=0.0001" },
-    });
+    await using setup = await claudeApiWorker({ LLM_BUDGET_USD: "claude=0.0001" });
+    const { stub, queue, supervisor } = setup;
     try {
-      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const done = await finished(queue, await queue.add("llm", { prompt: "a page" }), "the job");
       assert.equal(await done.getState(), "failed");
       assert.match(done.failedReason, /more than the whole budget provider claude \(\$0\.0001\)/);
@@ -460,15 +480,9 @@ Deno.test(
   "a job whose call may cost more than its max_cost_usd fails at once, naming both figures, and nothing is called",
   integration,
   async () => {
-    await using redis = await startRedis();
-    await using stub = startStubAnthropic();
-    const queue = producer(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: claudeApi(stub.url),
-    });
+    await using setup = await claudeApiWorker({});
+    const { stub, queue } = setup;
     try {
-      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const done = await finished(
         queue,
         await queue.add("llm", { prompt: "a page", max_cost_usd: 0.000001 }),
