@@ -8,6 +8,7 @@ import {
   DEFAULT_CLAUDE_MODEL,
   DEFAULT_MAX_TOKENS,
 } from "./claude_api.ts";
+import { messageBatchesClient } from "./batch/message_batches.ts";
 import { CLI_MODES } from "./claude_cli/args.ts";
 import { claudeAuthStatus } from "./claude_cli/auth.ts";
 import { createClaudeCliClient } from "./claude_cli/client.ts";
@@ -102,6 +103,11 @@ export const claudeProvider = defineProvider({
       env: context.subprocessEnv,
     });
     return { ok: status.loggedIn, detail: `Claude CLI: ${status.detail}` };
+  },
+  // API mode only: the Claude CLI has no batch API.
+  batch(context) {
+    const api = apiOptions(context);
+    return api ? messageBatchesClient(api) : undefined;
   },
   describe({ config, subprocessEnv }) {
     if (config.anthropicApiKey !== undefined) {

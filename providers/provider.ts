@@ -1,6 +1,7 @@
 /** What every LLM provider takes and returns, and what a provider module declares about itself. */
 
 import type { Config, ConfigOf, SettingsTable } from "../config/config.ts";
+import type { BatchClient } from "./batch/batch.ts";
 import type { PauseReason } from "./pause.ts";
 
 /** One turn of a conversation. */
@@ -188,6 +189,14 @@ export interface ProviderDefinition<
   probe?(context: ProviderContext<Own>): Promise<ProbeResult>;
   /** How it is reached, for `auth status` and `auth test`. */
   describe(context: ProviderContext<Own>): ProviderDescription;
+  /**
+   * Its batch API in this configuration (see `providers/batch/batch.ts`): the batch lane submits
+   * its jobs through it, at the provider's batch price, with the same request a direct call
+   * sends. Like `create`, it loads nothing until a method is called. `undefined` (or no method):
+   * no batch API here (the Claude CLI, echo), and a job or queue marked for the batch lane is
+   * refused with that reason.
+   */
+  batch?(context: ProviderContext<Own>): BatchClient | undefined;
   /**
    * The process each call in flight runs, when it runs one: with the default provider, the
    * default of `LLM_MAX_IN_FLIGHT` is what the container's memory fits of them. `undefined`
