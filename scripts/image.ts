@@ -15,6 +15,7 @@
  */
 
 import { runCommand as run } from "../testing/command.ts";
+import { findRealClaudeCli } from "../testing/real_claude.ts";
 export { run };
 export type { RunResult } from "../testing/command.ts";
 
@@ -140,8 +141,12 @@ async function isElf(path: string): Promise<boolean> {
   }
 }
 
-/** The Claude CLI's native Linux binary: inside the global npm package, else `claude` on PATH. */
+/**
+ * The Claude CLI's native Linux binary: the pinned version the tests use (Deno's npm cache,
+ * fetched there when missing), else the global npm package, else `claude` on PATH.
+ */
 async function findClaudeBinary(): Promise<string> {
+  const pinned = await findRealClaudeCli();
   const arch = Deno.build.arch === "aarch64" ? "arm64" : "x64";
   const platformPackage = `@anthropic-ai/claude-code-linux-${arch}`;
   const npmRoot = (await run("npm", ["root", "-g"]).catch(() => undefined))?.stdout.trim();
@@ -151,6 +156,7 @@ async function findClaudeBinary(): Promise<string> {
       `${npmRoot}/${platformPackage}/claude`,
     ]
     : [];
+  if (pinned) candidates.unshift(pinned.path);
   const onPath = (await run("sh", ["-c", "command -v claude"]).catch(() => undefined))?.stdout
     .trim();
   if (onPath) candidates.push(await Deno.realPath(onPath).catch(() => onPath));
