@@ -1,9 +1,34 @@
-/** Jobs in a given shape for the tests: failed ones, and one whose data a buggy producer wrote as text that is not JSON. */
+/**
+ * Jobs for the tests: a producer's queue, waiting for a job to finish, jobs in a given shape
+ * (failed ones, and one whose data a buggy producer wrote as text that is not JSON).
+ */
 
-import { Queue, Worker } from "bullmq";
+import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { JOB_FIELDS, jobKey } from "../redis/bullmq_internals.ts";
 import { waitUntil } from "./wait.ts";
+import type { RedisServer } from "./redis.ts";
+
+/** A producer's queue `name` on the test's Redis; its connection errors are the test's to see. */
+export function producerQueue(redis: RedisServer, name = "llm"): Queue {
+  const queue = new Queue(name, { connection: redis.client() });
+  queue.on("error", () => {});
+  return queue;
+}
+
+/** Waits until `job` has completed or failed and returns it as it is then. */
+export async function finishedJob(
+  queue: Queue,
+  job: Job,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<Job> {
+  await waitUntil(async () => ["completed", "failed"].includes(await job.getState()), {
+    what,
+    timeoutMs,
+  });
+  return (await queue.getJob(job.id!))!;
+}
 
 /**
  * Adds one job per item of `data` to `queue` and fails each (a BullMQ Worker whose processor

@@ -16,6 +16,7 @@ import { type RedisServer, startRedis } from "../testing/redis.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { finishedJob, producerQueue } from "../testing/jobs.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -25,21 +26,6 @@ const claudeApi = (url: string) => ({
   ANTHROPIC_API_KEY: "sk-ant-test",
   ANTHROPIC_BASE_URL: url,
 });
-
-function producer(redis: RedisServer, name = "llm"): Queue {
-  const queue = new Queue(name, { connection: redis.client() });
-  queue.on("error", () => {});
-  return queue;
-}
-
-/** Waits until `job` has completed or failed and returns it as it is then. */
-async function finished(queue: Queue, job: Job, what: string, timeoutMs = 30_000): Promise<Job> {
-  await waitUntil(async () => ["completed", "failed"].includes(await job.getState()), {
-    what,
-    timeoutMs,
-  });
-  return (await queue.getJob(job.id!))!;
-}
 
 /** The lines of a job's BullMQ log. */
 function jobLog(redis: RedisServer, queue: Queue, job: Job): Promise<string[]> {
@@ -52,7 +38,7 @@ const close = (value: number, expected: number) => Math.abs(value - expected) < 
 async function claudeApiWorker(env: Record<string, string>) {
   const redis = await startRedis();
   const stub = startStubAnthropic();
-  const queue = producer(redis);
+  const queue = producerQueue(redis);
   const supervisor = startSupervisor(["--count", "1"], {
     redisUrl: redis.url,
     env: { ...claudeApi(stub.url), ...env },
@@ -87,8 +73,16 @@ Deno.test(
     });
     const { redis, stub, queue, supervisor } = setup;
     try {
-      const first = await finished(queue, await queue.add("llm", { prompt: "page one" }), "job 1");
-      const second = await finished(queue, await queue.add("llm", { prompt: "page two" }), "job 2");
+      const first = await finishedJob(
+        queue,
+        await queue.add("llm", { prompt: "page one" }),
+        "job 1",
+      );
+      const second = await finishedJob(
+        queue,
+        await queue.add("llm", { prompt: "page two" }),
+        "job 2",
+      );
       const price = priceOf(SHIPPED_PRICES, "claude", "claude-sonnet-5-5")!;
       for (const done of [first, second]) {
         assert.equal(await done.getState(), "completed");
@@ -151,7 +145,7 @@ Deno.test(
   async () => {
     await using redis = await startRedis();
     await using stub = startStubLlm();
-    const queue = producer(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
       env: {
@@ -164,7 +158,7 @@ Deno.test(
     try {
       await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       for (const prompt of ["a", "b"]) {
-        const done = await finished(queue, await queue.add("llm", { prompt }), prompt);
+        const done = await finishedJob(queue, await queue.add("llm", { prompt }), prompt);
         assert.equal(await done.getState(), "completed");
         assert.equal(done.returnvalue.cost_usd, null);
       }
@@ -203,7 +197,7 @@ Deno.test(
   async () => {
     await using redis = await startRedis();
     await using stub = startStubAnthropic();
-    const queue = producer(redis);
+    const queue = producerQueue(redis);
     const limitUsd = 0.004;
     const { period, resetAt } = resetSoon(25_000);
     const env = {
@@ -293,7 +287,7 @@ Deno.test(
     await using redis = await startRedis();
     const inputTokensPerMinute = 30_000;
     await using stub = startStubAnthropic({ rateLimit: { inputTokensPerMinute } });
-    const queue = producer(redis);
+    const queue = producerQueue(redis);
     const env = {
       ...claudeApi(stub.url),
       LLM_PROMPT_CACHE: "false",
@@ -357,7 +351,7 @@ Deno.test(
   async () => {
     await using redis = await startRedis();
     await using stub = startStubLlm();
-    const queue = producer(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
       env: {
@@ -371,8 +365,8 @@ Deno.test(
       await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const format = { type: "object", properties: { title: { type: "string" } } };
       const data = { prompt: '{"title": "a page"}', format };
-      const first = await finished(queue, await queue.add("llm", data), "the first");
-      const second = await finished(queue, await queue.add("llm", data), "the repeat");
+      const first = await finishedJob(queue, await queue.add("llm", data), "the first");
+      const second = await finishedJob(queue, await queue.add("llm", data), "the repeat");
       assert.equal(first.returnvalue.cached, undefined);
       assert.ok(first.returnvalue.cost_usd > 0);
       assert.equal(second.returnvalue.cached, true);
@@ -387,13 +381,17 @@ Deno.test(
       stored.result.text = '{"title": 5}';
       stored.result.parsed = { title: 5 };
       await redis.client().set(key, JSON.stringify(stored));
-      const refreshed = await finished(queue, await queue.add("llm", data), "after the change");
+      const refreshed = await finishedJob(queue, await queue.add("llm", data), "after the change");
       assert.equal(refreshed.returnvalue.cached, undefined);
       assert.deepEqual(refreshed.returnvalue.parsed, { title: "a page" });
       assert.equal(calls().length, 2, "the altered answer was not served");
       const hashed = (prompt: string) => ({ prompt, content_hash: "sha256:page-42" });
-      await finished(queue, await queue.add("llm", hashed('{"n": 1}')), "hashed 1");
-      const third = await finished(queue, await queue.add("llm", hashed('{"n": 2}')), "hashed 2");
+      await finishedJob(queue, await queue.add("llm", hashed('{"n": 1}')), "hashed 1");
+      const third = await finishedJob(
+        queue,
+        await queue.add("llm", hashed('{"n": 2}')),
+        "hashed 2",
+      );
       assert.equal(third.returnvalue.cached, true, "the same content_hash is the same question");
       assert.equal(calls().length, 3);
       const samples = await waitUntil(async () => {
@@ -417,7 +415,7 @@ Deno.test(
     await using redis = await startRedis();
     await using anthropic = startStubAnthropic();
     await using openai = startStubLlm();
-    const queue = producer(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
       env: {
@@ -430,13 +428,13 @@ Deno.test(
     try {
       await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       anthropic.setMode({ error: 529 }, { times: 1 });
-      const overloaded = await finished(queue, await queue.add("llm", { prompt: "one" }), "one");
+      const overloaded = await finishedJob(queue, await queue.add("llm", { prompt: "one" }), "one");
       assert.equal(overloaded.returnvalue.provider, "openai");
       assert.equal(overloaded.returnvalue.fallback_from, "claude");
       // The key is refused: the try pauses claude (auth_failed), and the job, given back, goes
       // to the fallback.
       anthropic.setMode({ error: 401 });
-      const paused = await finished(queue, await queue.add("llm", { prompt: "two" }), "two");
+      const paused = await finishedJob(queue, await queue.add("llm", { prompt: "two" }), "two");
       assert.equal(paused.returnvalue.provider, "openai");
       assert.equal(paused.returnvalue.fallback_from, "claude");
       const health = await supervisor.waitForHealth(
@@ -444,7 +442,7 @@ Deno.test(
         "claude's pause",
       );
       assert.equal(health.llm.state, "auth_failed");
-      const three = await finished(queue, await queue.add("llm", { prompt: "three" }), "three");
+      const three = await finishedJob(queue, await queue.add("llm", { prompt: "three" }), "three");
       assert.equal(three.returnvalue.provider, "openai");
       assert.equal(anthropic.jobRequests().length, 2, "the paused provider is not called again");
       await waitUntil(async () =>
@@ -464,7 +462,11 @@ Deno.test(
     await using setup = await claudeApiWorker({ LLM_BUDGET_USD: "claude=0.0001" });
     const { stub, queue, supervisor } = setup;
     try {
-      const done = await finished(queue, await queue.add("llm", { prompt: "a page" }), "the job");
+      const done = await finishedJob(
+        queue,
+        await queue.add("llm", { prompt: "a page" }),
+        "the job",
+      );
       assert.equal(await done.getState(), "failed");
       assert.match(done.failedReason, /more than the whole budget provider claude \(\$0\.0001\)/);
       assert.equal(stub.jobRequests().length, 0);
@@ -483,7 +485,7 @@ Deno.test(
     await using setup = await claudeApiWorker({});
     const { stub, queue } = setup;
     try {
-      const done = await finished(
+      const done = await finishedJob(
         queue,
         await queue.add("llm", { prompt: "a page", max_cost_usd: 0.000001 }),
         "the job",

@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { type Job, Queue } from "bullmq";
+import type { Job } from "bullmq";
 import { Worker } from "../redis/bullmq_internals.ts";
 import { JOB_FIELDS, jobKey } from "../redis/bullmq_internals.ts";
 import { startRedis } from "../testing/redis.ts";
@@ -19,6 +19,7 @@ import {
 } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
+import { finishedJob, producerQueue } from "../testing/jobs.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const FAKE_CLAUDE = new URL("../testing/fake_claude", import.meta.url).pathname;
@@ -27,26 +28,12 @@ function echoJob(prompt: string, latencyMs = 0) {
   return { prompt, provider: { name: "echo", latency_ms: latencyMs } };
 }
 
-function queueOf(redis: Awaited<ReturnType<typeof startRedis>>, name = "llm"): Queue {
-  const queue = new Queue(name, { connection: redis.client() });
-  queue.on("error", () => {});
-  return queue;
-}
-
-async function finished(queue: Queue, job: Job, what: string, timeoutMs = 30_000): Promise<Job> {
-  await waitUntil(async () => ["completed", "failed"].includes(await job.getState()), {
-    what,
-    timeoutMs,
-  });
-  return (await queue.getJob(job.id!))!;
-}
-
 Deno.test(
   "poison pill: a job whose worker dies under it MAX_JOB_CRASHES times fails, naming the crashes, and never starts again",
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(
       ["--count", "2", "--restart-delay", "100ms", "--restart-intensity", "100"],
       { redisUrl: redis.url, env: { MAX_JOB_CRASHES: "3" } },
@@ -71,7 +58,7 @@ Deno.test(
         Deno.kill(pid, "SIGKILL");
         await waitUntil(() => !processExists(pid), { what: "the holder to die" });
       }
-      const failed = await finished(queue, job, "the poison pill to fail");
+      const failed = await finishedJob(queue, job, "the poison pill to fail");
       assert.equal(await failed.getState(), "failed");
       assert.match(
         failed.failedReason,
@@ -93,7 +80,7 @@ Deno.test(
   async () => {
     await using redis = await startRedis();
     await using stub = startStubLlm();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     const client = redis.client();
     const retryAt = Date.now() + 60_000;
     await client.set(
@@ -114,7 +101,7 @@ Deno.test(
     try {
       await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const paused = await queue.add("llm", { prompt: "for openai", provider: { name: "openai" } });
-      const other = await finished(queue, await queue.add("llm", echoJob("echo")), "echo job");
+      const other = await finishedJob(queue, await queue.add("llm", echoJob("echo")), "echo job");
       assert.equal(await other.getState(), "completed");
       await waitUntil(async () => (await paused.getState()) === "delayed", {
         what: "the paused provider's job to wait in delayed",
@@ -147,7 +134,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1", "--restart-delay", "100ms"], {
       redisUrl: redis.url,
       env: { LLM_PROVIDER: "echo" },
@@ -179,7 +166,7 @@ Deno.test(
       assert.equal(taken?.id, job.id);
       assert.equal(await job.getState(), "active");
       Deno.kill(victim.pid!, "SIGKILL");
-      const done = await finished(queue, job, "the orphaned job", 15_000);
+      const done = await finishedJob(queue, job, "the orphaned job", 15_000);
       assert.equal(await done.getState(), "completed");
       await taker.close(true);
     } finally {
@@ -193,7 +180,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "2", "--drain-timeout", "2s"], {
       redisUrl: redis.url,
     });
@@ -251,7 +238,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
     try {
       await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
@@ -261,7 +248,7 @@ Deno.test(
         { type: "object", properties: { a: { type: "strng" } } },
       ];
       for (const format of schemas) {
-        const job = await finished(
+        const job = await finishedJob(
           queue,
           await queue.add("llm", { prompt: '{"a": "x"}', format, provider: { name: "echo" } }, {
             attempts: 3,
@@ -309,7 +296,7 @@ Deno.test(
     assert.ok(!refused.stderr.includes("pa/ss"), refused.stderr);
     await using redis = await startRedis();
     await using stub = startStubLlm();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     const key = "sk-test-secret-key-0123456789";
     await using supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
@@ -341,7 +328,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
       env: { MAX_JOBS_PER_WORKER: "3" },
@@ -356,7 +343,7 @@ Deno.test(
           Array.from({ length: 5 }, () => ({ name: "llm", data: echoJob(`r${jobs.length}`, 50) })),
         );
         jobs.push(...batch);
-        for (const job of batch) await finished(queue, job, `job ${job.id}`);
+        for (const job of batch) await finishedJob(queue, job, `job ${job.id}`);
         return (await supervisor.health()).body.workers[0].restarts >= 2;
       }, { what: "two recycles", timeoutMs: 60_000, intervalMs: 0 });
       assert.equal(await queue.getCompletedCount(), jobs.length);
@@ -446,7 +433,7 @@ Deno.test(
     await using redis = await startRedis();
     const home = await Deno.makeTempDir({ prefix: "ppr-orphan-" });
     await Deno.writeTextFile(`${home}/fake-claude-auth`, "in");
-    const queue = queueOf(redis);
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1", "--restart-delay", "100ms"], {
       redisUrl: redis.url,
       env: {
