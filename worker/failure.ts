@@ -81,16 +81,32 @@ export async function handleFailure(
     return await pauseAndGiveBack(context, llm, job, token, decision);
   }
   if (decision.action === "wait") {
-    await job.log(OVERLOADED_LOG_PREFIX + decision.reason);
-    context.logger.info("job {id}: {reason}; waiting {seconds} s, no try spent", {
-      id: job.id,
-      reason: decision.reason,
-      seconds: decision.delayMs / 1000,
+    return await delayJob(context, job, token, {
+      logLine: OVERLOADED_LOG_PREFIX + decision.reason,
+      why: `${decision.reason}; waiting`,
+      delayMs: decision.delayMs,
+      spent: "no try spent",
     });
-    await job.moveToDelayed(Date.now() + decision.delayMs, token);
-    throw new DelayedError();
   }
   return await carryOut(context, job, token, decision);
+}
+
+/** Records why in the job's log and the worker's, and moves the job to `delayed` for `delayMs`. */
+async function delayJob(
+  context: FailureContext,
+  job: Job,
+  token: string,
+  delay: { logLine: string; why: string; delayMs: number; spent: string },
+): Promise<never> {
+  await job.log(delay.logLine);
+  context.logger.info("job {id}: {why} {seconds} s, {spent}", {
+    id: job.id,
+    why: delay.why,
+    seconds: delay.delayMs / 1000,
+    spent: delay.spent,
+  });
+  await job.moveToDelayed(Date.now() + delay.delayMs, token);
+  throw new DelayedError();
 }
 
 /** Fails the job, lets BullMQ retry it, or delays it for ppr-worker's own retry. */
@@ -107,14 +123,12 @@ async function carryOut(
       await job.log(TRY_LOG_PREFIX + decision.message);
       throw new Error(decision.message);
     case "delay":
-      await job.log(TRY_LOG_PREFIX + decision.message);
-      context.logger.info("job {id}: {reason}; retrying in {seconds} s", {
-        id: job.id,
-        reason: decision.message,
-        seconds: decision.delayMs / 1000,
+      return await delayJob(context, job, token, {
+        logLine: TRY_LOG_PREFIX + decision.message,
+        why: `${decision.message}; retrying in`,
+        delayMs: decision.delayMs,
+        spent: "a try spent",
       });
-      await job.moveToDelayed(Date.now() + decision.delayMs, token);
-      throw new DelayedError();
   }
 }
 
