@@ -1,5 +1,6 @@
 /** A stub of OpenAI's Batch API (and the Files API it reads and writes) on 127.0.0.1, in the documented shapes, for the official SDK. */
 
+import type OpenAI from "openai";
 import {
   answerText,
   cutAt,
@@ -23,16 +24,8 @@ import {
 } from "./stub_batch_server.ts";
 import { type ContentBlock, contentText } from "./stub_anthropic.ts";
 
-/** The statuses of a batch, as the API documents them. */
-export type BatchStatus =
-  | "validating"
-  | "failed"
-  | "in_progress"
-  | "finalizing"
-  | "completed"
-  | "expired"
-  | "cancelling"
-  | "cancelled";
+/** The statuses of a batch, as the API documents them (the SDK's own type). */
+export type BatchStatus = OpenAI.Batches.Batch["status"];
 
 /** An input file's problem that fails a batch in `validating`: the Batch object's `errors.data[]`. */
 export interface BatchError {

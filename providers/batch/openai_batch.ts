@@ -74,16 +74,8 @@ export function openAiBatchLineBytes(entry: BatchRequest): number {
   return utf8Bytes(openAiBatchLine(entry)) + 1;
 }
 
-/** The statuses of an OpenAI batch. */
-export type OpenAiBatchStatusName =
-  | "validating"
-  | "failed"
-  | "in_progress"
-  | "finalizing"
-  | "completed"
-  | "expired"
-  | "cancelling"
-  | "cancelled";
+/** The statuses of an OpenAI batch: the SDK's own. */
+export type OpenAiBatchStatusName = OpenAI.Batches.Batch["status"];
 
 /**
  * An OpenAI batch's status as a `BatchState`: `validating`, `in_progress` and `finalizing` are
