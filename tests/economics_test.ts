@@ -34,35 +34,46 @@ function jobLog(redis: RedisServer, queue: Queue, job: Job): Promise<string[]> {
 
 const close = (value: number, expected: number) => Math.abs(value - expected) < 1e-12;
 
-/** Redis, the Messages API stub, a producer and a supervisor of one worker on the Claude API, with `env`; all stopped at the end. */
-async function claudeApiWorker(env: Record<string, string>) {
+/**
+ * Redis, `stub`, a producer and a supervisor of one worker whose environment `envOf` makes
+ * from the stub; all stopped at the end, whatever the test did.
+ */
+async function oneWorker<Stub extends AsyncDisposable & { url: string }>(
+  stub: Stub,
+  envOf: (url: string) => Record<string, string>,
+) {
   const redis = await startRedis();
-  const stub = startStubAnthropic();
   const queue = producerQueue(redis);
   const supervisor = startSupervisor(["--count", "1"], {
     redisUrl: redis.url,
-    env: { ...claudeApi(stub.url), ...env },
+    env: envOf(stub.url),
   });
+  const dispose = async () => {
+    await queue.close();
+    await Promise.allSettled([supervisor[Symbol.asyncDispose](), stub[Symbol.asyncDispose]()]);
+    await redis[Symbol.asyncDispose]();
+  };
   try {
     await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
   } catch (error) {
-    await Promise.allSettled([supervisor[Symbol.asyncDispose](), stub[Symbol.asyncDispose]()]);
-    await redis[Symbol.asyncDispose]();
+    await dispose();
     throw error;
   }
-  return {
-    redis,
-    stub,
-    queue,
-    supervisor,
-    async [Symbol.asyncDispose]() {
-      await queue.close();
-      await supervisor[Symbol.asyncDispose]();
-      await stub[Symbol.asyncDispose]();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
+  return { redis, stub, queue, supervisor, [Symbol.asyncDispose]: dispose };
 }
+
+/** One worker on the Claude API against the Messages API stub, with `env`. */
+const claudeApiWorker = (env: Record<string, string>) =>
+  oneWorker(startStubAnthropic(), (url) => ({ ...claudeApi(url), ...env }));
+
+/** One worker on an OpenAI-compatible API against its stub, with `env`. */
+const openAiWorker = (env: Record<string, string>) =>
+  oneWorker(startStubLlm(), (url) => ({
+    LLM_PROVIDER: "openai",
+    OPENAI_API_KEY: "k",
+    OPENAI_BASE_URL: `${url}/v1`,
+    ...env,
+  }));
 
 Deno.test(
   "a Claude API job records its four token counts and its cost at the shipped price, in its result, /metrics and info; the system prompt is marked cache_control and the next job reads it from the provider's cache",
@@ -143,20 +154,11 @@ Deno.test(
   "a model without a price costs null (never 0), is counted in ppr_llm_calls_unpriced_total and warned about once",
   integration,
   async () => {
-    await using redis = await startRedis();
-    await using stub = startStubLlm();
-    const queue = producerQueue(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: {
-        LLM_PROVIDER: "openai",
-        OPENAI_API_KEY: "k",
-        OPENAI_BASE_URL: `${stub.url}/v1`,
-        LLM_MODEL_NAME: "mystery-model-1",
-      },
+    await using setup = await openAiWorker({
+      LLM_MODEL_NAME: "mystery-model-1",
     });
+    const { redis, queue, supervisor } = setup;
     try {
-      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       for (const prompt of ["a", "b"]) {
         const done = await finishedJob(queue, await queue.add("llm", { prompt }), prompt);
         assert.equal(await done.getState(), "completed");
@@ -349,20 +351,11 @@ Deno.test(
   "an identical request is answered from the result cache (cached, cost 0, what it saved); an answer that no longer fits the schema is not served; a producer's content_hash stands for the messages",
   integration,
   async () => {
-    await using redis = await startRedis();
-    await using stub = startStubLlm();
-    const queue = producerQueue(redis);
-    await using supervisor = startSupervisor(["--count", "1"], {
-      redisUrl: redis.url,
-      env: {
-        LLM_PROVIDER: "openai",
-        OPENAI_API_KEY: "k",
-        OPENAI_BASE_URL: `${stub.url}/v1`,
-        LLM_RESULT_CACHE: "llm",
-      },
+    await using setup = await openAiWorker({
+      LLM_RESULT_CACHE: "llm",
     });
+    const { redis, stub, queue, supervisor } = setup;
     try {
-      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
       const format = { type: "object", properties: { title: { type: "string" } } };
       const data = { prompt: '{"title": "a page"}', format };
       const first = await finishedJob(queue, await queue.add("llm", data), "the first");
