@@ -468,7 +468,8 @@ Deno.test({
   ignore,
   ...integration,
 }, async () => {
-  await using setup = await setUp("warm", { env: { LLM_TIMEOUT: "2s" } });
+  // Long enough for a CLI on a loaded machine to reach the stub before the timeout fires.
+  await using setup = await setUp("warm", { env: { LLM_TIMEOUT: "8s" } });
   const { stub, queue, supervisor } = setup;
   await idle(supervisor);
   const job = await queue.add("llm", { prompt: "slow STUB_SLEEP=60000" }, { attempts: 1 });
@@ -481,7 +482,7 @@ Deno.test({
   });
   // SIGKILL was sent before the job moved; the kernel may take a moment to tear a big process down.
   await waitUntil(() => !processExists(busy), { what: "the timed-out process to be gone" });
-  assert.match((await queue.getJobLogs(job.id!)).logs[0], /timed out after 2 s \(LLM_TIMEOUT\)/);
+  assert.match((await queue.getJobLogs(job.id!)).logs[0], /timed out after 8 s \(LLM_TIMEOUT\)/);
   await job.remove();
   const next = await finished(queue, await queue.add("llm", { prompt: "after" }), "next job");
   assert.equal(await next.getState(), "completed", next.failedReason);
