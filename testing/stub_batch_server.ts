@@ -31,7 +31,11 @@ export interface StubServer extends AsyncDisposable {
 /**
  * Serves `route` on 127.0.0.1, on a free port. Each request is recorded before it is routed (the
  * route fills in its `body`); a {@link StubApiError} it throws is answered with its status and
- * body; every answer carries a fresh request id in `requestIdHeader`, as the APIs' do.
+ * body; every answer carries a fresh request id in `requestIdHeader`, as the APIs' do. The route's
+ * `disposing` aborts when the server is disposed: a route that holds its answer
+ * ({@link holdUntil}, {@link heldJsonLines}) stops waiting then, for the server to stop (it
+ * closes its connections, answers under way unfinished). An answer held for a client that has
+ * disconnected is harmless: the server drops it when it comes.
  *
  * @example
  * ```ts
@@ -51,7 +55,11 @@ export interface StubServer extends AsyncDisposable {
  * ```
  */
 export function serveStub(
-  route: (request: Request, entry: StubHttpRequest) => Response | Promise<Response>,
+  route: (
+    request: Request,
+    entry: StubHttpRequest,
+    disposing: AbortSignal,
+  ) => Response | Promise<Response>,
   requestIdHeader: string,
 ): StubServer {
   const requests: StubHttpRequest[] = [];
@@ -70,7 +78,7 @@ export function serveStub(
       requests.push(entry);
       let response: Response;
       try {
-        response = await route(request, entry);
+        response = await route(request, entry, controller.signal);
       } catch (error) {
         if (!(error instanceof StubApiError)) throw error;
         response = Response.json(error.body, { status: error.status });
@@ -88,6 +96,102 @@ export function serveStub(
       await server.finished.catch(() => {});
     },
   };
+}
+
+/**
+ * Waits until `hold()` settles (resolves or rejects), or until `stopHolding` aborts, whichever
+ * comes first; never rejects. `hold` is not called when `stopHolding` has already aborted.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { holdUntil } from "./stub_batch_server.ts";
+ *
+ * const stop = new AbortController();
+ * const held = holdUntil(() => new Promise(() => {}), stop.signal);
+ * stop.abort();
+ * assert.equal(await held, undefined);
+ * ```
+ */
+export async function holdUntil(
+  hold: () => Promise<void>,
+  stopHolding: AbortSignal,
+): Promise<void> {
+  if (stopHolding.aborted) return;
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  stopHolding.addEventListener("abort", stop, { once: true });
+  try {
+    await Promise.race([Promise.resolve().then(hold).catch(() => {}), stopped.promise]);
+  } finally {
+    stopHolding.removeEventListener("abort", stop);
+  }
+}
+
+/** Where a results download stops until the test lets it go on (a stub's `holdResults`). */
+export interface StubResultsHold {
+  /** How many JSON lines are sent at once (all, when there are no more: the end is still held). */
+  afterLines: number;
+  /**
+   * Called, once a download has sent its first `afterLines` lines, for when to send the rest and
+   * end the body: when the promise it returns settles.
+   */
+  until: () => Promise<void>;
+}
+
+/**
+ * A JSON Lines body of `lines` (each a JSON text, without its `\n`) held by `hold`: its first
+ * `afterLines` lines are sent at once, as one chunk, and the rest and the body's end once
+ * `until()` settles, called once the server has taken the first lines. The rest is never sent
+ * when the client cancels the body (it disconnected), nor when `disposing` aborts first (see
+ * {@link serveStub}): the server then closes the connection with the body unfinished.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { heldJsonLines } from "./stub_batch_server.ts";
+ *
+ * const release = Promise.withResolvers<void>();
+ * const hold = { afterLines: 2, until: () => release.promise };
+ * const body = heldJsonLines(["1", "2", "3"], hold, new AbortController().signal);
+ * const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+ * assert.equal((await reader.read()).value, "1\n2\n");
+ * const rest = reader.read();
+ * release.resolve();
+ * assert.equal((await rest).value, "3\n");
+ * assert.equal((await reader.read()).done, true);
+ * ```
+ */
+export function heldJsonLines(
+  lines: readonly string[],
+  hold: StubResultsHold,
+  disposing: AbortSignal,
+): ReadableStream<Uint8Array> {
+  const { afterLines, until } = hold;
+  const encoder = new TextEncoder();
+  const text = (part: readonly string[]) => part.map((line) => line + "\n").join("");
+  const canceled = new AbortController();
+  const stopped = AbortSignal.any([disposing, canceled.signal]);
+  let firstSent = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!firstSent) {
+        firstSent = true;
+        const first = text(lines.slice(0, afterLines));
+        // A chunk of its own, so the server writes it out before the hold.
+        if (first !== "") return controller.enqueue(encoder.encode(first));
+      }
+      await holdUntil(until, stopped);
+      // Gone, or going: disposing closes the connection, which cancels the body unfinished.
+      if (stopped.aborted) return;
+      const rest = text(lines.slice(afterLines));
+      if (rest !== "") controller.enqueue(encoder.encode(rest));
+      controller.close();
+    },
+    cancel() {
+      canceled.abort();
+    },
+  }, { highWaterMark: 0 });
 }
 
 /**

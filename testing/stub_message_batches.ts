@@ -3,11 +3,14 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { contentText, type MessagesBody, systemTextOf } from "./stub_anthropic.ts";
 import {
+  heldJsonLines,
+  holdUntil,
   listLimit,
   listPage,
   serveStub,
   StubApiError,
   type StubHttpRequest,
+  type StubResultsHold,
 } from "./stub_batch_server.ts";
 import {
   answerText,
@@ -100,6 +103,21 @@ export interface StubMessageBatchesOptions {
   maxRequests?: number;
   /** The largest create request in bytes (the API's 256 MB; a test may lower it). @default {268435456} */
   maxBytes?: number;
+  /**
+   * Holds the answer to each create that makes a batch (`POST /v1/messages/batches`): the batch
+   * exists at once (listed, retrievable, in {@link StubMessageBatches.batches}), but the response
+   * is sent only when the promise this returns (called once the batch exists) settles, so that a
+   * test can kill a submitter after the API accepted its batch but before it heard so. A refused
+   * create is answered at once. Disposing the stub stops the waiting (and closes the connection
+   * unanswered).
+   */
+  holdCreated?: () => Promise<void>;
+  /**
+   * Holds each results download (`GET /v1/messages/batches/{id}/results`) part-way: its first
+   * `afterLines` lines are sent at once, the rest and the body's end when `until()` settles
+   * (see {@link StubResultsHold}). Disposing the stub breaks a held download off.
+   */
+  holdResults?: StubResultsHold;
 }
 
 /** The stub server. Dispose it (`await using`) to stop it. */
@@ -207,6 +225,8 @@ function parseRequests(body: unknown, maxRequests: number): BatchRequest[] {
  *
  * The response to a create shows the batch `in_progress`, to a cancel `canceling`, as the API's
  * do; from then on what the stub reports follows the clock: see {@link StubMessageBatchesOptions}.
+ * A crash test can hold the response to a create, or a results download part-way, until it lets
+ * them go: see {@link StubMessageBatchesOptions.holdCreated} and `holdResults`.
  *
  * @example
  * ```ts
@@ -238,6 +258,8 @@ export function startStubMessageBatches(
     clock = performance,
     maxRequests = 100_000,
     maxBytes = 256 * 1024 * 1024,
+    holdCreated,
+    holdResults,
   } = options;
   const wallTime = wallTimeOf(clock);
   const iso = (clockMs: number) => new Date(wallTime(clockMs)).toISOString();
@@ -382,7 +404,7 @@ export function startStubMessageBatches(
     };
   };
 
-  const route = async (request: Request, entry: StubHttpRequest) => {
+  const route = async (request: Request, entry: StubHttpRequest, disposing: AbortSignal) => {
     const { method } = request;
     const { pathname: path, searchParams: query } = new URL(request.url);
     const bytes = new Uint8Array(await request.arrayBuffer());
@@ -403,7 +425,9 @@ export function startStubMessageBatches(
     const [, id, action] = /^\/v1\/messages\/batches(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(path) ??
       [];
     if (path === "/v1/messages/batches" && method === "POST") {
-      return Response.json(create(entry.body));
+      const created = create(entry.body);
+      if (holdCreated) await holdUntil(holdCreated, disposing);
+      return Response.json(created);
     }
     if (path === "/v1/messages/batches" && method === "GET") return Response.json(list(query));
     if (id !== undefined && action === undefined && method === "GET") {
@@ -417,9 +441,12 @@ export function startStubMessageBatches(
       if (clock.now() < record.endMs) {
         throw invalid(`stub: Message Batch ${id} has not ended: its results are not ready`);
       }
-      const text = resultLines(record).map((line) => JSON.stringify(line) + "\n").join("");
+      const lines = resultLines(record).map((line) => JSON.stringify(line));
+      const body = holdResults
+        ? heldJsonLines(lines, holdResults, disposing)
+        : lines.map((line) => line + "\n").join("");
       // What the SDK asks for (`Accept: application/binary`): it reads the body as JSON Lines.
-      return new Response(text, { headers: { "content-type": "application/binary" } });
+      return new Response(body, { headers: { "content-type": "application/binary" } });
     }
     throw apiError(404, "not_found_error", `stub: no route ${method} ${path}`);
   };

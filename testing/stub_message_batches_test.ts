@@ -358,3 +358,136 @@ Deno.test("requests records each call's method, path, query, body and status; ba
   assert.deepEqual(inspected.requests, [request("a", "hello")]);
   assert.deepEqual(typesById(inspected.results), { a: "succeeded" });
 });
+
+/** Disposes `stub`; a disposal that does not finish fails the test instead of hanging it. */
+async function disposeWithin(stub: StubMessageBatches): Promise<void> {
+  let disposed = false;
+  const disposing = stub[Symbol.asyncDispose]().then(() => disposed = true);
+  await waitUntil(() => disposed, { what: "the stub to dispose" });
+  await disposing;
+}
+
+Deno.test("holdCreated: the batch exists (listed, retrievable) while the create's response waits for the release", async () => {
+  const release = Promise.withResolvers<void>();
+  let holds = 0;
+  await using stub = startStubMessageBatches({
+    processingMs: 60_000,
+    holdCreated: () => {
+      holds++;
+      return release.promise;
+    },
+  });
+  const anthropic = client(stub);
+  let answered = false;
+  const creating = anthropic.messages.batches.create({ requests: [request("a", "hi")] })
+    .finally(() => answered = true);
+  const [accepted] = await waitUntil(() => stub.batches().length === 1 && stub.batches(), {
+    what: "the batch to exist",
+  });
+  const listed = await anthropic.messages.batches.list();
+  assert.deepEqual(listed.data.map((batch) => batch.id), [accepted.batch.id]);
+  const retrieved = await anthropic.messages.batches.retrieve(accepted.batch.id);
+  assert.equal(retrieved.processing_status, "in_progress");
+  assert.equal(holds, 1);
+  assert.equal(answered, false);
+  assert.equal(stub.requests[0].status, 0);
+  release.resolve();
+  const created = await creating;
+  assert.equal(created.id, accepted.batch.id);
+  assert.equal(created.processing_status, "in_progress");
+  assert.equal(stub.requests[0].status, 200);
+  // A refused create makes no batch: it is answered at once, without a hold.
+  assert.equal(
+    (await apiError(() => anthropic.messages.batches.create({ requests: [] }))).status,
+    400,
+  );
+  assert.equal(holds, 1);
+});
+
+Deno.test("holdCreated: a client gone while held leaves the stub serving, and disposing stops a hold never released", async () => {
+  const stub = startStubMessageBatches({ holdCreated: () => new Promise(() => {}) });
+  const anthropic = client(stub);
+  const giveUp = new AbortController();
+  const abandoned = anthropic.messages.batches.create({ requests: [request("a", "hi")] }, {
+    signal: giveUp.signal,
+  });
+  await waitUntil(() => stub.batches().length === 1, { what: "the first batch to exist" });
+  giveUp.abort();
+  await assert.rejects(abandoned, Anthropic.APIUserAbortError);
+  assert.equal((await anthropic.messages.batches.list()).data.length, 1);
+  const held = assert.rejects(
+    anthropic.messages.batches.create({ requests: [request("b", "hi")] }),
+    Anthropic.APIConnectionError,
+  );
+  await waitUntil(() => stub.batches().length === 2, { what: "the second batch to exist" });
+  // Disposing stops the waiting: the stub closes, the held create unanswered.
+  await disposeWithin(stub);
+  await held;
+});
+
+type ResultsIterator = AsyncIterator<Anthropic.Messages.MessageBatchIndividualResponse>;
+
+/** The next line of a results download being read: `came` once it has. */
+function nextLine(lines: ResultsIterator) {
+  const read = { came: false, line: lines.next() };
+  read.line.then(() => read.came = true, () => {});
+  return read;
+}
+
+Deno.test("holdResults: a download sends afterLines lines at once, the rest only after until() resolves", async () => {
+  const release = Promise.withResolvers<void>();
+  let holds = 0;
+  await using stub = startStubMessageBatches({
+    holdResults: {
+      afterLines: 2,
+      until: () => {
+        holds++;
+        return release.promise;
+      },
+    },
+  });
+  const anthropic = client(stub);
+  const customIds = ["a", "b", "c", "d", "e"];
+  const { id } = await anthropic.messages.batches.create({
+    requests: customIds.map((customId) => request(customId, customId)),
+  });
+  const lines = (await anthropic.messages.batches.results(id))[Symbol.asyncIterator]();
+  const received: string[] = [];
+  for (let i = 0; i < 2; i++) received.push((await lines.next()).value.custom_id);
+  await waitUntil(() => holds === 1, { what: "the download to be held" });
+  const third = nextLine(lines);
+  // A whole round trip to the stub meanwhile: the held lines have still not come.
+  await anthropic.messages.batches.retrieve(id);
+  assert.equal(third.came, false);
+  release.resolve();
+  received.push((await third.line).value.custom_id);
+  for (let next = await lines.next(); !next.done; next = await lines.next()) {
+    received.push(next.value.custom_id);
+  }
+  assert.equal(received.length, customIds.length);
+  assert.deepEqual(received.toSorted(), customIds);
+  assert.equal(holds, 1);
+});
+
+Deno.test("holdResults: a client gone while held leaves the stub serving, and disposing breaks off a hold never released", async () => {
+  const stub = startStubMessageBatches({
+    holdResults: { afterLines: 1, until: () => new Promise(() => {}) },
+  });
+  const anthropic = client(stub);
+  const { id } = await anthropic.messages.batches.create({
+    requests: [request("a", "one"), request("b", "two")],
+  });
+  const giveUp = new AbortController();
+  const abandoned = (await anthropic.messages.batches.results(id, {}, { signal: giveUp.signal }))[
+    Symbol.asyncIterator
+  ]();
+  assert.equal((await abandoned.next()).done, false);
+  const abandonedRest = nextLine(abandoned);
+  giveUp.abort();
+  await assert.rejects(abandonedRest.line);
+  const lines = (await anthropic.messages.batches.results(id))[Symbol.asyncIterator]();
+  assert.equal((await lines.next()).done, false);
+  const rest = nextLine(lines);
+  await disposeWithin(stub);
+  await assert.rejects(rest.line);
+});

@@ -16,11 +16,14 @@ import {
   WINDOW_MS,
 } from "./stub_batch_entry.ts";
 import {
+  heldJsonLines,
+  holdUntil,
   listLimit,
   listPage,
   serveStub,
   StubApiError,
   type StubHttpRequest,
+  type StubResultsHold,
 } from "./stub_batch_server.ts";
 import { type ContentBlock, contentText } from "./stub_anthropic.ts";
 
@@ -149,6 +152,22 @@ export interface StubOpenAiBatchOptions {
   maxRequests?: number;
   /** The largest batch input file in bytes (the API's 200 MB; a test may lower it). @default {209715200} */
   maxFileBytes?: number;
+  /**
+   * Holds the answer to each create that makes a batch (`POST /v1/batches`): the batch exists at
+   * once (listed, retrievable, in {@link StubOpenAiBatch.batches}), but the response is sent only
+   * when the promise this returns (called once the batch exists) settles, so that a test can kill
+   * a submitter after the API accepted its batch but before it heard so. A refused create is
+   * answered at once. Disposing the stub stops the waiting (and closes the connection
+   * unanswered).
+   */
+  holdCreated?: () => Promise<void>;
+  /**
+   * Holds each download of a batch's output file (`GET /v1/files/{output_file_id}/content`; not
+   * its error file, nor an uploaded file) part-way: its first `afterLines` lines are sent at once,
+   * the rest and the body's end when `until()` settles (see {@link StubResultsHold}). Disposing
+   * the stub breaks a held download off.
+   */
+  holdResults?: StubResultsHold;
 }
 
 /** The stub server. Dispose it (`await using`) to stop it. */
@@ -344,7 +363,9 @@ function parseMetadata(metadata: unknown): Record<string, string> | null {
  *
  * The response to a create shows the batch `validating` (with counts 0), to a cancel
  * `cancelling`, as the API's do; from then on what the stub reports follows the clock: see
- * {@link StubOpenAiBatchOptions}.
+ * {@link StubOpenAiBatchOptions}. A crash test can hold the response to a create, or an output
+ * file's download part-way, until it lets them go: see
+ * {@link StubOpenAiBatchOptions.holdCreated} and `holdResults`.
  *
  * @example
  * ```ts
@@ -385,6 +406,8 @@ export function startStubOpenAiBatch(options: StubOpenAiBatchOptions = {}): Stub
     clock = performance,
     maxRequests = 50_000,
     maxFileBytes = 200 * 1024 * 1024,
+    holdCreated,
+    holdResults,
   } = options;
   const wallTime = wallTimeOf(clock);
   const unix = (clockMs: number) => Math.floor(wallTime(clockMs) / 1000);
@@ -717,7 +740,7 @@ export function startStubOpenAiBatch(options: StubOpenAiBatchOptions = {}): Stub
     };
   };
 
-  const route = async (request: Request, entry: StubHttpRequest) => {
+  const route = async (request: Request, entry: StubHttpRequest, disposing: AbortSignal) => {
     const { method } = request;
     const { pathname: path, searchParams: query } = new URL(request.url);
     if (method === "POST" && path === "/v1/files") {
@@ -730,7 +753,11 @@ export function startStubOpenAiBatch(options: StubOpenAiBatchOptions = {}): Stub
     if (method === "GET" && fileRoute) {
       const file = findFile(fileRoute[1]);
       if (!fileRoute[2]) return Response.json(file.object);
-      return new Response(file.text, { headers: { "content-type": "application/octet-stream" } });
+      const isOutputFile = records.some((record) => record.files?.output === file.object.id);
+      const body = holdResults && isOutputFile
+        ? heldJsonLines(file.text.split("\n").filter((line) => line !== ""), holdResults, disposing)
+        : file.text;
+      return new Response(body, { headers: { "content-type": "application/octet-stream" } });
     }
     if (method === "POST") {
       const text = await request.text();
@@ -744,7 +771,9 @@ export function startStubOpenAiBatch(options: StubOpenAiBatchOptions = {}): Stub
     }
     const batchRoute = /^\/v1\/batches\/([^/]+)(\/cancel)?$/.exec(path);
     if (method === "POST" && path === "/v1/batches") {
-      return Response.json(create(entry.body as Record<string, unknown> | undefined));
+      const created = create(entry.body as Record<string, unknown> | undefined);
+      if (holdCreated) await holdUntil(holdCreated, disposing);
+      return Response.json(created);
     }
     if (method === "GET" && path === "/v1/batches") return Response.json(list(query));
     if (method === "GET" && batchRoute && !batchRoute[2]) {

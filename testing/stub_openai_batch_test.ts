@@ -9,6 +9,7 @@ import {
   startStubOpenAiBatch,
   type StubOpenAiBatch,
 } from "./stub_openai_batch.ts";
+import { TextLineStream } from "../async/mod.ts";
 import { waitUntil } from "./wait.ts";
 
 const client = (stub: StubOpenAiBatch) =>
@@ -409,4 +410,154 @@ Deno.test("requests records each call's method, path, body and status; batches()
   assert.deepEqual(inspected.requests, [line("a", "hello")]);
   assert.deepEqual(outcomes(inspected.output), { a: 200 });
   assert.deepEqual(inspected.errors, []);
+});
+
+/** Disposes `stub`; a disposal that does not finish fails the test instead of hanging it. */
+async function disposeWithin(stub: StubOpenAiBatch): Promise<void> {
+  let disposed = false;
+  const disposing = stub[Symbol.asyncDispose]().then(() => disposed = true);
+  await waitUntil(() => disposed, { what: "the stub to dispose" });
+  await disposing;
+}
+
+Deno.test("holdCreated: the batch exists (listed, retrievable) while the create's response waits for the release", async () => {
+  const release = Promise.withResolvers<void>();
+  let holds = 0;
+  await using stub = startStubOpenAiBatch({
+    validatingMs: 60_000,
+    holdCreated: () => {
+      holds++;
+      return release.promise;
+    },
+  });
+  const openai = client(stub);
+  const file = await upload(openai, [line("a", "hi")]);
+  let answered = false;
+  const creating = openai.batches.create({
+    input_file_id: file.id,
+    endpoint: "/v1/chat/completions",
+    completion_window: "24h",
+  }).finally(() => answered = true);
+  const [accepted] = await waitUntil(() => stub.batches().length === 1 && stub.batches(), {
+    what: "the batch to exist",
+  });
+  const listed = await openai.batches.list();
+  assert.deepEqual(listed.data.map((batch) => batch.id), [accepted.batch.id]);
+  assert.equal((await openai.batches.retrieve(accepted.batch.id)).status, "validating");
+  assert.equal(holds, 1);
+  assert.equal(answered, false);
+  assert.equal(stub.requests[1].status, 0);
+  release.resolve();
+  const created = await creating;
+  assert.equal(created.id, accepted.batch.id);
+  assert.equal(created.status, "validating");
+  assert.equal(stub.requests[1].status, 200);
+  // A refused create makes no batch: it is answered at once, without a hold.
+  const refused = await apiError(() =>
+    openai.batches.create({
+      input_file_id: "file-nope",
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    })
+  );
+  assert.equal(refused.status, 404);
+  assert.equal(holds, 1);
+});
+
+Deno.test("holdCreated: a client gone while held leaves the stub serving, and disposing stops a hold never released", async () => {
+  const stub = startStubOpenAiBatch({ holdCreated: () => new Promise(() => {}) });
+  const openai = client(stub);
+  const file = await upload(openai, [line("a", "hi")]);
+  const body = {
+    input_file_id: file.id,
+    endpoint: "/v1/chat/completions",
+    completion_window: "24h",
+  } as const;
+  const giveUp = new AbortController();
+  const abandoned = openai.batches.create(body, { signal: giveUp.signal });
+  await waitUntil(() => stub.batches().length === 1, { what: "the first batch to exist" });
+  giveUp.abort();
+  await assert.rejects(abandoned, OpenAI.APIUserAbortError);
+  assert.equal((await openai.batches.list()).data.length, 1);
+  const held = assert.rejects(openai.batches.create(body), OpenAI.APIConnectionError);
+  await waitUntil(() => stub.batches().length === 2, { what: "the second batch to exist" });
+  // Disposing stops the waiting: the stub closes, the held create unanswered.
+  await disposeWithin(stub);
+  await held;
+});
+
+/** The output file of a completed batch of `lines`, downloading through the SDK, line by line. */
+async function outputDownload(openai: OpenAI, lines: unknown[], signal?: AbortSignal) {
+  const { id } = await createBatch(openai, lines);
+  const batch = await openai.batches.retrieve(id);
+  const response = await openai.files.content(batch.output_file_id!, { signal });
+  return response.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())
+    .getReader();
+}
+
+/** The next line of a download being read: `came` once it has. */
+function nextLine(lines: ReadableStreamDefaultReader<string>) {
+  const read = { came: false, line: lines.read() };
+  read.line.then(() => read.came = true, () => {});
+  return read;
+}
+
+/** The custom_id of a line of an output file. */
+const customIdOf = (raw: string | undefined) => (JSON.parse(raw!) as BatchOutputLine).custom_id;
+
+Deno.test("holdResults: an output file's download sends afterLines lines at once, the rest only after until() resolves", async () => {
+  const release = Promise.withResolvers<void>();
+  let holds = 0;
+  await using stub = startStubOpenAiBatch({
+    holdResults: {
+      afterLines: 2,
+      until: () => {
+        holds++;
+        return release.promise;
+      },
+    },
+  });
+  const openai = client(stub);
+  const customIds = ["a", "b", "c", "d", "e"];
+  const lines = await outputDownload(
+    openai,
+    customIds.map((customId) => line(customId, customId)),
+  );
+  const received: string[] = [];
+  for (let i = 0; i < 2; i++) received.push(customIdOf((await lines.read()).value));
+  await waitUntil(() => holds === 1, { what: "the download to be held" });
+  const third = nextLine(lines);
+  // A whole round trip to the stub meanwhile: the held lines have still not come.
+  await openai.batches.list();
+  assert.equal(third.came, false);
+  release.resolve();
+  received.push(customIdOf((await third.line).value));
+  for (let next = await lines.read(); !next.done; next = await lines.read()) {
+    received.push(customIdOf(next.value));
+  }
+  assert.deepEqual(received.toSorted(), customIds);
+  assert.equal(holds, 1);
+  // Only the output file is held: the input file comes whole, without a hold.
+  const [{ batch }] = stub.batches();
+  assert.equal((await fileLines(openai, batch.input_file_id)).length, customIds.length);
+  assert.equal(holds, 1);
+});
+
+Deno.test("holdResults: a client gone while held leaves the stub serving, and disposing breaks off a hold never released", async () => {
+  const stub = startStubOpenAiBatch({
+    holdResults: { afterLines: 1, until: () => new Promise(() => {}) },
+  });
+  const openai = client(stub);
+  const input = [line("a", "one"), line("b", "two")];
+  const giveUp = new AbortController();
+  const abandoned = await outputDownload(openai, input, giveUp.signal);
+  assert.equal((await abandoned.read()).done, false);
+  const abandonedRest = nextLine(abandoned);
+  giveUp.abort();
+  await assert.rejects(abandonedRest.line);
+  const lines = await outputDownload(openai, input);
+  assert.equal((await lines.read()).done, false);
+  const rest = nextLine(lines);
+  await disposeWithin(stub);
+  await assert.rejects(rest.line);
 });
