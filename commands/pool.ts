@@ -7,7 +7,8 @@ import { claudeCliEnv } from "../providers/claude_cli/env.ts";
 import { CONFIG_SCHEMA, PROVIDER_NAMES } from "../providers/registry.ts";
 import { hostnameOf } from "./_util.ts";
 import { EXIT_USAGE } from "../cli/options.ts";
-import { loadPriceTable } from "../economics/prices.ts";
+import { loadPriceTable, type PriceTable } from "../economics/prices.ts";
+import { batchQueuesProblem } from "../jobs/batch/lane.ts";
 import { log } from "../log/log.ts";
 import { defineCommand, switchOverride } from "./command.ts";
 
@@ -29,9 +30,15 @@ export const pool = defineCommand({
   },
   logging: () => ({}),
   async action({ config, flags, env, dashboard: dashboardSettings }) {
+    const batchProblem = batchQueuesProblem({ config, subprocessEnv: claudeCliEnv(env) });
+    if (batchProblem) {
+      console.error(`ppr-worker: ${batchProblem}`);
+      return EXIT_USAGE;
+    }
+    let prices: PriceTable;
     try {
       // Read once here so that a bad LLM_PRICES stops the start, not every worker.
-      const prices = await loadPriceTable(config.llmPrices);
+      prices = await loadPriceTable(config.llmPrices);
       log("supervisor").info("prices of {count} models, dated {date}{origin}", {
         count: Object.keys(prices.models).length,
         date: prices.date,
@@ -61,6 +68,7 @@ export const pool = defineCommand({
         // Workers never serve the dashboard: its credentials stay with the supervisor.
         childEnv: withoutDashboardCredentials(childEnv(flags, env, CONFIG_SCHEMA)),
         subprocessEnv: claudeCliEnv(env),
+        prices,
         onPool: (snapshot) => (poolSnapshot = snapshot),
       });
     } finally {

@@ -205,6 +205,34 @@ export const CORE_SETTINGS = {
     help: "how long a result-cache answer is kept",
     ...duration(1000, 365 * 86_400_000),
   },
+  llmBatchQueues: {
+    env: "LLM_BATCH_QUEUES",
+    default: "",
+    help:
+      "LLM queues whose jobs all go through the provider's batch API at half the price, comma-separated (a job's lane: \"batch\" does too)",
+    ...names("queue", false),
+  },
+  batchMaxJobs: {
+    env: "BATCH_MAX_JOBS",
+    default: "1000",
+    valueName: "n",
+    help: "most jobs in one batch; a batch is submitted when this many are collected",
+    ...integer(1, 100_000),
+  },
+  batchMaxWaitMs: {
+    env: "BATCH_MAX_WAIT",
+    default: "5m",
+    valueName: "duration",
+    help: "longest a job is collected before its batch is submitted, however few it holds",
+    ...duration(0, 86_400_000),
+  },
+  batchPollMs: {
+    env: "BATCH_POLL_INTERVAL",
+    default: "1m",
+    valueName: "duration",
+    help: "longest wait between two looks at an open batch (the first looks come sooner)",
+    ...duration(100, 3_600_000),
+  },
   llmFallback: {
     env: "LLM_FALLBACK",
     help:

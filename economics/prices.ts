@@ -246,6 +246,12 @@ export function costOf(
 }
 
 /**
+ * What a request costs in a provider's batch API, as a share of its direct price: Anthropic's
+ * Message Batches and OpenAI's Batch API both charge half, for every kind of usage.
+ */
+export const BATCH_PRICE_SHARE = 0.5;
+
+/**
  * The most a call can cost before it is made, in US dollars: every one of its `inputTokens` at
  * the dearest input-side price (a cache write costs more than input) and `maxOutputTokens` (its
  * `max_tokens`) at the output price. What a budget reserves before the call.

@@ -83,6 +83,10 @@ export interface CallStats {
   rateLimitWaits: number;
   /** Jobs a budget held back. */
   budgetRefusals: number;
+  /** Of the calls, those answered in a provider's batch API (the batch lane). */
+  batchCalls: number;
+  /** Of `costUsd`, what the batch lane's calls cost (at the batch price). */
+  batchCostUsd: number;
 }
 
 /** Everything a worker has counted, by queue, by provider, and by provider, model and queue. */
@@ -131,6 +135,8 @@ const CALL_COUNTS = [
   "savedUsd",
   "rateLimitWaits",
   "budgetRefusals",
+  "batchCalls",
+  "batchCostUsd",
 ] as const;
 
 /** The figures of `provider`'s `model` in `queue`, created on first use. */

@@ -14,6 +14,8 @@ import { workerName } from "../protocol/worker_name.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
 import { startAuthProbe } from "./auth_probe.ts";
+import { startBatchDesk } from "./batch_desk.ts";
+import type { PriceTable } from "../economics/prices.ts";
 import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
 import { type LlmBudget, llmBudget, llmShare } from "./llm_budget.ts";
@@ -42,6 +44,8 @@ export interface SuperviseOptions {
   childEnv: Record<string, string>;
   /** Environment of LLM subprocesses (the Claude CLI's auth probe). */
   subprocessEnv: Record<string, string>;
+  /** The price table (`LLM_PRICES` over the shipped one): the batch desk prices what it reads. */
+  prices: PriceTable;
   /**
    * Called once the pool exists, with the function that gives its snapshot (what /health
    * reads): for the dashboard beside the pool, which shows each worker's restarts from it.
@@ -231,6 +235,17 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       state: { state: "ok", retryInSeconds: 0, claudeAuthenticated: null } satisfies LlmState,
       stop() {},
     };
+  // Every pool with an LLM queue may hold the fleet's batch desk: one of them does at a time.
+  const batchDesk = servesLlm
+    ? startBatchDesk({
+      config,
+      context: { config, subprocessEnv: options.subprocessEnv },
+      redis,
+      prices: options.prices,
+      logger: log("batch"),
+      owner: `${hostname} pid ${Deno.pid} (${crypto.randomUUID()})`,
+    })
+    : undefined;
   const inputs = (): HealthInputs => ({
     pool: pool.snapshot(),
     redis: probe.state,
@@ -261,6 +276,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       probe.stop();
       queueStats.stop();
       llm.stop();
+      if (batchDesk) await settlesWithin(batchDesk.stop(), CLOSE_STEP_MS);
       await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
       redis.disconnect();
       countsDir.remove();
@@ -319,6 +335,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   probe.stop();
   queueStats.stop();
   llm.stop();
+  if (batchDesk) await settlesWithin(batchDesk.stop(), CLOSE_STEP_MS);
   // Each step is bounded: a Redis that does not answer must not hold the stop.
   if (health) await settlesWithin(health.close(), CLOSE_STEP_MS);
   await settlesWithin(giveBack.close(), CLOSE_STEP_MS);

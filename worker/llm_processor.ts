@@ -23,6 +23,8 @@ import { createResultRouter } from "../jobs/results.ts";
 import { spendingOf } from "../jobs/llm/spending_of.ts";
 import type { PriceTable } from "../economics/prices.ts";
 import type { WorkerStats } from "../protocol/stats.ts";
+import { laneOf } from "../jobs/batch/lane.ts";
+import { type BatchLane, createBatchLane } from "./batch_lane.ts";
 import { giveBackJob } from "./give_back.ts";
 import { jobLogLines } from "./failure.ts";
 import { createLlmIntake } from "./llm_intake.ts";
@@ -57,6 +59,8 @@ interface LlmContext {
   config: Config;
   redis: Redis;
   runner: ReturnType<typeof createLlmRunner>;
+  /** The batch lane's tries: collect a job, or complete it with its batch's outcome. */
+  batch: BatchLane;
   results: ReturnType<typeof createResultRouter>;
   pauses: PauseWatch;
 }
@@ -75,8 +79,16 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
   );
   // Made with the first LLM queue: a worker without one polls no pauses and loads no provider.
   let llm: LlmContext | undefined;
-  const llmContext = () =>
-    llm ??= {
+  const llmContext = () => llm ??= makeLlmContext();
+  const makeLlmContext = (): LlmContext => {
+    const providerContext = {
+      config,
+      subprocessEnv: options.subprocessEnv,
+      llmCallsInFlight: options.llmSlots?.reduce((sum, slots) => sum + slots, 0),
+    };
+    const spending = spendingOf(config, options.redis, options.prices, logger);
+    const results = createResultRouter(options.redis, config.prefix, config.resultQueues);
+    return {
       config,
       redis: options.redis,
       pauses: startPauseWatch({
@@ -89,17 +101,17 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
         setIntakePaused: (paused) =>
           config.llmFallback ? undefined : intake.setProviderPaused(paused),
       }),
-      results: createResultRouter(options.redis, config.prefix, config.resultQueues),
-      runner: createLlmRunner(
-        {
-          config,
-          subprocessEnv: options.subprocessEnv,
-          llmCallsInFlight: options.llmSlots?.reduce((sum, slots) => sum + slots, 0),
-        },
-        options.stats,
-        spendingOf(config, options.redis, options.prices, logger),
-      ),
+      results,
+      runner: createLlmRunner(providerContext, options.stats, spending),
+      batch: createBatchLane({
+        context: providerContext,
+        redis: options.redis,
+        stats: options.stats,
+        spending,
+        results,
+      }),
     };
+  };
   let closed: Promise<void> | undefined;
   const close = () => closed ??= closeLlmContext(llm!, options.closeStepMs);
   const llmQueues = llmQueuesOf(config);
@@ -139,6 +151,10 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
   const { config, pauses } = llm;
   return async (job, entry, failure) => {
     const prepared = prepareJob(job.data, config);
+    if (laneOf(prepared.job, job.queueName, config, job.attemptsMade) === "batch") {
+      // Collected while its provider is paused too: the desk holds the batch back instead.
+      return await llm.batch.run(job, entry, prepared);
+    }
     const primary = prepared.providerName;
     const fallback = fallbackOf(
       config.llmFallback,

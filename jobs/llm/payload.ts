@@ -30,6 +30,10 @@ export interface LlmJob {
   content_hash?: string;
   /** Where the job goes while its provider is paused or overloaded. */
   fallback?: { name: string; model?: string };
+  /** `batch`: through the provider's batch API, at its batch price (see docs/batch-lane.md). */
+  lane?: "direct" | "batch";
+  /** The lane of the job's retries after a failed try in the batch lane: `direct` takes the fast one. */
+  retry_lane?: "direct" | "batch";
 }
 
 /** The payload contract. `errorMessage` is an annotation ppr-worker shows when no branch of an `anyOf` fits. */
@@ -83,6 +87,8 @@ export const PAYLOAD_SCHEMA = {
         model: { type: "string", minLength: 1 },
       },
     },
+    lane: { enum: ["direct", "batch"] },
+    retry_lane: { enum: ["direct", "batch"] },
   },
 } as const;
 

@@ -124,6 +124,28 @@ export function withSystemPrompt(messages: Message[], systemPrompt: string | und
   return [{ role: "system", content: systemPrompt }, ...messages];
 }
 
+/**
+ * The request a job makes of `target`, in either lane: its messages (with `LLM_SYSTEM_PROMPT`),
+ * model, sampling, output format and limits.
+ */
+export function requestOf(
+  prepared: PreparedJob,
+  target: CallTarget,
+  config: Config,
+): Omit<LlmRequest, "signal"> {
+  const { job, format } = prepared;
+  return {
+    messages: withSystemPrompt(messagesOf(job), config.llmSystemPrompt),
+    model: target.model,
+    temperature: job.provider?.temperature ?? config.llmTemperature,
+    maxTokens: job.provider?.max_tokens ?? config.llmMaxTokens,
+    latencyMs: job.provider?.latency_ms,
+    format,
+    promptCache: config.llmPromptCache,
+    maxCostUsd: job.max_cost_usd,
+  };
+}
+
 /** The provider client for a name, made once per worker process. */
 function providerFor(name: string, context: ProviderContext, made: Map<string, ProviderClient>) {
   let provider = made.get(name);
@@ -164,14 +186,7 @@ export function createLlmRunner(
       const provider = providerFor(target.provider, context, made);
       const timeout = AbortSignal.timeout(config.llmTimeoutMs);
       const request: LlmRequest = {
-        messages: withSystemPrompt(messagesOf(job), config.llmSystemPrompt),
-        model: target.model,
-        temperature: job.provider?.temperature ?? config.llmTemperature,
-        maxTokens: job.provider?.max_tokens ?? config.llmMaxTokens,
-        latencyMs: job.provider?.latency_ms,
-        format,
-        promptCache: config.llmPromptCache,
-        maxCostUsd: job.max_cost_usd,
+        ...requestOf(prepared, target, config),
         signal: AbortSignal.any([signal, timeout]),
       };
       const definition = definitionOf(target.provider);
@@ -385,7 +400,7 @@ function rateKeyOf(job: LlmJob): string | undefined {
 }
 
 /** The definition of a provider the payload check has let through. */
-function definitionOf(name: string) {
+export function definitionOf(name: string) {
   const definition = providerNamed(name);
   if (!definition) {
     throw new UnrecoverableError(`invalid job data: provider.name: ${name} is not available`);

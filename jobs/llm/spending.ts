@@ -27,8 +27,11 @@ export interface FleetLedger {
 
 /** The prices of the models, as the runner asks for them. */
 export interface Pricing {
-  /** What a call's usage cost in US dollars; `undefined` when the model has no price. */
-  costOf(provider: string, model: string, usage: Usage): number | undefined;
+  /**
+   * What a call's usage cost in US dollars, times `multiplier` (the batch lane's
+   * `BATCH_PRICE_SHARE`); `undefined` when the model has no price.
+   */
+  costOf(provider: string, model: string, usage: Usage, multiplier?: number): number | undefined;
   /**
    * The most a call can cost: every input token at the dearest input rate, `maxOutputTokens` at
    * the output rate. With no model named, the dearest model of the provider. `undefined`: no price.

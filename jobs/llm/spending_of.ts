@@ -42,9 +42,9 @@ export function pricingOf(table: PriceTable): Pricing {
       .filter(([name]) => name.startsWith(`${provider}/`))
       .map(([, price]) => price);
   return {
-    costOf(provider: string, model: string, usage: Usage) {
+    costOf(provider: string, model: string, usage: Usage, multiplier?: number) {
       const price = priceOf(table, provider, model);
-      return price && costOf(usage, price);
+      return price && costOf(usage, price, { multiplier });
     },
     worstCaseUsd(provider, model, inputTokens, maxOutputTokens) {
       if (model !== undefined) {
@@ -93,15 +93,27 @@ export function appliedRateLimits(specs: readonly RateLimitSpec[]): RateLimitSpe
 }
 
 /** The fleet's ledger of `config`'s budgets and rate limits, in `redis`. */
-export function ledgerOf(config: Config, redis: Redis): FleetLedger {
+export function ledgerOf(
+  config: Config,
+  redis: Redis,
+  options: {
+    /**
+     * How long a call's reservation lasts before it counts as spent at its worst case (a worker
+     * that died mid-call). @default {LLM_TIMEOUT plus RESERVATION_MARGIN_MS}
+     */
+    reservationTtlMs?: number;
+    /** Whether `LLM_RATE_LIMITS` apply (the batch lane has the provider's own limits). @default {true} */
+    rateLimits?: boolean;
+  } = {},
+): FleetLedger {
   const budgets = config.llmBudgets ?? [];
-  const rateLimits = config.llmRateLimits ?? [];
+  const rateLimits = options.rateLimits === false ? [] : config.llmRateLimits ?? [];
   const economics = createEconomics({
     redis,
     budgets,
     period: config.llmBudgetPeriod,
     rateLimits: appliedRateLimits(rateLimits),
-    reservationTtlMs: config.llmTimeoutMs + RESERVATION_MARGIN_MS,
+    reservationTtlMs: options.reservationTtlMs ?? config.llmTimeoutMs + RESERVATION_MARGIN_MS,
   });
   const budgeted = (provider: string, queue: string) =>
     budgets.some((budget) =>
