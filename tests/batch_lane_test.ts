@@ -9,17 +9,20 @@ import { strict as assert } from "node:assert";
 import type { Job, Queue } from "bullmq";
 import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
 import { listBatches } from "../jobs/batch/store.ts";
-import { baseEnv, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { parseBudgetPeriod, parseBudgets } from "../config/economics_rules.ts";
+import { readBudgets } from "../economics/spend.ts";
+import { clearPause, pauseProvider } from "../providers/pause.ts";
+import { baseEnv, logRecords, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { type RedisServer, startRedis } from "../testing/redis.ts";
-import {
-  startStubMessageBatches,
-  type StubMessageBatchesOptions,
-} from "../testing/stub_message_batches.ts";
+import type { StubMessageBatchesOptions } from "../testing/stub_message_batches.ts";
+import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
 import { finishedJob, producerQueue } from "../testing/jobs.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
+
+const FAKE_CLAUDE = new URL("../testing/fake_claude", import.meta.url).pathname;
 
 /** The batch lane's settings for a test: small batches, short waits, quick looks. */
 const FAST_LANE = {
@@ -35,32 +38,36 @@ const claudeApi = (url: string) => ({
   ANTHROPIC_BASE_URL: url,
 });
 
-/** Redis, a Message Batches stub, a producer, a result queue, and a supervisor; all stopped at the end. */
+/**
+ * Redis, the Claude API's stubs (Messages and Message Batches), a producer, a result queue, and
+ * a supervisor of one worker; all stopped at the end.
+ */
 async function claudeBatchFleet(
   env: Record<string, string>,
   stubOptions: StubMessageBatchesOptions = {},
 ) {
   const redis = await startRedis();
-  const stub = startStubMessageBatches(stubOptions);
+  const api = startStubClaudeApi({ batches: stubOptions });
+  const stub = api.batches;
   const queue = producerQueue(redis);
   const results = producerQueue(redis, "results");
   let supervisor: Supervisor | undefined;
   const dispose = async () => {
     await Promise.allSettled([queue.close(), results.close()]);
-    await Promise.allSettled([supervisor?.[Symbol.asyncDispose](), stub[Symbol.asyncDispose]()]);
+    await Promise.allSettled([supervisor?.[Symbol.asyncDispose](), api[Symbol.asyncDispose]()]);
     await redis[Symbol.asyncDispose]();
   };
   try {
     supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
-      env: { ...claudeApi(stub.url), ...FAST_LANE, LLM_RESULT_QUEUES: "results", ...env },
+      env: { ...claudeApi(api.url), ...FAST_LANE, LLM_RESULT_QUEUES: "results", ...env },
     });
     await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
   } catch (error) {
     await dispose();
     throw error;
   }
-  return { redis, stub, queue, results, supervisor, [Symbol.asyncDispose]: dispose };
+  return { redis, api, stub, queue, results, supervisor, [Symbol.asyncDispose]: dispose };
 }
 
 /** Waits until every job of `jobs` has completed or failed; returns them as they are then. */
@@ -144,25 +151,172 @@ Deno.test(
 );
 
 Deno.test(
-  "a batch request that errored is retried by the job's own policy, and one that expired too; with retry_lane direct the retry is a direct call",
+  "in one batch, a request that errored as invalid fails its job after one try while the others complete; one that errored as a server error is retried by the job's policy in the batch lane",
   integration,
   async () => {
     await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm" });
     const { stub, queue } = fleet;
-    const errored = await queue.add("llm", { prompt: "once BATCH_ERRORED" }, {
-      attempts: 1,
+    const invalid = await queue.add("llm", { prompt: "refused BATCH_ERRORED=400" }, {
+      attempts: 3,
     });
-    const ok = await queue.add("llm", { prompt: "fine" });
-    const [erroredDone, okDone] = await allFinished(queue, [errored, ok]);
-    assert.equal(await okDone.getState(), "completed", okDone.failedReason);
-    assert.equal(await erroredDone.getState(), "failed");
-    assert.match(erroredDone.failedReason, /batch [0-9a-f]{16}/);
-    assert.ok(stub.batches().length >= 1);
+    const failing = await queue.add("llm", { prompt: "server error BATCH_ERRORED" }, {
+      attempts: 2,
+      backoff: { type: "fixed", delay: 10 },
+    });
+    const fine = await queue.addBulk(
+      [1, 2].map((n) => ({ name: "llm", data: { prompt: `ok ${n}` } })),
+    );
+    const [invalidDone, failingDone, ...fineDone] = await allFinished(queue, [
+      invalid,
+      failing,
+      ...fine,
+    ]);
+    for (const job of fineDone) assert.equal(await job.getState(), "completed", job.failedReason);
+    assert.equal(await invalidDone.getState(), "failed");
+    assert.equal(invalidDone.attemptsMade, 1, "an invalid request is not tried again");
+    assert.match(invalidDone.failedReason, /BATCH_ERRORED=400.*\(batch [0-9a-f]{16}\)/);
+    assert.equal(await failingDone.getState(), "failed");
+    assert.equal(failingDone.attemptsMade, 2, "a server error is retried by the job's attempts");
+    const sentIn = stub.batches().filter((batch) =>
+      batch.requests.some((request) =>
+        JSON.stringify(request.params.messages).includes("server error")
+      )
+    );
+    assert.equal(sentIn.length, 2, "its retry went in a second batch");
   },
 );
 
 Deno.test(
-  "the Claude CLI has no batch API: a queue in LLM_BATCH_QUEUES is refused at start with exit 2, and a job with lane batch fails at once saying why",
+  "a batch that expires: its requests' jobs are retried by their policy and complete in the next batch",
+  integration,
+  async () => {
+    // Batches take a minute of the stub's clock; the test moves that clock on.
+    let skippedMs = 0;
+    await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm" }, {
+      processingMs: 60_000,
+      clock: { now: () => performance.now() + skippedMs },
+    });
+    const { stub, queue } = fleet;
+    const jobs = await queue.addBulk([1, 2].map((n) => ({
+      name: "llm",
+      data: { prompt: `expiring ${n}` },
+      opts: { attempts: 2, backoff: { type: "fixed", delay: 10 } },
+    })));
+    const [first] = await waitUntil(() => stub.batches().length === 1 && stub.batches(), {
+      what: "the first batch",
+    });
+    stub.expire(first.batch.id);
+    await waitUntil(() => stub.batches().length === 2, { what: "the retries' batch" });
+    skippedMs = 61_000;
+    const done = await allFinished(queue, jobs);
+    for (const job of done) {
+      assert.equal(await job.getState(), "completed", job.failedReason);
+      // BullMQ counts the completing try too: one failed try (the expired batch), one that completed.
+      assert.equal(job.attemptsMade, 2);
+    }
+    assert.equal(stub.batches()[0].batch.processing_status, "ended");
+    assert.equal(stub.batches()[1].requests.length, 2);
+  },
+);
+
+Deno.test(
+  "a job whose batch request errored and whose retry_lane is direct is retried as a direct call to the Messages API and completes",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm" });
+    const { api, queue } = fleet;
+    const job = await queue.add(
+      "llm",
+      { prompt: "urgent after all BATCH_ERRORED", retry_lane: "direct" },
+      { attempts: 2, backoff: { type: "fixed", delay: 10 } },
+    );
+    const done = await finishedJob(queue, job, "the job", 60_000);
+    assert.equal(await done.getState(), "completed", done.failedReason);
+    // BullMQ counts the completing try too: one failed try (in the batch lane), one that completed.
+    assert.equal(done.attemptsMade, 2);
+    assert.equal(done.returnvalue.lane, undefined, "its result came from the direct lane");
+    assert.equal(api.batches.batches().length, 1);
+    assert.equal(api.messages.jobRequests().length, 1);
+  },
+);
+
+Deno.test(
+  "a budget reserves each job's worst case at the batch price when its batch is submitted and settles it to the real cost when the results arrive",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet(
+      { LLM_BATCH_QUEUES: "llm", LLM_BUDGET_USD: "5" },
+      { processingMs: 2000 },
+    );
+    const { stub, queue, redis } = fleet;
+    const budgets = parseBudgets("5", { providers: ["claude"] });
+    const period = parseBudgetPeriod("day");
+    assert.ok(budgets.ok && period.ok);
+    const jobs = await queue.addBulk([1, 2, 3].map((n) => ({
+      name: "llm",
+      data: { prompt: `budgeted ${n}`, provider: { max_tokens: 1000 } },
+    })));
+    await waitUntil(() => stub.batches().length === 1, { what: "the batch" });
+    const [whileOpen] = await readBudgets(redis.client(), budgets.value, period.value, Date.now());
+    const done = await allFinished(queue, jobs);
+    const [after] = await readBudgets(redis.client(), budgets.value, period.value, Date.now());
+    // Each job's worst case at the batch price: 1000 output tokens of the default model.
+    const price = priceOf(SHIPPED_PRICES, "claude", done[0].returnvalue.model)!;
+    const outputOnly = (1000 * price.output / 1_000_000) * BATCH_PRICE_SHARE;
+    assert.ok(whileOpen.reservedUsd >= 3 * outputOnly, `reserved ${whileOpen.reservedUsd}`);
+    assert.equal(after.reservedUsd, 0);
+    const cost = done.reduce((sum, job) => sum + job.returnvalue.cost_usd, 0);
+    assert.ok(Math.abs(after.spentUsd - cost) < 1e-9, `spent ${after.spentUsd}, cost ${cost}`);
+  },
+);
+
+Deno.test(
+  "a budget too small for a job's worst case holds its batch back: the jobs stay collected and nothing is submitted",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet({
+      LLM_BATCH_QUEUES: "llm",
+      LLM_BUDGET_USD: "0.001",
+      LOG_LEVEL: "debug",
+    });
+    const { stub, queue, supervisor } = fleet;
+    await queue.add("llm", { prompt: "dear", provider: { max_tokens: 4000 } });
+    await waitUntil(
+      () =>
+        logRecords(supervisor.logs).some((record) =>
+          /budget overall reached/.test(String(record.message))
+        ),
+      { what: "the desk to log the budget" },
+    );
+    assert.equal(stub.batches().length, 0);
+    assert.equal((await queue.getJobCounts("delayed")).delayed, 1);
+  },
+);
+
+Deno.test(
+  "while the provider is paused the desk submits nothing; once the pause is cleared the collected jobs go in a batch and complete",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm", LOG_LEVEL: "debug" });
+    const { stub, queue, redis, supervisor } = fleet;
+    await pauseProvider(redis.client(), "claude", "quota_exceeded", "a test's pause", {
+      resetInMs: 3_600_000,
+    });
+    const job = await queue.add("llm", { prompt: "patient" });
+    await waitUntil(
+      () => logRecords(supervisor.logs).some((record) => /is paused/.test(String(record.message))),
+      { what: "the desk to hold the batch back for the pause" },
+    );
+    assert.equal(stub.batches().length, 0);
+    await clearPause(redis.client(), "claude");
+    const done = await finishedJob(queue, job, "the job", 60_000);
+    assert.equal(await done.getState(), "completed", done.failedReason);
+    assert.equal(stub.batches().length, 1);
+  },
+);
+
+Deno.test(
+  "the Claude CLI has no batch API: a queue in LLM_BATCH_QUEUES is refused at start with exit 2",
   integration,
   async () => {
     await using redis: RedisServer = await startRedis();
@@ -172,6 +326,34 @@ Deno.test(
     );
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /LLM_BATCH_QUEUES = "llm": LLM_PROVIDER claude has no batch API/);
+  },
+);
+
+Deno.test(
+  "a job with lane batch for the Claude CLI fails at once, after one try, saying the CLI has no batch API",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const home = await Deno.makeTempDir({ prefix: "ppr-fake-claude-" });
+    await Deno.writeTextFile(`${home}/fake-claude-auth`, "in");
+    const queue = producerQueue(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { LLM_PROVIDER: "claude", HOME: home, CLAUDE_CLI: FAKE_CLAUDE },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const job = await queue.add("llm", { prompt: "cheap please", lane: "batch" }, {
+        attempts: 3,
+      });
+      const done = await finishedJob(queue, job, "the job");
+      assert.equal(await done.getState(), "failed");
+      assert.equal(done.attemptsMade, 1);
+      assert.match(done.failedReason, /not sent in the batch lane: claude has no batch API/);
+    } finally {
+      await queue.close();
+      await Deno.remove(home, { recursive: true });
+    }
   },
 );
 

@@ -7,7 +7,7 @@
  */
 
 import type { Job } from "bullmq";
-import { DelayedError } from "bullmq/errors";
+import { DelayedError, UnrecoverableError } from "bullmq/errors";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import {
@@ -108,7 +108,11 @@ export function createBatchLane(options: BatchLaneOptions) {
     if (stored.outcome !== "succeeded") {
       // Forgotten before the try fails: its retry goes through a lane again, not to this outcome.
       await dropOutcome(redis, ref);
-      throw new LlmError(stored.kind, `${stored.message} (batch ${stored.batchId})`);
+      const message = `${stored.message} (batch ${stored.batchId})`;
+      // A request the provider refuses fails at once, as in the direct lane; any other failure
+      // of a request in a batch (its call is over: nothing to pause) is retried by the job's policy.
+      if (stored.kind === "invalid") throw new UnrecoverableError(message);
+      throw new LlmError("transient", message);
     }
     const { result, costUsd } = stored;
     let parsed: unknown;
