@@ -64,6 +64,8 @@ const RECOVER_AFTER_MS = 15_000;
 const ADOPT_WINDOW_MS = 60_000;
 /** Most jobs the desk reads from the collection at once. */
 const MAX_COLLECTED_READ = 100_000;
+/** How long the desk leaves the collection unread after a read that submitted nothing. */
+const RELOAD_AFTER_IDLE_MS = 10_000;
 /** Jobs loaded from BullMQ at once. */
 const LOAD_CHUNK = 500;
 
@@ -119,6 +121,8 @@ export function startBatchDesk(options: BatchDeskOptions) {
   const submitHeldUntil = new Map<string, number>();
   let holding = false;
   let stopped = false;
+  /** No reading of the collection before this time: the last read submitted nothing. */
+  let quietUntil = 0;
   const tickMs = Math.min(1000, config.batchPollMs);
 
   const planOfCall = (
@@ -198,6 +202,7 @@ export function startBatchDesk(options: BatchDeskOptions) {
 
   /** Submits every group of collected jobs that is due: full, or its oldest waited `BATCH_MAX_WAIT`. */
   async function submitDue(now: number): Promise<void> {
+    if (now < quietUntil) return;
     const { count, oldestMs } = await collectionSize(redis);
     if (count === 0) return;
     if (count < config.batchMaxJobs && now - oldestMs! < config.batchMaxWaitMs) return;
@@ -205,11 +210,19 @@ export function startBatchDesk(options: BatchDeskOptions) {
     for (const job of await loadCollected()) {
       const queue = parseJobRef(job.ref).queue;
       const key = `${job.plan.provider}\u0000${job.plan.model}\u0000${queue}`;
-      groups.set(key, [...(groups.get(key) ?? []), job]);
+      const group = groups.get(key);
+      if (group) group.push(job);
+      else groups.set(key, [job]);
     }
+    let submittedAny = false;
+    // Without a submission, the collection is not read again for a while (a paused provider, a
+    // spent budget): at the latest when a group's oldest job is due.
+    let nextLoad = now + RELOAD_AFTER_IDLE_MS;
     for (const [key, jobs] of groups) {
       const [provider, model, queue] = key.split("\u0000");
-      if (jobs.length < config.batchMaxJobs && now - jobs[0].collectedMs < config.batchMaxWaitMs) {
+      const dueAt = jobs[0].collectedMs + config.batchMaxWaitMs;
+      if (jobs.length < config.batchMaxJobs && now < dueAt) {
+        nextLoad = Math.min(nextLoad, dueAt);
         continue;
       }
       if ((submitHeldUntil.get(provider) ?? 0) > now) continue;
@@ -225,9 +238,11 @@ export function startBatchDesk(options: BatchDeskOptions) {
       for (const chunk of chunksOf(provider, jobs)) {
         if (stopped || !holding) return;
         const submitted = await submit(provider, model, queue, chunk);
+        submittedAny ||= submitted;
         if (!submitted) break;
       }
     }
+    quietUntil = submittedAny ? 0 : nextLoad;
   }
 
   /** Splits jobs into batches the provider takes: `BATCH_MAX_JOBS`, its request and byte limits. */
