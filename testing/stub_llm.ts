@@ -67,6 +67,11 @@ export function startStubLlm(): StubLlm {
           object: "list",
         });
       }
+      if (!path.endsWith("/v1/messages") && !path.endsWith("/chat/completions")) {
+        // What a server answers for an API it does not have (the Files and Batch APIs).
+        requests.push({ path, body: {}, apiKey });
+        return Response.json({ error: { message: `no route for ${path}` } }, { status: 404 });
+      }
       const body = await request.json();
       requests.push({ path, body, apiKey });
       const anthropic = path.endsWith("/v1/messages");

@@ -17,6 +17,7 @@ import { type RedisServer, startRedis } from "../testing/redis.ts";
 import type { StubMessageBatchesOptions } from "../testing/stub_message_batches.ts";
 import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
 import { finishedJob, producerQueue } from "../testing/jobs.ts";
 import { waitUntil } from "../testing/wait.ts";
 
@@ -393,6 +394,39 @@ Deno.test(
         );
       }
       assert.equal(stub.batches().length, 1);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "an OpenAI-compatible endpoint without a batch API (404): the batch's jobs fail after one try, saying the server has no Batch API",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = producerQueue(redis);
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: {
+        LLM_PROVIDER: "openai",
+        OPENAI_API_KEY: "k",
+        OPENAI_BASE_URL: `${stub.url}/v1`,
+        LLM_BATCH_QUEUES: "llm",
+        ...FAST_LANE,
+      },
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const job = await queue.add("llm", { prompt: "no batches here" }, { attempts: 3 });
+      const done = await finishedJob(queue, job, "the job", 60_000);
+      assert.equal(await done.getState(), "failed");
+      assert.equal(done.attemptsMade, 1);
+      assert.match(
+        done.failedReason,
+        /the provider refused the batch: the server at \S+ has no Batch API \(\/v1\/files or \/v1\/batches answered 404\)/,
+      );
     } finally {
       await queue.close();
     }
