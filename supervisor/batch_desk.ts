@@ -334,7 +334,22 @@ export function startBatchDesk(options: BatchDeskOptions) {
         await submitFailed({ ...record, jobs: taken }, error);
         return false;
       }
-      await markSubmitted(redis, id, provider, status.id, Date.now() + FIRST_POLL_MS);
+      if (!await markSubmitted(redis, id, provider, status.id, Date.now() + FIRST_POLL_MS)) {
+        // Recovered by another desk while this one was sending (it had lost its lease): its jobs
+        // went back to be collected, so this batch would answer them twice.
+        logger.warn(
+          "batch {batch}: recovered by another desk while being sent; {provider}'s batch {providerId} is canceled so its jobs are not paid twice",
+          { batch: id, provider, providerId: status.id },
+        );
+        await client.cancel(status.id).catch((error) =>
+          logger.error("batch {batch}: cancel {providerId} by hand (ppr-worker batches): {error}", {
+            batch: id,
+            providerId: status.id,
+            error: String(error),
+          })
+        );
+        return false;
+      }
       logger.info(
         "batch {batch}: {count} job(s) of {queue} submitted to {provider} as {providerId}",
         {

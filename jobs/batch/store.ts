@@ -308,7 +308,24 @@ export async function describeBatch(
   await redis.hset(batchKey(batchId), "model", fields.model, "queue", fields.queue);
 }
 
-/** Records that the provider accepted batch `batchId` as `providerId`: it is `open`, first looked at `nextPollMs`. */
+/**
+ * Records that the provider accepted batch KEYS[1] as ARGV[2], if it is still `submitting`: it is
+ * `open`, first looked at ARGV[3]. Returns 0 when the record is gone or moved on (another desk
+ * recovered it meanwhile).
+ */
+const SUBMITTED = `
+if redis.call('HGET', KEYS[1], 'phase') ~= 'submitting' then return 0 end
+redis.call('HSET', KEYS[1], 'phase', 'open', 'provider_id', ARGV[2], 'submitted_ms', ARGV[4])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'adopted', 1) end
+redis.call('HSET', KEYS[2], ARGV[6], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1`;
+
+/**
+ * Records that the provider accepted batch `batchId` as `providerId`: it is `open`, first looked
+ * at `nextPollMs`. `false`: the batch was no longer `submitting` (a desk that had lost its lease
+ * was recovered meanwhile and its jobs went elsewhere); the caller cancels the provider's batch.
+ */
 export async function markSubmitted(
   redis: Redis,
   batchId: string,
@@ -316,17 +333,15 @@ export async function markSubmitted(
   providerId: string,
   nextPollMs: number,
   options: { adopted?: boolean; nowMs?: number } = {},
-): Promise<void> {
-  await redis.multi()
-    .hset(batchKey(batchId), {
-      phase: "open",
-      provider_id: providerId,
-      submitted_ms: options.nowMs ?? Date.now(),
-      ...(options.adopted ? { adopted: 1 } : {}),
-    })
-    .hset(PROVIDER_IDS_KEY, `${provider}:${providerId}`, batchId)
-    .zadd(OPEN_KEY, nextPollMs, batchId)
-    .exec();
+): Promise<boolean> {
+  return await run(redis, SUBMITTED, [batchKey(batchId), PROVIDER_IDS_KEY, OPEN_KEY], [
+    batchId,
+    providerId,
+    nextPollMs,
+    options.nowMs ?? Date.now(),
+    options.adopted ? 1 : 0,
+    `${provider}:${providerId}`,
+  ]) === 1;
 }
 
 /**

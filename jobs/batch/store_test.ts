@@ -141,3 +141,17 @@ Deno.test("custom ids name the batch and the request: ppr-<batch>-<index>, 64 ch
   assert.equal(id, "ppr-0123456789abcdef-99999");
   assert.ok(id.length <= 64);
 });
+
+Deno.test("a batch's provider id is recorded only while it is submitting: once put back, the late answer of a create is refused", async () => {
+  await using redis = await startRedis();
+  const client = redis.client();
+  await collectJob(client, "llm:1");
+  await takeIntoBatch(client, "b1", "claude", ["llm:1"]);
+  await returnToCollection(client, "b1");
+  assert.equal(await markSubmitted(client, "b1", "claude", "msgbatch_late", 0), false);
+  assert.equal(await readBatch(client, "b1"), undefined);
+  await takeIntoBatch(client, "b2", "claude", ["llm:1"]);
+  assert.equal(await markSubmitted(client, "b2", "claude", "msgbatch_2", 0), true);
+  assert.equal(await markSubmitted(client, "b2", "claude", "msgbatch_3", 0), false, "once only");
+  assert.equal((await readBatch(client, "b2"))!.providerId, "msgbatch_2");
+});
