@@ -110,7 +110,8 @@ export function batchRefusal(
   budgeted: boolean,
 ): string | undefined {
   if (!client) {
-    return `${plan.provider} has no batch API in this configuration (the Claude CLI has none): ` +
+    const which = plan.provider === "claude" ? " (the Claude CLI has none)" : "";
+    return `${plan.provider} has no batch API in this configuration${which}: ` +
       `the batch lane needs the Claude API (ANTHROPIC_API_KEY) or an OpenAI-compatible API; ` +
       `send the job without lane "batch", or its queue outside LLM_BATCH_QUEUES`;
   }
