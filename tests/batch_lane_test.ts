@@ -8,7 +8,7 @@
 import { strict as assert } from "node:assert";
 import type { Job, Queue } from "bullmq";
 import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
-import { listBatches } from "../jobs/batch/store.ts";
+import { listBatches, readBatch } from "../jobs/batch/store.ts";
 import { parseBudgetPeriod, parseBudgets } from "../config/economics_rules.ts";
 import { readBudgets } from "../economics/spend.ts";
 import { clearPause, pauseProvider } from "../providers/pause.ts";
@@ -313,6 +313,50 @@ Deno.test(
     const done = await finishedJob(queue, job, "the job", 60_000);
     assert.equal(await done.getState(), "completed", done.failedReason);
     assert.equal(stub.batches().length, 1);
+  },
+);
+
+Deno.test(
+  "ppr-worker batches cancel on an open batch: the stub cancels it, the desk reads it at its next tick, and the job's canceled try is retried by its retry policy, through the batch lane again",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet(
+      { LLM_BATCH_QUEUES: "llm", BATCH_POLL_INTERVAL: "10m" },
+      { processingMs: 600_000 },
+    );
+    const { api, stub, queue, redis } = fleet;
+    const job = await queue.add("llm", { prompt: "never mind" });
+    const open = await waitUntil(
+      async () => (await listBatches(redis.client())).open.find((batch) => batch.phase === "open"),
+      { what: "an open batch", timeoutMs: 30_000 },
+    );
+    const canceled = await runPpr(
+      ["batches", "cancel", open.id],
+      baseEnv({ REDIS_URL: redis.url, ...claudeApi(api.url) }),
+    );
+    assert.equal(canceled.code, 0, canceled.stderr);
+    assert.equal(stub.batches()[0].batch.id, open.providerId);
+    assert.equal(typeof stub.batches()[0].batch.cancel_initiated_at, "string");
+    const done = await waitUntil(async () => {
+      const record = await readBatch(redis.client(), open.id);
+      return record?.phase === "done" ? record : undefined;
+    }, { what: "the desk to read the canceled batch", timeoutMs: 30_000 });
+    assert.equal(done.failed, 1);
+    assert.equal(done.succeeded, 0);
+    assert.equal(stub.batches()[0].results[0].result.type, "canceled");
+    await waitUntil(() => stub.batches().length === 2, {
+      what: "the job's retry in a new batch",
+      timeoutMs: 30_000,
+    });
+    assert.match(
+      JSON.stringify(stub.batches()[1].requests[0].params.messages),
+      /never mind/,
+    );
+    const { logs } = await queue.getJobLogs(job.id!);
+    assert.match(
+      logs.join("\n"),
+      new RegExp(`the batch was canceled before this request ran \\(batch ${open.id}\\)`),
+    );
   },
 );
 
