@@ -19,6 +19,7 @@ import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { finishedJob, producerQueue } from "../testing/jobs.ts";
+import { scrape, value } from "../testing/metrics.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -128,6 +129,19 @@ Deno.test(
       routed.map((job) => job.id).sort(),
       done.map((job) => `llm-${job.id}`).sort(),
     );
+    // /metrics counts them in the batch lane, at what they cost there.
+    const call = { provider: "claude", model: done[0].returnvalue.model, queue: "llm" };
+    const samples = await waitUntil(async () => {
+      const each = await scrape(fleet.supervisor);
+      return value(each, "ppr_llm_calls_total", { ...call, lane: "batch" }) === 5
+        ? each
+        : undefined;
+    }, { what: "5 batch calls counted in /metrics", timeoutMs: 15_000 });
+    assert.equal(value(samples, "ppr_llm_calls_total", { ...call, lane: "direct" }), 0);
+    const paid = done.reduce((sum, job) => sum + job.returnvalue.cost_usd, 0);
+    const counted = value(samples, "ppr_llm_cost_usd_total", { ...call, lane: "batch" });
+    assert.ok(Math.abs(counted - paid) < 1e-12, `${counted} counted, ${paid} paid`);
+    assert.equal(value(samples, "ppr_llm_cost_usd_total", { ...call, lane: "direct" }), 0);
     const listed = await listBatches(redis.client());
     assert.equal(listed.open.length, 0);
     assert.equal(listed.recent.length, 1);
