@@ -1,32 +1,16 @@
 import { strict as assert } from "node:assert";
 import { batchView } from "../jobs/batch/listing.ts";
 import type { BatchRecord } from "../jobs/batch/store.ts";
+import { batchRecord } from "../testing/batch_records.ts";
 import { cancelRefusal, renderBatches } from "./batches.ts";
 
 const NOW = Date.parse("2026-12-07T12:00:00Z");
 
 /** An open batch of 2 jobs of llm, created 90 s before NOW. */
-const OPEN: BatchRecord = {
-  id: "0123456789abcdef",
-  provider: "claude",
-  model: "claude-haiku-4-5",
-  queue: "llm",
-  phase: "open",
-  jobs: ["llm:1", "llm:2"],
-  createdMs: NOW - 90_000,
-  providerId: "msgbatch_01",
-  providerStatus: "in_progress",
-  stored: 0,
-  costUsd: 0,
-  unpriced: 0,
-  succeeded: 0,
-  failed: 0,
-  polls: 2,
-};
+const OPEN = batchRecord({ createdMs: NOW - 90_000 });
 
-/** A batch of 3 jobs that ended an hour ago: 2 priced answers, 1 unpriced, 1 failed. */
-const DONE: BatchRecord = {
-  ...OPEN,
+/** A batch of 4 jobs that ended an hour ago: 3 answers (1 of them unpriced), 1 failed. */
+const DONE: BatchRecord = batchRecord({
   id: "fedcba9876543210",
   model: "mystery-1",
   phase: "done",
@@ -40,7 +24,7 @@ const DONE: BatchRecord = {
   unpriced: 1,
   succeeded: 3,
   failed: 1,
-};
+});
 
 Deno.test("renderBatches: one row per batch with its id, provider, provider's id, queue, model, jobs, state, age, cost and outcomes; open ones first", () => {
   const text = renderBatches({

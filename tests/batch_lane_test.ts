@@ -14,7 +14,7 @@ import { readBudgets } from "../economics/spend.ts";
 import { clearPause, pauseProvider } from "../providers/pause.ts";
 import { baseEnv, logRecords, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { type RedisServer, startRedis } from "../testing/redis.ts";
-import type { StubMessageBatchesOptions } from "../testing/stub_message_batches.ts";
+import { claudeApiEnv, type StubMessageBatchesOptions } from "../testing/stub_message_batches.ts";
 import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
@@ -32,13 +32,6 @@ const FAST_LANE = {
   BATCH_MAX_WAIT: "1s",
   BATCH_POLL_INTERVAL: "200ms",
 };
-
-/** The Claude API against the Message Batches stub. */
-const claudeApi = (url: string) => ({
-  LLM_PROVIDER: "claude",
-  ANTHROPIC_API_KEY: "sk-ant-test",
-  ANTHROPIC_BASE_URL: url,
-});
 
 /**
  * Redis, the Claude API's stubs (Messages and Message Batches), a producer, a result queue, and
@@ -62,7 +55,7 @@ async function claudeBatchFleet(
   try {
     supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
-      env: { ...claudeApi(api.url), ...FAST_LANE, LLM_RESULT_QUEUES: "results", ...env },
+      env: { ...claudeApiEnv(api.url), ...FAST_LANE, LLM_RESULT_QUEUES: "results", ...env },
     });
     await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
   } catch (error) {
@@ -331,7 +324,7 @@ Deno.test(
 );
 
 Deno.test(
-  "ppr-worker batches cancel on an open batch: the stub cancels it, the desk reads it at its next tick, and the job's canceled try is retried by its retry policy, through the batch lane again",
+  "ppr-worker batches cancel on an open batch: the stub cancels it, the desk reads the ended batch, and the job's canceled try is retried by its retry policy, through the batch lane again",
   integration,
   async () => {
     await using fleet = await claudeBatchFleet(
@@ -346,7 +339,7 @@ Deno.test(
     );
     const canceled = await runPpr(
       ["batches", "cancel", open.id],
-      baseEnv({ REDIS_URL: redis.url, ...claudeApi(api.url) }),
+      baseEnv({ REDIS_URL: redis.url, ...claudeApiEnv(api.url) }),
     );
     assert.equal(canceled.code, 0, canceled.stderr);
     assert.equal(stub.batches()[0].batch.id, open.providerId);

@@ -6,53 +6,17 @@
 
 import { strict as assert } from "node:assert";
 import Anthropic from "@anthropic-ai/sdk";
-import type { Redis } from "ioredis";
 import type { BatchView } from "../jobs/batch/listing.ts";
-import {
-  collectJob,
-  describeBatch,
-  markDone,
-  markPolled,
-  markSubmitted,
-  OPEN_KEY,
-  readBatch,
-  storeOutcome,
-  takeIntoBatch,
-} from "../jobs/batch/store.ts";
+import { markDone, markPolled, OPEN_KEY, readBatch, storeOutcome } from "../jobs/batch/store.ts";
+import { recordBatch } from "../testing/batch_records.ts";
 import { baseEnv, runPpr } from "../testing/ppr.ts";
 import { startRedis } from "../testing/redis.ts";
-import { startStubMessageBatches } from "../testing/stub_message_batches.ts";
+import { claudeApiEnv, startStubMessageBatches } from "../testing/stub_message_batches.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
-/** The Claude API against the Message Batches stub at `url`. */
-const claudeApi = (url: string) => ({
-  LLM_PROVIDER: "claude",
-  ANTHROPIC_API_KEY: "sk-ant-test",
-  ANTHROPIC_BASE_URL: url,
-});
-
 /** Far enough ahead that the (absent) desk would not look at a batch during the test. */
 const LATER_MS = Date.now() + 3_600_000;
-
-/**
- * Records batch `id` of `refs` in queue llm as the desk does: collected, taken (`submitting`,
- * created `createdMs`), described, and, with `providerId`, accepted by claude (`open`).
- */
-async function recordBatch(
-  redis: Redis,
-  id: string,
-  refs: string[],
-  options: { createdMs: number; model?: string; providerId?: string },
-): Promise<void> {
-  for (const ref of refs) await collectJob(redis, ref, options.createdMs);
-  assert.deepEqual(await takeIntoBatch(redis, id, "claude", refs, options.createdMs), refs);
-  await describeBatch(redis, id, { model: options.model ?? "claude-haiku-4-5", queue: "llm" });
-  if (options.providerId === undefined) return;
-  await markSubmitted(redis, id, "claude", options.providerId, LATER_MS, {
-    nowMs: options.createdMs,
-  });
-}
 
 /** A succeeded outcome of `model` costing `costUsd` (`null`: the model has no price). */
 function answered(batchId: string, model: string, costUsd: number | null) {
@@ -74,7 +38,7 @@ function answered(batchId: string, model: string, costUsd: number | null) {
   };
 }
 
-/** Creates a batch of one request at the stub (which runs it for 10 minutes); returns its id. */
+/** Creates a batch of one request at the stub, as another submitter would; returns its id. */
 async function stubBatch(url: string): Promise<string> {
   const anthropic = new Anthropic({ apiKey: "sk-ant-test", baseURL: url, maxRetries: 0 });
   const created = await anthropic.messages.batches.create({
@@ -197,7 +161,7 @@ Deno.test(
       createdMs: Date.now(),
       providerId: second,
     });
-    const env = baseEnv({ REDIS_URL: server.url, ...claudeApi(stub.url) });
+    const env = baseEnv({ REDIS_URL: server.url, ...claudeApiEnv(stub.url) });
 
     const byOurId = await runPpr(["batches", "cancel", "aaaaaaaaaaaaaaaa"], env);
     assert.equal(byOurId.code, 0, byOurId.stderr);
@@ -254,7 +218,7 @@ Deno.test(
     });
     await recordBatch(redis, "ssssssssssssssss", ["llm:2"], { createdMs: Date.now() });
     const orphan = await stubBatch(stub.url);
-    const env = baseEnv({ REDIS_URL: server.url, ...claudeApi(stub.url) });
+    const env = baseEnv({ REDIS_URL: server.url, ...claudeApiEnv(stub.url) });
 
     const unknown = await runPpr(["batches", "cancel", orphan], env);
     assert.equal(unknown.code, 1);

@@ -16,7 +16,7 @@ import {
   launchChromium,
 } from "../testing/browser.ts";
 import { pauseProvider } from "../providers/pause.ts";
-import { collectJob, markSubmitted, takeIntoBatch } from "../jobs/batch/store.ts";
+import { recordBatch } from "../testing/batch_records.ts";
 import { type DashboardProcess, startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { breakJobData, failedJobs } from "../testing/jobs.ts";
@@ -547,9 +547,10 @@ Deno.test({
   async fn() {
     await using redis = await startRedis();
     const client = redis.client();
-    await collectJob(client, "llm:1");
-    await takeIntoBatch(client, "0123456789abcdef", "claude", ["llm:1"]);
-    await markSubmitted(client, "0123456789abcdef", "claude", "msgbatch_01", Date.now() + 60_000);
+    await recordBatch(client, "0123456789abcdef", ["llm:1"], {
+      createdMs: Date.now(),
+      providerId: "msgbatch_01",
+    });
     await using dashboard = await startDashboardProcess([], { redisUrl: redis.url });
     const api = JSON.parse((await get(`${dashboard.url}api/ppr`)).body);
     assert.deepEqual(

@@ -7,7 +7,8 @@ import { startRedis } from "../testing/redis.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
-import { collectJob, markDone, takeIntoBatch } from "../jobs/batch/store.ts";
+import { markDone } from "../jobs/batch/store.ts";
+import { recordBatch } from "../testing/batch_records.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -144,8 +145,7 @@ Deno.test(
     await using redis = await startRedis();
     const key = "sk-ant-secret-batch-4c7e1a9d2b6f";
     const client = redis.client();
-    await collectJob(client, "llm:1");
-    await takeIntoBatch(client, "0123456789abcdef", "claude", ["llm:1"]);
+    await recordBatch(client, "0123456789abcdef", ["llm:1"], { createdMs: Date.now() });
     await markDone(client, "0123456789abcdef", { error: `401 invalid x-api-key ${key}` });
     const env = baseEnv({ REDIS_URL: redis.url, LLM_PROVIDER: "claude", ANTHROPIC_API_KEY: key });
     for (const args of [["batches"], ["batches", "--json"]]) {

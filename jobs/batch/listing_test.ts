@@ -1,37 +1,13 @@
 import { strict as assert } from "node:assert";
+import { batchRecord, recordBatch } from "../../testing/batch_records.ts";
 import { startRedis } from "../../testing/redis.ts";
 import { batchCostText, batchStateText, batchView, readBatchListing } from "./listing.ts";
-import {
-  BATCH_KEEP_MS,
-  type BatchRecord,
-  collectJob,
-  describeBatch,
-  markDone,
-  markSubmitted,
-  takeIntoBatch,
-} from "./store.ts";
+import { BATCH_KEEP_MS, markDone } from "./store.ts";
 
 const NOW = Date.parse("2026-12-07T12:00:00Z");
 
 /** An open batch of 3 jobs, created an hour before NOW, nothing read yet. */
-const OPEN: BatchRecord = {
-  id: "0123456789abcdef",
-  provider: "claude",
-  model: "claude-haiku-4-5",
-  queue: "llm",
-  phase: "open",
-  jobs: ["llm:1", "llm:2", "llm:3"],
-  createdMs: NOW - 3_600_000,
-  providerId: "msgbatch_01",
-  providerStatus: "in_progress",
-  submittedMs: NOW - 3_590_000,
-  stored: 0,
-  costUsd: 0,
-  unpriced: 0,
-  succeeded: 0,
-  failed: 0,
-  polls: 4,
-};
+const OPEN = batchRecord({ jobs: ["llm:1", "llm:2", "llm:3"], createdMs: NOW - 3_600_000 });
 
 Deno.test("batchView: the job count, the provider's id and status, ISO times, the age in seconds; what is missing is null", () => {
   const view = batchView(OPEN, NOW);
@@ -102,12 +78,8 @@ Deno.test(
     await using server = await startRedis();
     const redis = server.client();
     /** A batch of `refs`, created at `createdMs`, open with provider id `p-<id>`. */
-    const open = async (id: string, refs: string[], createdMs: number) => {
-      for (const ref of refs) await collectJob(redis, ref, createdMs);
-      assert.deepEqual(await takeIntoBatch(redis, id, "claude", refs, createdMs), refs);
-      await describeBatch(redis, id, { model: "claude-haiku-4-5", queue: "llm" });
-      await markSubmitted(redis, id, "claude", `p-${id}`, NOW, { nowMs: createdMs });
-    };
+    const open = (id: string, refs: string[], createdMs: number) =>
+      recordBatch(redis, id, refs, { createdMs, providerId: `p-${id}`, nextPollMs: NOW });
     await open("older", ["llm:1"], NOW - 60_000);
     await open("newer", ["llm:2", "llm:3"], NOW - 1000);
     await open("ended", ["llm:4"], NOW - 86_400_000);
