@@ -1,6 +1,7 @@
 /** ppr-worker's entry point: composes the commands into one command line and runs it. */
 
 import { auth } from "./commands/auth.ts";
+import { batches } from "./commands/batches.ts";
 import { cleanup } from "./commands/cleanup.ts";
 import { config } from "./commands/config.ts";
 import { dashboard } from "./commands/dashboard.ts";
@@ -25,6 +26,7 @@ export function main(args: string[]): Promise<number> {
       dashboard,
       info,
       jobs,
+      batches,
       requeue,
       cleanup,
       auth,

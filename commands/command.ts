@@ -51,6 +51,11 @@ export interface Run<O extends OptionSpecs = OptionSpecs> {
 export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
   readonly name: string;
   readonly description: string;
+  /**
+   * Commands under this one, which also runs by itself: `batches` lists, `batches cancel <id>`
+   * cancels. A name that is none of them is a usage error (it is no argument of this one).
+   */
+  readonly subcommands?: readonly (CommandSpec | CommandGroup)[];
   /** Positional arguments, such as `<id>`, each with its help. */
   readonly arguments?: readonly { readonly name: string; readonly description: string }[];
   /** The options, in the order `--help` lists them. */

@@ -80,12 +80,10 @@ function add(
   env: Program["env"],
   exitWith: (code: number) => void,
 ): void {
-  if ("subcommands" in command) {
-    const group = parent.command(command.name).description(command.description);
-    for (const subcommand of command.subcommands) add(group, subcommand, env, exitWith);
-  } else {
-    define(parent.command(command.name).description(command.description), command, env, exitWith);
-  }
+  const target = parent.command(command.name).description(command.description);
+  // A group only holds its subcommands; a command runs by itself, and may hold some too.
+  if ("action" in command) define(target, command, env, exitWith);
+  for (const subcommand of command.subcommands ?? []) add(target, subcommand, env, exitWith);
 }
 
 /** Gives `target` the arguments, options, help and action of `spec`. */

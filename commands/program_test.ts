@@ -123,3 +123,33 @@ Deno.test("runProgram: an unknown option is a usage error, exit 2, and no action
   assert.equal(await runProgram(["look", "42", "--bogus"], program(seen)), 2);
   assert.equal(seen.options, undefined);
 });
+
+Deno.test("runProgram: a command with subcommands runs its own action by itself, the subcommand's when named, and refuses an unknown name with exit 2", async () => {
+  const ran: string[] = [];
+  const cancel = defineCommand({
+    name: "cancel",
+    description: "cancels one",
+    arguments: [{ name: "<id>", description: "its id" }],
+    options: {},
+    action({ args }) {
+      ran.push(`cancel ${args[0]}`);
+      return Promise.resolve(3);
+    },
+  });
+  const list = defineCommand({
+    name: "things",
+    description: "lists them",
+    options: { json: flag("--json", "print JSON") },
+    subcommands: [cancel],
+    action({ options }) {
+      ran.push(`things json=${options.json}`);
+      return Promise.resolve(0);
+    },
+  });
+  const withThings = { ...program({}), commands: [list] };
+  assert.equal(await runProgram(["things", "--json"], withThings), 0);
+  assert.equal(await runProgram(["things", "cancel", "b1"], withThings), 3);
+  // commander writes the usage error itself ("too many arguments for 'things'").
+  assert.equal(await runProgram(["things", "cancle", "b1"], withThings), 2);
+  assert.deepEqual(ran, ["things json=true", "cancel b1"]);
+});

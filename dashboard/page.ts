@@ -1,11 +1,12 @@
 /** ppr-worker's own page beside bull-board, rendered on the server from the view: no script, no build step. */
 
+import { batchCostText, batchStateText, type BatchView } from "../jobs/batch/listing.ts";
 import { formatAge, oneLine } from "../text/format.ts";
 import type { ProviderPause } from "../state/pauses.ts";
 import type { BudgetState, SpendRow } from "../state/spend.ts";
 import { JOB_STATES } from "../state/queues.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
-import type { PprView, QueueView, WorkerView } from "./view.ts";
+import { type PprView, type QueueView, RECENT_BATCHES, type WorkerView } from "./view.ts";
 
 /** How often the page reloads itself, in seconds. */
 export const REFRESH_S = 5;
@@ -69,8 +70,8 @@ td.empty { color: var(--muted); text-align: center; padding: 16px; }
 a { color: var(--accent); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 500;
   background: #f3f4f6; color: var(--muted); }
-.badge.busy, .badge.running { background: #dbeafe; color: #1d4ed8; }
-.badge.ok { background: #dcfce7; color: var(--ok); }
+.badge.busy, .badge.running, .badge.open { background: #dbeafe; color: #1d4ed8; }
+.badge.ok, .badge.done { background: #dcfce7; color: var(--ok); }
 .badge.quota_exceeded, .badge.paused { background: #fef3c7; color: var(--warn); }
 .badge.auth_failed, .badge.error { background: #fee2e2; color: var(--bad); }
 .muted { color: var(--muted); }
@@ -80,8 +81,9 @@ footer { padding: 8px 24px 24px; color: var(--muted); font-size: 12px; }
 /** What a cell shows for nothing (unknown, none). */
 const DASH = `<span class="muted">—</span>`;
 
-function badge(text: string, kind = text): string {
-  return `<span class="badge ${escapeHtml(kind)}">${escapeHtml(text)}</span>`;
+function badge(text: string, kind = text, hint?: string): string {
+  const title = hint === undefined ? "" : ` title="${escapeHtml(hint)}"`;
+  return `<span class="badge ${escapeHtml(kind)}"${title}>${escapeHtml(text)}</span>`;
 }
 
 function cell(text: string, className?: string, field?: string): string {
@@ -202,6 +204,39 @@ function budgetRow(budget: BudgetState): string {
       cell(usd(budget.reservedUsd), "number", "reserved"),
       cell(usd(budget.leftUsd), "number", "left"),
       cell(escapeHtml(new Date(budget.resetAtMs).toISOString()), "mono", "resets"),
+    ].join("")
+  }</tr>`;
+}
+
+/**
+ * One batch's row, with the columns of `ppr-worker batches`: a refused batch's state says so
+ * in red, with the provider's reason as its tooltip.
+ */
+function batchRow(batch: BatchView): string {
+  const refused = batch.error !== null;
+  return `<tr data-batch="${escapeHtml(batch.id)}">${
+    [
+      cell(escapeHtml(batch.id), "mono", "id"),
+      cell(escapeHtml(batch.provider), "mono", "provider"),
+      batch.provider_batch_id === null
+        ? cell(DASH, undefined, "provider-batch-id")
+        : cell(escapeHtml(batch.provider_batch_id), "mono", "provider-batch-id"),
+      cell(batch.queue ? escapeHtml(batch.queue) : DASH, "mono", "queue"),
+      cell(batch.model ? escapeHtml(batch.model) : DASH, "mono", "model"),
+      cell(String(batch.jobs), "number", "jobs"),
+      cell(
+        badge(
+          batchStateText(batch),
+          refused ? "error" : batch.phase,
+          refused ? oneLine(batch.error!, 300) : undefined,
+        ),
+        undefined,
+        "state",
+      ),
+      cell(escapeHtml(formatAge(batch.age_s * 1000)), "number", "age"),
+      cell(escapeHtml(batchCostText(batch)), "number", "cost"),
+      cell(String(batch.succeeded), "number", "succeeded"),
+      cell(String(batch.failed), "number", "failed"),
     ].join("")
   }</tr>`;
 }
@@ -346,6 +381,31 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
     ],
     view.spend.budgets.map(budgetRow),
   );
+  const batches = section(
+    "batches",
+    "Batches",
+    `${view.batches.open.length} open, ${view.batches.recent.length} ended within 7 days ` +
+      `(newest ${RECENT_BATCHES} at most) · ppr-worker batches`,
+    [
+      { name: "batch", hint: "ppr-worker's id: what 'ppr-worker batches cancel' takes" },
+      { name: "provider" },
+      { name: "provider's id" },
+      { name: "queue" },
+      { name: "model" },
+      { name: "jobs", numeric: true },
+      { name: "state", hint: "submitting, open or done, with the provider's own status" },
+      { name: "age", numeric: true, hint: "since the batch was created" },
+      {
+        name: "cost",
+        numeric: true,
+        hint: "at the batch price, as far as its answers are read; answers of a model " +
+          "without a price are counted apart as unknown",
+      },
+      { name: "succeeded", numeric: true },
+      { name: "failed", numeric: true },
+    ],
+    [...view.batches.open, ...view.batches.recent].map(batchRow),
+  );
   const queues = section(
     "queues",
     "Queues",
@@ -365,7 +425,7 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
   return page(
     "ppr-worker: workers and providers",
     where,
-    [workers, providers, spend, budgets, queues].join("\n"),
+    [workers, providers, spend, budgets, batches, queues].join("\n"),
     footer,
   );
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { escapeHtml, renderPprPage } from "./page.ts";
+import type { BatchView } from "../jobs/batch/listing.ts";
 import type { PprView } from "./view.ts";
 
 const VIEW: PprView = {
@@ -102,7 +103,68 @@ const VIEW: PprView = {
       periodId: "2026-11-30",
     }],
   },
+  batches: {
+    open: [
+      batch({
+        id: "aaaaaaaaaaaaaaaa",
+        provider_batch_id: "msgbatch_01",
+        provider_status: "in_progress",
+        jobs: 2,
+        age_s: 90,
+      }),
+      batch({ id: "bbbbbbbbbbbbbbbb", phase: "submitting", age_s: 1 }),
+    ],
+    recent: [
+      batch({
+        id: "cccccccccccccccc",
+        provider_batch_id: "msgbatch_02",
+        model: "mystery-1",
+        phase: "done",
+        provider_status: "ended",
+        jobs: 4,
+        age_s: 7200,
+        ended_at: "2026-11-30T08:30:00.000Z",
+        cost_usd: 0.0021,
+        unpriced: 1,
+        stored: 4,
+        succeeded: 3,
+        failed: 1,
+      }),
+      batch({
+        id: "dddddddddddddddd",
+        phase: "done",
+        jobs: 1,
+        stored: 1,
+        failed: 1,
+        age_s: 60,
+        error: "requests.0: too <big>",
+      }),
+    ],
+  },
 };
+
+/** A batch of claude-haiku-4-5 in queue llm, open, nothing read yet; `fields` override. */
+function batch(fields: Partial<BatchView> & { id: string }): BatchView {
+  return {
+    provider: "claude",
+    provider_batch_id: null,
+    queue: "llm",
+    model: "claude-haiku-4-5",
+    jobs: 1,
+    phase: "open",
+    provider_status: null,
+    created_at: "2026-11-30T08:00:00.000Z",
+    ended_at: null,
+    age_s: 0,
+    cost_usd: 0,
+    unpriced: 0,
+    stored: 0,
+    succeeded: 0,
+    failed: 0,
+    error: null,
+    ...fields,
+  };
+}
 
 /** The text of the cell `field` in the row whose attribute `key` is `value`. */
 function cellOf(html: string, key: string, value: string, field: string): string {
@@ -173,4 +235,48 @@ Deno.test("the page shows each model's calls and dollars today and in total, unp
   assert.equal(cellOf(html, "budget", "provider claude", "reserved"), "$0.5000");
   assert.equal(cellOf(html, "budget", "provider claude", "resets"), "2026-12-01T00:00:00.000Z");
   assert.match(html, /\$0\.0123 today \(UTC 2026-11-30\)/);
+});
+
+Deno.test("the page shows each open and recent batch with the columns of 'ppr-worker batches': ids, provider, queue, model, jobs, state, age, cost with unpriced answers as unknown, outcomes", () => {
+  const html = renderPprPage(VIEW);
+  const open = (field: string) => cellOf(html, "batch", "aaaaaaaaaaaaaaaa", field);
+  assert.equal(open("id"), "aaaaaaaaaaaaaaaa");
+  assert.equal(open("provider"), "claude");
+  assert.equal(open("provider-batch-id"), "msgbatch_01");
+  assert.equal(open("queue"), "llm");
+  assert.equal(open("model"), "claude-haiku-4-5");
+  assert.equal(open("jobs"), "2");
+  assert.equal(open("state"), "open (in_progress)");
+  assert.equal(open("age"), "1m30s");
+  assert.equal(open("cost"), "-", "nothing read yet");
+  assert.equal(open("succeeded"), "0");
+  assert.equal(open("failed"), "0");
+  assert.equal(cellOf(html, "batch", "bbbbbbbbbbbbbbbb", "state"), "submitting");
+  assert.equal(cellOf(html, "batch", "bbbbbbbbbbbbbbbb", "provider-batch-id"), "—");
+  const done = (field: string) => cellOf(html, "batch", "cccccccccccccccc", field);
+  assert.equal(done("state"), "done (ended)");
+  assert.equal(done("age"), "2h");
+  assert.equal(done("cost"), "$0.0021 + unknown (1 unpriced)");
+  assert.equal(done("succeeded"), "3");
+  assert.equal(done("failed"), "1");
+  assert.ok(
+    html.indexOf('data-batch="bbbbbbbbbbbbbbbb"') < html.indexOf('data-batch="cccccccccccccccc"'),
+    "open batches before recent ones",
+  );
+  assert.match(html, /2 open, 2 ended within 7 days \(newest 10 at most\)/);
+});
+
+Deno.test("the page shows a refused batch's state in red with the provider's reason, escaped, as its tooltip", () => {
+  const html = renderPprPage(VIEW);
+  assert.equal(cellOf(html, "batch", "dddddddddddddddd", "state"), "done (refused)");
+  assert.match(
+    html,
+    /<span class="badge error" title="requests\.0: too &lt;big&gt;">done \(refused\)<\/span>/,
+  );
+  assert.equal(cellOf(html, "batch", "dddddddddddddddd", "cost"), "$0.0000");
+});
+
+Deno.test("with no batch the page's batches table says none", () => {
+  const html = renderPprPage({ ...VIEW, batches: { open: [], recent: [] } });
+  assert.match(html, /<section id="batches">.*?<td class="empty" colspan="11">none<\/td>/s);
 });

@@ -1,8 +1,9 @@
-/** ppr-worker's own view beside bull-board: each queue and its processor, the providers' pauses, every worker. */
+/** ppr-worker's own view beside bull-board: each queue and its processor, the providers' pauses, every worker, the spend, the batches. */
 
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { ProcessorSpec } from "../config/config.ts";
+import { type BatchListing, readBatchListing } from "../jobs/batch/listing.ts";
 import { redact } from "../log/redact.ts";
 import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
 import type { QueueInfo } from "../state/queues.ts";
@@ -38,7 +39,12 @@ export interface PprView {
   workers: WorkerView[];
   /** What the fleet spent on LLM calls, today and in total, and its budgets. */
   spend: Spend;
+  /** The fleet's batches in the providers' batch APIs: open, and ended within 7 days. */
+  batches: BatchListing;
 }
+
+/** The most batches ended within 7 days the view shows, newest first. */
+export const RECENT_BATCHES = 10;
 
 /** What the view reads: the pool's Redis settings, its queues and processors, the providers. */
 export interface PprViewSource {
@@ -103,14 +109,14 @@ export function describeProcessor(spec: ProcessorSpec | undefined): string {
   return redact(`${spec.mode}: ${words.join(" ")}`);
 }
 
-/** Reads the whole view: the read model's snapshot of every worker and queue, the pauses, the processors. */
+/** Reads the whole view: the read model's snapshot of every worker and queue, the pauses, the processors, the batches. */
 export async function readPprView(
   redis: Redis,
   source: PprViewSource,
   openQueues?: ReadonlyMap<string, Queue>,
 ): Promise<PprView> {
   const queueNames = dashboardQueues(source.queues, source.resultQueues);
-  const [snapshot, providers] = await Promise.all([
+  const [snapshot, providers, batches] = await Promise.all([
     // Every worker on this Redis, of every container; the queues are this configuration's.
     readSnapshot(redis, {
       redisUrl: source.redisUrl,
@@ -121,6 +127,7 @@ export async function readPprView(
       budgets: source.budgets,
     }),
     readProviderPauses(redis, source.providers),
+    readBatchListing(redis, { recent: RECENT_BATCHES }),
   ]);
   const restarts = source.restarts?.();
   return {
@@ -142,6 +149,7 @@ export async function readPprView(
       })),
     providers,
     spend: snapshot.spend!,
+    batches,
     workers: snapshot.workers.map((worker) => ({
       ...worker,
       restarts: restarts?.get(worker.name) ?? null,

@@ -1,6 +1,7 @@
 /** /metrics in the Prometheus text format, read from the same inputs as /health. */
 
 import { Counter, Gauge, Registry } from "prom-client";
+import type { Lane } from "../jobs/batch/lane.ts";
 import {
   type CallStats,
   ERROR_CLASSES,
@@ -225,18 +226,24 @@ export function createMetrics(readInputs: () => HealthInputs) {
   );
   counter(
     "ppr_llm_cost_usd_total",
-    "US dollars of the LLM calls answered whose model has a price, by provider, model and queue.",
-    perCall,
+    "US dollars of the LLM calls answered whose model has a price, by provider, model, queue " +
+      "and lane (direct: a call; batch: the provider's batch API, at its batch price).",
+    [...perCall, "lane"],
     (c) => {
-      for (const each of calls()) c.inc(callLabels(each), each.costUsd);
+      for (const each of calls()) {
+        for (const { lane, costUsd } of byLane(each)) c.inc({ ...callLabels(each), lane }, costUsd);
+      }
     },
   );
   counter(
     "ppr_llm_calls_total",
-    "LLM calls answered, by provider, model and queue (result-cache hits are not calls).",
-    perCall,
+    "LLM calls answered, by provider, model, queue and lane (direct: a call; batch: the " +
+      "provider's batch API); result-cache hits are not calls.",
+    [...perCall, "lane"],
     (c) => {
-      for (const each of calls()) c.inc(callLabels(each), each.calls);
+      for (const each of calls()) {
+        for (const { lane, calls } of byLane(each)) c.inc({ ...callLabels(each), lane }, calls);
+      }
     },
   );
   counter(
@@ -313,6 +320,41 @@ export function createMetrics(readInputs: () => HealthInputs) {
       }
     },
   };
+}
+
+/**
+ * The calls and dollars of `stats` by lane: `direct` is what the batch lane's figures leave of
+ * the totals (a heartbeat of an older version has none: all its calls were direct); `batch`
+ * only once the batch lane answered a call of this provider, model and queue, so that the lane
+ * that is not used adds no series.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { byLane } from "./metrics.ts";
+ *
+ * assert.deepEqual(byLane({ calls: 5, costUsd: 0.5, batchCalls: 2, batchCostUsd: 0.1 }), [
+ *   { lane: "direct", calls: 3, costUsd: 0.4 },
+ *   { lane: "batch", calls: 2, costUsd: 0.1 },
+ * ]);
+ * assert.deepEqual(byLane({ calls: 1, costUsd: 0.2 }), [{ lane: "direct", calls: 1, costUsd: 0.2 }]);
+ * ```
+ */
+export function byLane(
+  stats:
+    & Pick<CallStats, "calls" | "costUsd">
+    & Partial<Pick<CallStats, "batchCalls" | "batchCostUsd">>,
+): { lane: Lane; calls: number; costUsd: number }[] {
+  const batchCalls = stats.batchCalls ?? 0;
+  const batchCostUsd = stats.batchCostUsd ?? 0;
+  // A counter never goes down: the rounding of a difference of sums must not make it negative.
+  const direct = {
+    lane: "direct" as const,
+    calls: Math.max(0, stats.calls - batchCalls),
+    costUsd: Math.max(0, stats.costUsd - batchCostUsd),
+  };
+  if (batchCalls === 0 && batchCostUsd === 0) return [direct];
+  return [direct, { lane: "batch", calls: batchCalls, costUsd: batchCostUsd }];
 }
 
 function labelText(labels: Record<string, string>): string {

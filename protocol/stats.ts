@@ -176,6 +176,15 @@ export function providerStats(stats: WorkerStats, provider: string): ProviderSta
   };
 }
 
+/**
+ * A figure of a heartbeat as a number to add: 0 for one it does not have (a worker of an older
+ * version, without the batch lane's `batchCalls` and `batchCostUsd`) or that is not a finite
+ * number, so that a sum is never `NaN`.
+ */
+function countOf(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}
+
 function addHistogram(into: Histogram, from: Histogram): void {
   for (let index = 0; index < into.buckets.length; index++) {
     into.buckets[index] += from.buckets[index] ?? 0;
@@ -211,7 +220,7 @@ export function mergeStats(all: readonly (WorkerStats | undefined)[]): WorkerSta
     }
     for (const each of Object.values(stats.calls ?? {})) {
       const into = callStats(total, each.provider, each.model, each.queue);
-      for (const field of CALL_COUNTS) into[field] += each[field] ?? 0;
+      for (const field of CALL_COUNTS) into[field] += countOf(each[field]);
     }
     for (const [provider, each] of Object.entries(stats.providers)) {
       const into = providerStats(total, provider);

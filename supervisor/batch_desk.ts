@@ -474,7 +474,7 @@ export function startBatchDesk(options: BatchDeskOptions) {
           ? ""
           : `; if one of ${
             unknown.map((batch) => batch.id).join(", ")
-          } is it, cancel it: ppr-worker batches cancel <id>`,
+          } is it, cancel it: ppr-worker batches cancel --unrecorded --provider ${record.provider} <id>`,
       },
     );
   }

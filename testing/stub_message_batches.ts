@@ -135,6 +135,21 @@ export interface StubMessageBatches extends AsyncDisposable {
   expire(batchId: string): void;
 }
 
+/**
+ * The settings that point ppr-worker's Claude API at the stub at `url` (with a test key).
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { claudeApiEnv } from "./stub_message_batches.ts";
+ *
+ * assert.equal(claudeApiEnv("http://127.0.0.1:1").LLM_PROVIDER, "claude");
+ * ```
+ */
+export function claudeApiEnv(url: string): Record<string, string> {
+  return { LLM_PROVIDER: "claude", ANTHROPIC_API_KEY: "sk-ant-test", ANTHROPIC_BASE_URL: url };
+}
+
 /** The API's `custom_id` pattern (its reference: 1 to 64 letters, digits, `_` and `-`). */
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 

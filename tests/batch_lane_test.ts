@@ -8,17 +8,18 @@
 import { strict as assert } from "node:assert";
 import type { Job, Queue } from "bullmq";
 import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
-import { listBatches } from "../jobs/batch/store.ts";
+import { listBatches, readBatch } from "../jobs/batch/store.ts";
 import { parseBudgetPeriod, parseBudgets } from "../config/economics_rules.ts";
 import { readBudgets } from "../economics/spend.ts";
 import { clearPause, pauseProvider } from "../providers/pause.ts";
 import { baseEnv, logRecords, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { type RedisServer, startRedis } from "../testing/redis.ts";
-import type { StubMessageBatchesOptions } from "../testing/stub_message_batches.ts";
+import { claudeApiEnv, type StubMessageBatchesOptions } from "../testing/stub_message_batches.ts";
 import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { finishedJob, producerQueue } from "../testing/jobs.ts";
+import { scrape, value } from "../testing/metrics.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -31,13 +32,6 @@ const FAST_LANE = {
   BATCH_MAX_WAIT: "1s",
   BATCH_POLL_INTERVAL: "200ms",
 };
-
-/** The Claude API against the Message Batches stub. */
-const claudeApi = (url: string) => ({
-  LLM_PROVIDER: "claude",
-  ANTHROPIC_API_KEY: "sk-ant-test",
-  ANTHROPIC_BASE_URL: url,
-});
 
 /**
  * Redis, the Claude API's stubs (Messages and Message Batches), a producer, a result queue, and
@@ -61,7 +55,7 @@ async function claudeBatchFleet(
   try {
     supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
-      env: { ...claudeApi(api.url), ...FAST_LANE, LLM_RESULT_QUEUES: "results", ...env },
+      env: { ...claudeApiEnv(api.url), ...FAST_LANE, LLM_RESULT_QUEUES: "results", ...env },
     });
     await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
   } catch (error) {
@@ -128,6 +122,19 @@ Deno.test(
       routed.map((job) => job.id).sort(),
       done.map((job) => `llm-${job.id}`).sort(),
     );
+    // /metrics counts them in the batch lane, at what they cost there.
+    const call = { provider: "claude", model: done[0].returnvalue.model, queue: "llm" };
+    const samples = await waitUntil(async () => {
+      const each = await scrape(fleet.supervisor);
+      return value(each, "ppr_llm_calls_total", { ...call, lane: "batch" }) === 5
+        ? each
+        : undefined;
+    }, { what: "5 batch calls counted in /metrics", timeoutMs: 15_000 });
+    assert.equal(value(samples, "ppr_llm_calls_total", { ...call, lane: "direct" }), 0);
+    const paid = done.reduce((sum, job) => sum + job.returnvalue.cost_usd, 0);
+    const counted = value(samples, "ppr_llm_cost_usd_total", { ...call, lane: "batch" });
+    assert.ok(Math.abs(counted - paid) < 1e-12, `${counted} counted, ${paid} paid`);
+    assert.equal(value(samples, "ppr_llm_cost_usd_total", { ...call, lane: "direct" }), 0);
     const listed = await listBatches(redis.client());
     assert.equal(listed.open.length, 0);
     assert.equal(listed.recent.length, 1);
@@ -313,6 +320,50 @@ Deno.test(
     const done = await finishedJob(queue, job, "the job", 60_000);
     assert.equal(await done.getState(), "completed", done.failedReason);
     assert.equal(stub.batches().length, 1);
+  },
+);
+
+Deno.test(
+  "ppr-worker batches cancel on an open batch: the stub cancels it, the desk reads the ended batch, and the job's canceled try is retried by its retry policy, through the batch lane again",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet(
+      { LLM_BATCH_QUEUES: "llm", BATCH_POLL_INTERVAL: "10m" },
+      { processingMs: 600_000 },
+    );
+    const { api, stub, queue, redis } = fleet;
+    const job = await queue.add("llm", { prompt: "never mind" });
+    const open = await waitUntil(
+      async () => (await listBatches(redis.client())).open.find((batch) => batch.phase === "open"),
+      { what: "an open batch", timeoutMs: 30_000 },
+    );
+    const canceled = await runPpr(
+      ["batches", "cancel", open.id],
+      baseEnv({ REDIS_URL: redis.url, ...claudeApiEnv(api.url) }),
+    );
+    assert.equal(canceled.code, 0, canceled.stderr);
+    assert.equal(stub.batches()[0].batch.id, open.providerId);
+    assert.equal(typeof stub.batches()[0].batch.cancel_initiated_at, "string");
+    const done = await waitUntil(async () => {
+      const record = await readBatch(redis.client(), open.id);
+      return record?.phase === "done" ? record : undefined;
+    }, { what: "the desk to read the canceled batch", timeoutMs: 30_000 });
+    assert.equal(done.failed, 1);
+    assert.equal(done.succeeded, 0);
+    assert.equal(stub.batches()[0].results[0].result.type, "canceled");
+    await waitUntil(() => stub.batches().length === 2, {
+      what: "the job's retry in a new batch",
+      timeoutMs: 30_000,
+    });
+    assert.match(
+      JSON.stringify(stub.batches()[1].requests[0].params.messages),
+      /never mind/,
+    );
+    const { logs } = await queue.getJobLogs(job.id!);
+    assert.match(
+      logs.join("\n"),
+      new RegExp(`the batch was canceled before this request ran \\(batch ${open.id}\\)`),
+    );
   },
 );
 

@@ -16,6 +16,7 @@ import {
   launchChromium,
 } from "../testing/browser.ts";
 import { pauseProvider } from "../providers/pause.ts";
+import { recordBatch } from "../testing/batch_records.ts";
 import { type DashboardProcess, startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { breakJobData, failedJobs } from "../testing/jobs.ts";
@@ -535,6 +536,34 @@ Deno.test({
         `reached on ${other.address}:${port}`,
       );
     }
+    assert.equal(await dashboard.stop(), 0);
+  },
+});
+
+Deno.test({
+  name: "the workers view lists the fleet's batches from the batch lane's records: /api/ppr and " +
+    "the page's batches table",
+  ...integration,
+  async fn() {
+    await using redis = await startRedis();
+    const client = redis.client();
+    await recordBatch(client, "0123456789abcdef", ["llm:1"], {
+      createdMs: Date.now(),
+      providerId: "msgbatch_01",
+    });
+    await using dashboard = await startDashboardProcess([], { redisUrl: redis.url });
+    const api = JSON.parse((await get(`${dashboard.url}api/ppr`)).body);
+    assert.deepEqual(
+      api.batches.open.map((batch: { id: string; provider_batch_id: string; jobs: number }) => [
+        batch.id,
+        batch.provider_batch_id,
+        batch.jobs,
+      ]),
+      [["0123456789abcdef", "msgbatch_01", 1]],
+    );
+    assert.deepEqual(api.batches.recent, []);
+    const page = await get(`${dashboard.url}ppr`);
+    assert.match(page.body, /<tr data-batch="0123456789abcdef">/);
     assert.equal(await dashboard.stop(), 0);
   },
 });

@@ -7,6 +7,8 @@ import { startRedis } from "../testing/redis.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { markDone } from "../jobs/batch/store.ts";
+import { recordBatch } from "../testing/batch_records.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -129,6 +131,28 @@ Deno.test(
       const { stdout, stderr } = await runPpr(args, env);
       const output = stdout + stderr;
       assert.match(output, /401|Incorrect API key/, `${args.join(" ")} says what the server said`);
+      for (const piece of [key, key.slice(0, 12), key.slice(-12)]) {
+        assert.ok(!output.includes(piece), `${args.join(" ")} printed ${piece}:\n${output}`);
+      }
+    }
+  },
+);
+
+Deno.test(
+  "batches (text and --json) prints no part of a key that a refused batch's recorded error repeats",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const key = "sk-ant-secret-batch-4c7e1a9d2b6f";
+    const client = redis.client();
+    await recordBatch(client, "0123456789abcdef", ["llm:1"], { createdMs: Date.now() });
+    await markDone(client, "0123456789abcdef", { error: `401 invalid x-api-key ${key}` });
+    const env = baseEnv({ REDIS_URL: redis.url, LLM_PROVIDER: "claude", ANTHROPIC_API_KEY: key });
+    for (const args of [["batches"], ["batches", "--json"]]) {
+      const { code, stdout, stderr } = await runPpr(args, env);
+      assert.equal(code, 0, stderr);
+      const output = stdout + stderr;
+      assert.match(output, /invalid x-api-key \*\*\*/, `${args.join(" ")} shows the error, hidden`);
       for (const piece of [key, key.slice(0, 12), key.slice(-12)]) {
         assert.ok(!output.includes(piece), `${args.join(" ")} printed ${piece}:\n${output}`);
       }

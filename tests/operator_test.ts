@@ -93,11 +93,13 @@ interface InfoJson {
   }[];
 }
 
-Deno.test("every operator command's --help exits 0 and lists its flags and exit statuses", async () => {
+Deno.test("every operator command's --help exits 0 and lists its flags and exit statuses; batches cancel's says what a cancel does to the jobs", async () => {
   const commands: [string[], string[]][] = [
     [["info"], ["--queue", "--interval", "--json", "--redis-url", "--prefix"]],
     [["jobs", "show"], ["<id>", "--queue", "--full", "--json", "--redis-url"]],
     [["jobs", "list"], ["--state", "--limit", "--queue", "--full", "--json"]],
+    [["batches"], ["--limit", "--json", "--redis-url", "cancel [options] <id>"]],
+    [["batches", "cancel"], ["<id>", "--unrecorded", "--provider", "--json", "--redis-url"]],
     [["requeue"], ["--failed", "--id", "--all", "--queue", "--json"]],
     [["cleanup"], ["--dry-run", "--json", "--redis-url", "--prefix"]],
     [["auth", "status"], ["--provider", "--json"]],
@@ -118,9 +120,25 @@ Deno.test("every operator command's --help exits 0 and lists its flags and exit 
     for (const flag of flags) assert.ok(stdout.includes(flag), `${name} --help lists ${flag}`);
     assert.match(stdout, /Exit status/, `${name} --help gives the exit statuses`);
   }));
+  const cancelHelp = await runPpr(["batches", "cancel", "--help"]);
+  assert.match(
+    cancelHelp.stdout.replace(/\s+/g, " "),
+    /each request that had not run ends canceled, and its job is retried by its retry policy/,
+    "batches cancel --help says what it does to the jobs",
+  );
   const root = await runPpr(["--help"]);
   for (
-    const command of ["info", "jobs", "requeue", "cleanup", "auth", "config", "pause", "resume"]
+    const command of [
+      "info",
+      "jobs",
+      "batches",
+      "requeue",
+      "cleanup",
+      "auth",
+      "config",
+      "pause",
+      "resume",
+    ]
   ) {
     assert.match(root.stdout, new RegExp(`\\n  ${command}\\b`), `--help lists ${command}`);
   }

@@ -447,6 +447,27 @@ export async function isKnownProviderBatch(
   return await redis.hexists(PROVIDER_IDS_KEY, `${provider}:${providerId}`) === 1;
 }
 
+/**
+ * The id of the fleet's batch that `provider` knows as `providerId`; `undefined` when no record
+ * has it (never submitted by this fleet, or forgotten after its jobs went back to be collected).
+ */
+export async function batchIdOfProviderId(
+  redis: Redis,
+  provider: string,
+  providerId: string,
+): Promise<string | undefined> {
+  return await redis.hget(PROVIDER_IDS_KEY, `${provider}:${providerId}`) ?? undefined;
+}
+
+/**
+ * Brings the desk's next look at open batch `batchId` forward to `nowMs` (after a cancel was
+ * asked for, so that the desk reads it soon rather than at its next `BATCH_POLL_INTERVAL`).
+ * Nothing happens once the batch has left the open set (done, or put back).
+ */
+export async function lookSoon(redis: Redis, batchId: string, nowMs = Date.now()): Promise<void> {
+  await redis.zadd(OPEN_KEY, "XX", nowMs, batchId);
+}
+
 /** Parses a batch's record hash; `undefined` when it is not there. */
 export function parseBatchRecord(hash: Record<string, string>): BatchRecord | undefined {
   if (!hash.id) return undefined;
