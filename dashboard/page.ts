@@ -65,6 +65,7 @@ th { color: var(--muted); font-weight: 500; font-size: 12px; text-transform: upp
 tr:last-child td { border-bottom: none; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.mono { font-family: ${LOCAL_FONTS.mono}; font-size: 13px; }
+td.clip { max-width: 15ch; overflow: hidden; text-overflow: ellipsis; }
 td.reason { white-space: normal; max-width: 480px; }
 td.empty { color: var(--muted); text-align: center; padding: 16px; }
 a { color: var(--accent); }
@@ -220,7 +221,10 @@ function batchRow(batch: BatchView): string {
       cell(escapeHtml(batch.provider), "mono", "provider"),
       batch.provider_batch_id === null
         ? cell(DASH, undefined, "provider-batch-id")
-        : cell(escapeHtml(batch.provider_batch_id), "mono", "provider-batch-id"),
+        // A provider's id is long (msgbatch_ and 26 characters): clipped, whole in its tooltip.
+        : `<td class="mono clip" data-field="provider-batch-id" title="${
+          escapeHtml(batch.provider_batch_id)
+        }">${escapeHtml(batch.provider_batch_id)}</td>`,
       cell(batch.queue ? escapeHtml(batch.queue) : DASH, "mono", "queue"),
       cell(batch.model ? escapeHtml(batch.model) : DASH, "mono", "model"),
       cell(String(batch.jobs), "number", "jobs"),

@@ -15,6 +15,9 @@ import {
   findChromium,
   launchChromium,
 } from "../testing/browser.ts";
+import type { Redis } from "ioredis";
+import { markDone, storeOutcome } from "../jobs/batch/store.ts";
+import { usageOf } from "../providers/provider.ts";
 import { pauseProvider } from "../providers/pause.ts";
 import { recordBatch } from "../testing/batch_records.ts";
 import { type DashboardProcess, startDashboardProcess } from "../testing/dashboard.ts";
@@ -132,6 +135,8 @@ const ENV = {
 
 /** What a browser test works with; disposing it stops every process it started. */
 interface Scene extends AsyncDisposable {
+  /** A client of the scene's Redis. */
+  redis: Redis;
   llm: Queue;
   dashboard: DashboardProcess;
   /** The dashboard's address, ending in `/`. */
@@ -222,6 +227,7 @@ async function startScene(options: { supervisors: 0 | 1 | 2 }): Promise<Scene> {
   page.setDefaultTimeout(20_000);
   const owned = stack.move();
   return {
+    redis: redis.client(),
     llm,
     dashboard,
     base: dashboard.url,
@@ -366,6 +372,32 @@ browserTest(
       ["worker-web1-2", "web1"],
       ["worker-web2-1", "web2"],
     ], "the workers of both supervisors");
+    // Batches for the screenshot: one open at the provider, one read to the end.
+    const { redis } = scene;
+    await recordBatch(redis, "5f0c2a9e41d87b36", ["llm:101", "llm:102", "llm:103"], {
+      createdMs: Date.now() - 40 * 60_000,
+      providerId: "msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d",
+    });
+    await recordBatch(redis, "a81e0c4d7b2f9361", ["llm:91", "llm:92"], {
+      createdMs: Date.now() - 3 * 3_600_000,
+      providerId: "msgbatch_01GxB4mUuVgQzYvW2sT6nPq1",
+    });
+    for (const ref of ["llm:91", "llm:92"]) {
+      await storeOutcome(redis, "a81e0c4d7b2f9361", ref, {
+        outcome: "succeeded",
+        batchId: "a81e0c4d7b2f9361",
+        result: {
+          text: "{}",
+          model: "claude-haiku-4-5",
+          provider: "claude",
+          usage: usageOf({ input_tokens: 2400, output_tokens: 300 }),
+        },
+        costUsd: 0.0019,
+      });
+    }
+    await markDone(redis, "a81e0c4d7b2f9361", { providerStatus: "ended" });
+    await page.reload();
+    await page.getByText("5f0c2a9e41d87b36").waitFor();
     await page.screenshot({ path: `${SCREENSHOTS}/dashboard-workers.png`, fullPage: true });
   },
 );
