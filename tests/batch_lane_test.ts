@@ -6,7 +6,6 @@
  */
 
 import { strict as assert } from "node:assert";
-import type { Job, Queue } from "bullmq";
 import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
 import { listBatches } from "../jobs/batch/store.ts";
 import { baseEnv, runPpr, startSupervisor, type Supervisor } from "../testing/ppr.ts";
@@ -17,23 +16,10 @@ import {
 } from "../testing/stub_message_batches.ts";
 import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
 import { finishedJob, producerQueue } from "../testing/jobs.ts";
+import { allFinished, claudeApi, FAST_LANE } from "../testing/batch_lane.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
-
-/** The batch lane's settings for a test: small batches, short waits, quick looks. */
-const FAST_LANE = {
-  BATCH_MAX_JOBS: "5",
-  BATCH_MAX_WAIT: "1s",
-  BATCH_POLL_INTERVAL: "200ms",
-};
-
-/** The Claude API against the Message Batches stub. */
-const claudeApi = (url: string) => ({
-  LLM_PROVIDER: "claude",
-  ANTHROPIC_API_KEY: "sk-ant-test",
-  ANTHROPIC_BASE_URL: url,
-});
 
 /** Redis, a Message Batches stub, a producer, a result queue, and a supervisor; all stopped at the end. */
 async function claudeBatchFleet(
@@ -61,15 +47,6 @@ async function claudeBatchFleet(
     throw error;
   }
   return { redis, stub, queue, results, supervisor, [Symbol.asyncDispose]: dispose };
-}
-
-/** Waits until every job of `jobs` has completed or failed; returns them as they are then. */
-async function allFinished(queue: Queue, jobs: Job[], timeoutMs = 60_000): Promise<Job[]> {
-  await waitUntil(async () => {
-    const states = await Promise.all(jobs.map((job) => job.getState()));
-    return states.every((state) => state === "completed" || state === "failed");
-  }, { what: `${jobs.length} job(s) to finish`, timeoutMs });
-  return await Promise.all(jobs.map(async (job) => (await queue.getJob(job.id!))!));
 }
 
 Deno.test(

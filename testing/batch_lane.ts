@@ -1,0 +1,32 @@
+/** The batch lane as the tests run it: its quick settings, the Claude API at the Message Batches stub, and waiting for its jobs to finish. */
+
+import type { Job, Queue } from "bullmq";
+import { waitUntil } from "./wait.ts";
+
+/** The batch lane's settings for a test: small batches, short waits, quick looks. */
+export const FAST_LANE = {
+  BATCH_MAX_JOBS: "5",
+  BATCH_MAX_WAIT: "1s",
+  BATCH_POLL_INTERVAL: "200ms",
+};
+
+/** The environment of the Claude API against the Message Batches stub at `url`. */
+export function claudeApi(url: string): Record<string, string> {
+  return {
+    LLM_PROVIDER: "claude",
+    ANTHROPIC_API_KEY: "sk-ant-test",
+    ANTHROPIC_BASE_URL: url,
+  };
+}
+
+/**
+ * Waits (at most `timeoutMs`) until every job of `jobs` has completed or failed; returns them as
+ * they are then.
+ */
+export async function allFinished(queue: Queue, jobs: Job[], timeoutMs = 60_000): Promise<Job[]> {
+  await waitUntil(async () => {
+    const states = await Promise.all(jobs.map((job) => job.getState()));
+    return states.every((state) => state === "completed" || state === "failed");
+  }, { what: `${jobs.length} job(s) to finish`, timeoutMs });
+  return await Promise.all(jobs.map(async (job) => (await queue.getJob(job.id!))!));
+}
