@@ -392,3 +392,32 @@ Deno.test(
     assert.equal(submittedBy(other).length, 0, "the other submitted nothing again");
   },
 );
+
+Deno.test(
+  "two supervisors, and a create whose answer takes longer than the desk's lease: the holder keeps the desk while it waits, the other takes nothing over, and each job completes once in the one batch",
+  integration,
+  async () => {
+    const createAnswered = Promise.withResolvers<void>();
+    await using fleet = await crashFleet({ holdCreated: () => createAnswered.promise });
+    const holder = await fleet.start("a");
+    await waitUntil(async () => await deskHolder(fleet) === "a", { what: "a to hold the desk" });
+    const other = await fleet.start("b");
+    const jobs = await addJobs(fleet.queue, "slow create", 5);
+    const submitting = await openBatch(fleet, "submitting");
+    // Long enough for the lease to have run out, had it not been renewed meanwhile.
+    await waitUntil(() => Date.now() - submitting.createdMs > DESK_LEASE_MS + 2000, {
+      what: "the create held longer than the desk's lease",
+      timeoutMs: DESK_LEASE_MS + 10_000,
+    });
+    assert.equal(await deskHolder(fleet), "a", "the holder kept the desk while it waited");
+    createAnswered.resolve();
+
+    await assertEachCompletedOnce(fleet, jobs);
+    assert.equal(fleet.stub.batches().length, 1);
+    assert.equal(submittedBy(holder).length, 1);
+    assert.equal(submittedBy(other).length, 0);
+    const { recent } = await listBatches(fleet.client);
+    assert.equal(recent.length, 1);
+    assert.equal(recent[0].adopted, undefined, "not taken over");
+  },
+);
