@@ -53,6 +53,12 @@ import { loadQueueClass } from "../redis/bullmq_internals.ts";
 
 /** How long the desk's lease outlives its holder's last renewal (a supervisor killed with kill -9). */
 export const DESK_LEASE_MS = 10_000;
+/**
+ * How often the holder renews the desk's lease while a step runs: a step can outlast the lease (a
+ * create uploading a large batch, a long results file), and a lease that ran out mid-step would
+ * let another supervisor's desk take over the batch this one is still sending or reading.
+ */
+const DESK_RENEW_MS = DESK_LEASE_MS / 5;
 /** The first look at a batch comes this soon after its submit; each next one twice as late, up to `BATCH_POLL_INTERVAL`. */
 const FIRST_POLL_MS = 2_000;
 /**
@@ -571,14 +577,35 @@ export function startBatchDesk(options: BatchDeskOptions) {
     };
   }
 
+  /** Renews the lease in the middle of a step; once another desk holds it, this one stops stepping. */
+  async function renew(): Promise<void> {
+    if (!holding || stopped) return;
+    try {
+      holding = await holdDeskLease(redis, owner, DESK_LEASE_MS);
+    } catch {
+      return; // Redis unreachable: the step's own calls fail too, and the next tick tries again
+    }
+    if (!holding) {
+      logger.warn("batch desk: another supervisor holds the desk's lease now; this one stops");
+    }
+  }
+
   async function tick(): Promise<void> {
     holding = await holdDeskLease(redis, owner, DESK_LEASE_MS);
     if (!holding) return;
-    const now = Date.now();
-    await wakeJobs();
-    await submitDue(now);
-    await pollDue(now);
-    await wakeJobs();
+    let renewing = Promise.resolve();
+    const renewal = setInterval(() => (renewing = renew()), DESK_RENEW_MS);
+    try {
+      const now = Date.now();
+      await wakeJobs();
+      await submitDue(now);
+      await pollDue(now);
+      await wakeJobs();
+    } finally {
+      clearInterval(renewal);
+      // Settled before a stop gives the lease up, so that no late renewal takes it back.
+      await renewing;
+    }
   }
 
   let timer: ReturnType<typeof setTimeout> | undefined;
