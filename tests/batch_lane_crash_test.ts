@@ -421,3 +421,34 @@ Deno.test(
     assert.equal(recent[0].adopted, undefined, "not taken over");
   },
 );
+
+Deno.test(
+  "a create that times out although the provider made the batch (LLM_TIMEOUT 2s, the answer never comes): the desk finds the batch at the provider and adopts it, submits none of its jobs again, and each job completes once",
+  integration,
+  async () => {
+    const neverAnswered = Promise.withResolvers<void>();
+    let creates = 0;
+    await using fleet = await crashFleet({
+      holdCreated: () => creates++ === 0 ? neverAnswered.promise : Promise.resolve(),
+    });
+    const supervisor = await fleet.start("crash", { LLM_TIMEOUT: "2s" });
+    const jobs = await addJobs(fleet.queue, "timed out", 5);
+    const submitting = await openBatch(fleet, "submitting");
+
+    await assertEachCompletedOnce(fleet, jobs);
+    assert.equal(fleet.stub.batches().length, 1, "no second batch at the provider");
+    const { recent } = await listBatches(fleet.client);
+    assert.equal(recent.length, 1);
+    assert.equal(recent[0].id, submitting.id);
+    assert.equal(recent[0].providerId, fleet.stub.batches()[0].batch.id);
+    assert.equal(recent[0].adopted, true);
+    assert.ok(
+      logRecords(supervisor.logs).some((record) =>
+        record.level === "WARN" && record.batch === submitting.id &&
+        record.providerId === recent[0].providerId
+      ),
+      "the adoption logged",
+    );
+    neverAnswered.resolve();
+  },
+);
