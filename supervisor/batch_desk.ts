@@ -6,7 +6,8 @@
  * Every step is recorded in Redis before the next one starts (see `jobs/batch/store.ts`): a
  * batch is recorded as `submitting` with its jobs before it is sent, and its provider id right
  * after the provider accepts it. A desk that dies between the two leaves a `submitting` batch,
- * which the next holder matches to the provider's batches by time, or puts back to be collected.
+ * which the next holder matches to the provider's batches by time, or puts back to be collected;
+ * so does a create that got no answer (a timeout), which the provider may have made all the same.
  */
 
 import type { Logger } from "@logtape/logtape";
@@ -14,7 +15,12 @@ import type { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import { BATCH_PRICE_SHARE, type PriceTable } from "../economics/prices.ts";
-import { batchClientCache, type BatchPlan, batchPlanOf } from "../jobs/batch/lane.ts";
+import {
+  afterFailedCreate,
+  batchClientCache,
+  type BatchPlan,
+  batchPlanOf,
+} from "../jobs/batch/lane.ts";
 import {
   type BatchRecord,
   collectedJobs,
@@ -343,17 +349,21 @@ export function startBatchDesk(options: BatchDeskOptions) {
   }
 
   /**
-   * A create that failed: a request the provider refuses fails its jobs (by their retry policy);
-   * anything else puts them back to be collected, and the provider's next submit waits a minute.
+   * A create that failed (see `afterFailedCreate`): requests the provider refuses fail their jobs
+   * (by their retry policy); a refusal of the call puts the jobs back to be collected; with no
+   * answer to go by, the batch stays `submitting` and is looked for at the provider in
+   * `RECOVER_AFTER_MS`, as a dead desk's is. Either of the last two holds the provider's next
+   * submit for a minute.
    */
   async function submitFailed(
     record: Pick<BatchRecord, "id" | "provider" | "model" | "queue" | "jobs">,
     error: unknown,
   ): Promise<void> {
-    for (const ref of record.jobs) await releaseReservation(record, ref);
     const failure = error instanceof LlmError ? error : undefined;
     const message = error instanceof Error ? error.message : String(error);
-    if (failure?.kind === "invalid" || error instanceof RangeError || error instanceof TypeError) {
+    const after = afterFailedCreate(error);
+    if (after === "fail") {
+      for (const ref of record.jobs) await releaseReservation(record, ref);
       for (const ref of record.jobs) {
         await storeOutcome(redis, record.id, ref, {
           outcome: "errored",
@@ -371,8 +381,23 @@ export function startBatchDesk(options: BatchDeskOptions) {
       });
       return;
     }
-    const returned = await returnToCollection(redis, record.id);
     submitHeldUntil.set(record.provider, Date.now() + 60_000);
+    if (after === "look") {
+      // Its reservations stay: the batch may run. recover() settles what it finds.
+      logger.warn(
+        "batch {batch}: {provider} did not answer its create ({error}): it may have the batch; in {seconds} s the desk looks for it among {provider}'s batches, to take it, or to collect its {count} job(s) again",
+        {
+          batch: record.id,
+          provider: record.provider,
+          error: message,
+          seconds: RECOVER_AFTER_MS / 1000,
+          count: record.jobs.length,
+        },
+      );
+      return;
+    }
+    for (const ref of record.jobs) await releaseReservation(record, ref);
+    const returned = await returnToCollection(redis, record.id);
     logger.warn(
       "batch lane: submitting to {provider} failed ({kind}: {error}); {count} job(s) wait to be collected again in a minute",
       {
@@ -410,8 +435,8 @@ export function startBatchDesk(options: BatchDeskOptions) {
   }
 
   /**
-   * A batch left `submitting` by a desk that died: the provider's one batch created since, that
-   * no record knows, is it; with none (or more than one to choose from), its jobs are put back to
+   * A batch left `submitting`, its create unanswered (its desk died mid-submit, or the provider
+   * did not answer it): the provider's one batch created since, that no record knows, is it; with none (or more than one to choose from), its jobs are put back to
    * be collected, and the ids of the unknown batches are logged, to cancel by hand.
    */
   async function recover(record: BatchRecord, now: number): Promise<void> {
@@ -432,7 +457,7 @@ export function startBatchDesk(options: BatchDeskOptions) {
         adopted: true,
       });
       logger.warn(
-        "batch {batch}: its desk died while submitting it; {provider}'s batch {providerId}, created since and known to no record, is taken to be it (its custom ids confirm it when it ends)",
+        "batch {batch}: its create went unanswered (its desk died, or {provider} did not answer); {provider}'s batch {providerId}, created since and known to no record, is taken to be it (its custom ids confirm it when it ends)",
         { batch: record.id, provider: record.provider, providerId: unknown[0].id },
       );
       return;
@@ -440,7 +465,7 @@ export function startBatchDesk(options: BatchDeskOptions) {
     for (const ref of record.jobs) await releaseReservation(record, ref);
     const returned = await returnToCollection(redis, record.id);
     logger.warn(
-      "batch {batch}: its desk died while submitting it and {provider} has {found}: its {count} job(s) are collected again{hint}",
+      "batch {batch}: its create went unanswered (its desk died, or {provider} did not answer) and {provider} has {found}: its {count} job(s) are collected again{hint}",
       {
         batch: record.id,
         provider: record.provider,

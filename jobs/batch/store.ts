@@ -66,7 +66,8 @@ export function parseJobRef(ref: string): { queue: string; id: string } {
 /**
  * Where a batch stands in ppr-worker:
  * - `submitting`: its jobs are taken from the collection and it is being sent; if the desk dies
- *   now, the next one finds out whether the provider has it (see `docs/batch-lane.md`);
+ *   now, or its create gets no answer, the desk finds out later whether the provider has it
+ *   (see `docs/batch-lane.md`);
  * - `open`: the provider has it (its id is recorded); it is polled until it ends;
  * - `done`: it ended and every job's outcome is stored.
  */
