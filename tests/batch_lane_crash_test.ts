@@ -452,3 +452,45 @@ Deno.test(
     neverAnswered.resolve();
   },
 );
+
+Deno.test(
+  "two supervisors, the desk holder frozen (SIGSTOP) while its create is held: the other takes the desk and adopts the batch; woken to the create's answer, the frozen one leaves the batch to it, and the batch stays done, read once",
+  integration,
+  async () => {
+    const createAnswered = Promise.withResolvers<void>();
+    await using fleet = await crashFleet({ holdCreated: () => createAnswered.promise });
+    const frozen = await fleet.start("a");
+    await waitUntil(async () => await deskHolder(fleet) === "a", { what: "a to hold the desk" });
+    const other = await fleet.start("b");
+    const jobs = await addJobs(fleet.queue, "frozen desk", 5);
+    const submitting = await openBatch(fleet, "submitting");
+    frozen.signal("SIGSTOP");
+    try {
+      await waitUntil(async () => await deskHolder(fleet) === "b", {
+        what: "b to take the desk",
+        timeoutMs: DESK_LEASE_MS + 10_000,
+      });
+      await assertEachCompletedOnce(fleet, jobs);
+      await waitUntil(
+        async () => (await listBatches(fleet.client)).recent[0]?.phase === "done",
+        { what: "the adopted batch done" },
+      );
+      createAnswered.resolve();
+    } finally {
+      frozen.signal("SIGCONT");
+    }
+    await waitForRecord(
+      frozen,
+      (record) => record.batch === submitting.id,
+      "the woken desk's word on its batch",
+    );
+    const { open, recent } = await listBatches(fleet.client);
+    assert.deepEqual(open, [], "no batch open again");
+    assert.equal(recent.length, 1);
+    assert.equal(recent[0].phase, "done");
+    assert.equal(recent[0].adopted, true);
+    assert.equal(recent[0].stored, 5);
+    assert.equal(fleet.stub.batches().length, 1);
+    assert.equal(submittedBy(other).length, 0);
+  },
+);
