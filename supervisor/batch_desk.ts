@@ -27,7 +27,6 @@ import {
   collectedTimes,
   collectionSize,
   customIdOf,
-  describeBatch,
   dueBatches,
   forgetCollected,
   holdDeskLease,
@@ -312,13 +311,17 @@ export function startBatchDesk(options: BatchDeskOptions) {
     }
     sending.add(id);
     try {
-      const taken = await takeIntoBatch(redis, id, provider, admitted.map((job) => job.ref));
+      const taken = await takeIntoBatch(
+        redis,
+        id,
+        { provider, model, queue },
+        admitted.map((job) => job.ref),
+      );
       const takenSet = new Set(taken);
       for (const job of admitted) {
         if (!takenSet.has(job.ref)) await releaseReservation(record, job.ref);
       }
       if (taken.length === 0) return !refused;
-      await describeBatch(redis, id, { model, queue });
       const planOf = new Map(admitted.map((job) => [job.ref, job.plan]));
       const requests = taken.map((ref, index) => ({
         customId: customIdOf(id, index),
@@ -331,7 +334,10 @@ export function startBatchDesk(options: BatchDeskOptions) {
         await submitFailed({ ...record, jobs: taken }, error);
         return false;
       }
-      await markSubmitted(redis, id, provider, status.id, Date.now() + FIRST_POLL_MS);
+      if (!await markSubmitted(redis, id, provider, status.id, Date.now() + FIRST_POLL_MS)) {
+        await answeredTooLate(record, status.id);
+        return false;
+      }
       logger.info(
         "batch {batch}: {count} job(s) of {queue} submitted to {provider} as {providerId}",
         {
@@ -345,6 +351,39 @@ export function startBatchDesk(options: BatchDeskOptions) {
       return !refused;
     } finally {
       sending.delete(id);
+    }
+  }
+
+  /**
+   * The provider accepted a batch after it had moved on without this desk (which lost its lease
+   * meanwhile: frozen, or cut off from Redis). Another desk found the provider's batch and adopted
+   * it: it is that desk's. Or it put the jobs back to be collected: the provider's batch is then
+   * no record's, and is canceled, so that its requests do not run (and cost) twice.
+   */
+  async function answeredTooLate(
+    record: Pick<BatchRecord, "id" | "provider">,
+    providerId: string,
+  ): Promise<void> {
+    const now = await readBatch(redis, record.id);
+    const fields = { batch: record.id, provider: record.provider, providerId };
+    if (now?.providerId === providerId) {
+      logger.info(
+        "batch {batch}: {provider} answered its create ({providerId}) after another desk had taken the batch over: it is that desk's",
+        fields,
+      );
+      return;
+    }
+    try {
+      await clientOf(record.provider)!.cancel(providerId);
+      logger.warn(
+        "batch {batch}: {provider} answered its create ({providerId}) after its jobs had been collected again: that batch is canceled",
+        fields,
+      );
+    } catch (error) {
+      logger.error(
+        "batch {batch}: {provider} answered its create ({providerId}) after its jobs had been collected again, and canceling that batch failed ({error}): cancel it at {provider}, or its requests run twice",
+        { ...fields, error: error instanceof Error ? error.message : String(error) },
+      );
     }
   }
 
@@ -453,9 +492,16 @@ export function startBatchDesk(options: BatchDeskOptions) {
       }
     }
     if (unknown.length === 1) {
-      await markSubmitted(redis, record.id, record.provider, unknown[0].id, Date.now(), {
-        adopted: true,
-      });
+      const adopted = await markSubmitted(
+        redis,
+        record.id,
+        record.provider,
+        unknown[0].id,
+        Date.now(),
+        { adopted: true },
+      );
+      // Not adopted: its own desk heard the answer meanwhile, and recorded it.
+      if (!adopted) return;
       logger.warn(
         "batch {batch}: its create went unanswered (its desk died, or {provider} did not answer); {provider}'s batch {providerId}, created since and known to no record, is taken to be it (its custom ids confirm it when it ends)",
         { batch: record.id, provider: record.provider, providerId: unknown[0].id },
