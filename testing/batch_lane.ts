@@ -1,6 +1,8 @@
-/** The batch lane as the tests run it: its quick settings, the Claude API at the Message Batches stub, and waiting for its jobs to finish. */
+/** The batch lane as the tests run it: its quick settings, the Claude API at the Message Batches stub, waiting for its jobs to finish, and what the stub was sent. */
 
 import type { Job, Queue } from "bullmq";
+import { userTextOf } from "./stub_batch_entry.ts";
+import type { StubMessageBatches } from "./stub_message_batches.ts";
 import { waitUntil } from "./wait.ts";
 
 /** The batch lane's settings for a test: small batches, short waits, quick looks. */
@@ -29,4 +31,16 @@ export async function allFinished(queue: Queue, jobs: Job[], timeoutMs = 60_000)
     return states.every((state) => state === "completed" || state === "failed");
   }, { what: `${jobs.length} job(s) to finish`, timeoutMs });
   return await Promise.all(jobs.map(async (job) => (await queue.getJob(job.id!))!));
+}
+
+/** How many of the Message Batches stub's batches each prompt (a request's user text) was sent in. */
+export function batchesPerPrompt(stub: Pick<StubMessageBatches, "batches">): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { requests } of stub.batches()) {
+    for (const request of requests) {
+      const prompt = userTextOf(request.params);
+      counts.set(prompt, (counts.get(prompt) ?? 0) + 1);
+    }
+  }
+  return counts;
 }

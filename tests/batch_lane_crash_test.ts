@@ -2,13 +2,13 @@
  * The batch lane through crashes, with real supervisors, a real Redis and the Message Batches
  * stub: kill -9 at each step of a batch (collected, being submitted, open, its results half read),
  * of the workers, of a supervisor with its workers, of Redis, and of the desk holder of two
- * supervisors; then a fresh supervisor. Every job completes once, in one batch at the provider,
- * and its result is routed once.
+ * supervisors, then a fresh supervisor; a desk slow to hear its create's answer, frozen while it
+ * waits for it, or timed out. Every job completes once, in one batch at the provider, and its
+ * result is routed once.
  */
 
 import { strict as assert } from "node:assert";
 import type { Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import {
   type BatchRecord,
   collectionSize,
@@ -16,14 +16,18 @@ import {
   listBatches,
 } from "../jobs/batch/store.ts";
 import { DESK_LEASE_MS } from "../supervisor/batch_desk.ts";
-import { allFinished, claudeApi, FAST_LANE } from "../testing/batch_lane.ts";
-import { producerQueue } from "../testing/jobs.ts";
-import { logRecords, startSupervisor, type Supervisor, waitForRecord } from "../testing/ppr.ts";
+import { allFinished, batchesPerPrompt, claudeApi, FAST_LANE } from "../testing/batch_lane.ts";
+import { eventCounts, producerQueue } from "../testing/jobs.ts";
+import {
+  killWithWorkers,
+  logRecords,
+  startSupervisor,
+  type Supervisor,
+  waitForRecord,
+} from "../testing/ppr.ts";
 import { startRedis } from "../testing/redis.ts";
-import { userTextOf } from "../testing/stub_batch_entry.ts";
 import {
   startStubMessageBatches,
-  type StubMessageBatches,
   type StubMessageBatchesOptions,
 } from "../testing/stub_message_batches.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
@@ -106,47 +110,6 @@ async function openBatch(
     const { open } = await listBatches(fleet.client);
     return open.length === 1 && open[0].phase === phase && check(open[0]) ? open[0] : undefined;
   }, { what: `a batch ${phase} in Redis` });
-}
-
-/**
- * kill -9 of a supervisor and every worker of it at once, as an OOM kill of its container or a
- * power cut does; returns once all are gone.
- */
-async function killWithWorkers(supervisor: Supervisor): Promise<void> {
-  const { body } = await supervisor.health();
-  const pids = [supervisor.pid, ...body.workers.flatMap((worker) => worker.pid ?? [])];
-  for (const pid of pids) Deno.kill(pid, "SIGKILL");
-  await supervisor.exited;
-  await waitUntil(() => pids.every((pid) => !processExists(pid)), {
-    what: "the supervisor and its workers gone",
-  });
-}
-
-/** How many times each job of `queue` has `event` in BullMQ's event stream, read with `client`. */
-async function eventCounts(
-  client: Redis,
-  queue: Queue,
-  event: string,
-): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const [, fields] of await client.xrange(queue.keys.events, "-", "+")) {
-    const entry: Record<string, string> = {};
-    for (let index = 0; index < fields.length; index += 2) entry[fields[index]] = fields[index + 1];
-    if (entry.event === event) counts.set(entry.jobId, (counts.get(entry.jobId) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** How many of the stub's batches each prompt was sent in. */
-function batchesPerPrompt(stub: StubMessageBatches): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const { requests } of stub.batches()) {
-    for (const request of requests) {
-      const prompt = userTextOf(request.params);
-      counts.set(prompt, (counts.get(prompt) ?? 0) + 1);
-    }
-  }
-  return counts;
 }
 
 /**
