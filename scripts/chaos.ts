@@ -984,6 +984,15 @@ function seededRandom(seed: number): () => number {
   };
 }
 
+/** Seeded draws (the same seed draws the same): one of `items`, an integer from `low` to `high`. */
+function drawsOf(seed: number) {
+  const random = seededRandom(seed);
+  return {
+    pick: <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)],
+    between: (low: number, high: number) => low + Math.floor(random() * (high - low + 1)),
+  };
+}
+
 /** The faults of the mixed run. */
 const FAULT_KINDS = [
   "worker kill -9",
@@ -1039,9 +1048,7 @@ record(
   await scenario("batch lane: kill -9 of desk and workers", async ({ redis, queue }) => {
     const jobs = size(1000, 150);
     const faultCount = size(12, 4);
-    const random = seededRandom(SEED);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-    const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+    const { pick, between } = drawsOf(SEED);
     console.error(`chaos: batch lane seed ${SEED} (--seed ${SEED} draws the same faults)`);
     await using stub = startStubMessageBatches({
       processingMs: 1500,
@@ -1171,9 +1178,7 @@ record(
     async ({ redis, queue, recoveries, tracked }) => {
       const goodJobs = size(5000, 800);
       const faultCount = size(100, 12);
-      const random = seededRandom(SEED);
-      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-      const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+      const { pick, between } = drawsOf(SEED);
       console.error(`chaos: mixed run seed ${SEED} (--seed ${SEED} draws the same faults)`);
 
       await using proxy = startTcpProxy(redis.port);

@@ -356,17 +356,26 @@ Deno.test(
   },
 );
 
+/**
+ * Two supervisors, `a` holding the desk, then 5 jobs (prompts `<tag> <index>`) in a batch whose
+ * create the fleet's stub holds: made at the stub, `submitting` in Redis.
+ */
+async function twoDesksMidCreate(fleet: Awaited<ReturnType<typeof crashFleet>>, tag: string) {
+  const a = await fleet.start("a");
+  await waitUntil(async () => await deskHolder(fleet) === "a", { what: "a to hold the desk" });
+  const b = await fleet.start("b");
+  const jobs = await addJobs(fleet.queue, tag, 5);
+  await waitUntil(() => fleet.stub.batches().length === 1, { what: "the batch at the stub" });
+  return { a, b, jobs, submitting: await openBatch(fleet, "submitting") };
+}
+
 Deno.test(
   "two supervisors, and a create whose answer takes longer than the desk's lease: the holder keeps the desk while it waits, the other takes nothing over, and each job completes once in the one batch",
   integration,
   async () => {
     const createAnswered = Promise.withResolvers<void>();
     await using fleet = await crashFleet({ holdCreated: () => createAnswered.promise });
-    const holder = await fleet.start("a");
-    await waitUntil(async () => await deskHolder(fleet) === "a", { what: "a to hold the desk" });
-    const other = await fleet.start("b");
-    const jobs = await addJobs(fleet.queue, "slow create", 5);
-    const submitting = await openBatch(fleet, "submitting");
+    const { a: holder, b: other, jobs, submitting } = await twoDesksMidCreate(fleet, "slow create");
     // Long enough for the lease to have run out, had it not been renewed meanwhile.
     await waitUntil(() => Date.now() - submitting.createdMs > DESK_LEASE_MS + 2000, {
       what: "the create held longer than the desk's lease",
@@ -422,11 +431,7 @@ Deno.test(
   async () => {
     const createAnswered = Promise.withResolvers<void>();
     await using fleet = await crashFleet({ holdCreated: () => createAnswered.promise });
-    const frozen = await fleet.start("a");
-    await waitUntil(async () => await deskHolder(fleet) === "a", { what: "a to hold the desk" });
-    const other = await fleet.start("b");
-    const jobs = await addJobs(fleet.queue, "frozen desk", 5);
-    const submitting = await openBatch(fleet, "submitting");
+    const { a: frozen, b: other, jobs, submitting } = await twoDesksMidCreate(fleet, "frozen desk");
     frozen.signal("SIGSTOP");
     try {
       await waitUntil(async () => await deskHolder(fleet) === "b", {
