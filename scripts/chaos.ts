@@ -3,22 +3,32 @@
  * through kill -9 storms, Redis restarts, stops, poison pills, recycling, hangs, a frozen Redis,
  * a hostname used twice, a paused provider, the supervisor killed alone, a network partition
  * (testing/tcp_proxy.ts), Redis at maxmemory, a full disk under the recorder, a runaway schema
- * pattern, corrupt job records, and a mixed run of seeded random faults from that whole list.
+ * pattern, corrupt job records, the batch lane's desk and workers killed mid-batch (against the
+ * Message Batches stub), and a mixed run of seeded random faults from the earlier list.
  * Counts every job's starts and completions from BullMQ's own event stream, prints a table and
  * writes bench/results/chaos.json. Exits 1 when a scenario lost a job, completed one twice, or
  * broke its own rule. `--short` is the CI form; `--only TEXT` runs the scenarios whose name holds
- * TEXT; `--seed N` repeats a mixed run's faults.
+ * TEXT; `--seed N` repeats the batch lane's and the mixed run's faults.
  */
 
 import { Queue, QueueEvents } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
 import type { Redis } from "ioredis";
-import { type HealthBody, startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import {
+  type HealthBody,
+  killWithWorkers,
+  startSupervisor,
+  type Supervisor,
+} from "../testing/ppr.ts";
 import { startTcpProxy } from "../testing/tcp_proxy.ts";
 import { processExists, waitUntil } from "../testing/wait.ts";
 import { delay } from "../async/mod.ts";
 import { JOB_FIELDS, jobKey } from "../redis/bullmq_internals.ts";
 import { TRY_LOG_PREFIX } from "../jobs/retry_policy.ts";
+import { DESK_LEASE_KEY, listBatches } from "../jobs/batch/store.ts";
+import { batchesPerPrompt } from "../testing/batch_lane.ts";
+import { eventCounts } from "../testing/jobs.ts";
+import { claudeApiEnv, startStubMessageBatches } from "../testing/stub_message_batches.ts";
 
 const SHORT = Deno.args.includes("--short");
 /** `--only TEXT`: run only the scenarios whose name holds TEXT (for working on one). */
@@ -974,6 +984,15 @@ function seededRandom(seed: number): () => number {
   };
 }
 
+/** Seeded draws (the same seed draws the same): one of `items`, an integer from `low` to `high`. */
+function drawsOf(seed: number) {
+  const random = seededRandom(seed);
+  return {
+    pick: <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)],
+    between: (low: number, high: number) => low + Math.floor(random() * (high - low + 1)),
+  };
+}
+
 /** The faults of the mixed run. */
 const FAULT_KINDS = [
   "worker kill -9",
@@ -1012,20 +1031,154 @@ interface Fault {
   end: number;
 }
 
-// 17. The mixed run: random faults from the whole list, in one run, two supervisors (one behind
-// the proxy), the recorder behind both when a tmpfs can be mounted.
+/** The seed of the random draws of the batch lane's and the mixed run's faults (`--seed N`). */
 const SEED = Deno.args.includes("--seed")
   ? Number(Deno.args[Deno.args.indexOf("--seed") + 1])
   : Math.floor(Math.random() * 2 ** 31);
+
+/** The faults of the batch lane's scenario. */
+const BATCH_FAULTS = ["desk holder and its workers", "desk holder alone", "a worker"] as const;
+
+// 17. The batch lane: kill -9 of the batch desk's holder (with its workers, or alone: its orphans
+// drain) and of workers, at random moments while batches are submitted, open and read (the
+// Message Batches stub, in-process, holds each create's answer and each results download a
+// little, for there to be moments to die in); each dead supervisor replaced under a new hostname.
+// Every job completes once, sent in exactly one batch, its result routed once.
+record(
+  await scenario("batch lane: kill -9 of desk and workers", async ({ redis, queue }) => {
+    const jobs = size(1000, 150);
+    const faultCount = size(12, 4);
+    const { pick, between } = drawsOf(SEED);
+    console.error(`chaos: batch lane seed ${SEED} (--seed ${SEED} draws the same faults)`);
+    await using stub = startStubMessageBatches({
+      processingMs: 1500,
+      holdCreated: () => delay(between(200, 1000)),
+      holdResults: { afterLines: 4, until: () => delay(between(200, 1000)) },
+    });
+    const env = {
+      ...claudeApiEnv(stub.url),
+      LLM_BATCH_QUEUES: "llm",
+      LLM_RESULT_QUEUES: "results",
+      BATCH_MAX_JOBS: "10",
+      BATCH_MAX_WAIT: "1s",
+      BATCH_POLL_INTERVAL: "200ms",
+    };
+    const args = ["--count", "2", "--restart-delay", "200ms", "--restart-intensity", "100"];
+    let started = 0;
+    const supervisors = new Map<string, Supervisor>();
+    const start = async () => {
+      const hostname = `batch${++started}`;
+      supervisors.set(hostname, await pool(redis, [...args, "--hostname", hostname], env));
+    };
+    await start();
+    await start();
+    const client = redis.client();
+    const results = new Queue("results", { connection: client });
+    results.on("error", () => {});
+    const holderOf = async () => (await client.get(DESK_LEASE_KEY))?.split(" ")[0];
+    /** What the fleet's batches are doing: being submitted, open at the provider, being read. */
+    const moments = async () =>
+      (await listBatches(client)).open.map((record) =>
+        record.phase === "submitting" ? "submitted" : record.stored > 0 ? "read" : "open"
+      );
+    const seen: string[] = [];
+    let restarts = 0;
+    let enqueued = 0;
+
+    const inject = async (kind: (typeof BATCH_FAULTS)[number]): Promise<string> => {
+      if (kind === "a worker") {
+        const [hostname, supervisor] = pick([...supervisors]);
+        const { body } = await supervisor.health();
+        const pids = body.workers.flatMap((worker) =>
+          worker.pid && processExists(worker.pid) ? [worker.pid] : []
+        );
+        Deno.kill(pick(pids), "SIGKILL");
+        return hostname;
+      }
+      const hostname = await waitUntil(async () => {
+        const holder = await holderOf();
+        return holder && supervisors.has(holder) ? holder : undefined;
+      }, { what: "a desk holder", timeoutMs: 30_000 });
+      const holder = supervisors.get(hostname)!;
+      restarts += await restartsOf(holder);
+      if (kind === "desk holder and its workers") await killWithWorkers(holder);
+      else {
+        const { body } = await holder.health();
+        holder.signal("SIGKILL");
+        await holder.exited;
+        await waitUntil(() => body.workers.every((worker) => !processExists(worker.pid ?? 0)), {
+          what: "the orphaned workers to drain and exit",
+          timeoutMs: 60_000,
+        });
+      }
+      await holder[Symbol.asyncDispose]();
+      supervisors.delete(hostname);
+      await start();
+      return hostname;
+    };
+
+    for (let index = 0; index < faultCount; index++) {
+      const count = Math.floor(jobs / faultCount) +
+        (index === faultCount - 1 ? jobs % faultCount : 0);
+      await queue.addBulk(Array.from({ length: count }, (_, n) => ({
+        name: "llm",
+        data: { prompt: `batch ${index} ${n}` },
+        opts: { attempts: 3 },
+      })));
+      enqueued += count;
+      // A moment drawn among the three, waited for (bounded: a fault comes either way).
+      const moment = pick(["submitted", "open", "read"] as const);
+      const phases = await waitUntil(async () => {
+        const now = await moments();
+        return now.includes(moment) ? now : undefined;
+      }, { what: `a batch ${moment}`, timeoutMs: 20_000, intervalMs: 20 }).catch(moments);
+      const kind = pick(BATCH_FAULTS);
+      const detail = await inject(kind).catch((error) => `could not: ${error.message}`);
+      seen.push(`${kind} (${detail}) with batches ${phases.join(", ") || "none"}`);
+      console.error(`chaos: batch lane fault ${index + 1}: ${seen.at(-1)}`);
+      // One crash at a time: a batch a dead desk left submitting is recovered before the next.
+      await waitUntil(
+        async () => (await listBatches(client)).open.every((record) => record.phase === "open"),
+        { what: "no batch left submitting", timeoutMs: 60_000 },
+      ).catch(() => {});
+    }
+    await settled(queue, 300_000);
+    for (const supervisor of supervisors.values()) {
+      restarts += await restartsOf(supervisor);
+      await stop(supervisor);
+    }
+
+    const completed = new Set(await queue.getRanges(["completed"], 0, -1));
+    const prompts = new Map<string, string>();
+    for (const id of completed) prompts.set(id, (await queue.getJob(id))?.data.prompt);
+    const sent = batchesPerPrompt(stub);
+    const notOnce = [...prompts.values()].filter((prompt) => sent.get(prompt) !== 1).length;
+    const routed = await results.getRanges(["waiting", "active", "delayed", "completed"], 0, -1);
+    const expected = new Set([...completed].map((id) => `llm-${id}`));
+    const routedOnce = routed.length === expected.size &&
+      new Set(routed).size === routed.length && routed.every((id) => expected.has(id));
+    const reRouted = (await eventCounts(client, results, "duplicated")).size;
+    await results.close();
+    return {
+      enqueued,
+      restarts,
+      rule: `${stub.batches().length} batches; ${notOnce} jobs not in exactly one batch; results ${
+        routedOnce ? "routed once each" : `NOT routed once each (${routed.length} routed)`
+      } (${reRouted} routed again after a kill, deduplicated); faults: ${seen.join("; ")}`,
+      ruleHeld: notOnce === 0 && routedOnce,
+    };
+  }),
+);
+
+// 18. The mixed run: random faults from the earlier list, in one run, two supervisors (one behind
+// the proxy), the recorder behind both when a tmpfs can be mounted.
 record(
   await scenario(
     `mixed: ${size(100, 12)} random faults`,
     async ({ redis, queue, recoveries, tracked }) => {
       const goodJobs = size(5000, 800);
       const faultCount = size(100, 12);
-      const random = seededRandom(SEED);
-      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-      const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+      const { pick, between } = drawsOf(SEED);
       console.error(`chaos: mixed run seed ${SEED} (--seed ${SEED} draws the same faults)`);
 
       await using proxy = startTcpProxy(redis.port);

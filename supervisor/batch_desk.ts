@@ -6,7 +6,8 @@
  * Every step is recorded in Redis before the next one starts (see `jobs/batch/store.ts`): a
  * batch is recorded as `submitting` with its jobs before it is sent, and its provider id right
  * after the provider accepts it. A desk that dies between the two leaves a `submitting` batch,
- * which the next holder matches to the provider's batches by time, or puts back to be collected.
+ * which the next holder matches to the provider's batches by time, or puts back to be collected;
+ * so does a create that got no answer (a timeout), which the provider may have made all the same.
  */
 
 import type { Logger } from "@logtape/logtape";
@@ -14,14 +15,18 @@ import type { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import { BATCH_PRICE_SHARE, type PriceTable } from "../economics/prices.ts";
-import { batchClientCache, type BatchPlan, batchPlanOf } from "../jobs/batch/lane.ts";
+import {
+  afterFailedCreate,
+  batchClientCache,
+  type BatchPlan,
+  batchPlanOf,
+} from "../jobs/batch/lane.ts";
 import {
   type BatchRecord,
   collectedJobs,
   collectedTimes,
   collectionSize,
   customIdOf,
-  describeBatch,
   dueBatches,
   forgetCollected,
   holdDeskLease,
@@ -53,6 +58,12 @@ import { loadQueueClass } from "../redis/bullmq_internals.ts";
 
 /** How long the desk's lease outlives its holder's last renewal (a supervisor killed with kill -9). */
 export const DESK_LEASE_MS = 10_000;
+/**
+ * How often the holder renews the desk's lease while a step runs: a step can outlast the lease (a
+ * create uploading a large batch, a long results file), and a lease that ran out mid-step would
+ * let another supervisor's desk take over the batch this one is still sending or reading.
+ */
+const DESK_RENEW_MS = DESK_LEASE_MS / 5;
 /** The first look at a batch comes this soon after its submit; each next one twice as late, up to `BATCH_POLL_INTERVAL`. */
 const FIRST_POLL_MS = 2_000;
 /**
@@ -315,13 +326,17 @@ export function startBatchDesk(options: BatchDeskOptions) {
     }
     sending.add(id);
     try {
-      const taken = await takeIntoBatch(redis, id, provider, admitted.map((job) => job.ref));
+      const taken = await takeIntoBatch(
+        redis,
+        id,
+        { provider, model, queue },
+        admitted.map((job) => job.ref),
+      );
       const takenSet = new Set(taken);
       for (const job of admitted) {
         if (!takenSet.has(job.ref)) await releaseReservation(record, job.ref);
       }
       if (taken.length === 0) return !refused;
-      await describeBatch(redis, id, { model, queue });
       const planOf = new Map(admitted.map((job) => [job.ref, job.plan]));
       const requests = taken.map((ref, index) => ({
         customId: customIdOf(id, index),
@@ -335,19 +350,7 @@ export function startBatchDesk(options: BatchDeskOptions) {
         return false;
       }
       if (!await markSubmitted(redis, id, provider, status.id, Date.now() + FIRST_POLL_MS)) {
-        // Recovered by another desk while this one was sending (it had lost its lease): its jobs
-        // went back to be collected, so this batch would answer them twice.
-        logger.warn(
-          "batch {batch}: recovered by another desk while being sent; {provider}'s batch {providerId} is canceled so its jobs are not paid twice",
-          { batch: id, provider, providerId: status.id },
-        );
-        await client.cancel(status.id).catch((error) =>
-          logger.error("batch {batch}: cancel {providerId} by hand (ppr-worker batches): {error}", {
-            batch: id,
-            providerId: status.id,
-            error: String(error),
-          })
-        );
+        await answeredTooLate(record, status.id);
         return false;
       }
       logger.info(
@@ -367,17 +370,54 @@ export function startBatchDesk(options: BatchDeskOptions) {
   }
 
   /**
-   * A create that failed: a request the provider refuses fails its jobs (by their retry policy);
-   * anything else puts them back to be collected, and the provider's next submit waits a minute.
+   * The provider accepted a batch after it had moved on without this desk (which lost its lease
+   * meanwhile: frozen, or cut off from Redis). Another desk found the provider's batch and adopted
+   * it: it is that desk's. Or it put the jobs back to be collected: the provider's batch is then
+   * no record's, and is canceled, so that its requests do not run (and cost) twice.
+   */
+  async function answeredTooLate(
+    record: Pick<BatchRecord, "id" | "provider">,
+    providerId: string,
+  ): Promise<void> {
+    const now = await readBatch(redis, record.id);
+    const fields = { batch: record.id, provider: record.provider, providerId };
+    if (now?.providerId === providerId) {
+      logger.info(
+        "batch {batch}: {provider} answered its create ({providerId}) after another desk had taken the batch over: it is that desk's",
+        fields,
+      );
+      return;
+    }
+    try {
+      await clientOf(record.provider)!.cancel(providerId);
+      logger.warn(
+        "batch {batch}: {provider} answered its create ({providerId}) after its jobs had been collected again: that batch is canceled",
+        fields,
+      );
+    } catch (error) {
+      logger.error(
+        "batch {batch}: {provider} answered its create ({providerId}) after its jobs had been collected again, and canceling that batch failed ({error}): cancel it at {provider}, or its requests run twice",
+        { ...fields, error: error instanceof Error ? error.message : String(error) },
+      );
+    }
+  }
+
+  /**
+   * A create that failed (see `afterFailedCreate`): requests the provider refuses fail their jobs
+   * (by their retry policy); a refusal of the call puts the jobs back to be collected; with no
+   * answer to go by, the batch stays `submitting` and is looked for at the provider in
+   * `RECOVER_AFTER_MS`, as a dead desk's is. Either of the last two holds the provider's next
+   * submit for a minute.
    */
   async function submitFailed(
     record: Pick<BatchRecord, "id" | "provider" | "model" | "queue" | "jobs">,
     error: unknown,
   ): Promise<void> {
-    for (const ref of record.jobs) await releaseReservation(record, ref);
     const failure = error instanceof LlmError ? error : undefined;
     const message = error instanceof Error ? error.message : String(error);
-    if (failure?.kind === "invalid" || error instanceof RangeError || error instanceof TypeError) {
+    const after = afterFailedCreate(error);
+    if (after === "fail") {
+      for (const ref of record.jobs) await releaseReservation(record, ref);
       for (const ref of record.jobs) {
         await storeOutcome(redis, record.id, ref, {
           outcome: "errored",
@@ -395,8 +435,23 @@ export function startBatchDesk(options: BatchDeskOptions) {
       });
       return;
     }
-    const returned = await returnToCollection(redis, record.id);
     submitHeldUntil.set(record.provider, Date.now() + 60_000);
+    if (after === "look") {
+      // Its reservations stay: the batch may run. recover() settles what it finds.
+      logger.warn(
+        "batch {batch}: {provider} did not answer its create ({error}): it may have the batch; in {seconds} s the desk looks for it among {provider}'s batches, to take it, or to collect its {count} job(s) again",
+        {
+          batch: record.id,
+          provider: record.provider,
+          error: message,
+          seconds: RECOVER_AFTER_MS / 1000,
+          count: record.jobs.length,
+        },
+      );
+      return;
+    }
+    for (const ref of record.jobs) await releaseReservation(record, ref);
+    const returned = await returnToCollection(redis, record.id);
     logger.warn(
       "batch lane: submitting to {provider} failed ({kind}: {error}); {count} job(s) wait to be collected again in a minute",
       {
@@ -434,8 +489,8 @@ export function startBatchDesk(options: BatchDeskOptions) {
   }
 
   /**
-   * A batch left `submitting` by a desk that died: the provider's one batch created since, that
-   * no record knows, is it; with none (or more than one to choose from), its jobs are put back to
+   * A batch left `submitting`, its create unanswered (its desk died mid-submit, or the provider
+   * did not answer it): the provider's one batch created since, that no record knows, is it; with none (or more than one to choose from), its jobs are put back to
    * be collected, and the ids of the unknown batches are logged, to cancel by hand.
    */
   async function recover(record: BatchRecord, now: number): Promise<void> {
@@ -452,11 +507,18 @@ export function startBatchDesk(options: BatchDeskOptions) {
       }
     }
     if (unknown.length === 1) {
-      await markSubmitted(redis, record.id, record.provider, unknown[0].id, Date.now(), {
-        adopted: true,
-      });
+      const adopted = await markSubmitted(
+        redis,
+        record.id,
+        record.provider,
+        unknown[0].id,
+        Date.now(),
+        { adopted: true },
+      );
+      // Not adopted: its own desk heard the answer meanwhile, and recorded it.
+      if (!adopted) return;
       logger.warn(
-        "batch {batch}: its desk died while submitting it; {provider}'s batch {providerId}, created since and known to no record, is taken to be it (its custom ids confirm it when it ends)",
+        "batch {batch}: its create went unanswered (its desk died, or {provider} did not answer); {provider}'s batch {providerId}, created since and known to no record, is taken to be it (its custom ids confirm it when it ends)",
         { batch: record.id, provider: record.provider, providerId: unknown[0].id },
       );
       return;
@@ -464,7 +526,7 @@ export function startBatchDesk(options: BatchDeskOptions) {
     for (const ref of record.jobs) await releaseReservation(record, ref);
     const returned = await returnToCollection(redis, record.id);
     logger.warn(
-      "batch {batch}: its desk died while submitting it and {provider} has {found}: its {count} job(s) are collected again{hint}",
+      "batch {batch}: its create went unanswered (its desk died, or {provider} did not answer) and {provider} has {found}: its {count} job(s) are collected again{hint}",
       {
         batch: record.id,
         provider: record.provider,
@@ -601,14 +663,35 @@ export function startBatchDesk(options: BatchDeskOptions) {
     };
   }
 
+  /** Renews the lease in the middle of a step; once another desk holds it, this one stops stepping. */
+  async function renew(): Promise<void> {
+    if (!holding || stopped) return;
+    try {
+      holding = await holdDeskLease(redis, owner, DESK_LEASE_MS);
+    } catch {
+      return; // Redis unreachable: the step's own calls fail too, and the next tick tries again
+    }
+    if (!holding) {
+      logger.warn("batch desk: another supervisor holds the desk's lease now; this one stops");
+    }
+  }
+
   async function tick(): Promise<void> {
     holding = await holdDeskLease(redis, owner, DESK_LEASE_MS);
     if (!holding) return;
-    const now = Date.now();
-    await wakeJobs();
-    await submitDue(now);
-    await pollDue(now);
-    await wakeJobs();
+    let renewing = Promise.resolve();
+    const renewal = setInterval(() => (renewing = renew()), DESK_RENEW_MS);
+    try {
+      const now = Date.now();
+      await wakeJobs();
+      await submitDue(now);
+      await pollDue(now);
+      await wakeJobs();
+    } finally {
+      clearInterval(renewal);
+      // Settled before a stop gives the lease up, so that no late renewal takes it back.
+      await renewing;
+    }
   }
 
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -2,13 +2,7 @@
 
 import { strict as assert } from "node:assert";
 import type { Redis } from "ioredis";
-import {
-  type BatchRecord,
-  collectJob,
-  describeBatch,
-  markSubmitted,
-  takeIntoBatch,
-} from "../jobs/batch/store.ts";
+import { type BatchRecord, collectJob, markSubmitted, takeIntoBatch } from "../jobs/batch/store.ts";
 
 /**
  * A batch's record as `readBatch` gives it: by default open at claude (`msgbatch_01`,
@@ -78,8 +72,8 @@ export async function recordBatch(
   options: RecordBatchOptions,
 ): Promise<void> {
   for (const ref of refs) await collectJob(redis, ref, options.createdMs);
-  assert.deepEqual(await takeIntoBatch(redis, id, "claude", refs, options.createdMs), refs);
-  await describeBatch(redis, id, { model: options.model ?? "claude-haiku-4-5", queue: "llm" });
+  const batch = { provider: "claude", model: options.model ?? "claude-haiku-4-5", queue: "llm" };
+  assert.deepEqual(await takeIntoBatch(redis, id, batch, refs, options.createdMs), refs);
   if (options.providerId === undefined) return;
   await markSubmitted(
     redis,

@@ -31,6 +31,25 @@ export async function finishedJob(
 }
 
 /**
+ * How many times each job of `queue` has `event` (`added`, `completed`, `duplicated`: an add
+ * refused because the id exists) in BullMQ's event stream, read with `client`: as far as the
+ * stream's MAXLEN keeps it.
+ */
+export async function eventCounts(
+  client: Redis,
+  queue: Queue,
+  event: string,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const [, fields] of await client.xrange(queue.keys.events, "-", "+")) {
+    const entry: Record<string, string> = {};
+    for (let index = 0; index < fields.length; index += 2) entry[fields[index]] = fields[index + 1];
+    if (entry.event === event) counts.set(entry.jobId, (counts.get(entry.jobId) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
  * Adds one job per item of `data` to `queue` and fails each (a BullMQ Worker whose processor
  * throws "failed on purpose"); returns their ids in order.
  */

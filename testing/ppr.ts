@@ -197,6 +197,20 @@ export function startSupervisor(
   return supervisor;
 }
 
+/**
+ * kill -9 of a supervisor and every worker of it at once, as an OOM kill of its container or a
+ * power cut does; returns once all are gone.
+ */
+export async function killWithWorkers(supervisor: Supervisor): Promise<void> {
+  const { body } = await supervisor.health();
+  const pids = [supervisor.pid, ...body.workers.flatMap((worker) => worker.pid ?? [])];
+  for (const pid of pids) Deno.kill(pid, "SIGKILL");
+  await supervisor.exited;
+  await waitUntil(() => pids.every((pid) => !processExists(pid)), {
+    what: "the supervisor and its workers gone",
+  });
+}
+
 /** A JSON log record as written with LOG_FORMAT=json: level, message, logger and its properties. */
 export type LogRecord = Record<string, unknown> & { level: string; message: string };
 

@@ -8,8 +8,12 @@ import { deadline } from "../async/mod.ts";
 export interface RedisServer extends AsyncDisposable {
   url: string;
   port: number;
-  /** Stops the server (data stays in its dir when started with `persist`). */
-  stop(): Promise<void>;
+  /**
+   * Stops the server with `signal` (data stays in its dir when started with `persist`: with
+   * SIGKILL, as a kill -9 leaves it, every acknowledged write is in its append-only file, fsynced
+   * on each write). @default {"SIGTERM"}
+   */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Starts it again on the same port and dir. */
   start(): Promise<void>;
   /** A client for the test's own checks; closed on dispose. */
@@ -88,12 +92,12 @@ export async function startRedis(
     });
   };
 
-  const stop = async () => {
+  const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
     if (!child) return;
     const running = child;
     child = undefined;
     try {
-      running.kill("SIGTERM");
+      running.kill(signal);
     } catch {
       // already gone
     }
@@ -121,9 +125,9 @@ export async function startRedis(
   return {
     url,
     port,
-    stop: async () => {
+    stop: async (stopSignal) => {
       signal("SIGCONT");
-      await stop();
+      await stop(stopSignal);
     },
     start,
     freeze: () => signal("SIGSTOP"),

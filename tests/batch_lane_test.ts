@@ -6,7 +6,6 @@
  */
 
 import { strict as assert } from "node:assert";
-import type { Job, Queue } from "bullmq";
 import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
 import { listBatches, readBatch } from "../jobs/batch/store.ts";
 import { parseBudgetPeriod, parseBudgets } from "../config/economics_rules.ts";
@@ -20,18 +19,12 @@ import { startStubOpenAiBatch } from "../testing/stub_openai_batch.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { finishedJob, producerQueue } from "../testing/jobs.ts";
 import { scrape, value } from "../testing/metrics.ts";
+import { allFinished, FAST_LANE } from "../testing/batch_lane.ts";
 import { waitUntil } from "../testing/wait.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const FAKE_CLAUDE = new URL("../testing/fake_claude", import.meta.url).pathname;
-
-/** The batch lane's settings for a test: small batches, short waits, quick looks. */
-const FAST_LANE = {
-  BATCH_MAX_JOBS: "5",
-  BATCH_MAX_WAIT: "1s",
-  BATCH_POLL_INTERVAL: "200ms",
-};
 
 /**
  * Redis, the Claude API's stubs (Messages and Message Batches), a producer, a result queue, and
@@ -63,15 +56,6 @@ async function claudeBatchFleet(
     throw error;
   }
   return { redis, api, stub, queue, results, supervisor, [Symbol.asyncDispose]: dispose };
-}
-
-/** Waits until every job of `jobs` has completed or failed; returns them as they are then. */
-async function allFinished(queue: Queue, jobs: Job[], timeoutMs = 60_000): Promise<Job[]> {
-  await waitUntil(async () => {
-    const states = await Promise.all(jobs.map((job) => job.getState()));
-    return states.every((state) => state === "completed" || state === "failed");
-  }, { what: `${jobs.length} job(s) to finish`, timeoutMs });
-  return await Promise.all(jobs.map(async (job) => (await queue.getJob(job.id!))!));
 }
 
 Deno.test(

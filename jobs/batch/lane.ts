@@ -9,6 +9,7 @@ import type { Config } from "../../config/config.ts";
 import { mostInputTokens } from "../../economics/estimate.ts";
 import { BATCH_PRICE_SHARE } from "../../economics/prices.ts";
 import type { BatchClient, BatchRequest } from "../../providers/batch/batch.ts";
+import { LlmError } from "../../providers/errors.ts";
 import type { ProviderContext } from "../../providers/provider.ts";
 import type { Pricing } from "../llm/spending.ts";
 import { definitionOf, type PreparedJob, primaryTarget, requestOf } from "../llm/runner.ts";
@@ -138,6 +139,36 @@ export function batchRefusal(
 /** {@link batchRefusal} as the error a job fails with at once, spending no more tries. */
 export function refusedFromBatch(reason: string): UnrecoverableError {
   return new UnrecoverableError(`not sent in the batch lane: ${reason}`);
+}
+
+/**
+ * What a failed create of a batch means for its jobs:
+ * - `fail`: the requests themselves were refused (`invalid`, or a `RangeError` or `TypeError`
+ *   for a limit they break, thrown before anything was sent): they fail by their retry policy;
+ * - `collect`: the provider answered with a refusal of the call (`auth`, `quota`, `billing`,
+ *   `overloaded`): it made no batch, and they are collected again;
+ * - `look`: there is no answer to go by (a timeout, a broken connection, a 5xx: `transient`, or
+ *   an error of no known class): the provider may have made the batch, so the jobs stay in it
+ *   and it is looked for among the provider's batches, as a desk that died mid-submit leaves it.
+ *   Collected again at once, they would be submitted twice whenever the provider had it.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { afterFailedCreate } from "./lane.ts";
+ * import { LlmError } from "../../providers/errors.ts";
+ *
+ * assert.equal(afterFailedCreate(new LlmError("transient", "Request timed out.")), "look");
+ * assert.equal(afterFailedCreate(new LlmError("overloaded", "overloaded_error")), "collect");
+ * assert.equal(afterFailedCreate(new LlmError("invalid", "bad request")), "fail");
+ * assert.equal(afterFailedCreate(new RangeError("too many requests in one batch")), "fail");
+ * ```
+ */
+export function afterFailedCreate(error: unknown): "fail" | "collect" | "look" {
+  if (error instanceof RangeError || error instanceof TypeError) return "fail";
+  if (!(error instanceof LlmError)) return "look";
+  if (error.kind === "invalid") return "fail";
+  return error.kind === "transient" ? "look" : "collect";
 }
 
 /**

@@ -66,7 +66,8 @@ export function parseJobRef(ref: string): { queue: string; id: string } {
 /**
  * Where a batch stands in ppr-worker:
  * - `submitting`: its jobs are taken from the collection and it is being sent; if the desk dies
- *   now, the next one finds out whether the provider has it (see `docs/batch-lane.md`);
+ *   now, or its create gets no answer, the desk finds out later whether the provider has it
+ *   (see `docs/batch-lane.md`);
  * - `open`: the provider has it (its id is recorded); it is polled until it ends;
  * - `done`: it ended and every job's outcome is stored.
  */
@@ -159,12 +160,12 @@ redis.call('HSET', KEYS[2], ARGV[1], 'collecting')
 return 'collecting'`;
 
 /**
- * Takes the jobs of ARGV[3..] that are still collected into batch KEYS[3] (phase submitting):
- * returns the refs taken, in order, and their collection times.
+ * Takes the jobs of ARGV[6..] that are still collected into batch KEYS[3] (phase submitting, of
+ * provider ARGV[3], model ARGV[4] and queue ARGV[5]): returns the refs taken, in order.
  */
 const TAKE = `
 local taken, times = {}, {}
-for i = 4, #ARGV do
+for i = 6, #ARGV do
   local ref = ARGV[i]
   local score = redis.call('ZSCORE', KEYS[1], ref)
   if score and redis.call('HGET', KEYS[2], ref) == 'collecting' then
@@ -177,9 +178,24 @@ end
 if #taken == 0 then return {} end
 redis.call('HSET', KEYS[3], 'id', ARGV[1], 'phase', 'submitting', 'created_ms', ARGV[2],
   'jobs', cjson.encode(taken), 'collected', cjson.encode(times), 'stored', 0, 'cost_usd', 0,
-  'unpriced', 0, 'succeeded', 0, 'failed', 0, 'polls', 0, 'provider', ARGV[3])
+  'unpriced', 0, 'succeeded', 0, 'failed', 0, 'polls', 0, 'provider', ARGV[3], 'model', ARGV[4],
+  'queue', ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 return taken`;
+
+/**
+ * Records the provider's id ARGV[2] of batch KEYS[1] (ARGV[1]: `<provider>:<provider id>`) as
+ * the fleet's, and, if the batch is still `submitting`, makes it `open` with that id, first looked
+ * at ARGV[3] (ARGV[4]: now, ARGV[5]: `1` when adopted, ARGV[6]: its id). Returns 1 when it did,
+ * 0 when the batch had moved on (taken over by another desk, or collected again) or is gone.
+ */
+const MARK_SUBMITTED = `
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[6])
+if redis.call('HGET', KEYS[1], 'phase') ~= 'submitting' then return 0 end
+redis.call('HSET', KEYS[1], 'phase', 'open', 'provider_id', ARGV[2], 'submitted_ms', ARGV[4])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'adopted', 1) end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[6])
+return 1`;
 
 /**
  * Puts the jobs of batch ARGV[1] that no outcome was stored for back into the collection, and
@@ -281,12 +297,13 @@ export async function forgetCollected(redis: Redis, ref: string): Promise<void> 
 
 /**
  * Starts batch `batchId` with those of `refs` still collected: recorded as `submitting`, with
- * its provider, before anything is sent. Returns the refs taken, in the order of their requests.
+ * its provider, model and queue (what it is built for), before anything is sent. Returns the refs
+ * taken, in the order of their requests.
  */
 export async function takeIntoBatch(
   redis: Redis,
   batchId: string,
-  provider: string,
+  batch: { provider: string; model: string; queue: string },
   refs: readonly string[],
   nowMs = Date.now(),
 ): Promise<string[]> {
@@ -294,37 +311,17 @@ export async function takeIntoBatch(
     redis,
     TAKE,
     [COLLECTING_KEY, PLACE_KEY, batchKey(batchId), OPEN_KEY],
-    [batchId, nowMs, provider, ...refs],
+    [batchId, nowMs, batch.provider, batch.model, batch.queue, ...refs],
   );
   return (taken as string[]) ?? [];
 }
 
-/** Records the batch's model and queue (what it was built for), while it is `submitting`. */
-export async function describeBatch(
-  redis: Redis,
-  batchId: string,
-  fields: { model: string; queue: string },
-): Promise<void> {
-  await redis.hset(batchKey(batchId), "model", fields.model, "queue", fields.queue);
-}
-
-/**
- * Records that the provider accepted batch KEYS[1] as ARGV[2], if it is still `submitting`: it is
- * `open`, first looked at ARGV[3]. Returns 0 when the record is gone or moved on (another desk
- * recovered it meanwhile).
- */
-const SUBMITTED = `
-if redis.call('HGET', KEYS[1], 'phase') ~= 'submitting' then return 0 end
-redis.call('HSET', KEYS[1], 'phase', 'open', 'provider_id', ARGV[2], 'submitted_ms', ARGV[4])
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'adopted', 1) end
-redis.call('HSET', KEYS[2], ARGV[6], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 1`;
-
 /**
  * Records that the provider accepted batch `batchId` as `providerId`: it is `open`, first looked
- * at `nextPollMs`. `false`: the batch was no longer `submitting` (a desk that had lost its lease
- * was recovered meanwhile and its jobs went elsewhere); the caller cancels the provider's batch.
+ * at `nextPollMs`, if it is still `submitting`. `false`: it had moved on meanwhile (another desk
+ * took it over, or collected its jobs again, while this one waited for the answer); the
+ * provider's id is recorded as the fleet's all the same, so that no recovery takes it for
+ * another batch.
  */
 export async function markSubmitted(
   redis: Redis,
@@ -334,14 +331,19 @@ export async function markSubmitted(
   nextPollMs: number,
   options: { adopted?: boolean; nowMs?: number } = {},
 ): Promise<boolean> {
-  return await run(redis, SUBMITTED, [batchKey(batchId), PROVIDER_IDS_KEY, OPEN_KEY], [
-    batchId,
-    providerId,
-    nextPollMs,
-    options.nowMs ?? Date.now(),
-    options.adopted ? 1 : 0,
-    `${provider}:${providerId}`,
-  ]) === 1;
+  return await run(
+    redis,
+    MARK_SUBMITTED,
+    [batchKey(batchId), PROVIDER_IDS_KEY, OPEN_KEY],
+    [
+      `${provider}:${providerId}`,
+      providerId,
+      nextPollMs,
+      options.nowMs ?? Date.now(),
+      options.adopted ? 1 : 0,
+      batchId,
+    ],
+  ) === 1;
 }
 
 /**

@@ -1,12 +1,16 @@
+/** The batch lane's Redis steps against a real Redis: each script moves a job once, and a late answer to a create changes nothing it may not. */
+
 import { strict as assert } from "node:assert";
 import { startRedis } from "../../testing/redis.ts";
 import { usageOf } from "../../providers/provider.ts";
 import {
+  batchKey,
   collectedJobs,
   collectJob,
   customIdOf,
   dueBatches,
   holdDeskLease,
+  isKnownProviderBatch,
   jobsAwaitingOutcome,
   jobsToWake,
   listBatches,
@@ -20,6 +24,8 @@ import {
   storeOutcome,
   takeIntoBatch,
 } from "./store.ts";
+
+const BATCH = { provider: "claude", model: "claude-x", queue: "llm" };
 
 const succeeded = (batchId: string, costUsd: number | null): StoredOutcome => ({
   outcome: "succeeded",
@@ -43,10 +49,10 @@ Deno.test("a batch takes only jobs still collected, and a job in a batch is not 
   const client = redis.client();
   await collectJob(client, "llm:1", 1000);
   await collectJob(client, "llm:2", 1001);
-  const taken = await takeIntoBatch(client, "b1", "claude", ["llm:1", "llm:2", "llm:3"], 5000);
+  const taken = await takeIntoBatch(client, "b1", BATCH, ["llm:1", "llm:2", "llm:3"], 5000);
   assert.deepEqual(taken, ["llm:1", "llm:2"]);
   // A second desk that read the same collection takes nothing: no job goes in two batches.
-  assert.deepEqual(await takeIntoBatch(client, "b2", "claude", ["llm:1", "llm:2"], 5001), []);
+  assert.deepEqual(await takeIntoBatch(client, "b2", BATCH, ["llm:1", "llm:2"], 5001), []);
   assert.equal(await readBatch(client, "b2"), undefined);
   assert.equal(await collectJob(client, "llm:1", 6000), "b1");
   assert.deepEqual(await collectedJobs(client, 10), []);
@@ -61,7 +67,7 @@ Deno.test("a batch put back returns its jobs to the collection at their first ti
   const client = redis.client();
   await collectJob(client, "llm:1", 1000);
   await collectJob(client, "llm:2", 1001);
-  await takeIntoBatch(client, "b1", "claude", ["llm:1", "llm:2"], 5000);
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1", "llm:2"], 5000);
   await storeOutcome(client, "b1", "llm:2", succeeded("b1", 0.5));
   assert.equal(await returnToCollection(client, "b1"), 1, "only the job without an outcome");
   assert.deepEqual(await collectedJobs(client, 10), [{ ref: "llm:1", collectedMs: 1000 }]);
@@ -74,7 +80,7 @@ Deno.test("an outcome is stored once per job: a second read of the same results 
   const client = redis.client();
   await collectJob(client, "llm:1");
   await collectJob(client, "llm:2");
-  await takeIntoBatch(client, "b1", "claude", ["llm:1", "llm:2"]);
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1", "llm:2"]);
   await markSubmitted(client, "b1", "claude", "msgbatch_1", 0);
   assert.equal(await storeOutcome(client, "b1", "llm:1", succeeded("b1", 0.25)), true);
   assert.equal(await storeOutcome(client, "b1", "llm:1", succeeded("b1", 0.25)), false);
@@ -102,7 +108,7 @@ Deno.test("an unpriced answer is counted as unpriced in its batch, never as $0",
   await using redis = await startRedis();
   const client = redis.client();
   await collectJob(client, "llm:1");
-  await takeIntoBatch(client, "b1", "claude", ["llm:1"]);
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1"]);
   await storeOutcome(client, "b1", "llm:1", succeeded("b1", null));
   const record = (await readBatch(client, "b1"))!;
   assert.equal(record.unpriced, 1);
@@ -113,7 +119,7 @@ Deno.test("a done batch leaves the open list for the recent one, with its provid
   await using redis = await startRedis();
   const client = redis.client();
   await collectJob(client, "llm:1");
-  await takeIntoBatch(client, "b1", "claude", ["llm:1"]);
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1"]);
   await markSubmitted(client, "b1", "claude", "msgbatch_1", 0);
   assert.equal((await listBatches(client)).open[0].providerId, "msgbatch_1");
   await markDone(client, "b1", { providerStatus: "ended" });
@@ -142,16 +148,47 @@ Deno.test("custom ids name the batch and the request: ppr-<batch>-<index>, 64 ch
   assert.ok(id.length <= 64);
 });
 
-Deno.test("a batch's provider id is recorded only while it is submitting: once put back, the late answer of a create is refused", async () => {
+Deno.test("a batch taken into submitting records its provider, model, queue and jobs; markSubmitted makes it open", async () => {
   await using redis = await startRedis();
   const client = redis.client();
-  await collectJob(client, "llm:1");
-  await takeIntoBatch(client, "b1", "claude", ["llm:1"]);
-  await returnToCollection(client, "b1");
-  assert.equal(await markSubmitted(client, "b1", "claude", "msgbatch_late", 0), false);
-  assert.equal(await readBatch(client, "b1"), undefined);
-  await takeIntoBatch(client, "b2", "claude", ["llm:1"]);
-  assert.equal(await markSubmitted(client, "b2", "claude", "msgbatch_2", 0), true);
-  assert.equal(await markSubmitted(client, "b2", "claude", "msgbatch_3", 0), false, "once only");
-  assert.equal((await readBatch(client, "b2"))!.providerId, "msgbatch_2");
+  await collectJob(client, "llm:1", 1000);
+  assert.deepEqual(await takeIntoBatch(client, "b1", BATCH, ["llm:1"], 2000), ["llm:1"]);
+  const submitting = await readBatch(client, "b1");
+  assert.equal(submitting?.phase, "submitting");
+  assert.deepEqual(
+    [submitting?.provider, submitting?.model, submitting?.queue, submitting?.jobs],
+    ["claude", "claude-x", "llm", ["llm:1"]],
+  );
+  assert.equal(await markSubmitted(client, "b1", "claude", "msgbatch_1", 3000), true);
+  const open = await readBatch(client, "b1");
+  assert.equal(open?.phase, "open");
+  assert.equal(open?.providerId, "msgbatch_1");
+  assert.deepEqual(await dueBatches(client, 3000), ["b1"]);
+});
+
+Deno.test("markSubmitted of a batch another desk adopted and read to the end returns false and leaves it done", async () => {
+  await using redis = await startRedis();
+  const client = redis.client();
+  await collectJob(client, "llm:1", 1000);
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1"], 2000);
+  assert.equal(
+    await markSubmitted(client, "b1", "claude", "msgbatch_1", 3000, { adopted: true }),
+    true,
+  );
+  await markDone(client, "b1", { providerStatus: "ended" });
+  assert.equal(await markSubmitted(client, "b1", "claude", "msgbatch_1", 4000), false);
+  assert.equal((await readBatch(client, "b1"))?.phase, "done");
+  assert.deepEqual(await dueBatches(client, Infinity), []);
+});
+
+Deno.test("markSubmitted of a batch whose jobs were collected again returns false, makes no record, and records the provider's batch as the fleet's, for no recovery to adopt it", async () => {
+  await using redis = await startRedis();
+  const client = redis.client();
+  await collectJob(client, "llm:1", 1000);
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1"], 2000);
+  assert.equal(await returnToCollection(client, "b1"), 1);
+  assert.equal(await markSubmitted(client, "b1", "claude", "msgbatch_late", 3000), false);
+  assert.equal(await client.exists(batchKey("b1")), 0, "no record made");
+  assert.deepEqual(await dueBatches(client, Infinity), []);
+  assert.equal(await isKnownProviderBatch(client, "claude", "msgbatch_late"), true);
 });
