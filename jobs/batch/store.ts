@@ -400,18 +400,33 @@ export async function jobsAwaitingOutcome(redis: Redis, record: BatchRecord): Pr
   return record.jobs.filter((_, index) => places[index] === record.id);
 }
 
-/** Records a look at an open batch that has not ended: its status, and when to look again. */
+/**
+ * Records a look at batch ARGV[1] while it is `submitting` or `open`; a batch that is done (read by
+ * another desk meanwhile) or gone is left as it is: 0.
+ */
+const POLLED = `
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if phase ~= 'submitting' and phase ~= 'open' then return 0 end
+redis.call('HSET', KEYS[1], 'provider_status', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'polls', 1)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1`;
+
+/**
+ * Records a look at a batch that has not ended: its status, and when to look again. `false`: it
+ * was done or gone by then (another desk read it: a frozen desk's late look changes nothing).
+ */
 export async function markPolled(
   redis: Redis,
   batchId: string,
   providerStatus: string,
   nextPollMs: number,
-): Promise<void> {
-  await redis.multi()
-    .hset(batchKey(batchId), "provider_status", providerStatus)
-    .hincrby(batchKey(batchId), "polls", 1)
-    .zadd(OPEN_KEY, nextPollMs, batchId)
-    .exec();
+): Promise<boolean> {
+  return await run(redis, POLLED, [batchKey(batchId), OPEN_KEY], [
+    batchId,
+    providerStatus,
+    nextPollMs,
+  ]) === 1;
 }
 
 /** Records that batch `batchId` is done: every outcome stored. Its record is kept {@link BATCH_KEEP_MS}. */

@@ -15,6 +15,7 @@ import {
   jobsToWake,
   listBatches,
   markDone,
+  markPolled,
   markSubmitted,
   placeOf,
   readBatch,
@@ -191,4 +192,20 @@ Deno.test("markSubmitted of a batch whose jobs were collected again returns fals
   assert.equal(await client.exists(batchKey("b1")), 0, "no record made");
   assert.deepEqual(await dueBatches(client, Infinity), []);
   assert.equal(await isKnownProviderBatch(client, "claude", "msgbatch_late"), true);
+});
+
+Deno.test("a late look at a batch another desk has read to the end leaves it done and out of the open list", async () => {
+  await using redis = await startRedis();
+  const client = redis.client();
+  await collectJob(client, "llm:1");
+  await takeIntoBatch(client, "b1", BATCH, ["llm:1"]);
+  await markSubmitted(client, "b1", "claude", "msgbatch_1", 0);
+  assert.equal(await markPolled(client, "b1", "in_progress", 5000), true);
+  await markDone(client, "b1", { providerStatus: "ended" });
+  assert.equal(await markPolled(client, "b1", "in_progress", 9000), false);
+  assert.equal((await readBatch(client, "b1"))!.phase, "done");
+  assert.equal((await readBatch(client, "b1"))!.providerStatus, "ended");
+  assert.deepEqual(await dueBatches(client, Number.MAX_SAFE_INTEGER), []);
+  assert.equal(await markPolled(client, "gone", "in_progress", 9000), false);
+  assert.deepEqual(await dueBatches(client, Number.MAX_SAFE_INTEGER), []);
 });
