@@ -38,25 +38,38 @@ const SYSTEM_PROMPT = Array.from(
 
 /** How the bench starts and stops a pool on its Redis (`bench.ts`'s `pool` and `stop`). */
 export interface Pools {
-  /** Starts a supervisor; resolves once its `--count` workers are idle. */
-  start(args: string[], env?: { [name: string]: string }): Promise<Supervisor>;
+  /**
+   * Starts a supervisor; resolves once its `--count` workers are idle. With `detached`, it leads
+   * a process group of its own (see `startSupervisor`).
+   */
+  start(
+    args: string[],
+    env?: { [name: string]: string },
+    options?: { detached?: boolean },
+  ): Promise<Supervisor>;
   stop(supervisor: Supervisor): Promise<void>;
 }
 
 /** Commands Redis ran for some clients: those they sent, and those their scripts ran. */
-interface CommandCounts {
+export interface CommandCounts {
   sent: number;
   evalsha: number;
   inScripts: number;
+  /**
+   * Of those sent, the ones queued in a transaction and its EXEC: sent in the same write as the
+   * MULTI before them (ioredis's `multi()`), so that `sent - inTransactions` are round trips.
+   */
+  inTransactions: number;
 }
 
-const noCommands = (): CommandCounts => ({ sent: 0, evalsha: 0, inScripts: 0 });
+const noCommands = (): CommandCounts => ({ sent: 0, evalsha: 0, inScripts: 0, inTransactions: 0 });
 
 function add(total: CommandCounts, counts: CommandCounts, sign = 1): CommandCounts {
   return {
     sent: total.sent + sign * counts.sent,
     evalsha: total.evalsha + sign * counts.evalsha,
     inScripts: total.inScripts + sign * counts.inScripts,
+    inTransactions: total.inTransactions + sign * counts.inTransactions,
   };
 }
 
@@ -76,10 +89,16 @@ function callsOf(info: string): Map<string, number> {
  * script runs (shown as `lua`, right after the script's own line) count for the client that
  * sent the script. `snapshot()` reads `INFO commandstats` and the counts at the same point.
  */
-async function watchCommands(client: Redis) {
+export async function watchCommands(client: Redis) {
+  // ioredis takes a line that comes in the same read as MONITOR's OK for a reply ("Command queue
+  // state error"): the client's own connection (its ready check) is made before, and the caller
+  // starts the watch while nothing else runs.
+  await client.ping();
   const monitor = await client.monitor();
   monitor.on("error", () => {});
   const bySource = new Map<string, CommandCounts>();
+  /** The clients inside a transaction: MONITOR shows MULTI, its commands, then EXEC, together. */
+  const inTransaction = new Set<string>();
   const markers = new Map<string, () => void>();
   let lastClient: CommandCounts | undefined;
   monitor.on("monitor", (_time: string, args: string[], source: string) => {
@@ -92,6 +111,9 @@ async function watchCommands(client: Redis) {
     if (!counts) bySource.set(source, counts = noCommands());
     counts.sent++;
     if (command === "evalsha") counts.evalsha++;
+    if (inTransaction.has(source)) counts.inTransactions++;
+    if (command === "multi") inTransaction.add(source);
+    if (command === "exec" || command === "discard") inTransaction.delete(source);
     lastClient = counts;
     if (command === "echo") markers.get(args[1])?.();
   });
@@ -101,7 +123,7 @@ async function watchCommands(client: Redis) {
      * `INFO commandstats` and MONITOR's counts so far, at the same point: both are read in one
      * transaction, and MONITOR's once it has shown the transaction's marker.
      */
-    async snapshot() {
+    async snapshot(): Promise<CommandSnapshot> {
       const marker = `bench-${crypto.randomUUID()}`;
       const seen = new Promise<void>((resolve) => markers.set(marker, resolve));
       const replies = await client.multi().info("commandstats").echo(marker).exec();
@@ -111,12 +133,14 @@ async function watchCommands(client: Redis) {
       return { calls: callsOf(String(replies?.[0]?.[1] ?? "")), counts };
     },
     /**
-     * The counts of a snapshot's clients on `ports` (one process's connections), or with
-     * `onPorts` false, of every other client.
+     * MONITOR's counts between snapshots `before` and `after` of the clients on `ports` (some
+     * processes' connections), or with `onPorts` false, of every other client.
      */
-    countsOf(counts: Map<string, CommandCounts>, ports: Set<number>, onPorts = true) {
-      return [...counts].filter(([source]) => ports.has(portOf(source)) === onPorts)
-        .reduce((total, [, each]) => add(total, each), noCommands());
+    between(before: CommandSnapshot, after: CommandSnapshot, ports: Set<number>, onPorts = true) {
+      const countsOf = (counts: Map<string, CommandCounts>) =>
+        [...counts].filter(([source]) => ports.has(portOf(source)) === onPorts)
+          .reduce((total, [, each]) => add(total, each), noCommands());
+      return subtract(countsOf(after.counts), countsOf(before.counts));
     },
     stop() {
       monitor.disconnect();
@@ -124,7 +148,59 @@ async function watchCommands(client: Redis) {
   };
 }
 
-type CommandWatch = Awaited<ReturnType<typeof watchCommands>>;
+/** Follows the commands Redis runs: see {@link watchCommands}. */
+export type CommandWatch = Awaited<ReturnType<typeof watchCommands>>;
+
+/** `INFO commandstats` and MONITOR's counts per client address, read at one point. */
+export interface CommandSnapshot {
+  calls: Map<string, number>;
+  counts: Map<string, CommandCounts>;
+}
+
+/** What Redis did for some clients (those on some ports) between two snapshots. */
+export interface CountedCommands {
+  /** What they sent and what their scripts ran, as MONITOR saw it. */
+  monitored: CommandCounts;
+  /**
+   * Every command Redis ran for them, their scripts' included: `INFO commandstats`, less the
+   * other clients' commands as MONITOR saw them.
+   */
+  ran: number;
+  /** Their EVALSHA calls, by `INFO commandstats` less the other clients'. */
+  evalsha: number;
+}
+
+/**
+ * The commands of the clients on `ports` (the connections of some processes: see
+ * `tcpPortsOf`) between snapshots `before` and `after`. `INFO commandstats` counts every client:
+ * the other clients' commands (a supervisor's probe, the bench's own), as MONITOR saw them, are
+ * taken off. When the two counts of what the clients ran differ by more than `tolerance`, a
+ * note says so.
+ */
+export function commandsBetween(
+  watch: CommandWatch,
+  before: CommandSnapshot,
+  after: CommandSnapshot,
+  ports: Set<number>,
+  tolerance: number,
+): CountedCommands {
+  const stats = (name?: string) => {
+    const sum = (calls: Map<string, number>) =>
+      name ? calls.get(name) ?? 0 : [...calls.values()].reduce((a, b) => a + b, 0);
+    return sum(after.calls) - sum(before.calls);
+  };
+  const others = watch.between(before, after, ports, false);
+  const monitored = watch.between(before, after, ports);
+  const ran = stats() - others.sent - others.inScripts;
+  if (Math.abs(ran - (monitored.sent + monitored.inScripts)) > tolerance) {
+    console.error(
+      `  note: INFO commandstats counts ${ran} commands for the clients, MONITOR ${
+        monitored.sent + monitored.inScripts
+      }`,
+    );
+  }
+  return { monitored, ran, evalsha: stats("evalsha") - others.evalsha };
+}
 
 /** What one worker did in Redis per job of one pool run. */
 interface PerJob {
@@ -179,30 +255,8 @@ async function commandsPerJob(
       );
     }
     for (const port of tcpPortsOf(workerPid, redis.port)) ports.add(port);
-    const counted = (onPorts: boolean) =>
-      subtract(
-        watch.countsOf(after.counts, ports, onPorts),
-        watch.countsOf(before.counts, ports, onPorts),
-      );
-    const stats = (name?: string) => {
-      const sum = (calls: Map<string, number>) =>
-        name ? calls.get(name) ?? 0 : [...calls.values()].reduce((a, b) => a + b, 0);
-      return sum(after.calls) - sum(before.calls);
-    };
-    // INFO commandstats counts every client: the other clients' commands (the supervisor's
-    // probe and queue reads, the bench's own), as MONITOR saw them, are taken off.
-    const others = counted(false);
-    const worker = counted(true);
-    const ran = stats() - others.sent - others.inScripts;
-    const evalsha = stats("evalsha") - others.evalsha;
-    if (Math.abs(ran - (worker.sent + worker.inScripts)) > JOBS / 100) {
-      console.error(
-        `  note: INFO commandstats counts ${ran} commands for the worker, MONITOR ${
-          worker.sent + worker.inScripts
-        }`,
-      );
-    }
-    return { sent: worker.sent / JOBS, evalsha: evalsha / JOBS, ran: ran / JOBS };
+    const { monitored, ran, evalsha } = commandsBetween(watch, before, after, ports, JOBS / 100);
+    return { sent: monitored.sent / JOBS, evalsha: evalsha / JOBS, ran: ran / JOBS };
   } finally {
     await pools.stop(supervisor);
   }

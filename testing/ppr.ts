@@ -93,11 +93,13 @@ export interface Supervisor extends AsyncDisposable {
 
 /**
  * Starts the supervisor with `args` against `redisUrl` on a free health port (in `cwd`, when given).
+ * With `detached`, it leads a process group of its own, which its workers join: `kill -9 -<pid>`
+ * (`Deno.kill(-supervisor.pid, "SIGKILL")`) kills them all at once, as a machine's crash would.
  * Disposing it kills it and every worker it started, whatever the test did.
  */
 export function startSupervisor(
   args: string[],
-  options: { redisUrl: string; env?: Record<string, string>; cwd?: string },
+  options: { redisUrl: string; env?: Record<string, string>; cwd?: string; detached?: boolean },
 ): Supervisor {
   const healthPort = freePort();
   const { command, args: fullArgs } = pprCommand([
@@ -113,6 +115,7 @@ export function startSupervisor(
     args: fullArgs,
     env: baseEnv({ REDIS_URL: options.redisUrl, LLM_PROVIDER: "echo", ...options.env }),
     cwd: options.cwd,
+    detached: options.detached,
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
