@@ -23,6 +23,7 @@ import { benchClaudeCliFloor } from "./claude_cli_floor.ts";
 import { findRealClaudeCli } from "../testing/real_claude.ts";
 import { benchProcessors } from "./processors.ts";
 import { benchEconomics } from "./economics.ts";
+import { benchBatch } from "./batch.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -38,6 +39,7 @@ const SECTIONS = [
   "metrics",
   "processors",
   "economics",
+  "batch",
 ];
 const only = Deno.env.get("BENCH_ONLY")?.split(",").map((name) => name.trim()).filter(Boolean);
 for (const name of only ?? []) {
@@ -132,10 +134,15 @@ async function roundsOf(
   return (JOBS * CONTEXT_ROUNDS) / seconds;
 }
 
-async function pool(args: string[], env: Record<string, string> = {}): Promise<Supervisor> {
+async function pool(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { detached?: boolean } = {},
+): Promise<Supervisor> {
   const supervisor = startSupervisor(args, {
     redisUrl: redis.url,
     env: { LOG_LEVEL: "warning", ...env },
+    detached: options.detached,
   });
   const count = Number(args[args.indexOf("--count") + 1]);
   await supervisor.waitForHealth(
@@ -531,6 +538,12 @@ if (wanted("economics")) {
   // 10. What the ledger and the result cache cost per LLM job; what prompt caching saves.
   console.error("10. LLM economics");
   await benchEconomics(record, redis, { start: pool, stop });
+}
+
+if (wanted("batch")) {
+  // 11. The batch lane: cost and commands against the direct lane; supervisors stopped mid-batch.
+  console.error("11. the batch lane");
+  await benchBatch(record, redis, { start: pool, stop });
 }
 
 await queue.close();
