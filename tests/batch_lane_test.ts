@@ -233,6 +233,27 @@ Deno.test(
 );
 
 Deno.test(
+  "a job added with the id of an earlier batch job that completed and was removed is sent in a batch of its own, not completed with the earlier job's answer",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm" });
+    const { stub, queue } = fleet;
+    const first = await queue.add("llm", { prompt: "the page as it was" }, { jobId: "page-1" });
+    const firstDone = await finishedJob(queue, first, "the first job", 60_000);
+    assert.equal(firstDone.returnvalue.text, "stub: the page as it was");
+    await firstDone.remove();
+    // A producer that names its jobs adds the same id again once the first one is gone.
+    const second = await queue.add("llm", { prompt: "the page as it is now" }, {
+      jobId: "page-1",
+    });
+    const secondDone = await finishedJob(queue, second, "the second job", 60_000);
+    assert.equal(await secondDone.getState(), "completed", secondDone.failedReason);
+    assert.equal(secondDone.returnvalue.text, "stub: the page as it is now");
+    assert.equal(stub.batches().length, 2, "the second job went in a batch of its own");
+  },
+);
+
+Deno.test(
   "a budget reserves each job's worst case at the batch price when its batch is submitted and settles it to the real cost when the results arrive",
   integration,
   async () => {

@@ -21,6 +21,7 @@ import {
   collectJob,
   dropOutcome,
   forgetCollected,
+  forgetEarlierJob,
   jobRef,
   placeOf,
   type StoredOutcome,
@@ -73,7 +74,14 @@ export function createBatchLane(options: BatchLaneOptions) {
   return {
     async run(job: Job, entry: InFlightJob, prepared: PreparedJob): Promise<BatchJobResult> {
       const ref = jobRef(job.queueName, String(job.id));
-      const found = await placeOf(redis, ref);
+      let found = await placeOf(redis, ref);
+      if (found && job.attemptsStarted <= 1) {
+        // Its first take: this job was never collected, so an outcome or a place under its ref
+        // is an earlier job's with the same id (a producer that names its jobs adds one again
+        // once the first is gone): never this job's answer.
+        await forgetEarlierJob(redis, ref);
+        found = undefined;
+      }
       if (found && "outcome" in found) {
         return await complete(job, ref, prepared, found.outcome);
       }

@@ -296,6 +296,20 @@ export async function forgetCollected(redis: Redis, ref: string): Promise<void> 
 }
 
 /**
+ * Forgets all the lane holds for job `ref`: its outcome, its place (collected or in a batch) and
+ * its wake. For a job that has never been collected: what is there is an earlier job's with the
+ * same id (removed, then added again); that job's batch, if still open, stores nothing for it.
+ */
+export async function forgetEarlierJob(redis: Redis, ref: string): Promise<void> {
+  await redis.multi()
+    .del(outcomeKey(ref))
+    .zrem(COLLECTING_KEY, ref)
+    .hdel(PLACE_KEY, ref)
+    .srem(WAKE_KEY, ref)
+    .exec();
+}
+
+/**
  * Starts batch `batchId` with those of `refs` still collected: recorded as `submitting`, with
  * its provider, model and queue (what it is built for), before anything is sent. Returns the refs
  * taken, in the order of their requests.
