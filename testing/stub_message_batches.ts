@@ -330,7 +330,12 @@ export function startStubMessageBatches(
     const params = record.requests[index].params;
     const userText = userTextOf(params);
     const text = answerText(userText, params.output_config?.format?.type === "json_schema");
-    const input = [systemTextOf(params), ...params.messages!.map((m) => contentText(m.content))];
+    // Counted as the Messages stub counts the same request: an absent system prompt adds nothing.
+    const system = systemTextOf(params);
+    const input = [
+      ...(system ? [system] : []),
+      ...params.messages!.map((m) => contentText(m.content)),
+    ];
     return {
       id: `msg_${record.id.slice("msgbatch_".length)}_${index}`,
       type: "message",

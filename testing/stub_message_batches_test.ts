@@ -3,6 +3,7 @@
 import { strict as assert } from "node:assert";
 import Anthropic from "@anthropic-ai/sdk";
 import { createFakeClock } from "./fake_clock.ts";
+import { startStubAnthropic } from "./stub_anthropic.ts";
 import {
   type BatchResultLine,
   startStubMessageBatches,
@@ -112,6 +113,26 @@ Deno.test("happy path: create, poll until ended, every custom_id answered once i
   const answer = byId.get("json")!;
   assert.ok(answer.type === "succeeded");
   assert.deepEqual(JSON.parse(answer.message.content[0].text), { title: "T" });
+});
+
+Deno.test("a request's usage in a batch is the Messages stub's for the same request, with and without a system prompt", async () => {
+  await using stub = startStubMessageBatches();
+  await using messages = startStubAnthropic();
+  const anthropic = client(stub);
+  const direct = new Anthropic({ apiKey: "x", baseURL: messages.url, maxRetries: 0 });
+  // 8 characters: 2 tokens; with a separator before it for an absent system prompt, 3.
+  const plain = request("plain", "page 123");
+  const withSystem = request("system", "page 123");
+  withSystem.params.system = "Be brief.";
+  const created = await anthropic.messages.batches.create({ requests: [plain, withSystem] });
+  const lines = await results(anthropic, created.id);
+  for (const { custom_id, params } of [plain, withSystem]) {
+    const line = lines.find((each) => each.custom_id === custom_id)!;
+    assert.ok(line.result.type === "succeeded");
+    const answered = await direct.messages.create({ ...params, stream: false });
+    assert.equal(line.result.message.usage.input_tokens, answered.usage.input_tokens, custom_id);
+    assert.equal(line.result.message.usage.output_tokens, answered.usage.output_tokens, custom_id);
+  }
 });
 
 Deno.test("a batch is in_progress for processingMs, not 1 ms less, and every request is processing until it ends", async () => {
