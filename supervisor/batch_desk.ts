@@ -50,7 +50,7 @@ import {
 import { type PreparedJob, prepareJob } from "../jobs/llm/runner.ts";
 import { ledgerOf, pricingOf } from "../jobs/llm/spending_of.ts";
 import type { CallPlan } from "../jobs/llm/spending.ts";
-import type { BatchEntryResult, BatchStatus } from "../providers/batch/batch.ts";
+import type { BatchClient, BatchEntryResult, BatchStatus } from "../providers/batch/batch.ts";
 import { LlmError } from "../providers/errors.ts";
 import { readPause } from "../providers/pause.ts";
 import type { ProviderContext } from "../providers/provider.ts";
@@ -96,6 +96,36 @@ interface Collected {
   ref: string;
   collectedMs: number;
   plan: BatchPlan;
+}
+
+/**
+ * The chunks of a group of collected jobs (oldest first) that are due for a batch: every full
+ * one, and the last, the rest under `maxJobs`, once its oldest job has waited `maxWaitMs`; until
+ * then it waits for more jobs. Every chunk but the last is full, by count or by bytes.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { dueChunks } from "./batch_desk.ts";
+ *
+ * const chunk = (size: number, collectedMs: number) =>
+ *   Array.from({ length: size }, () => ({ collectedMs }));
+ * const sizes = (chunks: { collectedMs: number }[][]) => chunks.map((each) => each.length);
+ * // 7 jobs, at most 5 a batch: the 2 collected at 900 ms wait, at 1000 ms, for a wait of 1000 ms.
+ * assert.deepEqual(sizes(dueChunks([chunk(5, 0), chunk(2, 900)], 5, 1000, 1000)), [5]);
+ * assert.deepEqual(sizes(dueChunks([chunk(5, 0), chunk(2, 0)], 5, 1000, 1000)), [5, 2]);
+ * assert.deepEqual(sizes(dueChunks([chunk(5, 0), chunk(5, 900)], 5, 1000, 1000)), [5, 5]);
+ * ```
+ */
+export function dueChunks<T extends { collectedMs: number }>(
+  chunks: T[][],
+  maxJobs: number,
+  maxWaitMs: number,
+  nowMs: number,
+): T[][] {
+  const rest = chunks.at(-1);
+  if (!rest || rest.length >= maxJobs || nowMs - rest[0].collectedMs >= maxWaitMs) return chunks;
+  return chunks.slice(0, -1);
 }
 
 /**
@@ -246,7 +276,11 @@ export function startBatchDesk(options: BatchDeskOptions) {
         });
         continue;
       }
-      for (const chunk of chunksOf(provider, jobs)) {
+      const client = clientOf(provider);
+      if (!client) continue;
+      // A rest under BATCH_MAX_JOBS waits for more jobs, as a group of its size would.
+      const due = dueChunks(chunksOf(client, jobs), maxJobsOf(client), config.batchMaxWaitMs, now);
+      for (const chunk of due) {
         if (stopped || !holding) return;
         const submitted = await submit(provider, model, queue, chunk);
         submittedAny ||= submitted;
@@ -256,11 +290,13 @@ export function startBatchDesk(options: BatchDeskOptions) {
     quietUntil = submittedAny ? 0 : nextLoad;
   }
 
+  /** Most jobs in one batch of `client`'s provider: `BATCH_MAX_JOBS`, or fewer if it takes fewer. */
+  const maxJobsOf = (client: BatchClient) =>
+    Math.min(config.batchMaxJobs, client.limits.maxRequests);
+
   /** Splits jobs into batches the provider takes: `BATCH_MAX_JOBS`, its request and byte limits. */
-  function chunksOf(provider: string, jobs: Collected[]): Collected[][] {
-    const client = clientOf(provider);
-    if (!client) return [];
-    const maxJobs = Math.min(config.batchMaxJobs, client.limits.maxRequests);
+  function chunksOf(client: BatchClient, jobs: Collected[]): Collected[][] {
+    const maxJobs = maxJobsOf(client);
     const chunks: Collected[][] = [];
     let chunk: Collected[] = [];
     let bytes = 0;

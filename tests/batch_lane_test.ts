@@ -7,7 +7,7 @@
 
 import { strict as assert } from "node:assert";
 import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics/prices.ts";
-import { listBatches, readBatch } from "../jobs/batch/store.ts";
+import { collectionSize, listBatches, readBatch } from "../jobs/batch/store.ts";
 import { parseBudgetPeriod, parseBudgets } from "../config/economics_rules.ts";
 import { readBudgets } from "../economics/spend.ts";
 import { clearPause, pauseProvider } from "../providers/pause.ts";
@@ -21,6 +21,7 @@ import { finishedJob, producerQueue } from "../testing/jobs.ts";
 import { scrape, value } from "../testing/metrics.ts";
 import { allFinished, FAST_LANE } from "../testing/batch_lane.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { delay } from "../async/mod.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -124,6 +125,38 @@ Deno.test(
     assert.equal(listed.recent.length, 1);
     assert.equal(listed.recent[0].succeeded, 5);
     assert.equal(listed.recent[0].providerId, batch.batch.id);
+  },
+);
+
+Deno.test(
+  "of 7 jobs collected with BATCH_MAX_JOBS 5, one batch of 5 is submitted and the other 2 wait for more jobs or BATCH_MAX_WAIT",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet({
+      LLM_BATCH_QUEUES: "llm",
+      BATCH_MAX_WAIT: "1h",
+      LOG_LEVEL: "debug",
+    });
+    const { stub, queue, redis, supervisor } = fleet;
+    // Held back by a pause until all 7 are collected, so that the desk sees them at once.
+    await pauseProvider(redis.client(), "claude", "quota_exceeded", "a test's pause", {
+      resetInMs: 3_600_000,
+    });
+    await queue.addBulk(
+      Array.from({ length: 7 }, (_, index) => ({ name: "llm", data: { prompt: `row ${index}` } })),
+    );
+    await waitUntil(async () => (await collectionSize(redis.client())).count === 7, {
+      what: "7 jobs collected",
+    });
+    await waitUntil(
+      () => logRecords(supervisor.logs).some((record) => /is paused/.test(String(record.message))),
+      { what: "the desk to hold the batch back for the pause" },
+    );
+    await clearPause(redis.client(), "claude");
+    await waitUntil(() => stub.batches().length >= 1, { what: "the first batch" });
+    await delay(1000); // the desk's next looks (BATCH_POLL_INTERVAL 200ms)
+    assert.deepEqual(stub.batches().map((batch) => batch.requests.length), [5]);
+    assert.equal((await collectionSize(redis.client())).count, 2, "2 jobs still collected");
   },
 );
 
