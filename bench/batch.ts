@@ -456,7 +456,7 @@ async function survive(
 /**
  * Waits for the moment to stop the fleet: for SIGTERM, a third of the batches submitted (none
  * has ended: a batch is in progress for `SCALE_PROCESSING_MS`); for kill -9, a fifth of the jobs
- * completed (the later batches still open, as the stop's row shows).
+ * completed and workers holding jobs (the later batches still open, as the stop's row shows).
  */
 async function stopPoint(
   queue: Queue,
@@ -468,8 +468,9 @@ async function stopPoint(
   const batches = Math.ceil(SCALE_JOBS / BATCH_MAX_JOBS);
   await waitUntil(async () => {
     if (stop === "SIGTERM") return api.batches.batches().length >= Math.ceil(batches / 3);
-    const { completed } = await queue.getJobCounts("completed");
-    return completed >= SCALE_JOBS / 5;
+    // At a moment workers hold jobs, if one comes before half the jobs are done.
+    const { completed, active } = await queue.getJobCounts("completed", "active");
+    return completed >= SCALE_JOBS / 5 && (active > 0 || completed >= SCALE_JOBS / 2);
   }, { what: `the moment to stop the fleet (${stop})`, timeoutMs: 600_000, intervalMs: 100 });
   const counts = await queue.getJobCounts("completed", "delayed", "active", "waiting");
   const provider = api.batches.batches();
@@ -524,6 +525,11 @@ async function report(record: RecordRow, run: {
     }
   }
   const requests = batches.reduce((sum, batch) => sum + batch.requests.length, 0);
+  const bySize = new Map<number, number>();
+  for (const { requests } of batches) {
+    bySize.set(requests.length, (bySize.get(requests.length) ?? 0) + 1);
+  }
+  const sizes = [...bySize].sort(([a], [b]) => b - a).map(([size, count]) => `${size} x ${count}`);
   const sentTwice = [...sent.values()].filter((count) => count > 1).length;
   const fleetBatches = await listBatches(run.client, { recent: 10_000 });
   const costs = costsOf(completed, "batch");
@@ -545,7 +551,8 @@ async function report(record: RecordRow, run: {
     `${label}: batches`,
     batches.length,
     "batches",
-    `at the provider, ${requests} requests; the fleet's records: ${fleetBatches.recent.length} ` +
+    `at the provider, ${requests} requests (requests x batches: ${sizes.join(", ")}); ` +
+      `the fleet's records: ${fleetBatches.recent.length} ` +
       `done, ${fleetBatches.open.length} open; jobs sent twice: ${sentTwice}, never: ` +
       `${SCALE_JOBS - sent.size}`,
   );

@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: ppr-worker against its baselines, side by side, in one run on one machine.
- * Prints a table and, after a full run (no `BENCH_ONLY`), writes bench/results/latest.json.
+ * Prints a table and, after a full run (no `BENCH_ONLY`), writes bench/results/latest.json; the
+ * batch section, whenever it runs, writes bench/results/batch.json.
  * Starts its own redis-server.
  */
 
@@ -29,7 +30,7 @@ const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
 const LATENCY_MS = 500;
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 20);
-/** The sections to run (`BENCH_ONLY=throughput,cli`); all by default. */
+/** The sections to run (`deno task bench throughput cli`, or `BENCH_ONLY=throughput,cli`); all by default. */
 const SECTIONS = [
   "throughput",
   "latency",
@@ -41,10 +42,14 @@ const SECTIONS = [
   "economics",
   "batch",
 ];
-const only = Deno.env.get("BENCH_ONLY")?.split(",").map((name) => name.trim()).filter(Boolean);
+const only = (Deno.args.length > 0 ? Deno.args : Deno.env.get("BENCH_ONLY")?.split(","))
+  ?.map((name) => name.trim()).filter(Boolean);
 for (const name of only ?? []) {
   if (!SECTIONS.includes(name)) {
-    console.error(`BENCH_ONLY: unknown section ${name}; the sections are ${SECTIONS.join(", ")}`);
+    console.error(
+      `${Deno.args.length > 0 ? "deno task bench" : "BENCH_ONLY"}: unknown section ${name}; ` +
+        `the sections are ${SECTIONS.join(", ")}`,
+    );
     Deno.exit(2);
   }
 }
@@ -540,10 +545,15 @@ if (wanted("economics")) {
   await benchEconomics(record, redis, { start: pool, stop });
 }
 
+/** The rows of the sections that write a results file of their own whenever they run. */
+const ownResults = new Map<string, Row[]>();
+
 if (wanted("batch")) {
   // 11. The batch lane: cost and commands against the direct lane; supervisors stopped mid-batch.
   console.error("11. the batch lane");
+  const from = rows.length;
   await benchBatch(record, redis, { start: pool, stop });
+  ownResults.set("batch", rows.slice(from));
 }
 
 await queue.close();
@@ -557,12 +567,20 @@ const machine = {
   date: new Date().toISOString(),
   jobs: JOBS,
 };
+await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
 // Only a full run replaces the results docs/performance.md's table comes from.
 if (!only) {
-  await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(
     new URL("./results/latest.json", import.meta.url),
     JSON.stringify({ machine, rows }, null, 2) + "\n",
+  );
+}
+// A section with a page section of its own (the batch lane) keeps its figures apart.
+for (const [section, sectionRows] of ownResults) {
+  const { jobs: _throughputJobs, ...host } = machine;
+  await Deno.writeTextFile(
+    new URL(`./results/${section}.json`, import.meta.url),
+    JSON.stringify({ machine: host, rows: sectionRows }, null, 2) + "\n",
   );
 }
 
