@@ -422,6 +422,7 @@ async function survive(
       env,
     );
     await queue.resume();
+    const freshReadyS = (performance.now() - started) / 1000;
     const finished = await waitUntil(async () => {
       const counts = await queue.getJobCounts("completed", "failed");
       return counts.completed + counts.failed >= SCALE_JOBS;
@@ -433,6 +434,7 @@ async function survive(
       stop,
       stoppedAt,
       seconds,
+      freshReadyS,
       finished,
       queue,
       results,
@@ -492,6 +494,8 @@ async function report(record: RecordRow, run: {
   stop: Stop;
   stoppedAt: StoppedAt;
   seconds: number;
+  /** When the fresh supervisor was ready, from the resume. */
+  freshReadyS: number;
   finished: boolean;
   queue: Queue;
   results: Queue;
@@ -561,9 +565,10 @@ async function report(record: RecordRow, run: {
     `${label}: wall time`,
     run.seconds,
     "s",
-    `from the resume to the last job finished, the stop and the fresh supervisor's start included${
-      run.finished ? "" : `; NOT finished after ${FINISH_TIMEOUT_MS / 1000} s`
-    }`,
+    `from the resume to the last job finished, the stop and the fresh supervisor's start ` +
+      `included; the fresh one ready at ${run.freshReadyS.toFixed(1)} s${
+        run.finished ? "" : `; NOT finished after ${FINISH_TIMEOUT_MS / 1000} s`
+      }`,
   );
   record(
     "batch",
