@@ -13,7 +13,8 @@ import { BATCH_PRICE_SHARE, costOf, priceOf, SHIPPED_PRICES } from "../economics
 import { BATCH_PREFIX, COLLECTING_KEY, listBatches, OPEN_KEY } from "../jobs/batch/store.ts";
 import type { Usage } from "../providers/provider.ts";
 import type { Supervisor } from "../testing/ppr.ts";
-import { userTextOf } from "../testing/stub_batch_entry.ts";
+import { batchesPerPrompt } from "../testing/batch_lane.ts";
+import { claudeApiEnv } from "../testing/stub_message_batches.ts";
 import { startStubClaudeApi, type StubClaudeApi } from "../testing/stub_claude_api.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { delay } from "../async/mod.ts";
@@ -38,13 +39,6 @@ const PAGE = 1000;
 const promptOf = (index: number) =>
   `Page ${index}: Community pantry, 12 Mill Road, open Tuesday and Thursday 10-14; ` +
   `bring proof of address. Return the name, the address and the opening hours.`;
-
-/** The Claude API against the stubs. */
-const claudeApi = (api: StubClaudeApi) => ({
-  LLM_PROVIDER: "claude",
-  ANTHROPIC_API_KEY: "sk-ant-test",
-  ANTHROPIC_BASE_URL: api.url,
-});
 
 /** The two lanes: the direct one, and the batch one by `LLM_BATCH_QUEUES`. */
 type Lane = "direct" | "batch";
@@ -190,7 +184,7 @@ async function runLane(lane: Lane, bench: LaneBench): Promise<LaneRun> {
   const messagesBefore = api.messages.jobRequests().length;
   const batchesBefore = api.batches.batches().length;
   const env = {
-    ...claudeApi(api),
+    ...claudeApiEnv(api.url),
     // One full batch of the 1,000 jobs; a rest of BENCH_BATCH_JOBS goes after a minute.
     BATCH_MAX_JOBS: String(BATCH_MAX_JOBS),
     BATCH_MAX_WAIT: "1m",
@@ -379,6 +373,8 @@ async function survive(
   const client = redis.client();
   const queue = new Queue("llm", { connection: client });
   const results = new Queue("results", { connection: client });
+  // Followed live, not read back from the stream (`eventCounts`): the stream keeps about 10,000
+  // entries, and 10,000 jobs make several each.
   const events = new QueueEvents("llm", { connection: redis.client() });
   const resultEvents = new QueueEvents("results", { connection: redis.client() });
   for (const each of [queue, results]) each.on("error", () => {});
@@ -389,7 +385,7 @@ async function survive(
   resultEvents.on("duplicated", () => duplicateRoutes++);
   await Promise.all([events.waitUntilReady(), resultEvents.waitUntilReady()]);
   const env = {
-    ...claudeApi(api),
+    ...claudeApiEnv(api.url),
     LLM_BATCH_QUEUES: "llm",
     LLM_RESULT_QUEUES: "results",
     BATCH_MAX_JOBS: String(BATCH_MAX_JOBS),
@@ -521,13 +517,8 @@ async function report(record: RecordRow, run: {
   const completedTwice = [...run.completions.values()].filter((count) => count > 1).length;
   // The provider's side: how often each job's request was sent, in which batches.
   const batches = api.batches.batches();
-  const sent = new Map<number, number>();
-  for (const batch of batches) {
-    for (const request of batch.requests) {
-      const page = Number(/^Page (\d+):/.exec(userTextOf(request.params))?.[1]);
-      sent.set(page, (sent.get(page) ?? 0) + 1);
-    }
-  }
+  // Each job's prompt is its own.
+  const sent = batchesPerPrompt(api.batches);
   const requests = batches.reduce((sum, batch) => sum + batch.requests.length, 0);
   const bySize = new Map<number, number>();
   for (const { requests } of batches) {
