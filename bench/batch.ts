@@ -139,13 +139,6 @@ function takesOf(jobs: Job[]): { mean: number; spread: string } {
   return { mean: total / jobs.length, spread: `${spread} (takes x jobs)` };
 }
 
-/** The ports of the Redis connections of `pids` (one process's, or a supervisor's and its workers'). */
-function portsOf(pids: number[], redisPort: number): Set<number> {
-  const ports = new Set<number>();
-  for (const pid of pids) for (const port of tcpPortsOf(pid, redisPort)) ports.add(port);
-  return ports;
-}
-
 /** What one lane's run measured. */
 interface LaneRun {
   costs: Costs;
@@ -204,8 +197,9 @@ async function runLane(lane: Lane, bench: LaneBench): Promise<LaneRun> {
     }, { what: `${JOBS} jobs in the ${lane} lane`, timeoutMs: 600_000, intervalMs: 100 });
     const seconds = (performance.now() - started) / 1000;
     const after = await watch.snapshot();
+    // Connections opened during the run count too.
     pids.forEach((pid, index) =>
-      portsOf([pid], redis.port).forEach((port) => ports[index].add(port))
+      tcpPortsOf(pid, redis.port).forEach((port) => ports[index].add(port))
     );
     const [supervisorPorts, workerPorts] = ports;
     const all = new Set([...supervisorPorts, ...workerPorts]);
