@@ -217,7 +217,12 @@ Deno.test(
   async () => {
     // Batches take a minute of the stub's clock; the test moves that clock on.
     let skippedMs = 0;
-    await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm" }, {
+    // Both jobs in one batch, and both retries in the next, however slowly they are collected.
+    await using fleet = await claudeBatchFleet({
+      LLM_BATCH_QUEUES: "llm",
+      BATCH_MAX_JOBS: "2",
+      BATCH_MAX_WAIT: "1h",
+    }, {
       processingMs: 60_000,
       clock: { now: () => performance.now() + skippedMs },
     });
@@ -291,7 +296,7 @@ Deno.test(
   integration,
   async () => {
     await using fleet = await claudeBatchFleet(
-      { LLM_BATCH_QUEUES: "llm", LLM_BUDGET_USD: "5" },
+      { LLM_BATCH_QUEUES: "llm", LLM_BUDGET_USD: "5", BATCH_MAX_JOBS: "3", BATCH_MAX_WAIT: "1h" },
       { processingMs: 2000 },
     );
     const { stub, queue, redis } = fleet;
@@ -463,6 +468,8 @@ Deno.test(
         LLM_MODEL_NAME: "gpt-4o-mini",
         LLM_BATCH_QUEUES: "llm",
         ...FAST_LANE,
+        BATCH_MAX_JOBS: "3",
+        BATCH_MAX_WAIT: "1h",
       },
     });
     try {
