@@ -23,6 +23,7 @@ import { benchClaudeCliFloor } from "./claude_cli_floor.ts";
 import { findRealClaudeCli } from "../testing/real_claude.ts";
 import { benchProcessors } from "./processors.ts";
 import { benchEconomics } from "./economics.ts";
+import { benchLocks } from "./locks.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -38,6 +39,7 @@ const SECTIONS = [
   "metrics",
   "processors",
   "economics",
+  "locks",
 ];
 const only = Deno.env.get("BENCH_ONLY")?.split(",").map((name) => name.trim()).filter(Boolean);
 for (const name of only ?? []) {
@@ -531,6 +533,12 @@ if (wanted("economics")) {
   // 10. What the ledger and the result cache cost per LLM job; what prompt caching saves.
   console.error("10. LLM economics");
   await benchEconomics(record, redis, { start: pool, stop });
+}
+
+if (wanted("locks")) {
+  // 11. What BullMQ's job locks cost Redis: renewals per job in flight, stalled-job checks.
+  console.error("11. job locks: Redis commands per job in flight");
+  await benchLocks(record, redis, queue, { start: pool, stop });
 }
 
 await queue.close();
