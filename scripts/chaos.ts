@@ -1510,7 +1510,7 @@ async function deadHost(
     ruleHeld: onceMore === held.size && rerun.every((jobId) => held.has(jobId)),
   };
 }
-record(await scenario("dead host: supervisor and workers kill -9", deadHost));
+record(await scenario("dead host: kill -9 of every process", deadHost));
 
 /**
  * Partitions of several lengths: a supervisor behind the proxy holds 8 jobs longer than the cut
