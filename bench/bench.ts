@@ -25,6 +25,7 @@ import { findRealClaudeCli } from "../testing/real_claude.ts";
 import { benchProcessors } from "./processors.ts";
 import { benchEconomics } from "./economics.ts";
 import { benchBatch } from "./batch.ts";
+import { benchLocks } from "./locks.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -41,6 +42,7 @@ const SECTIONS = [
   "processors",
   "economics",
   "batch",
+  "locks",
 ];
 const only = (Deno.args.length > 0 ? Deno.args : Deno.env.get("BENCH_ONLY")?.split(","))
   ?.map((name) => name.trim()).filter(Boolean);
@@ -554,6 +556,12 @@ if (wanted("batch")) {
   const from = rows.length;
   await benchBatch(record, redis, { start: pool, stop });
   ownResults.set("batch", rows.slice(from));
+}
+
+if (wanted("locks")) {
+  // 12. What BullMQ's job locks cost Redis: renewals per job in flight, stalled-job checks.
+  console.error("12. job locks: Redis commands per job in flight");
+  await benchLocks(record, redis, queue, { start: pool, stop });
 }
 
 await queue.close();

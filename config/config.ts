@@ -337,6 +337,22 @@ export const CORE_SETTINGS = {
     help: "a job whose worker died under it this many times fails for good (a poison pill)",
     ...integer(1, 100),
   },
+  // BullMQ's job locks: a container that dies whole (no supervisor left to give its jobs back)
+  // has its jobs run elsewhere once their locks lapse, at most LOCK_DURATION + STALLED_INTERVAL
+  // after its death (docs/reliability.md#a-dead-host).
+  lockDurationMs: {
+    env: "LOCK_DURATION",
+    default: "10s",
+    help: "BullMQ's lockDuration: a job's lock, renewed every quarter of it while its worker " +
+      "lives; a job whose worker cannot renew it this long may run again elsewhere",
+    ...duration(2000, 3_600_000),
+  },
+  stalledIntervalMs: {
+    env: "STALLED_INTERVAL",
+    default: "3s",
+    help: "BullMQ's stalledInterval: how often the fleet puts jobs whose lock lapsed back in wait",
+    ...duration(500, 3_600_000),
+  },
   maxWorkerMemoryBytes: {
     env: "MAX_WORKER_MEMORY",
     help: "a worker whose RSS passes this (e.g. 512MB) is replaced, the new one ready first",

@@ -192,6 +192,22 @@ Deno.test("MAX_WORKER_MEMORY takes sizes in bytes, KB, MB, GB; MAX_JOB_CRASHES d
   assert.match(errorsOf({}, { MAX_WORKER_MEMORY: "1MB" })[0], /MAX_WORKER_MEMORY/);
 });
 
+Deno.test("LOCK_DURATION and STALLED_INTERVAL default to 10s and 3s; a lock under 2 s or an interval under 500 ms is refused", () => {
+  assert.equal(configOf({}, {}).lockDurationMs, 10_000);
+  assert.equal(configOf({}, {}).stalledIntervalMs, 3000);
+  const config = configOf({}, { LOCK_DURATION: "30s", STALLED_INTERVAL: "30" });
+  assert.equal(config.lockDurationMs, 30_000);
+  assert.equal(config.stalledIntervalMs, 30_000);
+  assert.match(
+    errorsOf({}, { LOCK_DURATION: "1999ms" })[0],
+    /^LOCK_DURATION = "1999ms": must be a duration from 2s to /,
+  );
+  assert.match(
+    errorsOf({}, { STALLED_INTERVAL: "499ms" })[0],
+    /^STALLED_INTERVAL = "499ms": must be a duration from 500ms to /,
+  );
+});
+
 Deno.test("QUEUE_PROCESSORS by default maps llm to the LLM processor and recorder to the recorder", () => {
   const config = configOf({}, {});
   assert.deepEqual(config.queueProcessors, {

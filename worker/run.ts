@@ -13,6 +13,7 @@ import { listenForCommands } from "./control.ts";
 import { createDrain } from "./drain.ts";
 import { createInFlight } from "./in_flight.ts";
 import { createLlmProcessors } from "./llm_processor.ts";
+import { lockOptions } from "./lock_options.ts";
 import { loadPriceTable } from "../economics/prices.ts";
 import { openQueueProcessor, type QueueProcessor } from "./queue_processor.ts";
 import { startRegistration } from "./registration.ts";
@@ -114,6 +115,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       connection: redis,
       prefix: config.prefix,
       concurrency: processor.concurrency,
+      ...lockOptions(config),
       name,
       autorun: processor.intake?.open ?? true,
     });
