@@ -1,6 +1,6 @@
 /** The `batches` and `batches cancel` commands: the fleet's provider batches, and canceling one. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { batchClientCache } from "../jobs/batch/lane.ts";
 import {
   batchCostText,
@@ -149,7 +149,7 @@ export function cancelRefusal(record: BatchRecord, nowMs: number): string | unde
  * The fleet's batch `id` names: ppr-worker's id, else the provider's id of a recorded batch.
  * `undefined` when no record has it.
  */
-async function findBatch(redis: Redis, id: string): Promise<BatchRecord | undefined> {
+async function findBatch(redis: RedisClient, id: string): Promise<BatchRecord | undefined> {
   const record = await readBatch(redis, id);
   if (record) return record;
   for (const provider of PROVIDER_NAMES) {

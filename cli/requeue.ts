@@ -1,7 +1,7 @@
 /** The `requeue` command: failed jobs back to waiting with their attempts reset, like `rq requeue`. */
 
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { jobCrashesKey } from "../redis/keys.ts";
 import { unreadableReason } from "../state/unreadable_jobs.ts";
 import {
@@ -97,7 +97,7 @@ export function renderRequeue(report: RequeueReport): string {
  * JSON is reported as unreadable and left where it is. Returns false when `queue` has no such job.
  */
 async function requeueOne(
-  redis: Redis,
+  redis: RedisClient,
   queue: Queue,
   target: RedisTarget,
   id: string,

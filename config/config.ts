@@ -1,6 +1,7 @@
 /** Turns flags and environment variables into one validated `Config`, or a list of every problem. */
 
-import { redactUrl } from "../redis/url.ts";
+import { hashTagOf } from "../redis/keys.ts";
+import { parseRedisUrl, redactUrl, urlPassword } from "../redis/url.ts";
 import { budgetPeriod, budgets, rateLimits } from "./economics_rules.ts";
 import { fallbacks } from "./fallback_rule.ts";
 import {
@@ -98,7 +99,8 @@ export const CORE_SETTINGS = {
     flag: "redis-url",
     default: "redis://127.0.0.1:6379",
     valueName: "url",
-    help: "Redis server (a password in the URL is never printed)",
+    help: "Redis server, Sentinel group (redis+sentinel://host:26379,.../<master>[/<db>]) or " +
+      "Cluster (redis-cluster://host:7000,...); rediss for TLS; a password in it is never printed",
     secret: true,
     ...redisUrl(),
   },
@@ -550,7 +552,7 @@ export function parseConfig(
       );
     }
   }
-  errors.push(...unmappedQueues(config, raws));
+  errors.push(...unmappedQueues(config, raws), ...untaggedClusterPrefix(config, raws));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };
 }
 
@@ -578,8 +580,32 @@ function unmappedQueues(
 }
 
 /**
+ * A problem when `REDIS_URL` is a Cluster and `BULL_PREFIX` has no hash tag (when both are
+ * valid): BullMQ's scripts touch several keys of a queue at once, which a Cluster allows only
+ * within one slot, so without a tag adding jobs fails with CROSSSLOT.
+ */
+function untaggedClusterPrefix(
+  config: Record<string, unknown>,
+  raws: ReturnType<typeof rawValues>,
+): string[] {
+  const url = config.redisUrl as string | undefined;
+  const prefix = config.prefix as string | undefined;
+  if (url === undefined || prefix === undefined || hashTagOf(prefix) !== undefined) return [];
+  const target = parseRedisUrl(url);
+  if (!target.ok || target.target.kind !== "cluster") return [];
+  return [
+    `${nameOf(CORE_SETTINGS.prefix, raws.prefix.source)} = ${JSON.stringify(prefix)}: must hold ` +
+    `a hash tag such as {ppr} when ${
+      nameOf(CORE_SETTINGS.redisUrl, raws.redisUrl.source)
+    } is a Redis Cluster: BullMQ's scripts touch several keys of a queue at once, and a Cluster ` +
+    `runs them only on keys of one slot (without a tag, adding a job fails with CROSSSLOT); ` +
+    `e.g. BULL_PREFIX={ppr}`,
+  ];
+}
+
+/**
  * The secret values of a configuration: every setting marked secret, and the password of
- * `REDIS_URL` (taken, like `redactUrl` does, up to the last `@`).
+ * `REDIS_URL` in each of its forms (taken, like `redactUrl` does, up to the last `@`).
  */
 export function secretsOf(config: Config, schema: ConfigSchema): string[] {
   const values: string[] = [];
@@ -587,12 +613,20 @@ export function secretsOf(config: Config, schema: ConfigSchema): string[] {
     const value = (config as Record<string, unknown>)[key];
     if (!setting.secret || typeof value !== "string") continue;
     if (setting.env === "REDIS_URL") {
-      const credentials = /^[a-z][a-z0-9+.-]*:\/\/(.*)@/is.exec(value)?.[1];
-      const password = credentials?.slice(credentials.indexOf(":") + 1);
-      if (password) values.push(password, decodeURIComponent(password));
+      const password = urlPassword(value);
+      if (password) values.push(password, decodedOrAsIs(password));
     } else values.push(value);
   }
   return values;
+}
+
+/** `text` percent-decoded, or as it is when it is no valid percent-encoding (`100%`). */
+function decodedOrAsIs(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

@@ -83,7 +83,7 @@ Deno.test("QUEUE_NAME must name at least one queue, without repeats", () => {
 Deno.test("REDIS_URL must be redis:// or rediss:// with a host, and its password is never shown", () => {
   assert.match(
     errorsOf({}, { REDIS_URL: "http://cache:6379" })[0],
-    /REDIS_URL .*redis:\/\/ or rediss:\/\//,
+    /REDIS_URL .*redis:\/\/ or rediss:\/\/ URL with a host.*\(unknown scheme http:\/\//,
   );
   assert.match(errorsOf({}, { REDIS_URL: "cache:6379" })[0], /REDIS_URL/);
   assert.match(errorsOf({}, { REDIS_URL: "redis://cache:6379/db" })[0], /REDIS_URL/);
@@ -94,6 +94,52 @@ Deno.test("REDIS_URL must be redis:// or rediss:// with a host, and its password
     configOf({}, { REDIS_URL: "rediss://user:pw@cache:6380/2" }).redisUrl,
     "rediss://user:pw@cache:6380/2",
   );
+});
+
+Deno.test("REDIS_URL takes a Sentinel and a Cluster form; a broken one says what was expected, never the password", () => {
+  const sentinel = "rediss+sentinel://app:hunter2@s1:26379,s2:26379/mymaster/1";
+  assert.equal(configOf({}, { REDIS_URL: sentinel }).redisUrl, sentinel);
+  const cluster = "redis-cluster://app:hunter2@n1:7000,n2:7001";
+  assert.equal(configOf({}, { REDIS_URL: cluster, BULL_PREFIX: "{ppr}" }).redisUrl, cluster);
+  const [missingMaster] = errorsOf({}, { REDIS_URL: "redis+sentinel://app:hunter2@s1:26379" });
+  assert.equal(
+    missingMaster,
+    'REDIS_URL (--redis-url) = "redis+sentinel://app:***@s1:26379": must be ' +
+      "a redis:// or rediss:// URL with a host (e.g. redis://127.0.0.1:6379/0), a Sentinel URL " +
+      "redis+sentinel://[user:password@]host:26379[,host:26379...]/<master>[/<db>], or a " +
+      "Cluster URL redis-cluster://[user:password@]host:7000[,host:7001...] " +
+      "(rediss+sentinel:// and rediss-cluster:// for TLS) " +
+      "(a Sentinel URL names its master after the hosts: redis+sentinel://host:26379/<master>)",
+  );
+  const [badPort] = errorsOf({ "redis-url": "redis-cluster://:hunter2@n1:70000" }, {});
+  assert.match(
+    badPort,
+    /^--redis-url = "redis-cluster:\/\/:\*\*\*@n1:70000": must be .* \(the port of "n1:70000" must be 1 to 65535\)$/,
+  );
+});
+
+Deno.test("with a Cluster REDIS_URL, a BULL_PREFIX without a hash tag is refused with the reason", () => {
+  const cluster = "redis-cluster://n1:7000";
+  assert.deepEqual(errorsOf({}, { REDIS_URL: cluster }), [
+    'BULL_PREFIX (--prefix) = "bull": must hold a hash tag such as {ppr} when REDIS_URL ' +
+    "(--redis-url) is a Redis Cluster: BullMQ's scripts touch several keys of a queue at once, " +
+    "and a Cluster runs them only on keys of one slot (without a tag, adding a job fails with " +
+    "CROSSSLOT); e.g. BULL_PREFIX={ppr}",
+  ]);
+  assert.match(errorsOf({ prefix: "{}bull" }, { REDIS_URL: cluster })[0], /^--prefix = "\{\}bull"/);
+  assert.equal(configOf({}, { REDIS_URL: cluster, BULL_PREFIX: "app{jobs}" }).prefix, "app{jobs}");
+  assert.equal(configOf({}, { REDIS_URL: "redis+sentinel://s1/m" }).prefix, "bull");
+});
+
+Deno.test("secretsOf holds the REDIS_URL password of the Sentinel and Cluster forms, as written and decoded", () => {
+  for (
+    const url of ["redis+sentinel://app:s3%2Fcret@s1,s2/m", "redis-cluster://:s3%2Fcret@n1:7000"]
+  ) {
+    const config = configOf({}, { REDIS_URL: url, BULL_PREFIX: "{ppr}" });
+    assert.deepEqual(secretsOf(config, KNOWN), ["s3%2Fcret", "s3/cret"]);
+  }
+  const config = configOf({}, { REDIS_URL: "redis://:100%@cache" });
+  assert.deepEqual(secretsOf(config, KNOWN), ["100%", "100%"]);
 });
 
 Deno.test("LLM_PROVIDER must be a provider this build has", () => {

@@ -1,6 +1,7 @@
 /** The rules a setting's value must follow: each names itself for the error message and parses the raw text. */
 
 import { formatDuration, parseDurationMs } from "./duration.ts";
+import { parseRedisUrl, REDIS_URL_FORMS } from "../redis/url.ts";
 
 /** Names only the layers above the configuration know: part of `providers/registry.ts`'s `CONFIG_SCHEMA`. */
 export interface KnownNames {
@@ -112,19 +113,20 @@ export function names(what: string, required = true) {
   };
 }
 
-/** A `redis://` or `rediss://` URL with a host and an optional database number. */
+/**
+ * A Redis URL: one server (`redis://`, `rediss://`), a Sentinel group (`redis+sentinel://`,
+ * `rediss+sentinel://`) or a Cluster (`redis-cluster://`, `rediss-cluster://`); see
+ * `redis/url.ts`. The problem names the part that breaks the form.
+ */
 export function redisUrl() {
   return {
-    rule: "a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379/0",
+    rule: REDIS_URL_FORMS,
     parse(raw: string): string | undefined {
-      try {
-        const url = new URL(raw.trim());
-        const ok = (url.protocol === "redis:" || url.protocol === "rediss:") &&
-          url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname);
-        return ok ? raw.trim() : undefined;
-      } catch {
-        return undefined;
-      }
+      return parseRedisUrl(raw).ok ? raw.trim() : undefined;
+    },
+    problem(raw: string): string | undefined {
+      const parsed = parseRedisUrl(raw);
+      return parsed.ok ? undefined : parsed.problem;
     },
   };
 }

@@ -1,6 +1,6 @@
 /** Runs the dashboard: as the `dashboard` command until SIGINT or SIGTERM, or beside the pool. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { Config } from "../config/config.ts";
 import type { PoolSnapshot } from "../health/status.ts";
 import { log } from "../log/log.ts";
@@ -41,7 +41,7 @@ function sourceOf(
 /** Listens, or throws an error that says where it could not. */
 function listen(
   options: DashboardRunOptions,
-  redis: Redis,
+  redis: RedisClient,
   uiDir: string,
   restarts?: PprViewSource["restarts"],
 ): Dashboard {

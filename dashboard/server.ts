@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { basicAuth } from "hono/basic-auth";
 import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { localUrl } from "../health/url.ts";
 import { redact } from "../log/redact.ts";
 import { ReadingQueue } from "../state/reading_queue.ts";
@@ -42,7 +42,7 @@ const CONTENT_SECURITY_POLICY = {
 export interface DashboardOptions {
   settings: DashboardSettings;
   /** A connection the dashboard shares among its queues; the caller closes it. */
-  redis: Redis;
+  redis: RedisClient;
   /** The pool's configuration as the view needs it. */
   source: PprViewSource;
   /** bull-board's UI package folder (`bullBoardUiDir()`). */

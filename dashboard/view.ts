@@ -1,7 +1,7 @@
 /** ppr-worker's own view beside bull-board: each queue and its processor, the providers' pauses, every worker, the spend, the batches. */
 
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { ProcessorSpec } from "../config/config.ts";
 import { type BatchListing, readBatchListing } from "../jobs/batch/listing.ts";
 import { redact } from "../log/redact.ts";
@@ -111,7 +111,7 @@ export function describeProcessor(spec: ProcessorSpec | undefined): string {
 
 /** Reads the whole view: the read model's snapshot of every worker and queue, the pauses, the processors, the batches. */
 export async function readPprView(
-  redis: Redis,
+  redis: RedisClient,
   source: PprViewSource,
   openQueues?: ReadonlyMap<string, Queue>,
 ): Promise<PprView> {

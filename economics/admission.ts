@@ -3,7 +3,7 @@
  * settles it after: each step one Lua script, so one round trip and atomic for the whole fleet.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { createHash } from "node:crypto";
 import {
   budgetName,
@@ -114,7 +114,7 @@ export interface Economics {
 
 /** What {@link createEconomics} needs. */
 export interface EconomicsOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** `LLM_BUDGET_USD`. */
   budgets: readonly BudgetSpec[];
   /** `LLM_BUDGET_PERIOD`. */
@@ -453,7 +453,7 @@ const RATE_LIMITED = luaScript(RATE_LIMITED_LUA);
 
 /** Runs `script`: one round trip, two the first time a Redis sees it (after a restart or `SCRIPT FLUSH`). */
 async function runScript(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
   keys: readonly string[],
   args: readonly (string | number)[],

@@ -1,6 +1,6 @@
 /** The result cache: an identical LLM request answered from Redis, shared by every worker of the fleet. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { LlmRequest, ProviderResult } from "../providers/provider.ts";
 import { resultCacheKeyOf } from "./keys.ts";
 
@@ -80,7 +80,7 @@ export async function resultCacheKey(identity: CacheIdentity): Promise<string> {
 
 /** The answer stored under `key`, or `undefined` (none, expired, or not ppr-worker's JSON). */
 export async function readCachedAnswer(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
 ): Promise<CachedAnswer | undefined> {
   const text = await redis.get(key);
@@ -95,7 +95,7 @@ export async function readCachedAnswer(
 
 /** Stores an answer under `key` for `ttlMs`. */
 export async function storeCachedAnswer(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   answer: CachedAnswer,
   ttlMs: number,

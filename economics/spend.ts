@@ -1,6 +1,6 @@
 /** What the fleet's LLM calls spent (per model and queue, today and in total) and what is left of each budget, read for `info` and the dashboard. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { budgetName, type BudgetSpec } from "../config/economics_rules.ts";
 import { type BudgetPeriod, dayOf, periodOf, type PeriodWindow } from "./budget_period.ts";
 import {
@@ -229,7 +229,7 @@ export function spendRows(
  * }
  * ```
  */
-export async function readSpend(redis: Redis, nowMs: number): Promise<SpendReport> {
+export async function readSpend(redis: RedisClient, nowMs: number): Promise<SpendReport> {
   const day = dayOf(nowMs).id;
   const replies = await redis.multi().hgetall(spendDayKey(day)).hgetall(SPEND_TOTAL_KEY).exec();
   const [today, total] = (replies ?? []).map(([error, hash]) => {
@@ -334,7 +334,7 @@ export function budgetStateOf(
  * ```
  */
 export async function readBudgets(
-  redis: Redis,
+  redis: RedisClient,
   budgets: readonly BudgetSpec[],
   period: BudgetPeriod,
   nowMs: number,

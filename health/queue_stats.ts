@@ -1,6 +1,6 @@
 /** Reads queue depths, provider pauses and budgets on a timer and caches them, so a scrape never waits on Redis. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { everyInterval } from "../async/mod.ts";
 import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
 import { type QueueInfo, readQueues } from "../state/queues.ts";
@@ -22,7 +22,7 @@ export interface QueueStats {
  * `state` is replaced whole after each read.
  */
 export function startQueueStats(
-  redis: Redis,
+  redis: RedisClient,
   options: {
     prefix: string;
     queues: string[];

@@ -1,7 +1,7 @@
 /** Pings Redis on a timer and remembers the answer, so health requests never wait on Redis. */
 
 import type { Logger } from "@logtape/logtape";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { deadline, everyInterval } from "../async/mod.ts";
 
 /** What the last pings said about Redis. */
@@ -40,7 +40,7 @@ export interface RedisProbeOptions {
  * `state` is read by the health server. A connection error or close marks Redis down at once,
  * without waiting for the next ping.
  */
-export function startRedisProbe(redis: Redis, options: RedisProbeOptions = {}) {
+export function startRedisProbe(redis: RedisClient, options: RedisProbeOptions = {}) {
   const { intervalMs = 1000, now = Date.now, writeKey, logger } = options;
   const state: RedisState = {
     connected: false,
@@ -120,7 +120,7 @@ export function startRedisProbe(redis: Redis, options: RedisProbeOptions = {}) {
 }
 
 /** Redis's answer to a write that refuses it; `undefined` when the write went through. */
-async function writeRefused(redis: Redis, key: string): Promise<string | undefined> {
+async function writeRefused(redis: RedisClient, key: string): Promise<string | undefined> {
   try {
     await redis.set(key, String(Date.now()), "PX", 10_000);
     return undefined;

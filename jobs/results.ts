@@ -1,7 +1,7 @@
 /** Hands each result to the downstream queues (`LLM_RESULT_QUEUES`), e.g. `recorder`. */
 
 import type { Job } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { LlmResult } from "../providers/provider.ts";
 import { loadQueueClass } from "../redis/bullmq_internals.ts";
 
@@ -19,7 +19,7 @@ export interface ResultMessage {
  * error is thrown to the caller: the job then fails its try and is retried,
  * rather than its result being dropped.
  */
-export function createResultRouter(redis: Redis, prefix: string, queueNames: string[]) {
+export function createResultRouter(redis: RedisClient, prefix: string, queueNames: string[]) {
   // Loaded only when results are routed: a worker without result queues stays lean.
   let queues:
     | Promise<

@@ -1,6 +1,6 @@
 /** The shared pause of an LLM provider: auth failed, quota or budget exhausted, billing refused; in Redis for every worker. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { redact } from "../log/redact.ts";
 import { pauseKey, quotaStrikesKey } from "../redis/keys.ts";
 
@@ -58,7 +58,7 @@ export function quotaPauseMs(strikes: number, resetInMs: number | undefined): nu
 }
 
 /** The current pause of `provider`, or `undefined` when it may be called. */
-export async function readPause(redis: Redis, provider: string): Promise<Pause | undefined> {
+export async function readPause(redis: RedisClient, provider: string): Promise<Pause | undefined> {
   return parsePause(await redis.get(pauseKey(provider)));
 }
 
@@ -79,7 +79,7 @@ export function parsePause(value: string | null): Pause | undefined {
  * {@link quotaPauseMs} says; `auth_failed` for `authRetryMs`.
  */
 export async function pauseProvider(
-  redis: Redis,
+  redis: RedisClient,
   provider: string,
   state: PauseReason,
   reason: string,
@@ -108,7 +108,7 @@ export async function pauseProvider(
 
 /** Ends a pause (the probe passed) and, after a success, the run of quota strikes. */
 export async function clearPause(
-  redis: Redis,
+  redis: RedisClient,
   provider: string,
   only?: PauseReason,
 ): Promise<void> {
@@ -120,6 +120,6 @@ export async function clearPause(
 }
 
 /** Ends the run of quota pauses in a row: the next quota pause starts again at 1 h. */
-export async function clearQuotaStrikes(redis: Redis, provider: string): Promise<void> {
+export async function clearQuotaStrikes(redis: RedisClient, provider: string): Promise<void> {
   await redis.del(quotaStrikesKey(provider));
 }

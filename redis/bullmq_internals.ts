@@ -6,7 +6,7 @@
  */
 
 import type { Queue, Worker as TypedWorker } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.ts";
 import { Worker as DistWorker } from "bullmq/worker";
 
 /**
@@ -140,14 +140,14 @@ export function workerNameOfClient(clientName: string): string {
  * passes one (BullMQ cannot load ioredis itself under Deno). Not the backend's `client`, a wrapper
  * whose commands differ from ioredis' (its `hset(key, field, value)` takes an object).
  */
-export function workerClient(worker: Worker): Redis {
+export function workerClient(worker: Worker): RedisClient {
   const connection = (worker.opts as { connection?: unknown }).connection;
-  if (!connection || typeof (connection as Redis).hset !== "function") {
+  if (!connection || typeof (connection as RedisClient).hset !== "function") {
     throw new Error(
       "the Worker was not given an ioredis connection: see redis/bullmq_internals.ts",
     );
   }
-  return connection as Redis;
+  return connection as RedisClient;
 }
 
 /** The Worker's methods that take a job and decode its stored record on the way. */
@@ -200,7 +200,7 @@ export interface UndecodableJob {
  * never on a hot path.
  */
 export async function undecodableJobs(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queue: string,
   workerIds: readonly string[],

@@ -32,3 +32,26 @@ export function probeKey(hostname: string): string {
 export function hostnameLeaseKey(hostname: string): string {
   return `ppr:hostname:${hostname}`;
 }
+
+/**
+ * The hash tag of a key as Redis Cluster reads it: the text between the first `{` and the first
+ * `}` after it, when that text is not empty. Keys with the same tag share a slot, so one
+ * script or transaction may touch them all; a key without one is hashed whole.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { hashTagOf } from "./keys.ts";
+ *
+ * assert.equal(hashTagOf("{ppr}:llm:wait"), "ppr");
+ * assert.equal(hashTagOf("ppr:{llm}:call:1"), "llm");
+ * assert.equal(hashTagOf("{}ppr"), undefined);
+ * assert.equal(hashTagOf("bull"), undefined);
+ * ```
+ */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf("{");
+  if (open < 0) return undefined;
+  const close = key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
+}

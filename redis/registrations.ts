@@ -1,7 +1,8 @@
 /** Worker registrations in Redis: written by each worker, expired by TTL. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.ts";
 import { WORKER_KEY_PATTERN, workerKey } from "./keys.ts";
+import { scanKeys } from "./scan.ts";
 
 /** What a worker says about itself under `ppr:worker:<name>`. */
 export interface Registration {
@@ -29,7 +30,7 @@ export const REGISTRATION_REFRESH_MS = 5000;
  * none): the registration stays, with its last content, so the worker does not vanish from
  * `info` and its hostname stays claimed.
  */
-export async function register(redis: Redis, registration: Registration): Promise<void> {
+export async function register(redis: RedisClient, registration: Registration): Promise<void> {
   const key = workerKey(registration.name);
   try {
     await redis.set(key, JSON.stringify(registration), "EX", REGISTRATION_TTL_S);
@@ -40,16 +41,18 @@ export async function register(redis: Redis, registration: Registration): Promis
 }
 
 /** Removes a registration (a worker that stops cleanly). */
-export async function unregister(redis: Redis, name: string): Promise<void> {
+export async function unregister(redis: RedisClient, name: string): Promise<void> {
   await redis.del(workerKey(name));
 }
 
-/** Every registration, read with `SCAN` (never `KEYS`). */
-export async function listRegistrations(redis: Redis): Promise<Registration[]> {
+/**
+ * Every registration, read with `SCAN` (never `KEYS`), on every master of a Cluster. Each key
+ * is read alone (`GET`, sent together), not with `MGET`: a Cluster spreads them over its slots.
+ */
+export async function listRegistrations(redis: RedisClient): Promise<Registration[]> {
   const found: Registration[] = [];
-  for await (const keys of redis.scanStream({ match: WORKER_KEY_PATTERN, count: 200 })) {
-    if ((keys as string[]).length === 0) continue;
-    const values = await redis.mget(...(keys as string[]));
+  for await (const keys of scanKeys(redis, WORKER_KEY_PATTERN)) {
+    const values = await Promise.all(keys.map((key) => redis.get(key)));
     for (const value of values) {
       const registration = parseRegistration(value);
       if (registration) found.push(registration);
@@ -67,19 +70,19 @@ export interface StoredRegistration {
   ttlMs: number;
 }
 
-/** Every registration with its key, raw text and TTL: one round trip per scanned batch. */
-export async function listStoredRegistrations(redis: Redis): Promise<StoredRegistration[]> {
+/**
+ * Every registration with its key, raw text and TTL: each key's text and TTL read together
+ * (a `MULTI` per key, all sent at once: a Cluster spreads the keys over its slots).
+ */
+export async function listStoredRegistrations(redis: RedisClient): Promise<StoredRegistration[]> {
   const found: StoredRegistration[] = [];
-  for await (const keys of redis.scanStream({ match: WORKER_KEY_PATTERN, count: 200 })) {
-    if ((keys as string[]).length === 0) continue;
-    const batch = redis.multi();
-    for (const key of keys as string[]) batch.get(key).pttl(key);
-    const replies = (await batch.exec()) ?? [];
-    (keys as string[]).forEach((key, index) => {
-      const raw = replies[index * 2]?.[1] as string | null;
-      const registration = parseRegistration(raw);
-      if (raw !== null && registration) {
-        found.push({ key, raw, registration, ttlMs: Number(replies[index * 2 + 1]?.[1]) });
+  for await (const keys of scanKeys(redis, WORKER_KEY_PATTERN)) {
+    const replies = await Promise.all(keys.map((key) => redis.multi().get(key).pttl(key).exec()));
+    keys.forEach((key, index) => {
+      const raw = replies[index]?.[0]?.[1] as string | null | undefined;
+      const registration = parseRegistration(raw ?? null);
+      if (raw != null && registration) {
+        found.push({ key, raw, registration, ttlMs: Number(replies[index]?.[1]?.[1]) });
       }
     });
   }
@@ -152,6 +155,9 @@ return 0`;
  * Removes a registration that `staleness` found stale, atomically and only while it is still
  * exactly as read and without a TTL. Returns whether it was removed.
  */
-export async function removeStale(redis: Redis, stored: StoredRegistration): Promise<boolean> {
+export async function removeStale(
+  redis: RedisClient,
+  stored: StoredRegistration,
+): Promise<boolean> {
   return await redis.eval(DELETE_IF_UNCHANGED, 1, stored.key, stored.raw) === 1;
 }

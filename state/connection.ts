@@ -1,6 +1,6 @@
 /** A Redis connection for a reader that must fail fast: the operator commands and the dashboard. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { deadline } from "../async/mod.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
@@ -19,7 +19,7 @@ export const REDIS_ANSWER_MS = 10_000;
  * redis.disconnect();
  * ```
  */
-export async function connectOrFail(redisUrl: string, name: string): Promise<Redis> {
+export async function connectOrFail(redisUrl: string, name: string): Promise<RedisClient> {
   const redis = connectRedis(redisUrl, { name });
   let lastError = "";
   redis.on("error", (error: Error) => (lastError = error.message));
@@ -47,7 +47,7 @@ export async function connectOrFail(redisUrl: string, name: string): Promise<Red
 export async function withRedis<T>(
   target: { redisUrl: string },
   name: string,
-  body: (redis: Redis) => Promise<T>,
+  body: (redis: RedisClient) => Promise<T>,
 ): Promise<T> {
   const redis = await connectOrFail(target.redisUrl, name);
   try {

@@ -1,6 +1,6 @@
 /** The LLM providers' shared pauses as every reader shows them: state, reason, time left, computed once. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { redact } from "../log/redact.ts";
 import { type Pause, type PauseReason, readPause } from "../providers/pause.ts";
 
@@ -79,7 +79,7 @@ export function providerPause(
  * ```
  */
 export async function readProviderPauses(
-  redis: Redis,
+  redis: RedisClient,
   providers: readonly string[],
   now: () => number = Date.now,
 ): Promise<ProviderPause[]> {

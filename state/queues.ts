@@ -1,7 +1,7 @@
 /** Queues as the operator commands, the dashboard and the health server read them: counts by state, paused or not. */
 
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { META_PAUSED_FIELD, metaKey, STATE_KEYS, stateKey } from "../redis/bullmq_internals.ts";
 import { ReadingQueue } from "./reading_queue.ts";
 
@@ -45,7 +45,7 @@ export interface QueueInfo {
  * ```
  */
 export async function readQueues(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   names: readonly string[],
 ): Promise<QueueInfo[]> {
@@ -96,7 +96,7 @@ export async function readQueues(
  * ```
  */
 export async function forEachQueue(
-  redis: Redis,
+  redis: RedisClient,
   target: { prefix: string },
   names: readonly string[],
   body: (queue: Queue, name: string) => Promise<void>,

@@ -1,7 +1,7 @@
 /** Everything the `info` command and the dashboard show of a Redis at one moment, read in one place. */
 
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { listRegistrations } from "../redis/registrations.ts";
 import { redactUrl } from "../redis/url.ts";
 import { type QueueInfo, readQueues } from "./queues.ts";
@@ -60,7 +60,10 @@ export interface SnapshotOptions {
  * }
  * ```
  */
-export async function readSnapshot(redis: Redis, options: SnapshotOptions): Promise<Snapshot> {
+export async function readSnapshot(
+  redis: RedisClient,
+  options: SnapshotOptions,
+): Promise<Snapshot> {
   const registrations = await listRegistrations(redis);
   const names = options.discoverQueues
     ? [...new Set([...options.queues, ...registrations.flatMap((r) => r.queues ?? [])])]

@@ -1,6 +1,6 @@
 /** What the fleet has spent on LLM calls, today and in total, and what is left of each budget: as `info` and the dashboard show it. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { BudgetPeriod, BudgetSpec } from "../config/economics_rules.ts";
 import {
   type BudgetState,
@@ -39,7 +39,7 @@ export interface BudgetSettings {
  * ```
  */
 export async function readFleetSpend(
-  redis: Redis,
+  redis: RedisClient,
   settings: BudgetSettings,
   now: number = Date.now(),
 ): Promise<Spend> {

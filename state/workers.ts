@@ -1,7 +1,7 @@
 /** Every worker on a Redis as the operator commands and the dashboard read it: registrations, live jobs, BullMQ's own list. */
 
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { JOB_FIELDS, jobKey, stateKey, workerNameOfClient } from "../redis/bullmq_internals.ts";
 import type { Registration } from "../redis/registrations.ts";
 import { forEachQueue } from "./queues.ts";
@@ -108,7 +108,7 @@ export function workerInfos(
  * is skipped, as BullMQ's `getJobs` does.
  */
 export async function readActiveJobs(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queue: string,
 ): Promise<ActiveJob[]> {
@@ -131,7 +131,7 @@ export async function readActiveJobs(
  * those queues. `open`: queues already open (the dashboard's), used and left open.
  */
 export async function readWorkers(
-  redis: Redis,
+  redis: RedisClient,
   options: {
     prefix: string;
     queues: readonly string[];

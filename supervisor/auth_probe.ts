@@ -1,6 +1,6 @@
 /** The supervisor's view of its LLM provider: a cheap auth probe every few minutes, and the shared pause for /health. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { LlmState } from "../health/status.ts";
 import { log } from "../log/log.ts";
 import { clearPause, pauseProvider } from "../providers/pause.ts";
@@ -21,7 +21,7 @@ const PROBE_TIMEOUT_MS = 15_000;
  */
 export function startAuthProbe(
   context: ProviderContext,
-  redis: Redis,
+  redis: RedisClient,
   { pollMs = 2000 } = {},
 ) {
   const { config } = context;

@@ -12,7 +12,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { Config } from "../config/config.ts";
 import { BATCH_PRICE_SHARE, type PriceTable } from "../economics/prices.ts";
 import {
@@ -84,7 +84,7 @@ const LOAD_CHUNK = 500;
 export interface BatchDeskOptions {
   config: Config;
   context: ProviderContext;
-  redis: Redis;
+  redis: RedisClient;
   prices: PriceTable;
   logger: Logger;
   /** Who holds the lease (unique per supervisor). */

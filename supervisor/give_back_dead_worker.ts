@@ -6,7 +6,7 @@
 
 import { Job, Queue } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { HeldJob } from "../protocol/messages.ts";
 import { isTokenOf, JOB_FIELDS, jobKey, jobLockKey, stateKey } from "../redis/bullmq_internals.ts";
 import { jobCrashesKey } from "../redis/keys.ts";
@@ -87,7 +87,7 @@ export interface DeadWorkerGiveBackOptions {
  * Returns the supervisor's give-back of a dead worker's jobs. BullMQ checks each job's lock
  * token, so a job another worker has since taken is left alone; `attemptsMade` does not change.
  */
-export function createDeadWorkerGiveBack(redis: Redis, options: DeadWorkerGiveBackOptions) {
+export function createDeadWorkerGiveBack(redis: RedisClient, options: DeadWorkerGiveBackOptions) {
   const { prefix } = options;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;

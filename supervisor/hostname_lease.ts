@@ -4,7 +4,7 @@
  * the same hostname cannot both pass a check-then-act on registrations; only one `SET NX` wins.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { delay } from "../async/mod.ts";
 import { hostnameLeaseKey } from "../redis/keys.ts";
 import { isWorkerOf } from "../protocol/worker_name.ts";
@@ -52,7 +52,7 @@ export interface LeaseOptions {
  * belongs to a live supervisor: `HostnameInUseError`, nothing taken.
  */
 export async function takeHostnameLease(
-  redis: Redis,
+  redis: RedisClient,
   options: LeaseOptions,
 ): Promise<HostnameLease> {
   const { hostname, owner } = options;

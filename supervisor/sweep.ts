@@ -3,7 +3,7 @@
  * and removes the worker registrations that no live worker owns.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { delay } from "../async/mod.ts";
 import { isWorkerOf } from "../protocol/worker_name.ts";
 import {
@@ -64,7 +64,7 @@ export interface ClaimOptions {
  * without a TTL and with a heartbeat older than `maxAgeMs`. Another host's registration that
  * has a TTL is never removed, whatever this machine's clock says of its heartbeat.
  */
-export async function claimHostname(redis: Redis, options: ClaimOptions): Promise<string[]> {
+export async function claimHostname(redis: RedisClient, options: ClaimOptions): Promise<string[]> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? delay;
   const maxAgeMs = options.maxAgeMs ?? STALE_AFTER_MS;
@@ -96,7 +96,8 @@ export async function claimHostname(redis: Redis, options: ClaimOptions): Promis
   const removed: string[] = [];
   const own = registrations.filter(isOwn);
   if (own.length > 0) {
-    await redis.del(...own.map((stored) => stored.key));
+    // One DEL per key: a Cluster refuses a DEL of keys in several slots (CROSSSLOT).
+    await Promise.all(own.map((stored) => redis.del(stored.key)));
     removed.push(...own.map((stored) => stored.registration.name));
   }
   for (const stored of registrations) {

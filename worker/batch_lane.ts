@@ -8,7 +8,7 @@
 
 import type { Job } from "bullmq";
 import { DelayedError, UnrecoverableError } from "bullmq/errors";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { Config } from "../config/config.ts";
 import {
   batchClientCache,
@@ -53,7 +53,7 @@ export function parkedForMs(config: Pick<Config, "batchMaxWaitMs">): number {
 /** What the batch lane of a worker process needs. */
 export interface BatchLaneOptions {
   context: ProviderContext;
-  redis: Redis;
+  redis: RedisClient;
   stats: WorkerStats;
   spending: Spending;
   results: ReturnType<typeof createResultRouter>;

@@ -1,6 +1,6 @@
 /** Tells whether the worker's Redis connection is down, and logs each outage once, not per retry. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { Logger } from "@logtape/logtape";
 import { redactUrl } from "../redis/url.ts";
 
@@ -12,7 +12,7 @@ const REFUSED_CREDENTIALS = /WRONGPASS|NOAUTH|invalid username-password|invalid 
  * again. `onRefused` is called when Redis refuses the credentials.
  */
 export function watchConnection(
-  redis: Redis,
+  redis: RedisClient,
   url: string,
   logger: Logger,
   onRefused: (reason: string) => void,

@@ -1,7 +1,7 @@
 /** Carries out the decision about a failed try: fail, retry through BullMQ, or delay; for an LLM job also give back and pause its provider. */
 
 import type { Job } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { Logger } from "@logtape/logtape";
 import { DelayedError, UnrecoverableError } from "bullmq/errors";
 import { decide, OVERLOADED_LOG_PREFIX } from "../jobs/llm/failure_decision.ts";
@@ -15,7 +15,7 @@ import type { Tally } from "./reporter.ts";
 
 /** What handling a failed try needs, whatever the kind of job. */
 export interface FailureContext {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   tally: Tally;
   logger: Logger;
@@ -31,7 +31,7 @@ export interface LlmFailure {
 
 /** How many lines of a job's BullMQ log start with `linePrefix`. */
 export async function jobLogLines(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   job: Job,
   linePrefix: string,
@@ -42,7 +42,7 @@ export async function jobLogLines(
 
 /** What a job's BullMQ log says of its earlier tries: the failed ones, and the waits for an overloaded provider. */
 async function earlierTries(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   job: Job,
 ): Promise<{ failed: string[]; overloads: number }> {

@@ -6,7 +6,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { DelayedError } from "bullmq/errors";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import { delay, settlesWithin } from "../async/mod.ts";
 import { fallbackOf } from "../config/fallback_rule.ts";
 import { LlmError } from "../providers/errors.ts";
@@ -37,7 +37,7 @@ export interface LlmProcessorsOptions {
   config: Config;
   /** The price table (`LLM_PRICES` over the shipped one). */
   prices: PriceTable;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   tally: Tally;
   stats: WorkerStats;
@@ -57,7 +57,7 @@ export interface LlmProcessorsOptions {
 /** What the LLM queues share: providers, their pauses, result routing. */
 interface LlmContext {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   runner: ReturnType<typeof createLlmRunner>;
   /** The batch lane's tries: collect a job, or complete it with its batch's outcome. */
   batch: BatchLane;

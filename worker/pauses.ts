@@ -1,6 +1,6 @@
 /** The shared provider pauses as one worker process sees them: polled from Redis, recorded on failure, applied to intake. */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import type { Logger } from "@logtape/logtape";
 import { type Clock, systemClock } from "../async/clock.ts";
 import { clearQuotaStrikes, type Pause, readPause } from "../providers/pause.ts";
@@ -10,7 +10,7 @@ export const PAUSE_POLL_MS = 2000;
 
 /** What the pause watch reads and whom it tells. */
 export interface PauseWatchOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** `LLM_PROVIDER`: while it is paused this process takes no jobs. */
   defaultProvider: string;
   logger: Logger;

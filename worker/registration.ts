@@ -1,6 +1,6 @@
 /** Keeps this worker's registration in Redis fresh while it runs (`ppr:worker:<name>`, with a TTL). */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.ts";
 import {
   register,
   type Registration,
@@ -10,7 +10,7 @@ import {
 
 /** Refreshes the registration every `REGISTRATION_REFRESH_MS` while Redis is up. */
 export function startRegistration(
-  redis: Redis,
+  redis: RedisClient,
   current: () => Registration,
   isRedisDown: () => boolean,
 ) {

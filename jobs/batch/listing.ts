@@ -4,7 +4,7 @@
  * in words. Reads through `store.ts`, which owns the keys.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis/connection.ts";
 import { BATCH_KEEP_MS, type BatchPhase, type BatchRecord, listBatches } from "./store.ts";
 
 /** One batch as the `batches` command (`--json`: this object) and `/api/ppr` show it. */
@@ -104,7 +104,7 @@ export interface BatchListing {
  * ```
  */
 export async function readBatchListing(
-  redis: Redis,
+  redis: RedisClient,
   options: { recent: number; nowMs?: number },
 ): Promise<BatchListing> {
   const nowMs = options.nowMs ?? Date.now();

@@ -5,7 +5,7 @@
  * carries the hash tag `{batch}`: one script's keys share a slot when Redis is a cluster.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis/connection.ts";
 import type { ProviderResult } from "../../providers/provider.ts";
 import type { FailureKind } from "../../providers/errors.ts";
 
@@ -237,7 +237,7 @@ end
 return 1`;
 
 /** Runs `source` with its keys and arguments. */
-function run(redis: Redis, source: string, keys: string[], args: (string | number)[]) {
+function run(redis: RedisClient, source: string, keys: string[], args: (string | number)[]) {
   return redis.eval(source, keys.length, ...keys, ...args);
 }
 
@@ -245,13 +245,17 @@ function run(redis: Redis, source: string, keys: string[], args: (string | numbe
  * Collects the job `ref` at `nowMs`, unless the lane has it already. Returns where it is now:
  * `collecting`, or the id of the batch it is in.
  */
-export async function collectJob(redis: Redis, ref: string, nowMs = Date.now()): Promise<string> {
+export async function collectJob(
+  redis: RedisClient,
+  ref: string,
+  nowMs = Date.now(),
+): Promise<string> {
   return String(await run(redis, COLLECT, [COLLECTING_KEY, PLACE_KEY], [ref, nowMs]));
 }
 
 /** Where the lane has job `ref`: its stored outcome, `collecting`, a batch id, or nothing. */
 export async function placeOf(
-  redis: Redis,
+  redis: RedisClient,
   ref: string,
 ): Promise<{ outcome: StoredOutcome } | { place: string } | undefined> {
   const [outcome, place] = await redis.multi().get(outcomeKey(ref)).hget(PLACE_KEY, ref).exec() ??
@@ -262,13 +266,13 @@ export async function placeOf(
 }
 
 /** Forgets a job's stored outcome once its worker has acted on it (a failed try, a retry). */
-export async function dropOutcome(redis: Redis, ref: string): Promise<void> {
+export async function dropOutcome(redis: RedisClient, ref: string): Promise<void> {
   await redis.del(outcomeKey(ref));
 }
 
 /** The collected jobs, oldest first, with when each was collected (ms); at most `limit`. */
 export async function collectedJobs(
-  redis: Redis,
+  redis: RedisClient,
   limit: number,
 ): Promise<{ ref: string; collectedMs: number }[]> {
   const flat = await redis.zrange(COLLECTING_KEY, 0, limit - 1, "WITHSCORES");
@@ -281,7 +285,7 @@ export async function collectedJobs(
 
 /** How many jobs are collected, and when the oldest was (ms), if any. */
 export async function collectionSize(
-  redis: Redis,
+  redis: RedisClient,
 ): Promise<{ count: number; oldestMs: number | undefined }> {
   const [count, oldest] = await Promise.all([
     redis.zcard(COLLECTING_KEY),
@@ -291,7 +295,7 @@ export async function collectionSize(
 }
 
 /** Takes a collected job out of the lane for good: it is gone from BullMQ, or failed at once. */
-export async function forgetCollected(redis: Redis, ref: string): Promise<void> {
+export async function forgetCollected(redis: RedisClient, ref: string): Promise<void> {
   await redis.multi().zrem(COLLECTING_KEY, ref).hdel(PLACE_KEY, ref).exec();
 }
 
@@ -300,7 +304,7 @@ export async function forgetCollected(redis: Redis, ref: string): Promise<void> 
  * its wake. For a job that has never been collected: what is there is an earlier job's with the
  * same id (removed, then added again); that job's batch, if still open, stores nothing for it.
  */
-export async function forgetEarlierJob(redis: Redis, ref: string): Promise<void> {
+export async function forgetEarlierJob(redis: RedisClient, ref: string): Promise<void> {
   await redis.multi()
     .del(outcomeKey(ref))
     .zrem(COLLECTING_KEY, ref)
@@ -315,7 +319,7 @@ export async function forgetEarlierJob(redis: Redis, ref: string): Promise<void>
  * taken, in the order of their requests.
  */
 export async function takeIntoBatch(
-  redis: Redis,
+  redis: RedisClient,
   batchId: string,
   batch: { provider: string; model: string; queue: string },
   refs: readonly string[],
@@ -338,7 +342,7 @@ export async function takeIntoBatch(
  * another batch.
  */
 export async function markSubmitted(
-  redis: Redis,
+  redis: RedisClient,
   batchId: string,
   provider: string,
   providerId: string,
@@ -365,7 +369,7 @@ export async function markSubmitted(
  * forgets the batch. Returns how many went back.
  */
 export async function returnToCollection(
-  redis: Redis,
+  redis: RedisClient,
   batchId: string,
   nowMs = Date.now(),
 ): Promise<number> {
@@ -393,7 +397,7 @@ function tallyOf(outcome: StoredOutcome): { field: string; cost: string } {
  * still in that batch. `false`: stored already (a second read of the same results).
  */
 export async function storeOutcome(
-  redis: Redis,
+  redis: RedisClient,
   batchId: string,
   ref: string,
   outcome: StoredOutcome,
@@ -408,7 +412,10 @@ export async function storeOutcome(
 }
 
 /** The jobs of batch `batchId` that are still placed in it: no outcome stored for them yet. */
-export async function jobsAwaitingOutcome(redis: Redis, record: BatchRecord): Promise<string[]> {
+export async function jobsAwaitingOutcome(
+  redis: RedisClient,
+  record: BatchRecord,
+): Promise<string[]> {
   if (record.jobs.length === 0) return [];
   const places = await redis.hmget(PLACE_KEY, ...record.jobs);
   return record.jobs.filter((_, index) => places[index] === record.id);
@@ -431,7 +438,7 @@ return 1`;
  * was done or gone by then (another desk read it: a frozen desk's late look changes nothing).
  */
 export async function markPolled(
-  redis: Redis,
+  redis: RedisClient,
   batchId: string,
   providerStatus: string,
   nextPollMs: number,
@@ -445,7 +452,7 @@ export async function markPolled(
 
 /** Records that batch `batchId` is done: every outcome stored. Its record is kept {@link BATCH_KEEP_MS}. */
 export async function markDone(
-  redis: Redis,
+  redis: RedisClient,
   batchId: string,
   fields: { providerStatus?: string; error?: string; nowMs?: number },
 ): Promise<void> {
@@ -465,13 +472,17 @@ export async function markDone(
 }
 
 /** The open batches due for a look at `nowMs` (submitting ones included), at most `limit`. */
-export async function dueBatches(redis: Redis, nowMs: number, limit = 100): Promise<string[]> {
+export async function dueBatches(
+  redis: RedisClient,
+  nowMs: number,
+  limit = 100,
+): Promise<string[]> {
   return await redis.zrangebyscore(OPEN_KEY, "-inf", nowMs, "LIMIT", 0, limit);
 }
 
 /** Whether the provider's batch `providerId` is one of the fleet's (recorded). */
 export async function isKnownProviderBatch(
-  redis: Redis,
+  redis: RedisClient,
   provider: string,
   providerId: string,
 ): Promise<boolean> {
@@ -483,7 +494,7 @@ export async function isKnownProviderBatch(
  * has it (never submitted by this fleet, or forgotten after its jobs went back to be collected).
  */
 export async function batchIdOfProviderId(
-  redis: Redis,
+  redis: RedisClient,
   provider: string,
   providerId: string,
 ): Promise<string | undefined> {
@@ -495,7 +506,11 @@ export async function batchIdOfProviderId(
  * asked for, so that the desk reads it soon rather than at its next `BATCH_POLL_INTERVAL`).
  * Nothing happens once the batch has left the open set (done, or put back).
  */
-export async function lookSoon(redis: Redis, batchId: string, nowMs = Date.now()): Promise<void> {
+export async function lookSoon(
+  redis: RedisClient,
+  batchId: string,
+  nowMs = Date.now(),
+): Promise<void> {
   await redis.zadd(OPEN_KEY, "XX", nowMs, batchId);
 }
 
@@ -527,18 +542,21 @@ export function parseBatchRecord(hash: Record<string, string>): BatchRecord | un
 }
 
 /** The record of batch `batchId`, or `undefined` once it is gone. */
-export async function readBatch(redis: Redis, batchId: string): Promise<BatchRecord | undefined> {
+export async function readBatch(
+  redis: RedisClient,
+  batchId: string,
+): Promise<BatchRecord | undefined> {
   return parseBatchRecord(await redis.hgetall(batchKey(batchId)));
 }
 
 /** When each job of `record` was collected (ms), in the order of its requests. */
-export async function collectedTimes(redis: Redis, batchId: string): Promise<number[]> {
+export async function collectedTimes(redis: RedisClient, batchId: string): Promise<number[]> {
   return JSON.parse(await redis.hget(batchKey(batchId), "collected") ?? "[]").map(Number);
 }
 
 /** The fleet's open batches (newest first) and those that ended within 7 days (newest first, at most `recent`). */
 export async function listBatches(
-  redis: Redis,
+  redis: RedisClient,
   options: { recent?: number } = {},
 ): Promise<{ open: BatchRecord[]; recent: BatchRecord[] }> {
   const [openIds, recentIds] = await Promise.all([
@@ -554,18 +572,18 @@ export async function listBatches(
 }
 
 /** The refs of the jobs to wake, at most `limit`. */
-export async function jobsToWake(redis: Redis, limit = 1000): Promise<string[]> {
+export async function jobsToWake(redis: RedisClient, limit = 1000): Promise<string[]> {
   return await redis.srandmember(WAKE_KEY, limit) as unknown as string[];
 }
 
 /** Takes jobs off the list to wake (woken, or gone). */
-export async function woken(redis: Redis, refs: readonly string[]): Promise<void> {
+export async function woken(redis: RedisClient, refs: readonly string[]): Promise<void> {
   if (refs.length > 0) await redis.srem(WAKE_KEY, ...refs);
 }
 
 /** Takes the desk's lease for `leaseMs`, or renews it if `owner` holds it; `false`: another holds it. */
 export async function holdDeskLease(
-  redis: Redis,
+  redis: RedisClient,
   owner: string,
   leaseMs: number,
 ): Promise<boolean> {
@@ -581,7 +599,7 @@ return 0`,
 }
 
 /** Gives the desk's lease up, if `owner` still holds it. */
-export async function releaseDeskLease(redis: Redis, owner: string): Promise<void> {
+export async function releaseDeskLease(redis: RedisClient, owner: string): Promise<void> {
   await run(
     redis,
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",

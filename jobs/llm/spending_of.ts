@@ -1,7 +1,7 @@
 /** The `Spending` of one worker process, made from the configuration: the fleet's ledger in Redis, the price table, the result cache. */
 
 import type { Logger } from "@logtape/logtape";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis/connection.ts";
 import type { Config } from "../../config/config.ts";
 import type { RateLimitSpec } from "../../config/economics_rules.ts";
 import { createEconomics } from "../../economics/admission.ts";
@@ -95,7 +95,7 @@ export function appliedRateLimits(specs: readonly RateLimitSpec[]): RateLimitSpe
 /** The fleet's ledger of `config`'s budgets and rate limits, in `redis`. */
 export function ledgerOf(
   config: Config,
-  redis: Redis,
+  redis: RedisClient,
   options: {
     /**
      * How long a call's reservation lasts before it counts as spent at its worst case (a worker
@@ -144,7 +144,7 @@ export function ledgerOf(
 /** Everything a worker's runner spends through, made once per process. */
 export function spendingOf(
   config: Config,
-  redis: Redis,
+  redis: RedisClient,
   prices: PriceTable,
   logger: Logger,
 ): Spending {
