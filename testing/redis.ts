@@ -8,12 +8,16 @@ import { deadline } from "../async/mod.ts";
 export interface RedisServer extends AsyncDisposable {
   url: string;
   port: number;
+  /** The pid of its process; `undefined` while it is stopped. */
+  readonly pid: number | undefined;
   /**
    * Stops the server with `signal` (data stays in its dir when started with `persist`: with
    * SIGKILL, as a kill -9 leaves it, every acknowledged write is in its append-only file, fsynced
    * on each write). @default {"SIGTERM"}
    */
   stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /** Kills the server with SIGKILL (a crash: nothing is flushed) and waits for it to be gone. */
+  kill(): Promise<void>;
   /** Starts it again on the same port and dir. */
   start(): Promise<void>;
   /** A client for the test's own checks; closed on dispose. */
@@ -50,13 +54,56 @@ export async function answersPing(hostname: string, port: number): Promise<boole
   }
 }
 
+/** How a test's redis-server is started. */
+export interface StartRedisOptions {
+  /** Keep an append-only file, so a stop and start loses nothing. @default {false} */
+  persist?: boolean;
+  /** The `default` user's password (`requirepass`). */
+  password?: string;
+  /** An ACL user with every permission; the `default` user is then off. */
+  user?: { name: string; password: string };
+  /**
+   * Starts it as a replica of the server on 127.0.0.1 at this port. With credentials, a server
+   * authenticates with them to its master (a master too, once a failover demotes it).
+   */
+  replicaOf?: number;
+  /** More configuration, as `redis-server` takes it on its command line (`--cluster-enabled yes`). */
+  args?: string[];
+}
+
+/** The `redis-server` arguments that give a server `options`' credentials, for it and as a replica. */
+function credentialArgs(options: StartRedisOptions): string[] {
+  const args: string[] = [];
+  if (options.password) args.push("--requirepass", options.password);
+  if (options.user) {
+    args.push("--user", options.user.name, "on", `>${options.user.password}`, "~*", "&*", "+@all");
+    args.push("--user", "default", "off");
+  }
+  // A master too may become a replica (a failover demotes it): it needs them as well.
+  if (options.user) args.push("--masteruser", options.user.name);
+  const password = options.user?.password ?? options.password;
+  if (password) args.push("--masterauth", password);
+  if (options.replicaOf !== undefined) {
+    args.push("--replicaof", "127.0.0.1", String(options.replicaOf));
+  }
+  return args;
+}
+
+/** The `user:password@` part of a URL for `options`' credentials, or `""`. */
+export function urlCredentials(options: Pick<StartRedisOptions, "password" | "user">): string {
+  if (options.user) {
+    return `${encodeURIComponent(options.user.name)}:${encodeURIComponent(options.user.password)}@`;
+  }
+  return options.password ? `:${encodeURIComponent(options.password)}@` : "";
+}
+
 /**
  * Starts `redis-server` on a free port. With `persist`, it keeps an append-only
- * file so a stop and start loses nothing (the outage tests need that).
+ * file so a stop and start loses nothing (the outage tests need that). With `replicaOf`, `user`
+ * and `args`, it is one server of a Sentinel or Cluster setup (`testing/redis_sentinel.ts`,
+ * `testing/redis_cluster.ts`).
  */
-export async function startRedis(
-  options: { persist?: boolean; password?: string } = {},
-): Promise<RedisServer> {
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "ppr-redis-" });
   const clients: Redis[] = [];
@@ -81,7 +128,8 @@ export async function startRedis(
         "no",
         "--loglevel",
         "warning",
-        ...(options.password ? ["--requirepass", options.password] : []),
+        ...credentialArgs(options),
+        ...(options.args ?? []),
       ],
       stdout: "null",
       stderr: "null",
@@ -113,8 +161,7 @@ export async function startRedis(
   };
 
   await start();
-  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
-  const url = `redis://${auth}127.0.0.1:${port}`;
+  const url = `redis://${urlCredentials(options)}127.0.0.1:${port}`;
   const signal = (name: Deno.Signal) => {
     try {
       child?.kill(name);
@@ -125,6 +172,20 @@ export async function startRedis(
   return {
     url,
     port,
+    get pid() {
+      return child?.pid;
+    },
+    kill: async () => {
+      const running = child;
+      child = undefined;
+      if (!running) return;
+      try {
+        running.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await running.status;
+    },
     stop: async (stopSignal) => {
       signal("SIGCONT");
       await stop(stopSignal);
