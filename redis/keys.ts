@@ -55,3 +55,31 @@ export function hashTagOf(key: string): string | undefined {
   const close = key.indexOf("}", open + 1);
   return close > open + 1 ? key.slice(open + 1, close) : undefined;
 }
+
+/** The number of hash slots of a Redis Cluster. */
+export const CLUSTER_SLOTS = 16384;
+
+/**
+ * The Cluster slot of `key`, as `CLUSTER KEYSLOT` computes it: CRC16 (XMODEM) of its hash tag
+ * (see {@link hashTagOf}), or of the whole key when it has none, modulo 16384.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { keySlot } from "./keys.ts";
+ *
+ * assert.equal(keySlot("123456789"), 12739);
+ * assert.equal(keySlot("{ppr}:llm:meta"), keySlot("ppr"));
+ * ```
+ */
+export function keySlot(key: string): number {
+  const bytes = new TextEncoder().encode(hashTagOf(key) ?? key);
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+  }
+  return crc % CLUSTER_SLOTS;
+}

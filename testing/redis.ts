@@ -128,6 +128,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
         "no",
         "--loglevel",
         "warning",
+        // A replica syncs at once, not after Redis's 5 s wait for more replicas to share it.
+        "--repl-diskless-sync-delay",
+        "0",
         ...credentialArgs(options),
         ...(options.args ?? []),
       ],
@@ -204,6 +207,40 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       signal("SIGCONT");
       await stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Starts a master and a replica of it, and waits (bounded) until the master sees the replica
+ * online: for tests of `WAIT`. Disposing it stops both.
+ */
+export async function startReplicatedRedis(
+  options: Pick<StartRedisOptions, "password" | "user"> = {},
+): Promise<{ master: RedisServer; replica: RedisServer } & AsyncDisposable> {
+  const master = await startRedis(options);
+  let replica: RedisServer | undefined;
+  try {
+    replica = await startRedis({ ...options, replicaOf: master.port });
+    const probe = master.client();
+    // Online as the master sees it (after the replica's first acknowledgement): only then does
+    // a WAIT ask it at once; before, its next acknowledgement is up to a second away.
+    await waitUntil(async () => /slave0:.*state=online/.test(await probe.info("replication")), {
+      timeoutMs: 20_000,
+      what: `the replica on ${replica.port} online for its master`,
+    });
+  } catch (error) {
+    await replica?.[Symbol.asyncDispose]();
+    await master[Symbol.asyncDispose]();
+    throw error;
+  }
+  const started = replica;
+  return {
+    master,
+    replica: started,
+    async [Symbol.asyncDispose]() {
+      await started[Symbol.asyncDispose]();
+      await master[Symbol.asyncDispose]();
     },
   };
 }
