@@ -1,7 +1,9 @@
 /** The `enqueue` subcommand: adds LLM jobs like any BullMQ producer would, and optionally waits for them. */
 
 import { type Job, Queue, QueueEvents } from "bullmq";
+import { metaKey } from "../redis/bullmq_internals.ts";
 import { connectRedis } from "../redis/connection.ts";
+import { connectionMarkOf, waitForReplicas } from "../redis/wait_replicas.ts";
 import { parsePayload } from "../jobs/llm/payload.ts";
 import { outputFormatOf, schemaProblem } from "../jobs/llm/structured.ts";
 import { connectOrFail, EXIT_FAILURE, EXIT_USAGE, runCommand } from "./_util.ts";
@@ -30,6 +32,13 @@ export interface EnqueueOptions {
   wait: boolean;
   /** How long `wait` waits for each job. */
   timeoutMs: number;
+  /**
+   * Replicas that must acknowledge the jobs (`REDIS_WAIT_REPLICAS`) within `waitTimeoutMs`
+   * (`REDIS_WAIT_TIMEOUT`); 0 asks none.
+   * @default {0}
+   */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
 }
 
 /** Job options a producer should set: retries with backoff, bounded retention. */
@@ -251,6 +260,8 @@ export function runEnqueue(options: EnqueueOptions): Promise<number> {
         });
         await events.waitUntilReady();
       }
+      const slotKey = metaKey(options.prefix, options.queue);
+      const since = connectionMarkOf(redis, slotKey);
       const jobs = await queue.addBulk(
         Array.from({ length: options.count }, () => ({
           name: "llm",
@@ -263,9 +274,20 @@ export function runEnqueue(options: EnqueueOptions): Promise<number> {
           },
         })),
       );
+      const ack = await waitForReplicas(redis, slotKey, since, {
+        replicas: options.waitReplicas ?? 0,
+        timeoutMs: options.waitTimeoutMs ?? 1000,
+      });
+      if (!ack.acknowledged) {
+        console.error(
+          `ppr-worker enqueue: the ${jobs.length} job(s) were added but not acknowledged by ` +
+            `${options.waitReplicas} replica(s) (REDIS_WAIT_REPLICAS): ${ack.reason}; a failover ` +
+            `now may lose them${events ? "" : " (exit status 1)"}`,
+        );
+      }
       if (!events) {
         for (const job of jobs) console.log(job.id);
-        return 0;
+        return ack.acknowledged ? 0 : EXIT_FAILURE;
       }
       const finishedEvents = events;
       // Each job waited for listens on the queue and the events: not a leak.

@@ -47,7 +47,8 @@ export const enqueue = defineCommand({
     prefix: setting("--prefix <prefix>", "BullMQ key prefix [default: BULL_PREFIX]"),
   },
   help:
-    "\nExit status: 0 added (with --wait: all completed); 1 a job failed or Redis unreachable; " +
+    "\nExit status: 0 added (with --wait: all completed); 1 a job failed, Redis unreachable, or " +
+    "(without --wait) the jobs not acknowledged by REDIS_WAIT_REPLICAS replicas; " +
     "2 invalid job data or flags.\n\nExamples:\n" +
     "  ppr-worker enqueue --prompt 'hello' --count 10 --wait\n" +
     "  ppr-worker enqueue --data @page.json --format org.schema.json --metadata scraper_id=x\n" +
@@ -70,6 +71,8 @@ export const enqueue = defineCommand({
       delayMs: options.delayMs,
       wait: options.wait,
       timeoutMs: options.timeoutMs,
+      waitReplicas: config.redisWaitReplicas,
+      waitTimeoutMs: config.redisWaitTimeoutMs,
     });
   },
 });

@@ -112,6 +112,20 @@ export const CORE_SETTINGS = {
     help: "BullMQ key prefix ({ppr} for Redis Cluster)",
     ...pattern("a non-empty key prefix without spaces", /^\S+$/),
   },
+  redisWaitReplicas: {
+    env: "REDIS_WAIT_REPLICAS",
+    default: "0",
+    help: "replicas that must acknowledge (Redis WAIT) each job completion and each enqueue; " +
+      "0 asks none: replication stays asynchronous and a failover can lose acknowledged writes",
+    ...integer(0, 16),
+  },
+  redisWaitTimeoutMs: {
+    env: "REDIS_WAIT_TIMEOUT",
+    default: "1s",
+    help: "longest one WAIT for REDIS_WAIT_REPLICAS waits; a write not acknowledged by then is " +
+      "logged (a completion) or fails the command (enqueue)",
+    ...duration(10, 60_000),
+  },
   healthEnabled: {
     env: "CLAUDE_HEALTH_SERVER",
     flag: "health",

@@ -131,6 +131,18 @@ Deno.test("with a Cluster REDIS_URL, a BULL_PREFIX without a hash tag is refused
   assert.equal(configOf({}, { REDIS_URL: "redis+sentinel://s1/m" }).prefix, "bull");
 });
 
+Deno.test("REDIS_WAIT_REPLICAS is 0 to 16 (0: no WAIT), REDIS_WAIT_TIMEOUT 10ms to 1m (1s)", () => {
+  const config = configOf({}, {});
+  assert.equal(config.redisWaitReplicas, 0);
+  assert.equal(config.redisWaitTimeoutMs, 1000);
+  assert.equal(configOf({}, { REDIS_WAIT_REPLICAS: "2" }).redisWaitReplicas, 2);
+  assert.equal(configOf({}, { REDIS_WAIT_TIMEOUT: "250ms" }).redisWaitTimeoutMs, 250);
+  assert.deepEqual(errorsOf({}, { REDIS_WAIT_REPLICAS: "17", REDIS_WAIT_TIMEOUT: "0" }), [
+    'REDIS_WAIT_REPLICAS = "17": must be an integer from 0 to 16',
+    'REDIS_WAIT_TIMEOUT = "0": must be a duration from 10ms to 1m (e.g. 500ms, 10s, 5m, or bare seconds)',
+  ]);
+});
+
 Deno.test("secretsOf holds the REDIS_URL password of the Sentinel and Cluster forms, as written and decoded", () => {
   for (
     const url of ["redis+sentinel://app:s3%2Fcret@s1,s2/m", "redis-cluster://:s3%2Fcret@n1:7000"]

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import manifest from "../deno.json" with { type: "json" };
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
-import { freePort, startRedis } from "../testing/redis.ts";
+import { freePort, startRedis, startReplicatedRedis } from "../testing/redis.ts";
 import { SETTINGS } from "../providers/registry.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -117,6 +117,39 @@ Deno.test("enqueue refuses an invalid payload before it reaches Redis", async ()
   assert.equal(code, 2);
   assert.match(stderr, /prompt: must be a string or a list/);
 });
+
+Deno.test(
+  "enqueue with REDIS_WAIT_REPLICAS=1: exit 0 once the replica acknowledged; a frozen replica: exit 1 with the reason, the ids still printed",
+  integration,
+  async () => {
+    await using servers = await startReplicatedRedis();
+    const env = baseEnv({
+      REDIS_URL: servers.master.url,
+      REDIS_WAIT_REPLICAS: "1",
+      REDIS_WAIT_TIMEOUT: "300ms",
+    });
+    const acknowledged = await runPpr(["enqueue", "--prompt", "safe", "--count", "2"], env);
+    assert.deepEqual([acknowledged.code, acknowledged.stdout, acknowledged.stderr], [
+      0,
+      "1\n2\n",
+      "",
+    ]);
+    servers.replica.freeze();
+    try {
+      const unacknowledged = await runPpr(["enqueue", "--prompt", "at risk"], env);
+      assert.equal(unacknowledged.code, 1);
+      assert.equal(unacknowledged.stdout, "3\n");
+      assert.equal(
+        unacknowledged.stderr,
+        "ppr-worker enqueue: the 1 job(s) were added but not acknowledged by 1 replica(s) " +
+          "(REDIS_WAIT_REPLICAS): 0 of 1 replica(s) within 300 ms; a failover now may lose " +
+          "them (exit status 1)\n",
+      );
+    } finally {
+      servers.replica.thaw();
+    }
+  },
+);
 
 Deno.test(
   "an invalid job fails at once, without retries; the same worker process then completes a valid job",

@@ -5,9 +5,10 @@ import { settlesWithin } from "../async/mod.ts";
 import type { Config } from "../config/config.ts";
 import { STOP_GRACE_MS } from "../jobs/external/persistent.ts";
 import { log } from "../log/log.ts";
-import type { Worker } from "../redis/bullmq_internals.ts";
+import { metaKey, type Worker } from "../redis/bullmq_internals.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { createBullmqProcessor } from "./bullmq_processor.ts";
+import { type AckedJob, createCompletionAcks } from "./completion_acks.ts";
 import { watchConnection } from "./connection_watch.ts";
 import { listenForCommands } from "./control.ts";
 import { createDrain } from "./drain.ts";
@@ -74,6 +75,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     Deno.exit(EXIT_REDIS_AUTH);
   });
   const isRedisDown = () => connection.down;
+  const acks = createCompletionAcks(redis, {
+    replicas: config.redisWaitReplicas,
+    timeoutMs: config.redisWaitTimeoutMs,
+    logger,
+  });
 
   const workers: Worker[] = [];
   // The supervisor read the price table at start, so a bad LLM_PRICES never gets this far.
@@ -119,12 +125,20 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       name,
       autorun: processor.intake?.open ?? true,
     });
+    const acked = (job: Job): AckedJob => ({
+      queue,
+      id: String(job.id),
+      key: metaKey(config.prefix, queue),
+    });
+    worker.on("active", (job: Job) => acks.started(acked(job)));
     worker.on("completed", (job: Job) => {
+      acks.completed(acked(job));
       tally.processed++;
       reporter.countsChanged();
       recordFinished(stats, queue, job, "completed");
     });
     worker.on("failed", (job: Job | undefined, error: Error) => {
+      if (job) acks.finished(acked(job));
       tally.failed++;
       reporter.countsChanged();
       if (job) recordFinished(stats, queue, job, "failed");
@@ -170,6 +184,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         STOP_GRACE_MS + CLOSE_STEP_MS,
       );
       await settlesWithin(registration.stop(), CLOSE_STEP_MS);
+      // The last completions' WAIT, so a missing acknowledgement is logged (within the step).
+      await settlesWithin(acks.idle(), CLOSE_STEP_MS);
       redis.disconnect();
       reporter.stop();
       countsFile?.close();
