@@ -1,0 +1,169 @@
+/**
+ * ppr-worker on a real Sentinel setup (a master, a replica, three redis-sentinel processes):
+ * every command through a `redis+sentinel://` URL, jobs through `SENTINEL FAILOVER` and through
+ * kill -9 of the master (lost, completed twice and the gap reported), and what `WAIT` costs.
+ */
+
+import { strict as assert } from "node:assert";
+import { Queue } from "bullmq";
+import { reportSkipped } from "../testing/command.ts";
+import { formatFigures, runJobsThroughFailover } from "../testing/failover_load.ts";
+import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { MASTER_NAME, sentinelInstalled, startSentinelSetup } from "../testing/redis_sentinel.ts";
+import { waitUntil } from "../testing/wait.ts";
+import { connectRedis } from "../redis/connection.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+const PASSWORD = "sentinel-s3cret/@,#pw";
+
+if (!await sentinelInstalled()) {
+  reportSkipped("redis-sentinel is not installed (apt-get install redis-sentinel)");
+} else {
+  Deno.test({
+    name:
+      "Sentinel URL with an ACL user: the pool runs jobs; enqueue, info, jobs list and cleanup work; the password is printed nowhere",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup({ user: { name: "ppr", password: PASSWORD } });
+      await using supervisor = startSupervisor(["--count", "2"], { redisUrl: setup.url });
+      await supervisor.waitForHealth((health) => health.workers_alive === 2, "the pool", 60_000);
+      const env = baseEnv({ REDIS_URL: setup.url, REDIS_WAIT_REPLICAS: "1" });
+      const enqueued = await runPpr(["enqueue", "--prompt", "through sentinel", "--wait"], env);
+      assert.equal(enqueued.code, 0, enqueued.stderr);
+      assert.match(enqueued.stdout, /"state":"completed".*"text":"through sentinel"/);
+      const outputs = [enqueued.stdout, enqueued.stderr];
+      for (const args of [["info"], ["jobs", "list", "--state", "completed"], ["cleanup"]]) {
+        const result = await runPpr(args, env);
+        assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+        outputs.push(result.stdout, result.stderr);
+      }
+      assert.match(outputs.join("\n"), /redis\+sentinel:\/\/ppr:\*\*\*@127\.0\.0\.1:\d+,/);
+      const health = await supervisor.health();
+      assert.equal(health.body.redis.connected, true);
+      outputs.push(...supervisor.logs, JSON.stringify(health.body));
+      for (const piece of [PASSWORD, encodeURIComponent(PASSWORD)]) {
+        assert.ok(!outputs.some((output) => output.includes(piece)), "the password is printed");
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: SENTINEL FAILOVER under load: the pool keeps working, no WAIT-acknowledged enqueue is lost, no job completes twice in the surviving history",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const oldMaster = await setup.master();
+      const newMaster = await setup.replica();
+      const figures = await runJobsThroughFailover({
+        redisUrl: setup.url,
+        prefix: "bull",
+        poolEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" },
+        fault: async () => {
+          await setup.sentinelClient(0).call("SENTINEL", "FAILOVER", MASTER_NAME);
+          await setup.waitForMaster(newMaster);
+        },
+      });
+      console.log(formatFigures("SENTINEL FAILOVER", figures));
+      assert.notEqual(oldMaster, newMaster);
+      assert.deepEqual(figures.lostAcknowledged, []);
+      assert.deepEqual(figures.completedTwiceSurviving, []);
+      assert.deepEqual(figures.unfinished, []);
+      assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: kill -9 of the master under load: the pool keeps working, no WAIT-acknowledged enqueue is lost, no job completes twice in the surviving history",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const oldMaster = await setup.master();
+      const newMaster = await setup.replica();
+      const figures = await runJobsThroughFailover({
+        redisUrl: setup.url,
+        prefix: "bull",
+        fault: async () => {
+          await oldMaster.kill();
+          await setup.waitForMaster(newMaster);
+        },
+        // Back, the old master becomes the new one's replica: WAIT can be answered again.
+        afterFault: () => oldMaster.start(),
+      });
+      console.log(formatFigures("kill -9 of the Sentinel master", figures));
+      assert.deepEqual(figures.lostAcknowledged, []);
+      assert.deepEqual(figures.completedTwiceSurviving, []);
+      assert.deepEqual(figures.unfinished, []);
+      assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: what REDIS_WAIT_REPLICAS=1 costs: a pool's jobs per second with and without, WAITs per job, one WAIT's round trip (reported)",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const jobs = 1500;
+      const rows: string[] = [];
+      const redis = connectRedis(setup.url);
+      redis.on("error", () => {});
+      const queue = new Queue("llm", { connection: redis });
+      try {
+        for (const [round, replicas] of ["0", "1", "0", "1"].entries()) {
+          await using supervisor = startSupervisor(["--count", "2", "--concurrency", "8"], {
+            redisUrl: setup.url,
+            env: { REDIS_WAIT_REPLICAS: replicas, LOG_LEVEL: "warning" },
+          });
+          await supervisor.waitForHealth(
+            (health) => health.workers_alive === 2,
+            "the pool",
+            60_000,
+          );
+          const master = setup.clientOf(await setup.master());
+          const waitsBefore = await waitCalls(master);
+          const startedMs = performance.now();
+          await queue.addBulk(Array.from({ length: jobs }, (_, index) => ({
+            name: "llm",
+            data: { prompt: `cost ${round} ${index}`, provider: { name: "echo" } },
+          })));
+          await waitUntil(async () => (await queue.getCompletedCount()) === jobs * (round + 1), {
+            what: `${jobs} more jobs completed`,
+            timeoutMs: 300_000,
+            intervalMs: 50,
+          });
+          const seconds = (performance.now() - startedMs) / 1000;
+          const waits = await waitCalls(master) - waitsBefore;
+          rows.push(
+            `REDIS_WAIT_REPLICAS=${replicas}: ${jobs} jobs in ${seconds.toFixed(2)} s = ${
+              Math.round(jobs / seconds)
+            } jobs/s, ${(waits / jobs).toFixed(2)} WAIT per job`,
+          );
+        }
+        // What one WAIT adds to a write that asks for it, on the same connection.
+        const latencies: number[] = [];
+        for (let index = 0; index < 500; index++) {
+          await redis.set("wait-cost", String(index));
+          const startedMs = performance.now();
+          await redis.wait(1, 1000);
+          latencies.push(performance.now() - startedMs);
+        }
+        latencies.sort((a, b) => a - b);
+        rows.push(
+          `one WAIT after a write: median ${latencies[250].toFixed(2)} ms, ` +
+            `99th percentile ${latencies[495].toFixed(2)} ms (500 writes)`,
+        );
+      } finally {
+        await queue.close();
+        redis.disconnect();
+      }
+      console.log(`WAIT cost (2 workers x 8, echo jobs, Sentinel master):\n  ${rows.join("\n  ")}`);
+    },
+  });
+}
+
+/** WAIT commands the server has run so far (`INFO commandstats`). */
+async function waitCalls(redis: { info(section: string): Promise<string> }): Promise<number> {
+  return Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
+}
