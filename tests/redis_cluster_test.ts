@@ -7,6 +7,7 @@
 import { strict as assert } from "node:assert";
 import { commandRuns, reportSkipped } from "../testing/command.ts";
 import { formatFigures, runJobsThroughFailover } from "../testing/failover_load.ts";
+import { startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { startRedisCluster } from "../testing/redis_cluster.ts";
 import { connectRedis } from "../redis/connection.ts";
@@ -22,7 +23,7 @@ if (!await commandRuns("redis-cli", ["--version"])) {
 } else {
   Deno.test({
     name:
-      "Cluster URL with an ACL user and BULL_PREFIX={ppr}: the pool runs jobs; enqueue, info, jobs list and cleanup work; the password is printed nowhere",
+      "Cluster URL with an ACL user and BULL_PREFIX={ppr}: the pool runs jobs; enqueue, info, jobs list, cleanup and the dashboard work; the password is printed nowhere",
     ...integration,
     async fn() {
       await using cluster = await startRedisCluster({ user: { name: "ppr", password: PASSWORD } });
@@ -51,6 +52,18 @@ if (!await commandRuns("redis-cli", ["--version"])) {
         assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
         outputs.push(result.stdout, result.stderr);
       }
+      await using dashboard = await startDashboardProcess([], {
+        redisUrl: cluster.url,
+        env: { BULL_PREFIX: PREFIX },
+      });
+      for (const path of ["api/ppr", "api/queues?activeQueue=llm&status=completed&page=1"]) {
+        const response = await fetch(`${dashboard.url}${path}`);
+        const body = await response.text();
+        assert.equal(response.status, 200, `${path}: ${body}`);
+        assert.match(body, /"completed":1\b/, path);
+        outputs.push(body);
+      }
+      outputs.push(...dashboard.output);
       const info = outputs.join("\n");
       assert.match(info, /redis-cluster:\/\/ppr:\*\*\*@127\.0\.0\.1:\d+,/);
       // The registrations live on several masters: the scan found every one.

@@ -8,6 +8,7 @@ import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { reportSkipped } from "../testing/command.ts";
 import { formatFigures, runJobsThroughFailover } from "../testing/failover_load.ts";
+import { startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { MASTER_NAME, sentinelInstalled, startSentinelSetup } from "../testing/redis_sentinel.ts";
 import { waitUntil } from "../testing/wait.ts";
@@ -21,7 +22,7 @@ if (!await sentinelInstalled()) {
 } else {
   Deno.test({
     name:
-      "Sentinel URL with an ACL user: the pool runs jobs; enqueue, info, jobs list and cleanup work; the password is printed nowhere",
+      "Sentinel URL with an ACL user: the pool runs jobs; enqueue, info, jobs list, cleanup and the dashboard work; the password is printed nowhere",
     ...integration,
     async fn() {
       await using setup = await startSentinelSetup({ user: { name: "ppr", password: PASSWORD } });
@@ -37,6 +38,18 @@ if (!await sentinelInstalled()) {
         assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
         outputs.push(result.stdout, result.stderr);
       }
+      await using dashboard = await startDashboardProcess([], {
+        redisUrl: setup.url,
+        env: {},
+      });
+      for (const path of ["api/ppr", "api/queues?activeQueue=llm&status=completed&page=1"]) {
+        const response = await fetch(`${dashboard.url}${path}`);
+        const body = await response.text();
+        assert.equal(response.status, 200, `${path}: ${body}`);
+        assert.match(body, /"completed":1\b/, path);
+        outputs.push(body);
+      }
+      outputs.push(...dashboard.output);
       assert.match(outputs.join("\n"), /redis\+sentinel:\/\/ppr:\*\*\*@127\.0\.0\.1:\d+,/);
       const health = await supervisor.health();
       assert.equal(health.body.redis.connected, true);
