@@ -1,10 +1,9 @@
 /** Runs the dashboard: as the `dashboard` command until SIGINT or SIGTERM, or beside the pool. */
 
-import type { RedisClient } from "../redis/connection.ts";
 import type { Config } from "../config/config.ts";
 import type { PoolSnapshot } from "../health/status.ts";
 import { log } from "../log/log.ts";
-import { connectRedis } from "../redis/connection.ts";
+import { connectRedis, type RedisClient } from "../redis/connection.ts";
 import { connectOrFail } from "../state/connection.ts";
 import { BULL_BOARD_VERSION, bullBoardUiDir } from "./bull_board.ts";
 import { type Dashboard, startDashboard } from "./server.ts";

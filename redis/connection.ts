@@ -151,3 +151,27 @@ export function connectRedis(url: string, options: RedisOptions = {}): RedisClie
 export function isCluster(redis: RedisClient): redis is Cluster {
   return (redis as { isCluster?: boolean }).isCluster === true;
 }
+
+/**
+ * What a connection's `error` event says: its message, and for a Cluster the last node's own
+ * error, which its message ("Failed to refresh slots cache.") leaves out (e.g. `WRONGPASS`).
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { redisErrorText } from "./connection.ts";
+ *
+ * const error = Object.assign(new Error("Failed to refresh slots cache."), {
+ *   lastNodeError: new Error("WRONGPASS invalid username-password pair"),
+ * });
+ * assert.equal(
+ *   redisErrorText(error),
+ *   "Failed to refresh slots cache. WRONGPASS invalid username-password pair",
+ * );
+ * assert.equal(redisErrorText(new Error("ECONNREFUSED")), "ECONNREFUSED");
+ * ```
+ */
+export function redisErrorText(error: Error): string {
+  const nodeError = (error as { lastNodeError?: unknown }).lastNodeError;
+  return nodeError instanceof Error ? `${error.message} ${nodeError.message}` : error.message;
+}

@@ -1,8 +1,7 @@
 /** A Redis connection for a reader that must fail fast: the operator commands and the dashboard. */
 
-import type { RedisClient } from "../redis/connection.ts";
 import { deadline } from "../async/mod.ts";
-import { connectRedis } from "../redis/connection.ts";
+import { connectRedis, type RedisClient, redisErrorText } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
 
 /** How long a reader waits for Redis to answer before it gives up. */
@@ -22,7 +21,7 @@ export const REDIS_ANSWER_MS = 10_000;
 export async function connectOrFail(redisUrl: string, name: string): Promise<RedisClient> {
   const redis = connectRedis(redisUrl, { name });
   let lastError = "";
-  redis.on("error", (error: Error) => (lastError = error.message));
+  redis.on("error", (error: Error) => (lastError = redisErrorText(error)));
   try {
     await deadline(redis.ping(), REDIS_ANSWER_MS, `no answer within ${REDIS_ANSWER_MS / 1000} s`);
     return redis;

@@ -11,7 +11,7 @@ import { startHealthServer } from "../health/server.ts";
 import type { HealthInputs, LlmState, PoolSnapshot } from "../health/status.ts";
 import { isJsonFormat, log } from "../log/log.ts";
 import { workerName } from "../protocol/worker_name.ts";
-import { connectRedis } from "../redis/connection.ts";
+import { connectRedis, redisErrorText } from "../redis/connection.ts";
 import { redactUrl } from "../redis/url.ts";
 import { startAuthProbe } from "./auth_probe.ts";
 import { startBatchDesk } from "./batch_desk.ts";
@@ -90,7 +90,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     if (!redisDown) {
       logger.warn("Redis at {url} unreachable ({error}); workers keep retrying", {
         url: redactUrl(config.redisUrl),
-        error: error.message,
+        error: redisErrorText(error),
       });
     }
     redisDown = true;

@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import { commandRuns, reportSkipped } from "../testing/command.ts";
 import { formatFigures, runJobsThroughFailover } from "../testing/failover_load.ts";
 import { startDashboardProcess } from "../testing/dashboard.ts";
-import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { baseEnv, logRecords, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { startRedisCluster } from "../testing/redis_cluster.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { keySlot, workerKey } from "../redis/keys.ts";
@@ -90,6 +90,24 @@ if (!await commandRuns("redis-cli", ["--version"])) {
         result.stderr,
         /BULL_PREFIX \(--prefix\) = "bull": must hold a hash tag such as \{ppr\} when REDIS_URL \(--redis-url\) is a Redis Cluster.*CROSSSLOT.*e\.g\. BULL_PREFIX=\{ppr\}/,
       );
+    },
+  });
+
+  Deno.test({
+    name:
+      "Cluster: a refused password ends the supervisor's crash loop with status 1 and a reason that names it, as with one server",
+    ...integration,
+    async fn() {
+      await using cluster = await startRedisCluster({ password: "right" });
+      await using supervisor = startSupervisor(
+        ["--count", "1", "--restart-delay", "100ms", "--restart-intensity", "2"],
+        { redisUrl: cluster.url.replace(":right@", ":wrong@"), env: { BULL_PREFIX: PREFIX } },
+      );
+      assert.equal(await supervisor.waitForExit(60_000), 1);
+      const exiting = logRecords(supervisor.logs).find((record) => record.code === 1);
+      assert.ok(exiting, supervisor.logs.slice(-10).join("\n"));
+      assert.match(String(exiting.reason), /RESTART_INTENSITY/);
+      assert.match(String(exiting.reason), /WRONGPASS/);
     },
   });
 

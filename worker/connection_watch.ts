@@ -1,6 +1,6 @@
 /** Tells whether the worker's Redis connection is down, and logs each outage once, not per retry. */
 
-import type { RedisClient } from "../redis/connection.ts";
+import { type RedisClient, redisErrorText } from "../redis/connection.ts";
 import type { Logger } from "@logtape/logtape";
 import { redactUrl } from "../redis/url.ts";
 
@@ -19,11 +19,12 @@ export function watchConnection(
 ) {
   let down = false;
   redis.on("error", (error: Error) => {
-    if (REFUSED_CREDENTIALS.test(error.message)) return onRefused(error.message);
+    const reason = redisErrorText(error);
+    if (REFUSED_CREDENTIALS.test(reason)) return onRefused(reason);
     if (!down) {
       logger.warn("Redis at {url} unreachable ({error}); reconnecting", {
         url: redactUrl(url),
-        error: error.message,
+        error: reason,
       });
     }
     down = true;
