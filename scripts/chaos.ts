@@ -1567,6 +1567,114 @@ async function partitionLengths(
 }
 record(await scenario("partitions of several lengths", partitionLengths));
 
+// Redis failovers under load: SENTINEL FAILOVER of a Sentinel setup's master, kill -9 of the
+// Cluster master holding {ppr} (testing/failover_load.ts). Replication is asynchronous: what a
+// plain producer loses is a figure in the rule; "lost" counts WAIT-acknowledged enqueues lost and
+// "dup" jobs completed twice in the surviving history, both of which must stay 0.
+async function redisFailoverScenarios(): Promise<Outcome[]> {
+  const { runJobsThroughFailover } = await import("../testing/failover_load.ts");
+  const { MASTER_NAME, sentinelInstalled, startSentinelSetup } = await import(
+    "../testing/redis_sentinel.ts"
+  );
+  const { startRedisCluster } = await import("../testing/redis_cluster.ts");
+  const load = {
+    pool: [size(4, 2), 4] as [number, number],
+    intervalMs: size(10, 25),
+    beforeMs: size(5000, 2000),
+    afterMs: size(8000, 3000),
+  };
+  const outcomeOf = (
+    name: string,
+    figures: Awaited<ReturnType<typeof runJobsThroughFailover>>,
+  ): Outcome => ({
+    scenario: name,
+    enqueued: figures.added,
+    completed: figures.completed,
+    failed: figures.failed.length,
+    lost: figures.lostAcknowledged.length,
+    duplicates: figures.completedTwiceSurviving.length,
+    ranTwice: figures.completedTwiceSeen.length,
+    recoveryMedianS: figures.gapS,
+    recoveryMaxS: figures.gapS,
+    restarts: 0,
+    rule: `${figures.lost.length} of ${figures.added} added lost (${figures.acknowledged} ` +
+      `WAIT-acknowledged, none of them may be), ${figures.addErrors} adds failed, ` +
+      `${figures.completedTwiceSeen.length} completions lost and run again, the pool working after`,
+    ruleHeld: figures.unfinished.length === 0 && figures.completedAfterFault > 0,
+    expectedFailed: 0,
+  });
+  const empty = (name: string): Outcome => ({
+    scenario: name,
+    enqueued: 0,
+    completed: 0,
+    failed: 0,
+    lost: 0,
+    duplicates: 0,
+    ranTwice: 0,
+    recoveryMedianS: null,
+    recoveryMaxS: null,
+    restarts: 0,
+    rule: "-",
+    ruleHeld: false,
+    expectedFailed: 0,
+  });
+  /** Runs one failover scenario; a scenario that throws is a broken row, not the end of the run. */
+  const run = async (name: string, body: () => Promise<Outcome>): Promise<Outcome[]> => {
+    if (ONLY !== undefined && !name.includes(ONLY)) return [];
+    console.error(`chaos: ${name} ...`);
+    try {
+      return [await body()];
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return [{ ...empty(name), rule: `the scenario itself failed: ${reason}` }];
+    }
+  };
+  const sentinelName = "Redis Sentinel: SENTINEL FAILOVER under load";
+  const sentinel = await run(sentinelName, async () => {
+    if (!await sentinelInstalled()) {
+      return { ...empty(sentinelName), ruleHeld: true, skipped: "redis-sentinel is not installed" };
+    }
+    await using setup = await startSentinelSetup();
+    const successor = await setup.replica();
+    return outcomeOf(
+      sentinelName,
+      await runJobsThroughFailover({
+        redisUrl: setup.url,
+        prefix: "bull",
+        poolEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" },
+        ...load,
+        fault: async () => {
+          await setup.sentinelClient(0).call("SENTINEL", "FAILOVER", MASTER_NAME);
+          await setup.waitForMaster(successor);
+        },
+      }),
+    );
+  });
+  const clusterName = "Redis Cluster: kill -9 of the master of {ppr} under load";
+  const cluster = await run(clusterName, async () => {
+    await using setup = await startRedisCluster();
+    const master = await setup.masterOf("{ppr}:llm:meta");
+    const successor = await setup.replicaOf(master);
+    return outcomeOf(
+      clusterName,
+      await runJobsThroughFailover({
+        redisUrl: setup.url,
+        prefix: "{ppr}",
+        poolEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" },
+        ...load,
+        fault: async () => {
+          await master.kill();
+          await setup.waitForMaster(successor);
+        },
+        afterFault: () => master.start(),
+      }),
+    );
+  });
+  const outcomes = [...sentinel, ...cluster];
+  return outcomes;
+}
+(await redisFailoverScenarios()).forEach(record);
+
 // The table, the file, the verdict.
 const columns = [
   "scenario",

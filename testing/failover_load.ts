@@ -35,7 +35,11 @@ export interface FailoverFigures {
   faultS: number;
   /** Jobs completed (surviving history) that were added after the fault: the pool kept working. */
   completedAfterFault: number;
-  /** Surviving jobs not finished when the run ended (none should be left). */
+  /** Added jobs completed (in the surviving history). */
+  completed: number;
+  /** Added jobs that failed for good. */
+  failed: string[];
+  /** Surviving jobs neither completed nor failed when the run ended (none should be left). */
   unfinished: string[];
   /** Log lines of the pool about completions a replica did not acknowledge. */
   unacknowledgedCompletionLogs: number;
@@ -234,8 +238,9 @@ export async function runJobsThroughFailover(
     const surviving = await survivingCompletions(reader, prefix);
     const completedIds = new Map<string, number>();
     for (const { jobId } of surviving) completedIds.set(jobId, (completedIds.get(jobId) ?? 0) + 1);
+    const failedIds = new Set(await reader.zrange(`${prefix}:${QUEUE}:failed`, 0, -1));
     const unfinished = added.filter((job, index) =>
-      exists[index] === 1 && !completedIds.has(job.id)
+      exists[index] === 1 && !completedIds.has(job.id) && !failedIds.has(job.id)
     );
     const twice = (counts: Map<string, number>) =>
       [...counts].filter(([, count]) => count > 1).map(([id]) => id);
@@ -256,6 +261,8 @@ export async function runJobsThroughFailover(
       faultS: (faultEndMs - faultStartMs) / 1000,
       completedAfterFault: added.filter((job) => job.atMs > faultEndMs && completedIds.has(job.id))
         .length,
+      completed: added.filter((job) => completedIds.has(job.id)).length,
+      failed: added.filter((job) => failedIds.has(job.id)).map((job) => job.id),
       unfinished: unfinished.map((job) => job.id),
       unacknowledgedCompletionLogs: supervisor.logs.filter((line) =>
         line.includes("not acknowledged by")

@@ -174,6 +174,7 @@ if (!await commandRuns("redis-cli", ["--version"])) {
       assert.deepEqual(figures.lostAcknowledged, []);
       assert.deepEqual(figures.completedTwiceSurviving, []);
       assert.deepEqual(figures.unfinished, []);
+      assert.deepEqual(figures.failed, []);
       assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
     },
   });

@@ -82,6 +82,7 @@ if (!await sentinelInstalled()) {
       assert.deepEqual(figures.lostAcknowledged, []);
       assert.deepEqual(figures.completedTwiceSurviving, []);
       assert.deepEqual(figures.unfinished, []);
+      assert.deepEqual(figures.failed, []);
       assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
     },
   });
@@ -108,6 +109,7 @@ if (!await sentinelInstalled()) {
       assert.deepEqual(figures.lostAcknowledged, []);
       assert.deepEqual(figures.completedTwiceSurviving, []);
       assert.deepEqual(figures.unfinished, []);
+      assert.deepEqual(figures.failed, []);
       assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
     },
   });
