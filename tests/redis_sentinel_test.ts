@@ -12,7 +12,10 @@ import { startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
 import { MASTER_NAME, sentinelInstalled, startSentinelSetup } from "../testing/redis_sentinel.ts";
 import { waitUntil } from "../testing/wait.ts";
-import { connectRedis } from "../redis/connection.ts";
+import { Redis } from "ioredis";
+import { delay } from "../async/mod.ts";
+import { connectRedis, type RedisClient } from "../redis/connection.ts";
+import { parseRedisUrl } from "../redis/url.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const PASSWORD = "sentinel-s3cret/@,#pw";
@@ -57,6 +60,69 @@ if (!await sentinelInstalled()) {
       for (const piece of [PASSWORD, encodeURIComponent(PASSWORD)]) {
         assert.ok(!outputs.some((output) => output.includes(piece)), "the password is printed");
       }
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: SENTINEL FAILOVER with a writer each on ioredis's defaults, on failoverDetector and on ppr-worker's settings: writes lost by each (reported); ppr-worker's then writes to the new master",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const newMaster = await setup.replica();
+      const writers = startWriters(setup.url);
+      try {
+        await delay(2000);
+        await setup.sentinelClient(0).call("SENTINEL", "FAILOVER", MASTER_NAME);
+        await setup.waitForMaster(newMaster);
+        // The old master is demoted about 10 s later (Sentinel's INFO period) and resyncs.
+        await setup.waitForReplicaInSync(60_000);
+        await delay(1000);
+      } finally {
+        await writers.stop();
+      }
+      const check = setup.clientOf(newMaster);
+      const rows = [];
+      for (const writer of writers.all) {
+        const lost = await lostWrites(check, writer);
+        rows.push(`${writer.name}: ${lost} of ${writer.acked.length} acknowledged writes lost`);
+      }
+      console.log(`SENTINEL FAILOVER, one write every 20 ms each:\n  ${rows.join("\n  ")}`);
+      const ours = writers.all.find((writer) => writer.name === "ppr-worker's settings")!;
+      assert.equal(await check.exists(`${ours.name}:${ours.acked.at(-1)}`), 1);
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: CLIENT PAUSE WRITE on the master, then SENTINEL FAILOVER: ppr-worker's settings lose no acknowledged write",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const oldMaster = await setup.master();
+      const newMaster = await setup.replica();
+      const writers = startWriters(setup.url);
+      try {
+        await delay(2000);
+        // Longer than the failover takes: writes wait on the old master until the clients move.
+        await setup.clientOf(oldMaster).call("CLIENT", "PAUSE", "10000", "WRITE");
+        await setup.sentinelClient(0).call("SENTINEL", "FAILOVER", MASTER_NAME);
+        await setup.waitForMaster(newMaster);
+        await setup.waitForReplicaInSync(60_000);
+        await delay(1000);
+      } finally {
+        await writers.stop();
+      }
+      const check = setup.clientOf(newMaster);
+      const rows = [];
+      for (const writer of writers.all) {
+        rows.push(
+          `${writer.name}: ${await lostWrites(check, writer)} of ${writer.acked.length} lost`,
+        );
+      }
+      console.log(`CLIENT PAUSE WRITE, then SENTINEL FAILOVER:\n  ${rows.join("\n  ")}`);
+      const ours = writers.all.find((writer) => writer.name === "ppr-worker's settings")!;
+      assert.equal(await lostWrites(check, ours), 0);
     },
   });
 
@@ -176,6 +242,61 @@ if (!await sentinelInstalled()) {
       console.log(`WAIT cost (2 workers x 8, echo jobs, Sentinel master):\n  ${rows.join("\n  ")}`);
     },
   });
+}
+
+/** A client that writes a numbered key every 20 ms, and the numbers Redis acknowledged. */
+interface Writer {
+  name: string;
+  acked: number[];
+}
+
+/**
+ * Three writers through the Sentinels: one on ioredis's defaults, one with
+ * `failoverDetector: true`, one on ppr-worker's settings (`connectRedis`, blocking as a worker).
+ */
+function startWriters(url: string) {
+  const parsed = parseRedisUrl(url);
+  if (!parsed.ok || parsed.target.kind !== "sentinel") {
+    throw new Error(`not a Sentinel URL: ${url}`);
+  }
+  const found = { sentinels: parsed.target.sentinels, name: parsed.target.masterName };
+  const clients: [string, RedisClient][] = [
+    ["ioredis's defaults", new Redis(found)],
+    ["failoverDetector", new Redis({ ...found, failoverDetector: true })],
+    ["ppr-worker's settings", connectRedis(url, { blocking: true })],
+  ];
+  let stopped = false;
+  const all: Writer[] = [];
+  const loops = clients.map(async ([name, client]) => {
+    client.on("error", () => {});
+    const writer: Writer = { name, acked: [] };
+    all.push(writer);
+    for (let index = 0; !stopped; index++) {
+      try {
+        await client.set(`${name}:${index}`, "1");
+        writer.acked.push(index);
+      } catch {
+        // Not acknowledged: not counted.
+      }
+      await delay(20);
+    }
+    client.disconnect();
+  });
+  return {
+    all,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** How many of a writer's acknowledged writes `redis` does not have. */
+async function lostWrites(redis: Redis, writer: Writer): Promise<number> {
+  const exists = await Promise.all(
+    writer.acked.map((index) => redis.exists(`${writer.name}:${index}`)),
+  );
+  return exists.filter((found) => found === 0).length;
 }
 
 /** WAIT commands the server has run so far (`INFO commandstats`). */
