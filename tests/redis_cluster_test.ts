@@ -178,4 +178,29 @@ if (!await commandRuns("redis-cli", ["--version"])) {
       assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
     },
   });
+
+  Deno.test({
+    name:
+      "Cluster: CLUSTER FAILOVER (a planned switchover: the master holds writes until its replica has them) under load: no job lost, none completes twice",
+    ...integration,
+    async fn() {
+      await using cluster = await startRedisCluster();
+      const master = await cluster.masterOf(`${PREFIX}:llm:meta`);
+      const replica = await cluster.replicaOf(master);
+      const figures = await runJobsThroughFailover({
+        redisUrl: cluster.url,
+        prefix: PREFIX,
+        fault: async () => {
+          await cluster.clientOf(replica).call("CLUSTER", "FAILOVER");
+          await cluster.waitForMaster(replica);
+        },
+      });
+      console.log(formatFigures("CLUSTER FAILOVER of the master of {ppr}", figures));
+      assert.deepEqual(figures.lost, []);
+      assert.deepEqual(figures.completedTwiceSeen, []);
+      assert.deepEqual(figures.unfinished, []);
+      assert.deepEqual(figures.failed, []);
+      assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
+    },
+  });
 }
