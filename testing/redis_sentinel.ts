@@ -46,6 +46,12 @@ export interface SentinelSetup extends AsyncDisposable {
   sentinelClient(index?: number): Redis;
 }
 
+/** The credentials of a Sentinel setup's processes. */
+export interface SentinelSetupOptions extends Pick<StartRedisOptions, "password" | "user"> {
+  /** The Sentinels require no credentials of clients (the servers still do). @default {false} */
+  openSentinels?: boolean;
+}
+
 /** Whether Debian's `redis-sentinel` is installed (tests that need it skip, saying why, without it). */
 export function sentinelInstalled(): Promise<boolean> {
   return commandRuns("redis-sentinel", ["--version"]);
@@ -56,7 +62,7 @@ function sentinelConf(
   port: number,
   dir: string,
   masterPort: number,
-  credentials: Pick<StartRedisOptions, "password" | "user">,
+  credentials: SentinelSetupOptions,
 ): string {
   const lines = [
     `port ${port}`,
@@ -71,7 +77,9 @@ function sentinelConf(
     `sentinel parallel-syncs ${MASTER_NAME} 1`,
   ];
   const password = credentials.user?.password ?? credentials.password;
-  if (credentials.user) {
+  if (credentials.openSentinels) {
+    // The Sentinels ask clients for nothing; they still authenticate to the servers.
+  } else if (credentials.user) {
     // The Sentinels take the same ACL user as the data servers, with the same password.
     lines.push(`user ${credentials.user.name} on >${password} ~* &* +@all`, "user default off");
     lines.push(`sentinel auth-user ${MASTER_NAME} ${credentials.user.name}`);
@@ -79,18 +87,14 @@ function sentinelConf(
   } else if (password) {
     lines.push(`requirepass ${password}`);
   }
-  if (password) {
-    lines.push(
-      `sentinel auth-pass ${MASTER_NAME} ${password}`,
-      `sentinel sentinel-pass ${password}`,
-    );
-  }
+  if (password) lines.push(`sentinel auth-pass ${MASTER_NAME} ${password}`);
+  if (password && !credentials.openSentinels) lines.push(`sentinel sentinel-pass ${password}`);
   return lines.join("\n") + "\n";
 }
 
 async function startSentinel(
   masterPort: number,
-  credentials: Pick<StartRedisOptions, "password" | "user">,
+  credentials: SentinelSetupOptions,
 ): Promise<SentinelProcess & { dir: string }> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "ppr-sentinel-" });
@@ -135,11 +139,11 @@ async function startSentinel(
  * Starts a master, a replica of it and three Sentinels (quorum 2, a master is down after 1 s),
  * and waits until the replica is in sync and every Sentinel knows both servers and the other
  * Sentinels. With `password` or `user`, every server and every Sentinel takes those credentials
- * (and the URL carries them). Disposing it stops every process and removes their directories,
+ * (and the URL carries them); with `openSentinels`, the Sentinels take none from clients. Disposing it stops every process and removes their directories,
  * whatever the test did.
  */
 export async function startSentinelSetup(
-  options: Pick<StartRedisOptions, "password" | "user"> = {},
+  options: SentinelSetupOptions = {},
 ): Promise<SentinelSetup> {
   const clients: Redis[] = [];
   const servers: RedisServer[] = [];
@@ -153,18 +157,19 @@ export async function startSentinelSetup(
     );
   };
   try {
-    const master = await startRedis(options);
+    const credentials = { password: options.password, user: options.user };
+    const master = await startRedis(credentials);
     servers.push(master);
-    servers.push(await startRedis({ ...options, replicaOf: master.port }));
+    servers.push(await startRedis({ ...credentials, replicaOf: master.port }));
     for (let index = 0; index < 3; index++) {
       sentinels.push(await startSentinel(master.port, options));
     }
-    const newClient = (port: number) => {
+    const newClient = (port: number, withCredentials = true) => {
       const client = new Redis({
         host: "127.0.0.1",
         port,
-        username: options.user?.name,
-        password: options.user?.password ?? options.password,
+        username: withCredentials ? options.user?.name : undefined,
+        password: withCredentials ? options.user?.password ?? options.password : undefined,
         maxRetriesPerRequest: 1,
         connectTimeout: 2000,
         retryStrategy: () => 200,
@@ -174,8 +179,8 @@ export async function startSentinelSetup(
       return client;
     };
     const clientOf = (server: RedisServer) => newClient(server.port);
-    const sentinelClient = (index = 0) => newClient(sentinels[index].port);
-    const probes = sentinels.map((sentinel) => newClient(sentinel.port));
+    const sentinelClient = (index = 0) => newClient(sentinels[index].port, !options.openSentinels);
+    const probes = sentinels.map((_, index) => sentinelClient(index));
     const serverClients = new Map(servers.map((server) => [server, clientOf(server)]));
 
     const masterPortOf = async (probe: Redis) => {

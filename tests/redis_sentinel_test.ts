@@ -65,6 +65,25 @@ if (!await sentinelInstalled()) {
 
   Deno.test({
     name:
+      "Sentinel URL with a password, Sentinels that require none: the pool runs jobs and enqueue works (ioredis only warns that the Sentinels need no password)",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup({ password: PASSWORD, openSentinels: true });
+      await using supervisor = startSupervisor(["--count", "1"], { redisUrl: setup.url });
+      await supervisor.waitForHealth((health) => health.workers_alive === 1, "the pool", 60_000);
+      const enqueued = await runPpr(
+        ["enqueue", "--prompt", "open sentinels", "--wait"],
+        baseEnv({ REDIS_URL: setup.url }),
+      );
+      assert.equal(enqueued.code, 0, enqueued.stderr);
+      assert.match(enqueued.stdout, /"state":"completed".*"text":"open sentinels"/);
+      assert.match(enqueued.stderr, /does not require a password, but a password was supplied/);
+      assert.ok(!enqueued.stderr.includes(PASSWORD), "the password is printed");
+    },
+  });
+
+  Deno.test({
+    name:
       "Sentinel: SENTINEL FAILOVER with a writer each on ioredis's defaults, on failoverDetector and on ppr-worker's settings: writes lost by each (reported); ppr-worker's then writes to the new master",
     ...integration,
     async fn() {
