@@ -1629,7 +1629,7 @@ async function redisFailoverScenarios(): Promise<Outcome[]> {
       return [{ ...empty(name), rule: `the scenario itself failed: ${reason}` }];
     }
   };
-  const sentinelName = "Redis Sentinel: SENTINEL FAILOVER under load";
+  const sentinelName = "Redis Sentinel failover under load";
   const sentinel = await run(sentinelName, async () => {
     if (!await sentinelInstalled()) {
       return { ...empty(sentinelName), ruleHeld: true, skipped: "redis-sentinel is not installed" };
@@ -1650,7 +1650,7 @@ async function redisFailoverScenarios(): Promise<Outcome[]> {
       }),
     );
   });
-  const clusterName = "Redis Cluster: kill -9 of the master of {ppr} under load";
+  const clusterName = "Redis Cluster master kill under load";
   const cluster = await run(clusterName, async () => {
     await using setup = await startRedisCluster();
     const master = await setup.masterOf("{ppr}:llm:meta");
