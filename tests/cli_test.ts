@@ -123,12 +123,17 @@ Deno.test(
   integration,
   async () => {
     await using servers = await startReplicatedRedis();
-    const env = baseEnv({
-      REDIS_URL: servers.master.url,
-      REDIS_WAIT_REPLICAS: "1",
-      REDIS_WAIT_TIMEOUT: "300ms",
-    });
-    const acknowledged = await runPpr(["enqueue", "--prompt", "safe", "--count", "2"], env);
+    const env = (timeout: string) =>
+      baseEnv({
+        REDIS_URL: servers.master.url,
+        REDIS_WAIT_REPLICAS: "1",
+        REDIS_WAIT_TIMEOUT: timeout,
+      });
+    // A timeout the answering replica cannot miss, however busy the machine.
+    const acknowledged = await runPpr(
+      ["enqueue", "--prompt", "safe", "--count", "2"],
+      env("60s"),
+    );
     assert.deepEqual([acknowledged.code, acknowledged.stdout, acknowledged.stderr], [
       0,
       "1\n2\n",
@@ -136,7 +141,7 @@ Deno.test(
     ]);
     servers.replica.freeze();
     try {
-      const unacknowledged = await runPpr(["enqueue", "--prompt", "at risk"], env);
+      const unacknowledged = await runPpr(["enqueue", "--prompt", "at risk"], env("300ms"));
       assert.equal(unacknowledged.code, 1);
       assert.equal(unacknowledged.stdout, "3\n");
       assert.equal(
