@@ -1663,7 +1663,7 @@ async function redisFailoverScenarios(): Promise<Outcome[]> {
         poolEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" },
         ...load,
         fault: async () => {
-          await master.kill();
+          await master.stop("SIGKILL");
           await setup.waitForMaster(successor);
         },
         afterFault: () => master.start(),

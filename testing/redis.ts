@@ -16,8 +16,6 @@ export interface RedisServer extends AsyncDisposable {
    * on each write). @default {"SIGTERM"}
    */
   stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
-  /** Kills the server with SIGKILL (a crash: nothing is flushed) and waits for it to be gone. */
-  kill(): Promise<void>;
   /** Starts it again on the same port and dir. */
   start(): Promise<void>;
   /** A client for the test's own checks; closed on dispose. */
@@ -177,17 +175,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     port,
     get pid() {
       return child?.pid;
-    },
-    kill: async () => {
-      const running = child;
-      child = undefined;
-      if (!running) return;
-      try {
-        running.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await running.status;
     },
     stop: async (stopSignal) => {
       signal("SIGCONT");

@@ -165,7 +165,7 @@ if (!await commandRuns("redis-cli", ["--version"])) {
         prefix: PREFIX,
         poolEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" },
         fault: async () => {
-          await master.kill();
+          await master.stop("SIGKILL");
           await cluster.waitForMaster(replica);
         },
         // Back, the old master becomes the new one's replica: WAIT can be answered again.

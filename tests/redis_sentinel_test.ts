@@ -211,7 +211,7 @@ if (!await sentinelInstalled()) {
         redisUrl: setup.url,
         prefix: "bull",
         fault: async () => {
-          await oldMaster.kill();
+          await oldMaster.stop("SIGKILL");
           await setup.waitForMaster(newMaster);
         },
         // Back, the old master becomes the new one's replica: WAIT can be answered again.
