@@ -1,6 +1,7 @@
 /** Turns flags and environment variables into one validated `Config`, or a list of every problem. */
 
 import { hashTagOf } from "../redis/keys.ts";
+import { formatDuration } from "./duration.ts";
 import { parseRedisUrl, redactUrl, urlPassword } from "../redis/url.ts";
 import { budgetPeriod, budgets, rateLimits } from "./economics_rules.ts";
 import { fallbacks } from "./fallback_rule.ts";
@@ -566,7 +567,11 @@ export function parseConfig(
       );
     }
   }
-  errors.push(...unmappedQueues(config, raws), ...untaggedClusterPrefix(config, raws));
+  errors.push(
+    ...unmappedQueues(config, raws),
+    ...untaggedClusterPrefix(config, raws),
+    ...waitOutlastingLockRenewals(config, raws),
+  );
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };
 }
 
@@ -614,6 +619,30 @@ function untaggedClusterPrefix(
     } is a Redis Cluster: BullMQ's scripts touch several keys of a queue at once, and a Cluster ` +
     `runs them only on keys of one slot (without a tag, adding a job fails with CROSSSLOT); ` +
     `e.g. BULL_PREFIX={ppr}`,
+  ];
+}
+
+/**
+ * A problem when a `WAIT` may last longer than a quarter of `LOCK_DURATION` (when both are valid
+ * and `REDIS_WAIT_REPLICAS` asks for one): a `WAIT` holds the worker's connection, and BullMQ
+ * renews the locks of the jobs in flight on that connection every quarter of `LOCK_DURATION`;
+ * renewals held longer let locks lapse, and their jobs run again elsewhere.
+ */
+function waitOutlastingLockRenewals(
+  config: Record<string, unknown>,
+  raws: ReturnType<typeof rawValues>,
+): string[] {
+  const replicas = config.redisWaitReplicas as number | undefined;
+  const waitMs = config.redisWaitTimeoutMs as number | undefined;
+  const lockMs = config.lockDurationMs as number | undefined;
+  if (!replicas || waitMs === undefined || lockMs === undefined || waitMs <= lockMs / 4) return [];
+  return [
+    `${nameOf(CORE_SETTINGS.redisWaitTimeoutMs, raws.redisWaitTimeoutMs.source)} = ${
+      JSON.stringify(raws.redisWaitTimeoutMs.raw)
+    }: must be at most a quarter of LOCK_DURATION (${
+      formatDuration(lockMs / 4)
+    }) while REDIS_WAIT_REPLICAS asks for a WAIT: a WAIT holds the worker's connection, ` +
+    `and the renewals of its jobs' locks wait behind it; a lock that lapses lets its job run again`,
   ];
 }
 

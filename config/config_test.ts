@@ -143,6 +143,20 @@ Deno.test("REDIS_WAIT_REPLICAS is 0 to 16 (0: no WAIT), REDIS_WAIT_TIMEOUT 10ms 
   ]);
 });
 
+Deno.test("REDIS_WAIT_TIMEOUT past a quarter of LOCK_DURATION is refused while REDIS_WAIT_REPLICAS asks for a WAIT", () => {
+  assert.deepEqual(
+    errorsOf({}, { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "3s", LOCK_DURATION: "10s" }),
+    [
+      'REDIS_WAIT_TIMEOUT = "3s": must be at most a quarter of LOCK_DURATION (2500ms) while ' +
+      "REDIS_WAIT_REPLICAS asks for a WAIT: a WAIT holds the worker's connection, and the " +
+      "renewals of its jobs' locks wait behind it; a lock that lapses lets its job run again",
+    ],
+  );
+  const config = configOf({}, { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "2500ms" });
+  assert.equal(config.redisWaitTimeoutMs, 2500);
+  assert.equal(configOf({}, { REDIS_WAIT_TIMEOUT: "1m" }).redisWaitTimeoutMs, 60_000);
+});
+
 Deno.test("secretsOf holds the REDIS_URL password of the Sentinel and Cluster forms, as written and decoded", () => {
   for (
     const url of ["redis+sentinel://app:s3%2Fcret@s1,s2/m", "redis-cluster://:s3%2Fcret@n1:7000"]
