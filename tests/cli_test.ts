@@ -128,8 +128,10 @@ Deno.test(
         REDIS_URL: servers.master.url,
         REDIS_WAIT_REPLICAS: "1",
         REDIS_WAIT_TIMEOUT: timeout,
+        LOCK_DURATION: "10m",
       });
-    // A timeout the answering replica cannot miss, however busy the machine.
+    // A timeout the answering replica cannot miss, however busy the machine (LOCK_DURATION
+    // allows it: a WAIT may hold a connection a quarter of it).
     const acknowledged = await runPpr(
       ["enqueue", "--prompt", "safe", "--count", "2"],
       env("60s"),
