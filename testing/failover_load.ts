@@ -3,6 +3,7 @@
  * a Cluster master killed): what was lost, what completed twice, how long completions stopped.
  */
 
+import { strict as assert } from "node:assert";
 import { Queue, QueueEvents } from "bullmq";
 import { delay } from "../async/mod.ts";
 import { jobKey } from "../redis/bullmq_internals.ts";
@@ -285,4 +286,33 @@ export function formatFigures(name: string, figures: FailoverFigures): string {
     `completions stopped ${figures.gapS.toFixed(1)} s (the fault took ${
       figures.faultS.toFixed(1)
     } s); ${figures.unacknowledgedCompletionLogs} log lines of unacknowledged completions`;
+}
+
+/**
+ * What must hold after a failover with `REDIS_WAIT_REPLICAS`: no WAIT-acknowledged job lost, none
+ * completed twice in the surviving history, every surviving job finished and none failed, and
+ * jobs added after the fault completed (the pool kept working).
+ */
+export function assertAcknowledgedSurvived(figures: FailoverFigures): void {
+  assert.deepEqual(figures.lostAcknowledged, []);
+  assert.deepEqual(figures.completedTwiceSurviving, []);
+  assertPoolFinished(figures);
+}
+
+/**
+ * What must hold after a planned switchover (the master's writes held until its replica has them):
+ * no job lost, none seen completing twice, every job finished and none failed, and jobs added after
+ * the fault completed.
+ */
+export function assertNothingLost(figures: FailoverFigures): void {
+  assert.deepEqual(figures.lost, []);
+  assert.deepEqual(figures.completedTwiceSeen, []);
+  assertPoolFinished(figures);
+}
+
+/** Every surviving job finished, none failed, and jobs added after the fault completed. */
+function assertPoolFinished(figures: FailoverFigures): void {
+  assert.deepEqual(figures.unfinished, []);
+  assert.deepEqual(figures.failed, []);
+  assert.ok(figures.completedAfterFault > 0, "no job added after the failover completed");
 }
