@@ -156,6 +156,38 @@ export function callStats(
   return entry;
 }
 
+/** A call's token counts, in Anthropic's four kinds (the providers' `Usage`). */
+export interface TokenCounts {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
+/**
+ * Counts one answered call in `figures`: its tokens, and its cost when known (`undefined`: the
+ * model has no price, counted as unpriced, never as free); a call of the batch lane in its share
+ * too.
+ */
+export function countCall(
+  figures: CallStats,
+  usage: TokenCounts,
+  costUsd: number | undefined,
+  lane: "direct" | "batch" = "direct",
+): void {
+  figures.calls++;
+  figures.inputTokens += usage.input_tokens;
+  figures.outputTokens += usage.output_tokens;
+  figures.cacheWriteTokens += usage.cache_creation_input_tokens ?? 0;
+  figures.cacheReadTokens += usage.cache_read_input_tokens ?? 0;
+  if (costUsd === undefined) figures.unpricedCalls++;
+  else figures.costUsd += costUsd;
+  if (lane === "batch") {
+    figures.batchCalls++;
+    if (costUsd !== undefined) figures.batchCostUsd += costUsd;
+  }
+}
+
 /** The figures of `queue`, created on first use. */
 export function queueStats(stats: WorkerStats, queue: string): QueueStats {
   return stats.queues[queue] ??= {

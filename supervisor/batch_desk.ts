@@ -158,6 +158,8 @@ export function startBatchDesk(options: BatchDeskOptions) {
   };
   /** The batches this desk is sending right now: not to be recovered by itself. */
   const sending = new Set<string>();
+  /** The models whose unpriced answers the desk has warned about. */
+  const warnedUnpriced = new Set<string>();
   /** Per provider: no submit before this time (after a failed one). */
   const submitHeldUntil = new Map<string, number>();
   let holding = false;
@@ -659,7 +661,9 @@ export function startBatchDesk(options: BatchDeskOptions) {
       const { cost_usd: _reported, ...result } = entry.result;
       const model = result.model || record.model;
       const costUsd = pricing.costOf(record.provider, model, result.usage, BATCH_PRICE_SHARE);
-      if (costUsd === undefined) {
+      if (costUsd === undefined && !warnedUnpriced.has(`${record.provider}/${model}`)) {
+        // Once per model: a batch of an unpriced model would say it for every answer.
+        warnedUnpriced.add(`${record.provider}/${model}`);
         logger.warn("{model} has no price: its batch answers cost unknown; add it to LLM_PRICES", {
           model: `${record.provider}/${model}`,
         });

@@ -26,11 +26,10 @@ import {
   placeOf,
   type StoredOutcome,
 } from "../jobs/batch/store.ts";
-import type { JobResult, PreparedJob } from "../jobs/llm/runner.ts";
-import type { Spending } from "../jobs/llm/runner.ts";
+import type { JobResult, PreparedJob, Spending } from "../jobs/llm/runner.ts";
 import { parseStructured } from "../jobs/llm/structured.ts";
 import type { createResultRouter } from "../jobs/results.ts";
-import { callStats, type WorkerStats } from "../protocol/stats.ts";
+import { callStats, countCall, type WorkerStats } from "../protocol/stats.ts";
 import { LlmError } from "../providers/errors.ts";
 import type { ProviderContext } from "../providers/provider.ts";
 import type { InFlightJob } from "./in_flight.ts";
@@ -133,19 +132,8 @@ export function createBatchLane(options: BatchLaneOptions) {
       throw error;
     }
     const figures = callStats(options.stats, prepared.providerName, result.model, job.queueName);
-    figures.calls++;
-    figures.batchCalls++;
-    figures.inputTokens += result.usage.input_tokens;
-    figures.outputTokens += result.usage.output_tokens;
-    figures.cacheWriteTokens += result.usage.cache_creation_input_tokens ?? 0;
-    figures.cacheReadTokens += result.usage.cache_read_input_tokens ?? 0;
-    if (costUsd === null) {
-      figures.unpricedCalls++;
-      spending.warnUnpriced(prepared.providerName, result.model);
-    } else {
-      figures.costUsd += costUsd;
-      figures.batchCostUsd += costUsd;
-    }
+    countCall(figures, result.usage, costUsd ?? undefined, "batch");
+    if (costUsd === null) spending.warnUnpriced(prepared.providerName, result.model);
     const answer: BatchJobResult = {
       ...result,
       ...(parsed !== undefined ? { parsed } : {}),

@@ -16,7 +16,7 @@ import type {
   ProviderContext,
 } from "../../providers/provider.ts";
 import { providerNamed } from "../../providers/registry.ts";
-import { callStats, providerStats, type WorkerStats } from "../../protocol/stats.ts";
+import { callStats, countCall, providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { likelyInputTokens, mostInputTokens } from "../../economics/estimate.ts";
 import { type CachedAnswer, resultCacheKey } from "../../economics/result_cache.ts";
 import type { CallPlan, FleetLedger, Pricing, ResultCache } from "./spending.ts";
@@ -329,13 +329,7 @@ export function createLlmRunner(
       }
       const counted = figures(model);
       if (counted) {
-        counted.calls++;
-        counted.inputTokens += result.usage.input_tokens;
-        counted.outputTokens += result.usage.output_tokens;
-        counted.cacheWriteTokens += result.usage.cache_creation_input_tokens ?? 0;
-        counted.cacheReadTokens += result.usage.cache_read_input_tokens ?? 0;
-        if (costUsd === undefined) counted.unpricedCalls++;
-        else counted.costUsd += costUsd;
+        countCall(counted, result.usage, costUsd);
         if (target.fallbackFrom) counted.fallbacks++;
       }
       const parsed = format ? await parseStructured(result.text, result.parsed, format) : undefined;
