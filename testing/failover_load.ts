@@ -220,7 +220,10 @@ export async function runJobsThroughFailover(
     const endMs = Date.now();
 
     const added = producers.flatMap((producer) => producer.added);
-    const queue = new Queue(QUEUE, { connection: reader, prefix });
+    // A connection of its own: closing the queue must not close the reader's, still needed below.
+    const counting = connectRedis(redisUrl, { blocking: true, name: "ppr-test-counts" });
+    counting.on("error", () => {});
+    const queue = new Queue(QUEUE, { connection: counting, prefix });
     queue.on("error", () => {});
     try {
       await waitUntil(async () => {
@@ -231,6 +234,7 @@ export async function runJobsThroughFailover(
       // Counted below as unfinished.
     } finally {
       await queue.close().catch(() => {});
+      counting.disconnect();
     }
     const exists = await Promise.all(
       added.map((job) => reader.exists(jobKey(prefix, QUEUE, job.id))),
