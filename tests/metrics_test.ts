@@ -73,6 +73,11 @@ Deno.test(
       assert.equal(value(samples, "ppr_queue_jobs", { queue: "llm", state: "waiting" }), 0);
       assert.equal(value(samples, "ppr_queue_paused", { queue: "llm" }), 0);
       assert.equal(value(samples, "ppr_workers_alive"), 2);
+      assert.equal(
+        value(samples, "ppr_queue_workers", { queue: "llm" }),
+        2,
+        "a BullMQ Worker each",
+      );
       assert.equal(value(samples, "ppr_llm_paused", { provider: "claude" }), 0);
       // Labels stay bounded: no job ids, no prompts.
       for (const sample of samples) {
