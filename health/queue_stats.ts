@@ -13,7 +13,7 @@ export interface QueueStats {
   queues: QueueInfo[];
   /**
    * The BullMQ Workers serving each queue this pool serves, fleet-wide (every container's);
-   * absent in snapshots made without the poller (tests).
+   * absent when Redis refused `CLIENT LIST`, and in snapshots made without the poller (tests).
    */
   queueWorkers?: { queue: string; workers: number }[];
   providers: ProviderPause[];
@@ -55,7 +55,8 @@ export function startQueueStats(
     try {
       const [depths, workerCounts, pauses, budgetStates] = await Promise.all([
         readQueues(redis, prefix, queues),
-        readQueueWorkerCounts(redis, { prefix }, servedQueues, openQueues),
+        // A Redis that refuses CLIENT LIST (an ACL, a managed service) costs this figure alone.
+        readQueueWorkerCounts(redis, { prefix }, servedQueues, openQueues).catch(() => undefined),
         readProviderPauses(redis, providers),
         budgets && budgets.budgets.length > 0
           ? readBudgets(redis, [...budgets.budgets], budgets.period, Date.now())
@@ -63,7 +64,8 @@ export function startQueueStats(
       ]);
       stats.state = {
         queues: depths,
-        queueWorkers: [...workerCounts].map(([queue, workers]) => ({ queue, workers })),
+        queueWorkers: workerCounts &&
+          [...workerCounts].map(([queue, workers]) => ({ queue, workers })),
         providers: pauses,
         budgets: budgetStates,
         readAt: Date.now(),
