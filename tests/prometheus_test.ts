@@ -105,6 +105,7 @@ if (!await prometheusInstalled()) {
             LLM_PROVIDER: "openai",
             OPENAI_API_KEY: "k",
             OPENAI_BASE_URL: `${stub.url}/v1`,
+            // Never reached: there so that the budget series the rules read exist.
             LLM_BUDGET_USD: "100",
           },
         },
@@ -123,7 +124,7 @@ if (!await prometheusInstalled()) {
         await untilAnswers(prometheus, "ppr_workers_alive", 2);
         await untilAnswers(prometheus, 'ppr_queue_workers{queue="llm"}', 2);
 
-        // Two batches of good and invalid jobs; each batch's end is the first scrape that has it.
+        // Two batches of good and invalid jobs; each batch's end is a scrape made after it finished.
         const completed = 'ppr_queue_jobs_completed_total{queue="llm"}';
         const failed = 'ppr_queue_jobs_failed_total{queue="llm"}';
         let sent = 0;
@@ -166,8 +167,9 @@ if (!await prometheusInstalled()) {
         const goodJobs = 6;
         const invalidJobs = 2;
         const secondBatchEnd = await runBatch(goodJobs, invalidJobs);
-        // The window from the first batch's scrape to the second's, both included: no
-        // extrapolation, so increase() is exactly the second batch.
+        // The window from the first batch's scrape to the second's, both included (a range of
+        // Prometheus 2 includes its start): no extrapolation, so increase() is exactly the
+        // second batch.
         const windowMs = Math.round((secondBatchEnd - firstBatchEnd) * 1000);
         const window = `[${windowMs}ms]`;
         const at = secondBatchEnd;
