@@ -113,6 +113,16 @@ export function createMetrics(readInputs: () => HealthInputs) {
       }
     },
   );
+  gauge(
+    "ppr_queue_workers",
+    "BullMQ Workers serving the queue, fleet-wide (every container's), as last read.",
+    ["queue"],
+    (g) => {
+      for (const { queue, workers } of inputs().queueStats?.queueWorkers ?? []) {
+        g.set({ queue }, workers);
+      }
+    },
+  );
   gauge("ppr_queue_paused", "1 while the queue is paused (ppr-worker pause).", ["queue"], (g) => {
     for (const queue of inputs().queueStats?.queues ?? []) {
       g.set({ queue: queue.name }, queue.paused ? 1 : 0);

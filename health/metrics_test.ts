@@ -82,3 +82,24 @@ Deno.test("byLane: the direct lane never goes below 0 when the batch lane's sums
   assert.deepEqual(direct, { lane: "direct", calls: 0, costUsd: 0 });
   assert.equal(batch.calls, 3);
 });
+
+Deno.test("/metrics: ppr_queue_workers has one series per queue the poller counted workers of, with that count, and none without a read", async () => {
+  const read = {
+    ...inputs(emptyStats()),
+    queueStats: {
+      queues: [],
+      queueWorkers: [{ queue: "llm", workers: 3 }, { queue: "pdf", workers: 0 }],
+      providers: [],
+      budgets: [],
+      readAt: 0,
+    },
+  };
+  const samples = parseExposition(await createMetrics(() => read).text());
+  assert.deepEqual(
+    samples.filter((sample) => sample.name === "ppr_queue_workers")
+      .map(({ labels, value }) => ({ queue: labels.queue, value })),
+    [{ queue: "llm", value: 3 }, { queue: "pdf", value: 0 }],
+  );
+  const unread = await scrapeOf(emptyStats());
+  assert.equal(unread.filter((sample) => sample.name === "ppr_queue_workers").length, 0);
+});

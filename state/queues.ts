@@ -113,3 +113,34 @@ export async function forEachQueue(
     }
   }
 }
+
+/**
+ * How many BullMQ Workers serve each of `names`, fleet-wide: the Redis connections named as a
+ * Worker of the queue (BullMQ's `Queue.getWorkersCount()`, one `CLIENT LIST`), whichever
+ * container or program runs them. `open`: queues already open, used and left open. Rejects when
+ * Redis does.
+ *
+ * @example
+ * ```ts
+ * import type { Redis } from "ioredis";
+ * import { readQueueWorkerCounts } from "./queues.ts";
+ *
+ * // Needs a Redis server, so it is a function: `deno test --doc` type-checks it, never calls it.
+ * async function llmWorkers(redis: Redis): Promise<number> {
+ *   const counts = await readQueueWorkerCounts(redis, { prefix: "bull" }, ["llm"]);
+ *   return counts.get("llm") ?? 0;
+ * }
+ * ```
+ */
+export async function readQueueWorkerCounts(
+  redis: RedisClient,
+  target: { prefix: string },
+  names: readonly string[],
+  open?: ReadonlyMap<string, Queue>,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await forEachQueue(redis, target, names, async (queue, name) => {
+    counts.set(name, await queue.getWorkersCount());
+  }, open);
+  return counts;
+}

@@ -223,6 +223,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const queueStats = startQueueStats(redis, {
     prefix: config.prefix,
     queues: [...new Set([...config.queues, ...config.resultQueues])],
+    servedQueues: config.queues,
     providers: PROVIDER_NAMES,
     budgets: { budgets: config.llmBudgets, period: config.llmBudgetPeriod },
   });

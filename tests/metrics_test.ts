@@ -2,6 +2,7 @@
 
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { startRedis } from "../testing/redis.ts";
 import { startSupervisor } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
@@ -73,6 +74,11 @@ Deno.test(
       assert.equal(value(samples, "ppr_queue_jobs", { queue: "llm", state: "waiting" }), 0);
       assert.equal(value(samples, "ppr_queue_paused", { queue: "llm" }), 0);
       assert.equal(value(samples, "ppr_workers_alive"), 2);
+      assert.equal(
+        value(samples, "ppr_queue_workers", { queue: "llm" }),
+        2,
+        "a BullMQ Worker each",
+      );
       assert.equal(value(samples, "ppr_llm_paused", { provider: "claude" }), 0);
       // Labels stay bounded: no job ids, no prompts.
       for (const sample of samples) {
@@ -135,6 +141,52 @@ Deno.test(
       assert.equal(value(samples, "ppr_llm_calls_unpriced_total", call), 0);
     } finally {
       await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "/metrics on a Redis whose ACL refuses CLIENT LIST: ppr_queue_workers is left out and the queue depths are still read",
+  integration,
+  async () => {
+    await using redis = await startRedis({
+      args: [
+        "--user",
+        "ppr",
+        "on",
+        ">pw",
+        "~*",
+        "&*",
+        "+@all",
+        "-client|list",
+        "--user",
+        "default",
+        "off",
+      ],
+    });
+    const url = redis.url.replace("redis://", "redis://ppr:pw@");
+    const producer = new Redis(url, { maxRetriesPerRequest: null });
+    const queue = new Queue("llm", { connection: producer });
+    queue.on("error", () => {});
+    await using supervisor = startSupervisor(["--count", "1"], { redisUrl: url });
+    try {
+      assert.match(
+        String(await producer.call("CLIENT", "LIST").catch((error) => error)),
+        /NOPERM/,
+        "the ACL refuses CLIENT LIST",
+      );
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      await queue.add("llm", { prompt: "later" }, { delay: 600_000 });
+      const samples = await waitUntil(async () => {
+        const each = await scrape(supervisor);
+        return value(each, "ppr_queue_jobs", { queue: "llm", state: "delayed" }) === 1
+          ? each
+          : undefined;
+      }, { what: "the delayed job counted", timeoutMs: 15_000 });
+      assert.deepEqual(samples.filter((sample) => sample.name === "ppr_queue_workers"), []);
+    } finally {
+      await queue.close();
+      producer.disconnect();
     }
   },
 );
