@@ -43,6 +43,8 @@ export interface Setting {
   rule: string | ((known: KnownNames) => string);
   help: string;
   secret?: boolean;
+  /** Worker processes do not get it: it is the supervisor's alone. @default {false} */
+  withheldFromWorkers?: boolean;
   /** Shown in `--help` as the flag's value name. */
   valueName?: string;
   /** The value, or `undefined` when the raw text breaks the rule. */
@@ -419,6 +421,17 @@ export const CORE_SETTINGS = {
     help: "debug, info, warning or error",
     ...oneOf(LOG_LEVELS),
   },
+  // Read before every other setting: its variables are the environment the others come from.
+  envFile: {
+    env: "ENV_FILE",
+    flag: "env-file",
+    valueName: "file",
+    help: "KEY=VALUE lines (like docker's --env-file) over the environment, flags still first",
+    // The supervisor hands its workers what the file said; a worker reading it again could
+    // find a newer, unchecked file.
+    withheldFromWorkers: true,
+    ...pattern("a file path", /\S/),
+  },
 } satisfies Record<string, Setting>;
 
 /** The fields a settings table makes: each setting's parsed value, never `undefined` with a default. */
@@ -519,7 +532,20 @@ export function rawValues(
   return out;
 }
 
-function shown(setting: Setting, raw: string): string {
+/**
+ * A raw value as messages show it: `REDIS_URL` with its password as `***`, another secret as
+ * `(hidden)`, anything else quoted.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { CORE_SETTINGS, shownValue } from "./config.ts";
+ *
+ * assert.equal(shownValue(CORE_SETTINGS.workerCount, "4"), '"4"');
+ * assert.equal(shownValue(CORE_SETTINGS.redisUrl, "redis://:pw@cache:6379"), '"redis://:***@cache:6379"');
+ * ```
+ */
+export function shownValue(setting: Setting, raw: string): string {
   if (setting.env === "REDIS_URL") return JSON.stringify(redactUrl(raw));
   if (setting.secret) return "(hidden)";
   return JSON.stringify(raw);
@@ -561,7 +587,7 @@ export function parseConfig(
       const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(schema);
       const problem = setting.problem?.(raw, schema);
       errors.push(
-        `${nameOf(setting, source)} = ${shown(setting, raw)}: must be ${rule}${
+        `${nameOf(setting, source)} = ${shownValue(setting, raw)}: must be ${rule}${
           problem ? ` (${problem})` : ""
         }`,
       );
@@ -575,8 +601,20 @@ export function parseConfig(
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };
 }
 
-/** A setting as an error message names it: the flag when the value came from it, else the variable. */
-function nameOf(setting: Setting, source: string): string {
+/**
+ * A setting as an error message names it: the flag when the value came from it (`source` as
+ * {@link rawValues} gives it), else the variable, with its flag when it has one.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { CORE_SETTINGS, nameOf } from "./config.ts";
+ *
+ * assert.equal(nameOf(CORE_SETTINGS.workerCount, "--count"), "--count");
+ * assert.equal(nameOf(CORE_SETTINGS.workerCount, "WORKER_COUNT"), "WORKER_COUNT (--count)");
+ * ```
+ */
+export function nameOf(setting: Setting, source: string): string {
   if (setting.flag === undefined) return setting.env;
   return source.startsWith("--") ? `--${setting.flag}` : `${setting.env} (--${setting.flag})`;
 }
@@ -687,9 +725,31 @@ export function childEnv(
   const raws = rawValues(flags, env, schema);
   for (const [key, setting] of Object.entries(schema.settings)) {
     const { raw, source } = raws[key];
-    if (source.startsWith("--") && raw !== undefined) out[setting.env] = raw;
+    if (setting.withheldFromWorkers) delete out[setting.env];
+    else if (source.startsWith("--") && raw !== undefined) out[setting.env] = raw;
   }
   return out;
+}
+
+/**
+ * The message that lists every problem of an invalid configuration, as the pool prints it when
+ * it refuses to start and logs it when a reload is refused.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { invalidConfigurationMessage } from "./config.ts";
+ *
+ * assert.equal(
+ *   invalidConfigurationMessage(['WORKER_COUNT (--count) = "0": must be an integer from 1 to 20']),
+ *   'ppr-worker: invalid configuration (1 problem):\n  - WORKER_COUNT (--count) = "0": must be an integer from 1 to 20',
+ * );
+ * ```
+ */
+export function invalidConfigurationMessage(problems: readonly string[]): string {
+  return `ppr-worker: invalid configuration (${problems.length} problem${
+    problems.length === 1 ? "" : "s"
+  }):\n${problems.map((problem) => `  - ${problem}`).join("\n")}`;
 }
 
 /** The queues of `config` whose jobs the LLM processor runs, in their configured order. */
