@@ -43,6 +43,13 @@ export interface Setting {
   rule: string | ((known: KnownNames) => string);
   help: string;
   secret?: boolean;
+  /**
+   * The supervisor shapes the running pool with it (its size, Redis, queues, ports, restart
+   * policy, the auth probe's provider): a reload (SIGHUP with `ENV_FILE`) cannot apply it, and
+   * the restarted workers keep its running value too, so that they and the supervisor agree. It
+   * takes effect at the next start. @default {false}
+   */
+  fixedAtStart?: boolean;
   /** Worker processes do not get it: it is the supervisor's alone. @default {false} */
   withheldFromWorkers?: boolean;
   /** Shown in `--help` as the flag's value name. */
@@ -64,6 +71,7 @@ export type SettingsTable = Readonly<Record<string, Setting>>;
 export const CORE_SETTINGS = {
   workerCount: {
     env: "WORKER_COUNT",
+    fixedAtStart: true,
     flag: "count",
     short: "c",
     default: "1",
@@ -73,6 +81,7 @@ export const CORE_SETTINGS = {
   },
   queues: {
     env: "QUEUE_NAME",
+    fixedAtStart: true,
     flag: "queue",
     short: "q",
     default: "llm",
@@ -82,6 +91,7 @@ export const CORE_SETTINGS = {
   },
   queueProcessors: {
     env: "QUEUE_PROCESSORS",
+    fixedAtStart: true,
     flag: "processors",
     default: "llm=llm;recorder=recorder",
     valueName: "mapping",
@@ -91,6 +101,7 @@ export const CORE_SETTINGS = {
   },
   concurrency: {
     env: "WORKER_CONCURRENCY",
+    fixedAtStart: true,
     flag: "concurrency",
     default: "1",
     valueName: "n",
@@ -99,6 +110,7 @@ export const CORE_SETTINGS = {
   },
   redisUrl: {
     env: "REDIS_URL",
+    fixedAtStart: true,
     flag: "redis-url",
     default: "redis://127.0.0.1:6379",
     valueName: "url",
@@ -109,6 +121,7 @@ export const CORE_SETTINGS = {
   },
   prefix: {
     env: "BULL_PREFIX",
+    fixedAtStart: true,
     flag: "prefix",
     default: "bull",
     valueName: "prefix",
@@ -131,6 +144,7 @@ export const CORE_SETTINGS = {
   },
   healthEnabled: {
     env: "CLAUDE_HEALTH_SERVER",
+    fixedAtStart: true,
     flag: "health",
     default: "true",
     help: "serve /health, /ready and /metrics (--no-health turns it off)",
@@ -138,6 +152,7 @@ export const CORE_SETTINGS = {
   },
   healthHost: {
     env: "HEALTH_HOST",
+    fixedAtStart: true,
     flag: "health-host",
     default: "0.0.0.0",
     valueName: "host",
@@ -146,6 +161,7 @@ export const CORE_SETTINGS = {
   },
   healthPort: {
     env: "HEALTH_PORT",
+    fixedAtStart: true,
     flag: "health-port",
     default: "8080",
     valueName: "port",
@@ -154,6 +170,7 @@ export const CORE_SETTINGS = {
   },
   provider: {
     env: "LLM_PROVIDER",
+    fixedAtStart: true,
     flag: "provider",
     default: "claude",
     valueName: "name",
@@ -188,6 +205,7 @@ export const CORE_SETTINGS = {
   },
   llmMaxInFlight: {
     env: "LLM_MAX_IN_FLIGHT",
+    fixedAtStart: true,
     help:
       "most LLM calls in flight in this container, shared by its workers; jobs past it wait in " +
       "the queue [default: what the container's memory fits, with the Claude CLI; else no bound]",
@@ -195,12 +213,14 @@ export const CORE_SETTINGS = {
   },
   resultQueues: {
     env: "LLM_RESULT_QUEUES",
+    fixedAtStart: true,
     default: "",
     help: "queues that get {job_id, job, result} after each success, comma-separated",
     ...names("queue", false),
   },
   llmPrices: {
     env: "LLM_PRICES",
+    fixedAtStart: true,
     help: "a JSON price table whose models replace the shipped table's (docs/llm-economics.md)",
     ...pattern("a file path", /\S/),
   },
@@ -226,6 +246,7 @@ export const CORE_SETTINGS = {
   },
   llmBatchQueues: {
     env: "LLM_BATCH_QUEUES",
+    fixedAtStart: true,
     default: "",
     help:
       "LLM queues whose jobs all go through the provider's batch API at half the price, comma-separated (a job's lane: \"batch\" does too)",
@@ -233,6 +254,7 @@ export const CORE_SETTINGS = {
   },
   batchMaxJobs: {
     env: "BATCH_MAX_JOBS",
+    fixedAtStart: true,
     default: "1000",
     valueName: "n",
     help: "most jobs in one batch; a batch is submitted when this many are collected",
@@ -240,6 +262,7 @@ export const CORE_SETTINGS = {
   },
   batchMaxWaitMs: {
     env: "BATCH_MAX_WAIT",
+    fixedAtStart: true,
     default: "5m",
     valueName: "duration",
     help: "longest a job is collected before its batch is submitted, however few it holds",
@@ -247,6 +270,7 @@ export const CORE_SETTINGS = {
   },
   batchPollMs: {
     env: "BATCH_POLL_INTERVAL",
+    fixedAtStart: true,
     default: "1m",
     valueName: "duration",
     help: "longest wait between two looks at an open batch (the first looks come sooner)",
@@ -260,6 +284,7 @@ export const CORE_SETTINGS = {
   },
   llmProbeIntervalMs: {
     env: "LLM_PROBE_INTERVAL",
+    fixedAtStart: true,
     default: "5m",
     help:
       "how often the supervisor runs the provider's cheap auth probe; auth pauses last this long",
@@ -267,6 +292,7 @@ export const CORE_SETTINGS = {
   },
   llmBudgets: {
     env: "LLM_BUDGET_USD",
+    fixedAtStart: true,
     default: "",
     help: "budgets in dollars per LLM_BUDGET_PERIOD, shared by the fleet, comma-separated: " +
       "<usd> overall, <provider>=<usd>, queue:<name>=<usd> (e.g. 50,claude=30,queue:llm=5); " +
@@ -275,6 +301,7 @@ export const CORE_SETTINGS = {
   },
   llmBudgetPeriod: {
     env: "LLM_BUDGET_PERIOD",
+    fixedAtStart: true,
     default: "day",
     help: "when the budgets start over, in UTC: hour, day (00:00), day@HH:MM, week (Monday) " +
       "or month (the 1st)",
@@ -312,6 +339,7 @@ export const CORE_SETTINGS = {
   },
   restartDelayMs: {
     env: "RESTART_DELAY",
+    fixedAtStart: true,
     flag: "restart-delay",
     default: "10s",
     valueName: "duration",
@@ -320,6 +348,7 @@ export const CORE_SETTINGS = {
   },
   restartMaxDelayMs: {
     env: "RESTART_MAX_DELAY",
+    fixedAtStart: true,
     flag: "restart-max-delay",
     default: "5m",
     valueName: "duration",
@@ -328,6 +357,7 @@ export const CORE_SETTINGS = {
   },
   restartIntensity: {
     env: "RESTART_INTENSITY",
+    fixedAtStart: true,
     flag: "restart-intensity",
     default: "10",
     valueName: "n",
@@ -336,6 +366,7 @@ export const CORE_SETTINGS = {
   },
   restartPeriodMs: {
     env: "RESTART_PERIOD",
+    fixedAtStart: true,
     flag: "restart-period",
     default: "60s",
     valueName: "duration",
@@ -344,6 +375,7 @@ export const CORE_SETTINGS = {
   },
   drainTimeoutMs: {
     env: "DRAIN_TIMEOUT",
+    fixedAtStart: true,
     flag: "drain-timeout",
     default: "30s",
     valueName: "duration",
@@ -352,6 +384,7 @@ export const CORE_SETTINGS = {
   },
   maxJobCrashes: {
     env: "MAX_JOB_CRASHES",
+    fixedAtStart: true,
     default: "3",
     help: "a job whose worker died under it this many times fails for good (a poison pill)",
     ...integer(1, 100),
@@ -374,16 +407,19 @@ export const CORE_SETTINGS = {
   },
   maxWorkerMemoryBytes: {
     env: "MAX_WORKER_MEMORY",
+    fixedAtStart: true,
     help: "a worker whose RSS passes this (e.g. 512MB) is replaced, the new one ready first",
     ...size(16 * 1024 ** 2, 1024 ** 4),
   },
   maxJobsPerWorker: {
     env: "MAX_JOBS_PER_WORKER",
+    fixedAtStart: true,
     help: "a worker is replaced after this many jobs, the new one ready first",
     ...integer(1, 100_000_000),
   },
   heartbeatTimeoutMs: {
     env: "HEARTBEAT_TIMEOUT",
+    fixedAtStart: true,
     flag: "heartbeat-timeout",
     default: "30s",
     valueName: "duration",
@@ -392,6 +428,7 @@ export const CORE_SETTINGS = {
   },
   redisGraceMs: {
     env: "REDIS_GRACE",
+    fixedAtStart: true,
     flag: "redis-grace",
     default: "15s",
     valueName: "duration",
@@ -400,6 +437,7 @@ export const CORE_SETTINGS = {
   },
   hostname: {
     env: "WORKER_HOSTNAME",
+    fixedAtStart: true,
     flag: "hostname",
     valueName: "name",
     help: "host part of worker names worker-<hostname>-<n> [default: this machine's hostname]",
@@ -407,6 +445,7 @@ export const CORE_SETTINGS = {
   },
   logFormat: {
     env: "LOG_FORMAT",
+    fixedAtStart: true,
     flag: "log-format",
     default: "auto",
     valueName: "format",
@@ -415,6 +454,7 @@ export const CORE_SETTINGS = {
   },
   logLevel: {
     env: "LOG_LEVEL",
+    fixedAtStart: true,
     flag: "log-level",
     default: "info",
     valueName: "level",
@@ -426,7 +466,9 @@ export const CORE_SETTINGS = {
     env: "ENV_FILE",
     flag: "env-file",
     valueName: "file",
-    help: "KEY=VALUE lines (like docker's --env-file) over the environment, flags still first",
+    help: "KEY=VALUE lines (like docker's --env-file) over the environment, flags still first; " +
+      "SIGHUP reads it again, and a valid one rolls the workers onto it",
+    fixedAtStart: true,
     // The supervisor hands its workers what the file said; a worker reading it again could
     // find a newer, unchecked file.
     withheldFromWorkers: true,
