@@ -43,9 +43,33 @@ export interface Run<O extends OptionSpecs = OptionSpecs> {
   readonly flags: FlagValues;
   /** The dashboard's settings, validated, for a command that declares `dashboard`. */
   readonly dashboard?: DashboardSettings;
-  /** ppr-worker's environment, read once by the entry point. */
+  /**
+   * The environment the settings came from: ppr-worker's own, read once by the entry point,
+   * with the variables of `ENV_FILE` over it.
+   */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Reads the env file again and validates the settings as at start (its secrets registered for
+   * redaction): what a reload of the pool runs with.
+   */
+  readonly readSettings: () => Promise<SettingsResult>;
 }
+
+/** The settings of a run, validated, or every problem found. */
+export type SettingsResult =
+  | {
+    ok: true;
+    config: Config;
+    dashboard?: DashboardSettings;
+    /** The environment they came from: ppr-worker's own, with the env file's variables over it. */
+    env: Record<string, string>;
+  }
+  | {
+    ok: false;
+    errors: string[];
+    /** The environment the invalid settings came from, for `config` to show them. */
+    env: Record<string, string>;
+  };
 
 /** One command of ppr-worker (the pool, `worker`, `info`, ...): its command line and its action. */
 export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {

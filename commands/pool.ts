@@ -29,7 +29,7 @@ export const pool = defineCommand({
     flags: (options) => ({ dashboard: options.dashboard }),
   },
   logging: () => ({}),
-  async action({ config, flags, env, dashboard: dashboardSettings }) {
+  async action({ config, flags, env, dashboard: dashboardSettings, readSettings }) {
     const batchProblem = batchQueuesProblem({ config, subprocessEnv: claudeCliEnv(env) });
     if (batchProblem) {
       console.error(`ppr-worker: ${batchProblem}`);
@@ -62,11 +62,25 @@ export const pool = defineCommand({
     }
     try {
       const { supervise } = await import("../supervisor/supervise.ts");
+      // Workers never serve the dashboard: its credentials stay with the supervisor.
+      const workerEnvOf = (from: Record<string, string>) =>
+        withoutDashboardCredentials(childEnv(flags, from, CONFIG_SCHEMA));
       return await supervise({
         config,
         hostname: hostnameOf(config),
-        // Workers never serve the dashboard: its credentials stay with the supervisor.
-        childEnv: withoutDashboardCredentials(childEnv(flags, env, CONFIG_SCHEMA)),
+        childEnv: workerEnvOf(env),
+        reload: config.envFile === undefined ? undefined : {
+          file: config.envFile,
+          flags,
+          env,
+          read: async () => {
+            const settings = await readSettings();
+            return settings.ok
+              ? { ok: true, env: settings.env }
+              : { ok: false, errors: settings.errors };
+          },
+          workerEnvOf,
+        },
         subprocessEnv: claudeCliEnv(env),
         prices,
         onPool: (snapshot) => (poolSnapshot = snapshot),

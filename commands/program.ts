@@ -1,23 +1,20 @@
 /**
  * Builds ppr-worker's command line from its commands and runs it. What every command shares is
- * done here once: one validated Config from flags and environment (every problem listed, exit
- * 2), its secrets registered for redaction, logging, exit statuses.
+ * done here once: one validated Config from flags, the env file and the environment (every
+ * problem listed, exit 2), its secrets registered for redaction, logging, exit statuses.
  */
 
 import { Command, CommanderError, Option } from "commander";
 import {
-  type Config,
   type FlagValues,
+  invalidConfigurationMessage,
   parseConfig,
   secretsOf,
   settingsHelp,
 } from "../config/config.ts";
+import { overlayEnvFile } from "../config/env_file.ts";
 import { VERSION } from "../config/version.ts";
-import {
-  type DashboardFlags,
-  type DashboardSettings,
-  parseDashboardSettings,
-} from "../dashboard/settings.ts";
+import { type DashboardFlags, parseDashboardSettings } from "../dashboard/settings.ts";
 import { setupLogging } from "../log/log.ts";
 import { redactConsole } from "../log/console.ts";
 import { addSecrets } from "../log/redact.ts";
@@ -30,6 +27,7 @@ import {
   type OptionSpecs,
   readOptions,
   SETTING_FLAGS,
+  type SettingsResult,
 } from "./command.ts";
 
 /** What the entry point composes. */
@@ -107,14 +105,19 @@ function define<O extends OptionSpecs>(
     const raw = command.opts();
     const options = readOptions(spec.options, raw);
     const flags = only(flagValues(raw), settingFlags);
-    await spec.beforeConfig?.({ options, flags, env });
-    const settings = settingsOrReport(
-      flags,
-      env,
-      spec.dashboard &&
-        { flags: spec.dashboard.flags(options), besidePool: spec.dashboard.besidePool },
-    );
-    if (!settings) return exitWith(EXIT_USAGE);
+    const dashboardFlags = spec.dashboard &&
+      { flags: spec.dashboard.flags(options), besidePool: spec.dashboard.besidePool };
+    const readSettings = () => resolveSettings(flags, env, dashboardFlags);
+    const settings = await readSettings();
+    // `config` shows the configuration before it is validated: an invalid one too.
+    await spec.beforeConfig?.({ options, flags, env: settings.env });
+    if (!settings.ok) {
+      console.error(
+        `${invalidConfigurationMessage(settings.errors)}\n` +
+          "Run 'ppr-worker --help' for the rules of every setting.",
+      );
+      return exitWith(EXIT_USAGE);
+    }
     const { config, dashboard } = settings;
     if (spec.logging) {
       setupLogging({
@@ -130,7 +133,8 @@ function define<O extends OptionSpecs>(
         config,
         flags,
         dashboard,
-        env,
+        env: settings.env,
+        readSettings,
       }),
     );
   });
@@ -170,38 +174,36 @@ function only(flags: FlagValues, names: readonly string[]): FlagValues {
 }
 
 /**
- * Validates the configuration and, with `dashboard`, the dashboard's settings; registers the
- * secrets for redaction. On any problem, prints every problem of both and returns `undefined`.
+ * Reads `ENV_FILE` over the environment, validates the configuration and, with `dashboard`, the
+ * dashboard's settings, every problem of all three listed; registers the secrets for redaction.
+ * `env` of the result is the environment the settings came from (the file's variables in it).
  */
-function settingsOrReport(
+async function resolveSettings(
   flags: FlagValues,
-  env: Program["env"],
+  processEnv: Program["env"],
   dashboard?: { flags: DashboardFlags; besidePool: boolean },
-): { config: Config; dashboard?: DashboardSettings } | undefined {
+): Promise<SettingsResult> {
+  const overlay = await overlayEnvFile(flags, processEnv, CONFIG_SCHEMA);
+  const { env } = overlay;
   const result = parseConfig(flags, env, CONFIG_SCHEMA);
   const dashboardResult = dashboard &&
     parseDashboardSettings(dashboard.flags, env, { besidePool: dashboard.besidePool });
   const errors = [
+    ...overlay.errors,
     ...(result.ok ? [] : result.errors),
     ...(dashboardResult && !dashboardResult.ok ? dashboardResult.errors : []),
   ];
-  if (result.ok && errors.length === 0) {
-    // Hidden from every log line, error message and Redis record this process writes.
-    addSecrets([
-      ...secretsOf(result.config, CONFIG_SCHEMA),
-      env.CLAUDE_CODE_OAUTH_TOKEN,
-      env.DASHBOARD_PASSWORD,
-    ]);
-    return {
-      config: result.config,
-      dashboard: dashboardResult?.ok ? dashboardResult.settings : undefined,
-    };
-  }
-  console.error(
-    `ppr-worker: invalid configuration (${errors.length} problem${
-      errors.length === 1 ? "" : "s"
-    }):\n${errors.map((error) => `  - ${error}`).join("\n")}\n` +
-      "Run 'ppr-worker --help' for the rules of every setting.",
-  );
-  return undefined;
+  if (!result.ok || errors.length > 0) return { ok: false, errors, env };
+  // Hidden from every log line, error message and Redis record this process writes.
+  addSecrets([
+    ...secretsOf(result.config, CONFIG_SCHEMA),
+    env.CLAUDE_CODE_OAUTH_TOKEN,
+    env.DASHBOARD_PASSWORD,
+  ]);
+  return {
+    ok: true,
+    config: result.config,
+    dashboard: dashboardResult?.ok ? dashboardResult.settings : undefined,
+    env,
+  };
 }

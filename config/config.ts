@@ -43,6 +43,15 @@ export interface Setting {
   rule: string | ((known: KnownNames) => string);
   help: string;
   secret?: boolean;
+  /**
+   * The supervisor shapes the running pool with it (its size, Redis, queues, ports, restart
+   * policy, the auth probe's provider): a reload (SIGHUP with `ENV_FILE`) cannot apply it, and
+   * the restarted workers keep its running value too, so that they and the supervisor agree. It
+   * takes effect at the next start. @default {false}
+   */
+  fixedAtStart?: boolean;
+  /** Worker processes do not get it: it is the supervisor's alone. @default {false} */
+  withheldFromWorkers?: boolean;
   /** Shown in `--help` as the flag's value name. */
   valueName?: string;
   /** The value, or `undefined` when the raw text breaks the rule. */
@@ -62,6 +71,7 @@ export type SettingsTable = Readonly<Record<string, Setting>>;
 export const CORE_SETTINGS = {
   workerCount: {
     env: "WORKER_COUNT",
+    fixedAtStart: true,
     flag: "count",
     short: "c",
     default: "1",
@@ -71,6 +81,7 @@ export const CORE_SETTINGS = {
   },
   queues: {
     env: "QUEUE_NAME",
+    fixedAtStart: true,
     flag: "queue",
     short: "q",
     default: "llm",
@@ -80,6 +91,7 @@ export const CORE_SETTINGS = {
   },
   queueProcessors: {
     env: "QUEUE_PROCESSORS",
+    fixedAtStart: true,
     flag: "processors",
     default: "llm=llm;recorder=recorder",
     valueName: "mapping",
@@ -89,6 +101,7 @@ export const CORE_SETTINGS = {
   },
   concurrency: {
     env: "WORKER_CONCURRENCY",
+    fixedAtStart: true,
     flag: "concurrency",
     default: "1",
     valueName: "n",
@@ -97,6 +110,7 @@ export const CORE_SETTINGS = {
   },
   redisUrl: {
     env: "REDIS_URL",
+    fixedAtStart: true,
     flag: "redis-url",
     default: "redis://127.0.0.1:6379",
     valueName: "url",
@@ -107,6 +121,7 @@ export const CORE_SETTINGS = {
   },
   prefix: {
     env: "BULL_PREFIX",
+    fixedAtStart: true,
     flag: "prefix",
     default: "bull",
     valueName: "prefix",
@@ -129,6 +144,7 @@ export const CORE_SETTINGS = {
   },
   healthEnabled: {
     env: "CLAUDE_HEALTH_SERVER",
+    fixedAtStart: true,
     flag: "health",
     default: "true",
     help: "serve /health, /ready and /metrics (--no-health turns it off)",
@@ -136,6 +152,7 @@ export const CORE_SETTINGS = {
   },
   healthHost: {
     env: "HEALTH_HOST",
+    fixedAtStart: true,
     flag: "health-host",
     default: "0.0.0.0",
     valueName: "host",
@@ -144,6 +161,7 @@ export const CORE_SETTINGS = {
   },
   healthPort: {
     env: "HEALTH_PORT",
+    fixedAtStart: true,
     flag: "health-port",
     default: "8080",
     valueName: "port",
@@ -152,6 +170,7 @@ export const CORE_SETTINGS = {
   },
   provider: {
     env: "LLM_PROVIDER",
+    fixedAtStart: true,
     flag: "provider",
     default: "claude",
     valueName: "name",
@@ -186,6 +205,7 @@ export const CORE_SETTINGS = {
   },
   llmMaxInFlight: {
     env: "LLM_MAX_IN_FLIGHT",
+    fixedAtStart: true,
     help:
       "most LLM calls in flight in this container, shared by its workers; jobs past it wait in " +
       "the queue [default: what the container's memory fits, with the Claude CLI; else no bound]",
@@ -193,12 +213,14 @@ export const CORE_SETTINGS = {
   },
   resultQueues: {
     env: "LLM_RESULT_QUEUES",
+    fixedAtStart: true,
     default: "",
     help: "queues that get {job_id, job, result} after each success, comma-separated",
     ...names("queue", false),
   },
   llmPrices: {
     env: "LLM_PRICES",
+    fixedAtStart: true,
     help: "a JSON price table whose models replace the shipped table's (docs/llm-economics.md)",
     ...pattern("a file path", /\S/),
   },
@@ -224,6 +246,7 @@ export const CORE_SETTINGS = {
   },
   llmBatchQueues: {
     env: "LLM_BATCH_QUEUES",
+    fixedAtStart: true,
     default: "",
     help:
       "LLM queues whose jobs all go through the provider's batch API at half the price, comma-separated (a job's lane: \"batch\" does too)",
@@ -231,6 +254,7 @@ export const CORE_SETTINGS = {
   },
   batchMaxJobs: {
     env: "BATCH_MAX_JOBS",
+    fixedAtStart: true,
     default: "1000",
     valueName: "n",
     help: "most jobs in one batch; a batch is submitted when this many are collected",
@@ -238,6 +262,7 @@ export const CORE_SETTINGS = {
   },
   batchMaxWaitMs: {
     env: "BATCH_MAX_WAIT",
+    fixedAtStart: true,
     default: "5m",
     valueName: "duration",
     help: "longest a job is collected before its batch is submitted, however few it holds",
@@ -245,6 +270,7 @@ export const CORE_SETTINGS = {
   },
   batchPollMs: {
     env: "BATCH_POLL_INTERVAL",
+    fixedAtStart: true,
     default: "1m",
     valueName: "duration",
     help: "longest wait between two looks at an open batch (the first looks come sooner)",
@@ -258,6 +284,7 @@ export const CORE_SETTINGS = {
   },
   llmProbeIntervalMs: {
     env: "LLM_PROBE_INTERVAL",
+    fixedAtStart: true,
     default: "5m",
     help:
       "how often the supervisor runs the provider's cheap auth probe; auth pauses last this long",
@@ -265,6 +292,7 @@ export const CORE_SETTINGS = {
   },
   llmBudgets: {
     env: "LLM_BUDGET_USD",
+    fixedAtStart: true,
     default: "",
     help: "budgets in dollars per LLM_BUDGET_PERIOD, shared by the fleet, comma-separated: " +
       "<usd> overall, <provider>=<usd>, queue:<name>=<usd> (e.g. 50,claude=30,queue:llm=5); " +
@@ -273,6 +301,7 @@ export const CORE_SETTINGS = {
   },
   llmBudgetPeriod: {
     env: "LLM_BUDGET_PERIOD",
+    fixedAtStart: true,
     default: "day",
     help: "when the budgets start over, in UTC: hour, day (00:00), day@HH:MM, week (Monday) " +
       "or month (the 1st)",
@@ -310,6 +339,7 @@ export const CORE_SETTINGS = {
   },
   restartDelayMs: {
     env: "RESTART_DELAY",
+    fixedAtStart: true,
     flag: "restart-delay",
     default: "10s",
     valueName: "duration",
@@ -318,6 +348,7 @@ export const CORE_SETTINGS = {
   },
   restartMaxDelayMs: {
     env: "RESTART_MAX_DELAY",
+    fixedAtStart: true,
     flag: "restart-max-delay",
     default: "5m",
     valueName: "duration",
@@ -326,6 +357,7 @@ export const CORE_SETTINGS = {
   },
   restartIntensity: {
     env: "RESTART_INTENSITY",
+    fixedAtStart: true,
     flag: "restart-intensity",
     default: "10",
     valueName: "n",
@@ -334,6 +366,7 @@ export const CORE_SETTINGS = {
   },
   restartPeriodMs: {
     env: "RESTART_PERIOD",
+    fixedAtStart: true,
     flag: "restart-period",
     default: "60s",
     valueName: "duration",
@@ -342,6 +375,7 @@ export const CORE_SETTINGS = {
   },
   drainTimeoutMs: {
     env: "DRAIN_TIMEOUT",
+    fixedAtStart: true,
     flag: "drain-timeout",
     default: "30s",
     valueName: "duration",
@@ -350,6 +384,7 @@ export const CORE_SETTINGS = {
   },
   maxJobCrashes: {
     env: "MAX_JOB_CRASHES",
+    fixedAtStart: true,
     default: "3",
     help: "a job whose worker died under it this many times fails for good (a poison pill)",
     ...integer(1, 100),
@@ -372,16 +407,19 @@ export const CORE_SETTINGS = {
   },
   maxWorkerMemoryBytes: {
     env: "MAX_WORKER_MEMORY",
+    fixedAtStart: true,
     help: "a worker whose RSS passes this (e.g. 512MB) is replaced, the new one ready first",
     ...size(16 * 1024 ** 2, 1024 ** 4),
   },
   maxJobsPerWorker: {
     env: "MAX_JOBS_PER_WORKER",
+    fixedAtStart: true,
     help: "a worker is replaced after this many jobs, the new one ready first",
     ...integer(1, 100_000_000),
   },
   heartbeatTimeoutMs: {
     env: "HEARTBEAT_TIMEOUT",
+    fixedAtStart: true,
     flag: "heartbeat-timeout",
     default: "30s",
     valueName: "duration",
@@ -390,6 +428,7 @@ export const CORE_SETTINGS = {
   },
   redisGraceMs: {
     env: "REDIS_GRACE",
+    fixedAtStart: true,
     flag: "redis-grace",
     default: "15s",
     valueName: "duration",
@@ -398,6 +437,7 @@ export const CORE_SETTINGS = {
   },
   hostname: {
     env: "WORKER_HOSTNAME",
+    fixedAtStart: true,
     flag: "hostname",
     valueName: "name",
     help: "host part of worker names worker-<hostname>-<n> [default: this machine's hostname]",
@@ -405,6 +445,7 @@ export const CORE_SETTINGS = {
   },
   logFormat: {
     env: "LOG_FORMAT",
+    fixedAtStart: true,
     flag: "log-format",
     default: "auto",
     valueName: "format",
@@ -413,11 +454,25 @@ export const CORE_SETTINGS = {
   },
   logLevel: {
     env: "LOG_LEVEL",
+    fixedAtStart: true,
     flag: "log-level",
     default: "info",
     valueName: "level",
     help: "debug, info, warning or error",
     ...oneOf(LOG_LEVELS),
+  },
+  // Read before every other setting: its variables are the environment the others come from.
+  envFile: {
+    env: "ENV_FILE",
+    flag: "env-file",
+    valueName: "file",
+    help: "KEY=VALUE lines (like docker's --env-file) over the environment, flags still first; " +
+      "SIGHUP reads it again, and a valid one rolls the workers onto it",
+    fixedAtStart: true,
+    // The supervisor hands its workers what the file said; a worker reading it again could
+    // find a newer, unchecked file.
+    withheldFromWorkers: true,
+    ...pattern("a file path", /\S/),
   },
 } satisfies Record<string, Setting>;
 
@@ -519,7 +574,20 @@ export function rawValues(
   return out;
 }
 
-function shown(setting: Setting, raw: string): string {
+/**
+ * A raw value as messages show it: `REDIS_URL` with its password as `***`, another secret as
+ * `(hidden)`, anything else quoted.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { CORE_SETTINGS, shownValue } from "./config.ts";
+ *
+ * assert.equal(shownValue(CORE_SETTINGS.workerCount, "4"), '"4"');
+ * assert.equal(shownValue(CORE_SETTINGS.redisUrl, "redis://:pw@cache:6379"), '"redis://:***@cache:6379"');
+ * ```
+ */
+export function shownValue(setting: Setting, raw: string): string {
   if (setting.env === "REDIS_URL") return JSON.stringify(redactUrl(raw));
   if (setting.secret) return "(hidden)";
   return JSON.stringify(raw);
@@ -561,7 +629,7 @@ export function parseConfig(
       const rule = typeof setting.rule === "string" ? setting.rule : setting.rule(schema);
       const problem = setting.problem?.(raw, schema);
       errors.push(
-        `${nameOf(setting, source)} = ${shown(setting, raw)}: must be ${rule}${
+        `${nameOf(setting, source)} = ${shownValue(setting, raw)}: must be ${rule}${
           problem ? ` (${problem})` : ""
         }`,
       );
@@ -575,8 +643,20 @@ export function parseConfig(
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as Config };
 }
 
-/** A setting as an error message names it: the flag when the value came from it, else the variable. */
-function nameOf(setting: Setting, source: string): string {
+/**
+ * A setting as an error message names it: the flag when the value came from it (`source` as
+ * {@link rawValues} gives it), else the variable, with its flag when it has one.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { CORE_SETTINGS, nameOf } from "./config.ts";
+ *
+ * assert.equal(nameOf(CORE_SETTINGS.workerCount, "--count"), "--count");
+ * assert.equal(nameOf(CORE_SETTINGS.workerCount, "WORKER_COUNT"), "WORKER_COUNT (--count)");
+ * ```
+ */
+export function nameOf(setting: Setting, source: string): string {
   if (setting.flag === undefined) return setting.env;
   return source.startsWith("--") ? `--${setting.flag}` : `${setting.env} (--${setting.flag})`;
 }
@@ -687,9 +767,31 @@ export function childEnv(
   const raws = rawValues(flags, env, schema);
   for (const [key, setting] of Object.entries(schema.settings)) {
     const { raw, source } = raws[key];
-    if (source.startsWith("--") && raw !== undefined) out[setting.env] = raw;
+    if (setting.withheldFromWorkers) delete out[setting.env];
+    else if (source.startsWith("--") && raw !== undefined) out[setting.env] = raw;
   }
   return out;
+}
+
+/**
+ * The message that lists every problem of an invalid configuration, as the pool prints it when
+ * it refuses to start and logs it when a reload is refused.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { invalidConfigurationMessage } from "./config.ts";
+ *
+ * assert.equal(
+ *   invalidConfigurationMessage(['WORKER_COUNT (--count) = "0": must be an integer from 1 to 20']),
+ *   'ppr-worker: invalid configuration (1 problem):\n  - WORKER_COUNT (--count) = "0": must be an integer from 1 to 20',
+ * );
+ * ```
+ */
+export function invalidConfigurationMessage(problems: readonly string[]): string {
+  return `ppr-worker: invalid configuration (${problems.length} problem${
+    problems.length === 1 ? "" : "s"
+  }):\n${problems.map((problem) => `  - ${problem}`).join("\n")}`;
 }
 
 /** The queues of `config` whose jobs the LLM processor runs, in their configured order. */

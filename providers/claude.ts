@@ -19,17 +19,20 @@ import { defineProvider, type ProviderContext, withSettingsOf } from "./provider
 export const CLAUDE_SETTINGS = {
   anthropicApiKey: {
     env: "ANTHROPIC_API_KEY",
+    fixedAtStart: true,
     help: "Claude API key; when set, claude jobs use the API instead of the CLI",
     secret: true,
     ...pattern("a non-empty key", /^\S+$/),
   },
   anthropicBaseUrl: {
     env: "ANTHROPIC_BASE_URL",
+    fixedAtStart: true,
     help: "Anthropic API base URL (the SDK's default when unset)",
     ...httpUrl(),
   },
   claudeCli: {
     env: "CLAUDE_CLI",
+    fixedAtStart: true,
     default: "claude",
     help: "path of the Claude CLI (CLI mode)",
     ...pattern("a path or command name", /\S/),

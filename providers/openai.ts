@@ -208,12 +208,14 @@ export async function openAiAuthStatus(
 export const OPENAI_SETTINGS = {
   openaiApiKey: {
     env: "OPENAI_API_KEY",
+    fixedAtStart: true,
     help: "key of the OpenAI-compatible API",
     secret: true,
     ...pattern("a non-empty key", /^\S+$/),
   },
   openaiBaseUrl: {
     env: "OPENAI_BASE_URL",
+    fixedAtStart: true,
     help: "base URL of any OpenAI-compatible server (OpenRouter, vLLM, Ollama, llama.cpp)",
     ...httpUrl(),
   },

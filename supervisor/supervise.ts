@@ -24,6 +24,7 @@ import { forwardLog } from "./forward_log.ts";
 import { createDeadWorkerGiveBack } from "./give_back_dead_worker.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
 import { createPool } from "./pool.ts";
+import { createReloader, type ReloadSource } from "./reload.ts";
 import { currentInvocation, workerCommand } from "./self_command.ts";
 import { claimHostname, HostnameInUseError } from "./sweep.ts";
 import {
@@ -42,6 +43,8 @@ export interface SuperviseOptions {
   hostname: string;
   /** The environment children get (the supervisor's, with flag values written in). */
   childEnv: Record<string, string>;
+  /** The env file SIGHUP reads again; without it, SIGHUP rolls the workers as they are. */
+  reload?: ReloadSource;
   /** Environment of LLM subprocesses (the Claude CLI's auth probe). */
   subprocessEnv: Record<string, string>;
   /** The price table (`LLM_PRICES` over the shipped one): the batch desk prices what it reads. */
@@ -136,7 +139,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   });
   const lastLogLine = new Map<string, string>();
   let crashLoop: string | undefined;
-  const childEnv = { ...options.childEnv, LOG_FORMAT: json ? "json" : "pretty" };
+  const workerEnv = (env: Record<string, string>) => ({
+    ...env,
+    LOG_FORMAT: json ? "json" : "pretty",
+  });
+  let childEnv = workerEnv(options.childEnv);
   const self = currentInvocation();
   const memoryBytes = memoryLimitBytes();
   const heapLimit = memoryBytes === undefined
@@ -285,6 +292,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     }
   }
 
+  const reloader = createReloader({
+    rollingRestart: () => pool.rollingRestart(),
+    source: options.reload,
+    setWorkerEnv: (env) => (childEnv = workerEnv(env)),
+  });
   let stopRequests = 0;
   const onStop = (signal: string) => () => {
     stopRequests++;
@@ -304,10 +316,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
-    ["SIGHUP", () => {
-      logger.info("SIGHUP: rolling restart");
-      void pool.rollingRestart();
-    }],
+    ["SIGHUP", () => reloader.request()],
     [
       "SIGTTIN",
       () => logger.info("SIGTTIN: pool size now {size}", { size: pool.grow(MAX_WORKERS) }),

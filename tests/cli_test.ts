@@ -192,3 +192,33 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "an invalid env file stops the start: exit 2, its problems listed with the configuration's, no secret shown",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ppr-reload-" });
+    try {
+      const file = `${dir}/pool.env`;
+      const key = "sk-ant-secret-in-env-file-8c2d";
+      await Deno.writeTextFile(file, `WORKER_COUNT=0\nANTHROPIC_API_KEY="${key}\n`);
+      const { code, stderr } = await runPpr(
+        ["--env-file", file, "--drain-timeout", "soon"],
+        baseEnv({ WORKER_COUNT: "2" }),
+      );
+      assert.equal(code, 2);
+      assert.match(stderr, /invalid configuration \(3 problems\)/);
+      assert.match(
+        stderr,
+        /--env-file = ".*": line 2: the value of ANTHROPIC_API_KEY has no closing "/,
+      );
+      assert.match(stderr, /WORKER_COUNT \(--count\) = "0": must be an integer from 1 to 20/);
+      assert.match(stderr, /--drain-timeout = "soon"/);
+      assert.doesNotMatch(stderr, /sk-ant-secret/);
+      const missing = await runPpr(["--env-file", `${dir}/missing.env`], baseEnv());
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /--env-file = ".*missing.env": cannot be read \(No such file/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

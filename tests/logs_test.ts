@@ -4,7 +4,7 @@ import { commandRuns, reportSkipped } from "../testing/command.ts";
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
-import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { baseEnv, runPpr, startSupervisor, waitForRecord } from "../testing/ppr.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { markDone } from "../jobs/batch/store.ts";
@@ -156,6 +156,62 @@ Deno.test(
       for (const piece of [key, key.slice(0, 12), key.slice(-12)]) {
         assert.ok(!output.includes(piece), `${args.join(" ")} printed ${piece}:\n${output}`);
       }
+    }
+  },
+);
+
+Deno.test(
+  "SIGHUP reloads print no part of a secret of the env file: keys before and after, a refused file's broken key line, a token that is no setting",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const dir = await Deno.makeTempDir({ prefix: "ppr-logs-" });
+    const file = `${dir}/pool.env`;
+    const oldKey = "sk-ant-secret-old-4d8e1f0a7b3c";
+    const newKey = "sk-ant-secret-new-9a2c6e4b1d7f";
+    const brokenKey = "sk-openai-secret-broken-5e3a8c";
+    const token = "oauth-token-secret-2f7b9d1c6a4e";
+    try {
+      await Deno.writeTextFile(file, `ANTHROPIC_API_KEY=${oldKey}\n`);
+      await using supervisor = startSupervisor(["--count", "1", "--env-file", file], {
+        redisUrl: redis.url,
+        env: { LOG_LEVEL: "debug" },
+      });
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      await Deno.writeTextFile(
+        file,
+        `ANTHROPIC_API_KEY=${newKey}\nOPENAI_API_KEY="${brokenKey}\nCLAUDE_CODE_OAUTH_TOKEN=${token}\n`,
+      );
+      supervisor.signal("SIGHUP");
+      await waitForRecord(
+        supervisor,
+        (record) => record.message.includes("not applied"),
+        "refused",
+      );
+      await Deno.writeTextFile(
+        file,
+        `ANTHROPIC_API_KEY=${newKey}\nOPENAI_API_KEY=${brokenKey}\nCLAUDE_CODE_OAUTH_TOKEN=${token}\n`,
+      );
+      supervisor.signal("SIGHUP");
+      await waitForRecord(
+        supervisor,
+        (record) => record.message.includes("rolling restart done"),
+        "the reload applied",
+        60_000,
+      );
+      const page = await (await fetch(`http://127.0.0.1:${supervisor.healthPort}/health`)).text();
+      supervisor.signal("SIGTERM");
+      await supervisor.waitForExit();
+      const everything = [...supervisor.logs, page].join("\n");
+      assert.match(everything, /ANTHROPIC_API_KEY/, "the changed key is named");
+      assert.match(everything, /CLAUDE_CODE_OAUTH_TOKEN/, "the changed token is named");
+      for (const secret of [oldKey, newKey, brokenKey, token]) {
+        for (const part of [secret, secret.slice(0, 12), secret.slice(-12)]) {
+          assert.ok(!everything.includes(part), `a secret leaked: ${part}`);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
