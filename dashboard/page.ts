@@ -5,34 +5,15 @@ import { formatAge, oneLine } from "../text/format.ts";
 import type { ProviderPause } from "../state/pauses.ts";
 import type { BudgetState, SpendRow } from "../state/spend.ts";
 import { JOB_STATES } from "../state/queues.ts";
+import { escapeHtml } from "./html.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
+import { CHART_STYLE, jobRateChart, jobRateLegend, pauseTimeline, spendChart } from "./charts.ts";
+import { spendByProvider } from "../state/spend.ts";
+import { PAUSE_WINDOW_MS } from "../state/pause_history.ts";
 import { type PprView, type QueueView, RECENT_BATCHES, type WorkerView } from "./view.ts";
 
 /** How often the page reloads itself, in seconds. */
 export const REFRESH_S = 5;
-
-/**
- * `text` safe inside HTML text and quoted attribute values.
- *
- * @example
- * ```ts
- * import { strict as assert } from "node:assert";
- * import { escapeHtml } from "./page.ts";
- *
- * assert.equal(escapeHtml(`<a href="x">&`), "&lt;a href=&quot;x&quot;&gt;&amp;");
- * ```
- */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ENTITIES[char]);
-}
-
-const ENTITIES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
 
 /** A link relative to the page (`/ppr`), so the dashboard works behind a proxy's path too. */
 function queueLink(queue: string, jobId?: string): string {
@@ -260,6 +241,12 @@ ${body}
 </tbody></table></section>`;
 }
 
+/** A section of charts under a heading. */
+function chartSection(id: string, title: string, note: string, body: string): string {
+  return `<section id="${id}"><h2>${escapeHtml(title)}<small>${escapeHtml(note)}</small></h2>
+<div class="chart">${body}</div></section>`;
+}
+
 function page(title: string, where: string, main: string, footer: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -270,7 +257,7 @@ function page(title: string, where: string, main: string, footer: string): strin
 <meta http-equiv="refresh" content="${REFRESH_S}">
 <title>${escapeHtml(title)}</title>
 <link rel="icon" type="image/svg+xml" href="static/images/logo.svg">
-<style>${STYLE}</style>
+<style>${STYLE}${CHART_STYLE}</style>
 </head>
 <body>
 <header>
@@ -423,13 +410,43 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
     ],
     view.queues.map(queueRow),
   );
+  const jobRates = chartSection(
+    "job-rates",
+    "Jobs per minute",
+    "completed and failed in each queue of QUEUE_NAME, the last 3 h (UTC), every container",
+    view.job_rates.length === 0
+      ? `<p class="note">no queue</p>`
+      : jobRateLegend() + view.job_rates.map(jobRateChart).join(""),
+  );
+  const pauseHistory = chartSection(
+    "pause-history",
+    "Provider pauses",
+    "the last 24 h (UTC), for every worker of every container",
+    pauseTimeline(view.pause_history, Date.parse(view.at), PAUSE_WINDOW_MS),
+  );
+  const spendChartSection = chartSection(
+    "spend-chart",
+    "Tokens and dollars per provider",
+    `today (UTC ${view.spend.day}), every container on this Redis`,
+    spendChart(spendByProvider(view.spend.today)),
+  );
   const where = `${escapeHtml(view.redis)} · prefix ${escapeHtml(view.prefix)}${
     view.read_only ? " · read-only" : ""
   }`;
   return page(
     "ppr-worker: workers and providers",
     where,
-    [workers, providers, spend, budgets, batches, queues].join("\n"),
+    [
+      workers,
+      jobRates,
+      pauseHistory,
+      spendChartSection,
+      providers,
+      spend,
+      budgets,
+      batches,
+      queues,
+    ].join("\n"),
     footer,
   );
 }

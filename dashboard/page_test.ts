@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { escapeHtml, renderPprPage } from "./page.ts";
+import { escapeHtml } from "./html.ts";
+import { renderPprPage } from "./page.ts";
 import type { BatchView } from "../jobs/batch/listing.ts";
 import type { PprView } from "./view.ts";
 
@@ -103,6 +104,8 @@ const VIEW: PprView = {
       periodId: "2026-11-30",
     }],
   },
+  job_rates: [],
+  pause_history: [{ provider: "claude", spans: [] }],
   batches: {
     open: [
       batch({

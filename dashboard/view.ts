@@ -1,4 +1,4 @@
-/** ppr-worker's own view beside bull-board: each queue and its processor, the providers' pauses, every worker, the spend, the batches. */
+/** ppr-worker's own view beside bull-board: each queue and its processor, the providers' pauses, every worker, the spend, the batches, the charts' series. */
 
 import type { Queue } from "bullmq";
 import type { RedisClient } from "../redis/connection.ts";
@@ -8,6 +8,8 @@ import { redact } from "../log/redact.ts";
 import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
 import type { QueueInfo } from "../state/queues.ts";
 import { readSnapshot } from "../state/snapshot.ts";
+import { type QueueJobRates, readJobRates } from "../state/job_rates.ts";
+import { type ProviderPauseHistory, readPauseHistories } from "../state/pause_history.ts";
 import type { BudgetSettings, Spend } from "../state/spend.ts";
 import type { WorkerInfo } from "../state/workers.ts";
 
@@ -41,6 +43,10 @@ export interface PprView {
   spend: Spend;
   /** The fleet's batches in the providers' batch APIs: open, and ended within 7 days. */
   batches: BatchListing;
+  /** Each `QUEUE_NAME` queue's jobs completed and failed per minute, the last 3 hours. */
+  job_rates: QueueJobRates[];
+  /** Each provider's pauses, the last 24 hours. */
+  pause_history: ProviderPauseHistory[];
 }
 
 /** The most batches ended within 7 days the view shows, newest first. */
@@ -116,7 +122,7 @@ export async function readPprView(
   openQueues?: ReadonlyMap<string, Queue>,
 ): Promise<PprView> {
   const queueNames = dashboardQueues(source.queues, source.resultQueues);
-  const [snapshot, providers, batches] = await Promise.all([
+  const [snapshot, providers, batches, jobRates, pauseHistory] = await Promise.all([
     // Every worker on this Redis, of every container; the queues are this configuration's.
     readSnapshot(redis, {
       redisUrl: source.redisUrl,
@@ -128,6 +134,8 @@ export async function readPprView(
     }),
     readProviderPauses(redis, source.providers),
     readBatchListing(redis, { recent: RECENT_BATCHES }),
+    readJobRates(redis, { prefix: source.prefix }, source.queues, { openQueues }),
+    readPauseHistories(redis, source.providers),
   ]);
   const restarts = source.restarts?.();
   return {
@@ -150,6 +158,8 @@ export async function readPprView(
     providers,
     spend: snapshot.spend!,
     batches,
+    job_rates: jobRates,
+    pause_history: pauseHistory,
     workers: snapshot.workers.map((worker) => ({
       ...worker,
       restarts: restarts?.get(worker.name) ?? null,

@@ -2,7 +2,7 @@
 
 import type { RedisClient } from "../redis/connection.ts";
 import { redact } from "../log/redact.ts";
-import { pauseKey, quotaStrikesKey } from "../redis/keys.ts";
+import { PAUSE_HISTORY_KEY, pauseKey, quotaStrikesKey } from "../redis/keys.ts";
 
 /**
  * Why a provider is paused: its credentials were refused (`auth_failed`), its usage or rate
@@ -103,7 +103,45 @@ export async function pauseProvider(
     retry_at: now + durationMs,
   };
   const set = await redis.set(pauseKey(provider), JSON.stringify(pause), "PX", durationMs, "NX");
-  return set === "OK" ? pause : (await readPause(redis, provider)) ?? pause;
+  if (set !== "OK") return (await readPause(redis, provider)) ?? pause;
+  await recordPauseEvent(redis, provider, now, [
+    ["event", "start"],
+    ["state", state],
+    ["since", String(now)],
+    ["retry_at", String(pause.retry_at)],
+  ]);
+  return pause;
+}
+
+/** How long the pause history keeps an event: 7 days. */
+export const PAUSE_HISTORY_KEEP_MS = 7 * 86_400_000;
+/** The most events the pause history keeps, whatever their age. */
+export const PAUSE_HISTORY_MAX_EVENTS = 1000;
+
+/**
+ * Adds one event to the pause history (`ppr:llm:pause-history`), trimmed to
+ * {@link PAUSE_HISTORY_KEEP_MS} and {@link PAUSE_HISTORY_MAX_EVENTS}. A history that cannot be
+ * written loses the event, never the pause: the pause itself is already set or ended.
+ */
+async function recordPauseEvent(
+  redis: RedisClient,
+  provider: string,
+  atMs: number,
+  fields: [name: string, value: string][],
+): Promise<void> {
+  await redis.multi()
+    .xadd(
+      PAUSE_HISTORY_KEY,
+      "MINID",
+      String(atMs - PAUSE_HISTORY_KEEP_MS),
+      "*",
+      "provider",
+      provider,
+      ...fields.flat(),
+    )
+    .xtrim(PAUSE_HISTORY_KEY, "MAXLEN", PAUSE_HISTORY_MAX_EVENTS)
+    .exec()
+    .catch(() => {});
 }
 
 /** Ends a pause (the probe passed) and, after a success, the run of quota strikes. */
@@ -116,7 +154,9 @@ export async function clearPause(
     const pause = await readPause(redis, provider);
     if (pause?.state !== only) return;
   }
-  await redis.del(pauseKey(provider));
+  if (await redis.del(pauseKey(provider)) === 1) {
+    await recordPauseEvent(redis, provider, Date.now(), [["event", "end"]]);
+  }
 }
 
 /** Ends the run of quota pauses in a row: the next quota pause starts again at 1 h. */

@@ -13,6 +13,12 @@ export function pauseKey(provider: string): string {
   return `ppr:llm:pause:${provider}`;
 }
 
+/**
+ * Every provider's pauses, as a stream: an entry when a pause starts (`provider`, `state`,
+ * `retry_at`) and when one is ended early (`provider`, `event` `end`); its id is the moment.
+ */
+export const PAUSE_HISTORY_KEY = "ppr:llm:pause-history";
+
 /** Quota pauses in a row of one provider; each lasts 1.5 times the one before. */
 export function quotaStrikesKey(provider: string): string {
   return `ppr:llm:quota-strikes:${provider}`;

@@ -92,3 +92,43 @@ export async function launchChromium(
   context.on("request", (request) => requests.push(request.url()));
   return { context, requests, [Symbol.asyncDispose]: () => dispose(context) };
 }
+
+/** Chromium as a browser test finds it. */
+export interface ChromiumForTests {
+  /** The executable, or `undefined` when it is not installed. */
+  path: string | undefined;
+  /** Said in a test's name when it cannot run (skipped, or a failure when CI is set); `""` when it can. */
+  missing: string;
+  /** `true` to skip the test: no Chromium and CI not set. */
+  ignore: boolean;
+  /** The executable; fails the test, saying how to install it, when there is none. */
+  require(): string;
+}
+
+/** Finds Chromium for a browser test: without it the test is skipped, or fails when `CI` is set. */
+export async function chromiumForTests(): Promise<ChromiumForTests> {
+  const path = await findChromium();
+  const inCi = (Deno.env.get("CI") ?? "") !== "";
+  const missing = path ? "" : ` [Chromium is not installed at ${CHROMIUM_PATH} ` +
+    `(${CHROMIUM_INSTALL}): ${inCi ? "a failure, as CI is set" : "skipped"}]`;
+  return {
+    path,
+    missing,
+    ignore: !path && !inCi,
+    require() {
+      if (!path) {
+        throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}: ${CHROMIUM_INSTALL}`);
+      }
+      return path;
+    },
+  };
+}
+
+/**
+ * Where a browser test's screenshots go: `PPR_SCREENSHOTS` (`PPR_SCREENSHOTS=docs` renews
+ * the pictures of docs/dashboard.md), else a new temporary folder.
+ */
+export async function screenshotsFolder(): Promise<string> {
+  return Deno.env.get("PPR_SCREENSHOTS") ??
+    await Deno.makeTempDir({ prefix: "ppr-dashboard-screenshots-" });
+}

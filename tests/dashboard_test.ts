@@ -10,10 +10,9 @@ import { Queue } from "bullmq";
 import type { Page } from "playwright-core";
 import {
   type Chromium,
-  CHROMIUM_INSTALL,
-  CHROMIUM_PATH,
-  findChromium,
+  chromiumForTests,
   launchChromium,
+  screenshotsFolder,
 } from "../testing/browser.ts";
 import type { Redis } from "ioredis";
 import { markDone, storeOutcome } from "../jobs/batch/store.ts";
@@ -30,8 +29,7 @@ import { waitUntil } from "../testing/wait.ts";
  * Where the screenshots go: a temporary folder, or with PPR_SCREENSHOTS=docs docs/dashboard.md's
  * pictures (`PPR_SCREENSHOTS=docs deno test -A tests/dashboard_test.ts` renews them).
  */
-const SCREENSHOTS = Deno.env.get("PPR_SCREENSHOTS") ??
-  await Deno.makeTempDir({ prefix: "ppr-dashboard-screenshots-" });
+const SCREENSHOTS = await screenshotsFolder();
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -44,11 +42,9 @@ const SECRETS = {
 };
 const USER = "ops";
 
-const chromiumPath = await findChromium();
-const inCi = (Deno.env.get("CI") ?? "") !== "";
+const chromium = await chromiumForTests();
 /** Said where `deno test -q` shows it, the test's name, when the browser test cannot run. */
-const chromiumMissing = chromiumPath ? "" : ` [Chromium is not installed at ${CHROMIUM_PATH} ` +
-  `(${CHROMIUM_INSTALL}): ${inCi ? "a failure, as CI is set" : "skipped"}]`;
+const chromiumMissing = chromium.missing;
 if (chromiumMissing) console.log(`dashboard_test:${chromiumMissing}`);
 
 function basic(user: string, password: string): string {
@@ -218,7 +214,7 @@ async function startScene(options: { supervisors: 0 | 1 | 2 }): Promise<Scene> {
       },
     }),
   );
-  const browser = stack.use(await launchChromium(chromiumPath!));
+  const browser = stack.use(await launchChromium(chromium.require()));
   const bodies: Promise<string>[] = [];
   browser.context.on("response", (response) => {
     bodies.push(response.text().catch(() => ""));
@@ -250,12 +246,10 @@ async function logIn(scene: Scene): Promise<void> {
 function browserTest(name: string, fn: () => Promise<void>): void {
   Deno.test({
     name: `dashboard in Chromium: ${name}${chromiumMissing}`,
-    ignore: !chromiumPath && !inCi,
+    ignore: chromium.ignore,
     ...integration,
     async fn() {
-      if (!chromiumPath) {
-        assert.fail(`Chromium is not installed at ${CHROMIUM_PATH}: ${CHROMIUM_INSTALL}`);
-      }
+      chromium.require();
       await fn();
     },
   });

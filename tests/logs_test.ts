@@ -5,6 +5,7 @@ import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
 import { baseEnv, runPpr, startSupervisor, waitForRecord } from "../testing/ppr.ts";
+import { PAUSE_HISTORY_KEY } from "../redis/keys.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { markDone } from "../jobs/batch/store.ts";
@@ -51,7 +52,7 @@ Deno.test(
 );
 
 Deno.test(
-  "no secret appears in any log line, /health or /metrics, even when providers repeat the keys in errors",
+  "no secret appears in any log line, /health, /metrics or the pause history, even when providers repeat the keys in errors",
   integration,
   async () => {
     const redisPassword = "redis-pass-5f2a9c81d4e7";
@@ -96,10 +97,14 @@ Deno.test(
       const pauses = await Promise.all(
         ["openai", "claude"].map((provider) => redis.client().get(`ppr:llm:pause:${provider}`)),
       );
+      // Each pause's start, as the dashboard's pause chart reads it.
+      const history = (await redis.client().xrange(PAUSE_HISTORY_KEY, "-", "+")).flat(2);
+      assert.equal(history.filter((field) => field === "start").length, 2, "both pauses' starts");
       const reasons = (await queue.getFailed()).map((job) => job.failedReason);
       supervisor.signal("SIGTERM");
       await supervisor.waitForExit();
-      const everything = [...supervisor.logs, ...pages, ...pauses, ...reasons].join("\n");
+      const everything = [...supervisor.logs, ...pages, ...pauses, ...history, ...reasons]
+        .join("\n");
       assert.ok(supervisor.logs.length > 20, "the pool logged");
       for (const secret of [redisPassword, anthropicKey, openaiKey]) {
         for (const part of [secret, secret.slice(0, 12), secret.slice(-12)]) {

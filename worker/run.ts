@@ -20,6 +20,7 @@ import { openQueueProcessor, type QueueProcessor } from "./queue_processor.ts";
 import { startRegistration } from "./registration.ts";
 import { type CountsFile, openCountsFile } from "../protocol/counts_file.ts";
 import { emptyStats } from "../protocol/stats.ts";
+import { JOB_RATE_KEEP_MINUTES } from "../state/job_rates.ts";
 import { recordFinished } from "./job_stats.ts";
 import { createReporter, type Tally } from "./reporter.ts";
 import { SafeWorker } from "./safe_worker.ts";
@@ -122,6 +123,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       prefix: config.prefix,
       concurrency: processor.concurrency,
       ...lockOptions(config),
+      // Jobs completed and failed per minute, for the dashboard (docs/dashboard.md#charts).
+      metrics: { maxDataPoints: JOB_RATE_KEEP_MINUTES },
       name,
       autorun: processor.intake?.open ?? true,
     });

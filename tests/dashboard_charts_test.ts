@@ -1,0 +1,159 @@
+/**
+ * The charts of the dashboard's workers view end to end: real jobs (some failing) through a real
+ * pool on a real redis-server, LLM calls to the stub APIs (one provider priced, one not),
+ * provider pauses set and ended as the workers and the probe do it, and the page read in
+ * Debian's Chromium through playwright-core.
+ */
+
+import { strict as assert } from "node:assert";
+import type { Job } from "bullmq";
+import type { Page } from "playwright-core";
+import { chromiumForTests, launchChromium, screenshotsFolder } from "../testing/browser.ts";
+import { clearPause, pauseProvider } from "../providers/pause.ts";
+import { startDashboardProcess } from "../testing/dashboard.ts";
+import { producerQueue } from "../testing/jobs.ts";
+import { startSupervisor } from "../testing/ppr.ts";
+import { startRedis } from "../testing/redis.ts";
+import { startStubAnthropic } from "../testing/stub_anthropic.ts";
+import { startStubLlm } from "../testing/stub_llm.ts";
+import { waitUntil } from "../testing/wait.ts";
+
+/** Where the screenshot goes: a temporary folder, or with PPR_SCREENSHOTS=docs docs/dashboard.md's. */
+const SCREENSHOTS = await screenshotsFolder();
+const chromium = await chromiumForTests();
+
+/** A job's tokens, all four kinds. */
+function tokensOf(job: Job): number {
+  const usage = job.returnvalue.usage;
+  return usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens +
+    usage.cache_read_input_tokens;
+}
+
+/** The `data-*` attribute `name` of every element `selector` finds, as numbers. */
+async function numbers(page: Page, selector: string, name: string): Promise<number[]> {
+  return (await page.locator(selector).evaluateAll(
+    (elements, attribute) => elements.map((element) => element.getAttribute(attribute)),
+    name,
+  )).map(Number);
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+Deno.test({
+  name: `dashboard charts in Chromium: the jobs per minute add up to the jobs the pool completed ` +
+    `and failed, each provider's pauses are drawn with their reason, and the tokens and dollars ` +
+    `per provider today are the jobs' own, an unpriced provider's shown as unpriced${chromium.missing}`,
+  ignore: chromium.ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chromiumPath = chromium.require();
+    await using stack = new AsyncDisposableStack();
+    const redis = stack.use(await startRedis());
+    const anthropic = stack.use(startStubAnthropic());
+    const openai = stack.use(startStubLlm());
+    const env = {
+      QUEUE_NAME: "llm",
+      LLM_PROVIDER: "claude",
+      ANTHROPIC_API_KEY: "sk-ant-test",
+      ANTHROPIC_BASE_URL: anthropic.url,
+      OPENAI_API_KEY: "sk-openai-test",
+      OPENAI_BASE_URL: `${openai.url}/v1`,
+    };
+    const queue = producerQueue(redis);
+    stack.defer(() => queue.close());
+    const supervisor = stack.use(startSupervisor(["--count", "2"], { redisUrl: redis.url, env }));
+    await supervisor.waitForHealth((health) => health.workers_alive === 2, "2 workers alive");
+
+    // 4 jobs on Claude (priced), 2 on an OpenAI model without a price, 3 that fail at once.
+    const added = [
+      ...await Promise.all([1, 2, 3, 4].map((n) => queue.add("llm", { prompt: `page ${n}` }))),
+      ...await Promise.all([1, 2].map((n) =>
+        queue.add("llm", {
+          prompt: `other page ${n}`,
+          provider: { name: "openai", model: "mystery-model-1" },
+        })
+      )),
+      ...await Promise.all([1, 2, 3].map(() => queue.add("llm", { prompt: 42 }, { attempts: 1 }))),
+    ];
+    await waitUntil(async () => {
+      const counts = await queue.getJobCounts("completed", "failed");
+      return counts.completed === 6 && counts.failed === 3;
+    }, { what: "6 jobs completed and 3 failed", timeoutMs: 60_000 });
+    const done = await Promise.all(added.slice(0, 6).map((job) => queue.getJob(job.id!)));
+    const claudeJobs = done.slice(0, 4) as Job[];
+    const openaiJobs = done.slice(4) as Job[];
+    const claudeUsd = sum(claudeJobs.map((job) => job.returnvalue.cost_usd));
+    assert.ok(claudeUsd > 0, "the Claude jobs cost something");
+
+    // OpenAI paused for its quota and resumed (the probe's clearPause); Claude out of budget now.
+    const client = redis.client();
+    await pauseProvider(client, "openai", "quota_exceeded", "usage limit reached", {
+      resetInMs: 3_600_000,
+    });
+    await clearPause(client, "openai");
+    await pauseProvider(client, "claude", "budget", "budget spent", {
+      untilMs: Date.now() + 2 * 3_600_000,
+    });
+
+    const dashboard = stack.use(await startDashboardProcess([], { redisUrl: redis.url, env }));
+    const browser = stack.use(
+      await launchChromium(chromiumPath, {
+        viewport: { width: 1280, height: 900 },
+      }),
+    );
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${dashboard.url}ppr`);
+
+    const llmChart = page.locator('#job-rates svg[data-queue="llm"]');
+    assert.equal(await llmChart.getAttribute("data-completed"), "6");
+    assert.equal(await llmChart.getAttribute("data-failed"), "3");
+    const minutes = '#job-rates svg[data-queue="llm"] g[data-minute]';
+    assert.equal(sum(await numbers(page, minutes, "data-completed")), 6);
+    assert.equal(sum(await numbers(page, minutes, "data-failed")), 3);
+    assert.equal(
+      await llmChart.getAttribute("aria-label"),
+      "llm: 6 completed and 3 failed in the last 3 h, per minute",
+    );
+
+    const pauses = await page.locator("#pause-history rect[data-provider]").evaluateAll(
+      (rects) =>
+        rects.map((rect) => [
+          rect.getAttribute("data-provider"),
+          rect.getAttribute("data-state"),
+          rect.getAttribute("data-ongoing"),
+        ]),
+    );
+    assert.deepEqual(pauses.sort(), [
+      ["claude", "budget", "true"],
+      ["openai", "quota_exceeded", "false"],
+    ]);
+
+    const claude = page.locator('#spend-chart g[data-provider="claude"]');
+    assert.equal(
+      Number(await claude.getAttribute("data-tokens")),
+      sum(claudeJobs.map(tokensOf)),
+    );
+    assert.ok(Math.abs(Number(await claude.getAttribute("data-usd")) - claudeUsd) < 1e-9);
+    assert.equal(
+      await claude.locator('[data-field="cost"]').textContent(),
+      `$${claudeUsd.toFixed(4)}`,
+    );
+    const unpriced = page.locator('#spend-chart g[data-provider="openai"]');
+    assert.equal(
+      Number(await unpriced.getAttribute("data-tokens")),
+      sum(openaiJobs.map(tokensOf)),
+    );
+    assert.equal(await unpriced.locator('[data-field="cost"]').textContent(), "unpriced (2 calls)");
+
+    // The three charts together, as docs/dashboard.md shows them.
+    const top = (await page.locator("#job-rates").boundingBox())!;
+    const bottom = (await page.locator("#spend-chart").boundingBox())!;
+    await page.screenshot({
+      path: `${SCREENSHOTS}/dashboard-charts.png`,
+      fullPage: true,
+      clip: { x: 0, y: top.y - 8, width: 1280, height: bottom.y + bottom.height - top.y + 16 },
+    });
+  },
+});
