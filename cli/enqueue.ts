@@ -8,6 +8,7 @@ import { parsePayload } from "../jobs/llm/payload.ts";
 import { outputFormatOf, schemaProblem } from "../jobs/llm/structured.ts";
 import { connectOrFail, EXIT_FAILURE, EXIT_USAGE, runCommand } from "./_util.ts";
 import { progressLine } from "../text/format.ts";
+import { bullmqTelemetry } from "../telemetry/tracing.ts";
 
 /** What `ppr-worker enqueue` was asked to add, from its flags. */
 export interface EnqueueOptions {
@@ -245,7 +246,12 @@ export function runEnqueue(options: EnqueueOptions): Promise<number> {
     }
     const data = built.data;
     const redis = await connectOrFail(options.redisUrl, "ppr-enqueue");
-    const queue = new Queue(options.queue, { connection: redis, prefix: options.prefix });
+    const queue = new Queue(options.queue, {
+      connection: redis,
+      prefix: options.prefix,
+      // The producer's span starts the job's trace, which the worker continues.
+      ...bullmqTelemetry(),
+    });
     queue.on("error", () => {});
     let events: QueueEvents | undefined;
     const eventsConnection = options.wait

@@ -1,0 +1,227 @@
+/**
+ * Tracing end to end: a real supervisor and `ppr-worker enqueue` export through Deno's own
+ * OpenTelemetry to a stub OTLP/HTTP collector that decodes what they send (protobuf, Deno's
+ * default), with the Claude API stub as the provider.
+ */
+
+import { strict as assert } from "node:assert";
+import { Queue } from "bullmq";
+import { baseEnv, logRecords, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { startRedis } from "../testing/redis.ts";
+import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
+import { type ReceivedSpan, startStubOtlp } from "../testing/stub_otlp.ts";
+import { waitUntil } from "../testing/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+/** A model of the shipped price table: its calls have a cost. */
+const MODEL = "claude-haiku-4-5";
+const SCHEMA = JSON.stringify({
+  type: "object",
+  properties: { answer: { type: "string" } },
+  required: ["answer"],
+});
+const PRODUCER_KIND = 4;
+const CONSUMER_KIND = 5;
+const CLIENT_KIND = 3;
+
+const API_KEY = "sk-ant-tracing-secret-7c1d";
+
+/**
+ * Redis, the Claude API stub, a stub collector and a supervisor of one worker whose only tracing
+ * setting is `OTEL_EXPORTER_OTLP_ENDPOINT` (the one variable a user sets: the supervisor turns on
+ * Deno's exporter in its workers). Disposing it stops them all, whatever the test did.
+ */
+async function tracedPool(env: Record<string, string> = {}) {
+  const stack = new AsyncDisposableStack();
+  try {
+    const redis = stack.use(await startRedis());
+    const api = stack.use(startStubClaudeApi());
+    const collector = stack.use(startStubOtlp());
+    const supervisor = stack.use(startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        LLM_PROVIDER: "claude",
+        ANTHROPIC_API_KEY: API_KEY,
+        ANTHROPIC_BASE_URL: api.url,
+        LLM_MODEL_NAME: MODEL,
+        ...env,
+      },
+    }));
+    await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+    const resources = stack.move();
+    return {
+      redis,
+      collector,
+      supervisor,
+      [Symbol.asyncDispose]: () => resources.disposeAsync(),
+    };
+  } catch (error) {
+    await stack.disposeAsync();
+    throw error;
+  }
+}
+
+/** The span's chain of parents up to its root, itself first, within `spans`. */
+function ancestry(span: ReceivedSpan, spans: ReceivedSpan[]): ReceivedSpan[] {
+  const chain = [span];
+  for (let at = span; at.parentSpanId !== "";) {
+    const parent = spans.find((candidate) => candidate.spanId === at.parentSpanId);
+    if (!parent) break;
+    chain.push(parent);
+    at = parent;
+  }
+  return chain;
+}
+
+Deno.test(
+  "a job enqueued with ppr-worker enqueue makes one trace: the producer's add, the worker's processing, the LLM call with gen_ai attributes and cost, the schema check and the result's routing",
+  integration,
+  async () => {
+    await using pool = await tracedPool({ LLM_RESULT_QUEUES: "results" });
+    const { redis, collector } = pool;
+
+    const enqueued = await runPpr(
+      ["enqueue", "--prompt", "say hello", "--format", SCHEMA, "--wait", "--timeout", "30s"],
+      baseEnv({
+        REDIS_URL: redis.url,
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_SERVICE_NAME: "scraper",
+      }),
+    );
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    const answer = JSON.parse(enqueued.stdout.trim().split("\n").at(-1)!);
+
+    const call = await waitUntil(
+      () => collector.spans.find((span) => span.name === `chat ${MODEL}`),
+      { what: "the LLM call's span" },
+    );
+    const spans = collector.spans.filter((span) => span.traceId === call.traceId);
+    const producer = await waitUntil(
+      () =>
+        collector.spans.find((span) =>
+          span.traceId === call.traceId && span.kind === PRODUCER_KIND && span.service === "scraper"
+        ),
+      { what: "the producer's span in the call's trace" },
+    );
+    const chain = ancestry(call, collector.spans);
+    assert.equal(chain.at(-1)!.spanId, producer.spanId, "the call descends from the producer");
+    const consumer = chain.find((span) => span.kind === CONSUMER_KIND);
+    assert.ok(consumer, `a consumer span between: ${chain.map((span) => span.name)}`);
+    assert.equal(consumer.service, "ppr-worker");
+    assert.equal(consumer.scope, "bullmq");
+
+    assert.equal(call.kind, CLIENT_KIND);
+    assert.equal(call.scope, "ppr-worker");
+    const attributes = call.attributes;
+    assert.equal(attributes["gen_ai.operation.name"], "chat");
+    assert.equal(attributes["gen_ai.provider.name"], "anthropic");
+    assert.equal(attributes["gen_ai.system"], "anthropic");
+    assert.equal(attributes["gen_ai.request.model"], MODEL);
+    assert.equal(attributes["gen_ai.response.model"], answer.result.model);
+    const usage = answer.result.usage;
+    assert.equal(
+      attributes["gen_ai.usage.input_tokens"],
+      usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) +
+        (usage.cache_read_input_tokens ?? 0),
+    );
+    assert.equal(attributes["gen_ai.usage.output_tokens"], usage.output_tokens);
+    assert.ok(answer.result.cost_usd > 0, `a priced call: ${JSON.stringify(answer.result)}`);
+    assert.equal(attributes["ppr.cost_usd"], answer.result.cost_usd);
+    assert.equal("ppr.cost_unpriced" in attributes, false);
+
+    const names = spans.map((span) => span.name);
+    for (const name of ["ppr.schema_check", "ppr.route_result"]) {
+      const span = spans.find((candidate) => candidate.name === name);
+      assert.ok(span, `${name} in the trace: ${names}`);
+      assert.ok(
+        ancestry(span, collector.spans).some((parent) => parent.spanId === consumer.spanId),
+        `${name} inside the worker's processing`,
+      );
+    }
+    const routed = spans.find((span) =>
+      span.kind === PRODUCER_KIND && span.service === "ppr-worker"
+    );
+    assert.ok(routed, `the result's add to its queue in the trace: ${names}`);
+
+    // No span carries the prompt, the answer or the API key.
+    const sent = JSON.stringify(collector.spans);
+    for (const secret of ["say hello", API_KEY, answer.result.text]) {
+      if (secret) {
+        assert.equal(sent.includes(secret), false, `a span carries ${secret}: ${sent}`);
+      }
+    }
+  },
+);
+
+Deno.test(
+  "while tracing, a worker's log line inside a job carries the job's trace_id and span_id, and a give-back is an event of the processing span",
+  integration,
+  async () => {
+    await using pool = await tracedPool();
+    const { redis, collector, supervisor } = pool;
+    // A 401: the provider pauses and the job is given back, with a warning logged inside the job.
+    const added = await runPpr(
+      ["enqueue", "--prompt", "STUB_ERROR=401"],
+      baseEnv({ REDIS_URL: redis.url }),
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const line = await supervisor.waitForLog(/given back untouched/);
+    const record = logRecords([line])[0];
+    const span = await waitUntil(
+      () =>
+        collector.spans.find((candidate) =>
+          candidate.kind === CONSUMER_KIND &&
+          candidate.events.some((event) => event.name === "ppr.given_back")
+        ),
+      { what: "the processing span with its give-back event" },
+    );
+    assert.equal(record.trace_id, span.traceId);
+    assert.match(String(record.span_id), /^[0-9a-f]{16}$/);
+    assert.ok(
+      collector.spans.some((candidate) => candidate.spanId === record.span_id),
+      "the logged span was exported",
+    );
+  },
+);
+
+Deno.test(
+  "with no OTEL_EXPORTER_OTLP_ENDPOINT nothing reaches a collector, jobs carry no trace context and log lines no trace_id",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using collector = startStubOtlp();
+    // Where Deno would export if the workers traced: only the switch is missing.
+    const exportTo = {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/v1/traces`,
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${collector.url}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${collector.url}/v1/logs`,
+      OTEL_METRIC_EXPORT_INTERVAL: "100",
+    };
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { ...exportTo, LOG_LEVEL: "debug" },
+    });
+    await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+    const enqueued = await runPpr(
+      ["enqueue", "--prompt", "hello", "--wait", "--timeout", "30s"],
+      baseEnv({ REDIS_URL: redis.url, ...exportTo }),
+    );
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    const queue = new Queue("llm", { connection: redis.client() });
+    try {
+      const [job] = await queue.getJobs(["completed"]);
+      assert.ok(job, "the job completed");
+      assert.equal(job.opts.telemetry, undefined, "no trace context stored with the job");
+    } finally {
+      await queue.close();
+    }
+    await supervisor[Symbol.asyncDispose]();
+    assert.deepEqual(collector.requests, []);
+    const records = logRecords(supervisor.logs);
+    assert.ok(records.length > 0);
+    assert.equal(records.some((record) => "trace_id" in record), false);
+  },
+);
