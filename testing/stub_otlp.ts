@@ -32,6 +32,15 @@ export interface ReceivedRequest {
   contentType: string;
 }
 
+/** Each request's body as received, for checks that no secret is sent in any signal. */
+const bodiesOf = new WeakMap<StubOtlp, Uint8Array[]>();
+
+/** Every body the stub received, as text (protobuf keeps strings as UTF-8 bytes). */
+export function receivedText(stub: StubOtlp): string {
+  const decoder = new TextDecoder("utf-8", { fatal: false });
+  return (bodiesOf.get(stub) ?? []).map((body) => decoder.decode(body)).join("\n");
+}
+
 /** The running stub. Dispose it (`await using`) to stop it. */
 export interface StubOtlp extends AsyncDisposable {
   /** `http://127.0.0.1:<port>`: the value for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
@@ -97,6 +106,7 @@ const EXPORT_TRACE_REQUEST = (otlpRoot as unknown as {
  */
 export function startStubOtlp(): StubOtlp {
   const requests: ReceivedRequest[] = [];
+  const bodies: Uint8Array[] = [];
   const spans: ReceivedSpan[] = [];
   const controller = new AbortController();
   const server = Deno.serve(
@@ -106,6 +116,7 @@ export function startStubOtlp(): StubOtlp {
       const contentType = request.headers.get("content-type") ?? "";
       const body = new Uint8Array(await request.arrayBuffer());
       requests.push({ path, contentType });
+      bodies.push(body);
       if (path === "/v1/traces") spans.push(...decodeTraces(body, contentType));
       // An empty message is a whole ExportTraceServiceResponse (every field at its default).
       return contentType.includes("json")
@@ -113,7 +124,7 @@ export function startStubOtlp(): StubOtlp {
         : new Response(new Uint8Array(), { headers: { "content-type": contentType } });
     },
   );
-  return {
+  const stub: StubOtlp = {
     url: `http://127.0.0.1:${server.addr.port}`,
     requests,
     spans,
@@ -122,6 +133,8 @@ export function startStubOtlp(): StubOtlp {
       await server.finished;
     },
   };
+  bodiesOf.set(stub, bodies);
+  return stub;
 }
 
 /** The spans of an `ExportTraceServiceRequest`, in protobuf or in OTLP's JSON. */
