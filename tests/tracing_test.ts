@@ -79,7 +79,11 @@ Deno.test(
   "a job enqueued with ppr-worker enqueue makes one trace: the producer's add, the worker's processing, the LLM call with gen_ai attributes and cost, the schema check and the result's routing; nothing sent carries the prompt, the answer or the API key",
   integration,
   async () => {
-    await using pool = await tracedPool({ LLM_RESULT_QUEUES: "results" });
+    await using pool = await tracedPool({
+      LLM_RESULT_QUEUES: "results",
+      // The Anthropic SDK's own span would record the messages with this: ppr-worker says no.
+      ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE: "content",
+    });
     const { redis, collector, supervisor } = pool;
 
     const enqueued = await runPpr(
