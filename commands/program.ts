@@ -18,7 +18,7 @@ import { type DashboardFlags, parseDashboardSettings } from "../dashboard/settin
 import { setupLogging } from "../log/log.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
 import { redactConsole } from "../log/console.ts";
-import { addSecrets } from "../log/redact.ts";
+import { addSecrets, redact } from "../log/redact.ts";
 import { CONFIG_SCHEMA, SETTINGS } from "../providers/registry.ts";
 import { EXIT_USAGE, flagValues } from "../cli/options.ts";
 import {
@@ -121,7 +121,7 @@ function define<O extends OptionSpecs>(
     }
     const { config, dashboard } = settings;
     // Deno exports spans only when OTEL_DENO was set as this process started.
-    setupTracing(config.otelDeno);
+    setupTracing(config.otelDeno, { scrub: redact });
     if (spec.logging) {
       setupLogging({
         format: config.logFormat,

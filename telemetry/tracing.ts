@@ -20,11 +20,15 @@ export const TRACER_NAME = "ppr-worker";
 
 let tracer: Tracer | undefined;
 let bullmq: Telemetry | undefined;
+let scrub: (text: string) => string = (text) => text;
 
 /**
  * Turns tracing on or off in this process; call once at start, beside the logging's set-up.
  * On only when Deno exports OpenTelemetry (`OTEL_DENO=true` when the process started): spans
  * made otherwise would go nowhere.
+ *
+ * `options.scrub` hides known secrets in the text a span records of an error (a provider's 401
+ * may repeat the API key): the logs' redaction, passed in by the caller.
  *
  * @default {false} until called
  * @example
@@ -36,7 +40,11 @@ let bullmq: Telemetry | undefined;
  * assert.equal(isTracing(), false);
  * ```
  */
-export function setupTracing(enabled: boolean): void {
+export function setupTracing(
+  enabled: boolean,
+  options: { scrub?: (text: string) => string } = {},
+): void {
+  scrub = options.scrub ?? ((text) => text);
   tracer = enabled ? trace.getTracer(TRACER_NAME) : undefined;
   bullmq = enabled ? withoutJobResults(new BullMQOtel({ tracerName: "bullmq" })) : undefined;
 }
@@ -151,13 +159,16 @@ export function withSpan<T>(
   );
 }
 
-/** Marks `span` failed with `error`. */
+/**
+ * Marks `span` failed with `error`: status ERROR and an `exception` event with the error's type
+ * and its message, secrets hidden; no stack trace (it repeats the message).
+ */
 export function failSpan(span: Span, error: unknown): void {
-  span.recordException(error instanceof Error ? error : String(error));
-  span.setStatus({
-    code: SpanStatusCode.ERROR,
-    message: error instanceof Error ? error.message : String(error),
-  });
+  const name = error instanceof Error ? error.name : "Error";
+  const message = scrub(error instanceof Error ? error.message : String(error));
+  span.recordException({ name, message });
+  span.setAttribute("error.type", name);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
 /**
