@@ -192,6 +192,44 @@ Deno.test(
 );
 
 Deno.test(
+  "an external processor's run is a span inside the job's processing, naming the program but not its arguments",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using collector = startStubOtlp();
+    await using supervisor = startSupervisor(["--count", "1", "--queue", "ext"], {
+      redisUrl: redis.url,
+      // `cat` answers with the job's data, which it reads on stdin: valid JSON.
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        QUEUE_PROCESSORS: "ext=/bin/cat -",
+      },
+    });
+    await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+    const queue = new Queue("ext", { connection: redis.client() });
+    try {
+      await queue.add("page", { page: 1 });
+      const run = await waitUntil(
+        () => collector.spans.find((span) => span.name === "ppr.external_processor"),
+        { what: "the external processor's span" },
+      );
+      assert.deepEqual(run.attributes, {
+        "ppr.queue": "ext",
+        "process.executable.name": "cat",
+        "ppr.processor.mode": "per-job",
+      });
+      const parent = await waitUntil(
+        () => collector.spans.find((span) => span.spanId === run.parentSpanId),
+        { what: "the span the processor's run is part of" },
+      );
+      assert.equal(parent.kind, CONSUMER_KIND);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
   "with no OTEL_EXPORTER_OTLP_ENDPOINT nothing reaches a collector, jobs carry no trace context and log lines no trace_id",
   integration,
   async () => {
