@@ -192,6 +192,39 @@ Deno.test(
 );
 
 Deno.test(
+  "with OTEL_EXPORTER_OTLP_PROTOCOL=http/json, enqueue's producer span reaches the collector as OTLP JSON, which the stub decodes",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using collector = startStubOtlp();
+    const added = await runPpr(
+      ["enqueue", "--prompt", "hello"],
+      baseEnv({
+        REDIS_URL: redis.url,
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_SERVICE_NAME: "scraper",
+      }),
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const producer = await waitUntil(
+      () => collector.spans.find((span) => span.kind === PRODUCER_KIND),
+      { what: "the producer's span" },
+    );
+    assert.ok(
+      collector.requests.some((request) =>
+        request.path === "/v1/traces" && request.contentType === "application/json"
+      ),
+    );
+    assert.equal(producer.name, "addBulk llm");
+    assert.equal(producer.service, "scraper");
+    assert.match(producer.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(producer.attributes["bullmq.job.bulk.count"], 1);
+  },
+);
+
+Deno.test(
   "an external processor's run is a span inside the job's processing, naming the program but not its arguments",
   integration,
   async () => {
