@@ -263,6 +263,41 @@ Deno.test(
 );
 
 Deno.test(
+  "SIGHUP with an env file that now sets OTEL_EXPORTER_OTLP_ENDPOINT turns tracing on in the rolled workers",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using collector = startStubOtlp();
+    const dir = await Deno.makeTempDir({ prefix: "ppr-tracing-reload-" });
+    const file = `${dir}/pool.env`;
+    const queue = new Queue("llm", { connection: redis.client() });
+    try {
+      await Deno.writeTextFile(file, "LLM_MAX_TOKENS=100\n");
+      await using supervisor = startSupervisor(["--count", "1", "--env-file", file], {
+        redisUrl: redis.url,
+      });
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+      const untraced = await queue.add("llm", { prompt: "before" });
+      await waitUntil(async () => await untraced.isCompleted(), { what: "the first job" });
+      assert.deepEqual(collector.requests, [], "nothing sent before the reload");
+
+      await Deno.writeTextFile(file, `OTEL_EXPORTER_OTLP_ENDPOINT=${collector.url}\n`);
+      supervisor.signal("SIGHUP");
+      await supervisor.waitForLog(/rolling restart done/, 60_000);
+      await queue.add("llm", { prompt: "after" });
+      const call = await waitUntil(
+        () => collector.spans.find((span) => span.name.startsWith("chat ")),
+        { what: "an LLM call's span from a rolled worker" },
+      );
+      assert.equal(call.service, "ppr-worker");
+    } finally {
+      await queue.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
   "with no OTEL_EXPORTER_OTLP_ENDPOINT nothing reaches a collector, jobs carry no trace context and log lines no trace_id",
   integration,
   async () => {
