@@ -11,6 +11,7 @@ import { startRedis } from "../testing/redis.ts";
 import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { type ReceivedSpan, receivedText, startStubOtlp } from "../testing/stub_otlp.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { pauseProvider } from "../providers/pause.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -256,6 +257,40 @@ Deno.test(
         { what: "the span the processor's run is part of" },
       );
       assert.equal(parent.kind, CONSUMER_KIND);
+    } finally {
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "a job whose provider is paused records the pause as an event of its processing span: the provider, the pause's state and end, not its reason",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using collector = startStubOtlp();
+    await using supervisor = startSupervisor(["--count", "1"], {
+      redisUrl: redis.url,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OPENAI_API_KEY: "sk-openai-test" },
+    });
+    await supervisor.waitForHealth((body) => body.workers_alive === 1, "a worker");
+    const pause = await pauseProvider(redis.client(), "openai", "quota_exceeded", "words of 429", {
+      resetInMs: 600_000,
+    });
+    const queue = new Queue("llm", { connection: redis.client() });
+    try {
+      await queue.add("llm", { prompt: "later", provider: { name: "openai" } });
+      const event = await waitUntil(
+        () =>
+          collector.spans.flatMap((span) => span.kind === CONSUMER_KIND ? span.events : [])
+            .find((candidate) => candidate.name === "ppr.provider_paused"),
+        { what: "the pause's event" },
+      );
+      assert.deepEqual(event.attributes, {
+        "ppr.provider": "openai",
+        "ppr.pause.state": "quota_exceeded",
+        "ppr.pause.retry_at": new Date(pause.retry_at).toISOString(),
+      });
     } finally {
       await queue.close();
     }
