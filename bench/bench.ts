@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: ppr-worker against its baselines, side by side, in one run on one machine.
  * Prints a table and, after a full run (no `BENCH_ONLY`), writes bench/results/latest.json; the
- * batch section, whenever it runs, writes bench/results/batch.json.
+ * batch and tracing sections, whenever they run, write bench/results/batch.json and tracing.json.
  * Starts its own redis-server.
  */
 
@@ -26,6 +26,7 @@ import { benchProcessors } from "./processors.ts";
 import { benchEconomics } from "./economics.ts";
 import { benchBatch } from "./batch.ts";
 import { benchLocks } from "./locks.ts";
+import { benchTracing } from "./tracing.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -43,6 +44,7 @@ const SECTIONS = [
   "economics",
   "batch",
   "locks",
+  "tracing",
 ];
 const only = (Deno.args.length > 0 ? Deno.args : Deno.env.get("BENCH_ONLY")?.split(","))
   ?.map((name) => name.trim()).filter(Boolean);
@@ -562,6 +564,18 @@ if (wanted("locks")) {
   // 12. What BullMQ's job locks cost Redis: renewals per job in flight, stalled-job checks.
   console.error("12. job locks: Redis commands per job in flight");
   await benchLocks(record, redis, queue, { start: pool, stop });
+}
+
+if (wanted("tracing")) {
+  // 13. What tracing costs per job: off, on, sampled, in alternating rounds.
+  console.error("13. tracing: off, on, sampled");
+  const from = rows.length;
+  await benchTracing(
+    record,
+    { start: pool, stop },
+    (jobs, start) => drainRate(echoJobs(jobs), start),
+  );
+  ownResults.set("tracing", rows.slice(from));
 }
 
 await queue.close();

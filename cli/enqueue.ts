@@ -8,6 +8,8 @@ import { parsePayload } from "../jobs/llm/payload.ts";
 import { outputFormatOf, schemaProblem } from "../jobs/llm/structured.ts";
 import { connectOrFail, EXIT_FAILURE, EXIT_USAGE, runCommand } from "./_util.ts";
 import { progressLine } from "../text/format.ts";
+import { bullmqTelemetry } from "../telemetry/tracing.ts";
+import { pipeWriter } from "../log/pipe.ts";
 
 /** What `ppr-worker enqueue` was asked to add, from its flags. */
 export interface EnqueueOptions {
@@ -189,11 +191,21 @@ async function readInput(raw: string, flag: "--data" | "--format"): Promise<stri
   }
 }
 
+const encoder = new TextEncoder();
+const writeStdout = pipeWriter(Deno.stdout);
+
+/**
+ * Prints a line on stdout without `console`: with `OTEL_DENO=true` Deno exports what `console`
+ * prints as OTLP logs, and the results printed here are the users' data.
+ */
+function printLine(line: string): void {
+  writeStdout(encoder.encode(`${line}\n`));
+}
+
 /** The progress line of `--wait` on a terminal's stderr; it never touches stdout. */
 function progressDisplay(total: number, enabled: boolean) {
   const started = performance.now();
   const counts = { completed: 0, failed: 0 };
-  const encoder = new TextEncoder();
   const write = (text: string) => enabled && Deno.stderr.writeSync(encoder.encode(text));
   const draw = () =>
     write(
@@ -206,7 +218,7 @@ function progressDisplay(total: number, enabled: boolean) {
     finished(outcome: "completed" | "failed", line: string) {
       counts[outcome]++;
       write("\r\x1b[K");
-      console.log(line);
+      printLine(line);
       draw();
     },
     stop() {
@@ -245,7 +257,12 @@ export function runEnqueue(options: EnqueueOptions): Promise<number> {
     }
     const data = built.data;
     const redis = await connectOrFail(options.redisUrl, "ppr-enqueue");
-    const queue = new Queue(options.queue, { connection: redis, prefix: options.prefix });
+    const queue = new Queue(options.queue, {
+      connection: redis,
+      prefix: options.prefix,
+      // The producer's span starts the job's trace, which the worker continues.
+      ...bullmqTelemetry(),
+    });
     queue.on("error", () => {});
     let events: QueueEvents | undefined;
     const eventsConnection = options.wait
@@ -286,7 +303,7 @@ export function runEnqueue(options: EnqueueOptions): Promise<number> {
         );
       }
       if (!events) {
-        for (const job of jobs) console.log(job.id);
+        for (const job of jobs) printLine(String(job.id));
         return ack.acknowledged ? 0 : EXIT_FAILURE;
       }
       const finishedEvents = events;

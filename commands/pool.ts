@@ -1,6 +1,7 @@
 /** `ppr-worker` with no command: runs the pool (and, with `--dashboard`, the dashboard beside it). */
 
 import { childEnv } from "../config/config.ts";
+import { workerTracingEnv } from "../config/tracing.ts";
 import { withoutDashboardCredentials } from "../dashboard/settings.ts";
 import type { PoolSnapshot } from "../health/status.ts";
 import { claudeCliEnv } from "../providers/claude_cli/env.ts";
@@ -63,8 +64,11 @@ export const pool = defineCommand({
     try {
       const { supervise } = await import("../supervisor/supervise.ts");
       // Workers never serve the dashboard: its credentials stay with the supervisor.
-      const workerEnvOf = (from: Record<string, string>) =>
-        withoutDashboardCredentials(childEnv(flags, from, CONFIG_SCHEMA));
+      // Tracing on in the workers when the environment asks for it (Deno reads OTEL_DENO at start).
+      const workerEnvOf = (from: Record<string, string>) => {
+        const base = withoutDashboardCredentials(childEnv(flags, from, CONFIG_SCHEMA));
+        return { ...base, ...workerTracingEnv(base) };
+      };
       return await supervise({
         config,
         hostname: hostnameOf(config),

@@ -16,8 +16,9 @@ import { overlayEnvFile } from "../config/env_file.ts";
 import { VERSION } from "../config/version.ts";
 import { type DashboardFlags, parseDashboardSettings } from "../dashboard/settings.ts";
 import { setupLogging } from "../log/log.ts";
+import { setupTracing } from "../telemetry/tracing.ts";
 import { redactConsole } from "../log/console.ts";
-import { addSecrets } from "../log/redact.ts";
+import { addSecrets, redact } from "../log/redact.ts";
 import { CONFIG_SCHEMA, SETTINGS } from "../providers/registry.ts";
 import { EXIT_USAGE, flagValues } from "../cli/options.ts";
 import {
@@ -119,10 +120,13 @@ function define<O extends OptionSpecs>(
       return exitWith(EXIT_USAGE);
     }
     const { config, dashboard } = settings;
+    // Deno exports spans only when OTEL_DENO was set as this process started.
+    setupTracing(config.otelDeno, { scrub: redact });
     if (spec.logging) {
       setupLogging({
         format: config.logFormat,
         level: config.logLevel,
+        traceIds: config.otelDeno,
         ...spec.logging(options, config),
       });
     }

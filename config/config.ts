@@ -8,6 +8,7 @@ import { fallbacks } from "./fallback_rule.ts";
 import {
   boolean,
   duration,
+  httpUrl,
   integer,
   type KnownNames,
   names,
@@ -473,6 +474,33 @@ export const CORE_SETTINGS = {
     // find a newer, unchecked file.
     withheldFromWorkers: true,
     ...pattern("a file path", /\S/),
+  },
+  // OpenTelemetry's own variables (docs/tracing.md): Deno exports the spans; ppr-worker reads
+  // these to know whether it traces, to turn tracing on in its workers, and to hide the headers.
+  otlpEndpoint: {
+    env: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    valueName: "url",
+    help: "OTLP/HTTP collector (e.g. http://collector:4318): turns tracing on in the workers",
+    ...httpUrl(),
+  },
+  otlpHeaders: {
+    env: "OTEL_EXPORTER_OTLP_HEADERS",
+    help: "headers of each OTLP request, key=value,... (a collector's token: kept secret)",
+    secret: true,
+    ...pattern("key=value pairs separated by commas", /^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$/),
+  },
+  otelServiceName: {
+    env: "OTEL_SERVICE_NAME",
+    valueName: "name",
+    help: "the service.name of the spans [default: ppr-worker in the workers]",
+    ...pattern("letters, digits, dots, dashes and underscores", /^[A-Za-z0-9_.\-]+$/),
+  },
+  otelDeno: {
+    env: "OTEL_DENO",
+    default: "false",
+    help:
+      "Deno exports OpenTelemetry (read when a process starts): set for the workers when OTEL_EXPORTER_OTLP_ENDPOINT is; set it for ppr-worker enqueue's own spans",
+    ...boolean(),
   },
 } satisfies Record<string, Setting>;
 

@@ -4,6 +4,7 @@ import type { Job } from "bullmq";
 import type { RedisClient } from "../redis/connection.ts";
 import type { LlmResult } from "../providers/provider.ts";
 import { loadQueueClass } from "../redis/bullmq_internals.ts";
+import { bullmqTelemetry, withSpan } from "../telemetry/tracing.ts";
 
 /** What a downstream queue receives for each successful LLM job. */
 export interface ResultMessage {
@@ -20,6 +21,7 @@ export interface ResultMessage {
  * rather than its result being dropped.
  */
 export function createResultRouter(redis: RedisClient, prefix: string, queueNames: string[]) {
+  const routeSpan = { name: "ppr.route_result", attributes: { "ppr.result_queues": queueNames } };
   // Loaded only when results are routed: a worker without result queues stays lean.
   let queues:
     | Promise<
@@ -31,19 +33,21 @@ export function createResultRouter(redis: RedisClient, prefix: string, queueName
     | undefined;
   const open = () =>
     queues ??= loadQueueClass().then((Queue) =>
-      queueNames.map((name) => new Queue(name, { connection: redis, prefix }))
+      queueNames.map((name) => new Queue(name, { connection: redis, prefix, ...bullmqTelemetry() }))
     );
   return {
     async route(job: Job, result: LlmResult): Promise<void> {
       if (queueNames.length === 0) return;
       const message: ResultMessage = { job_id: String(job.id), job: job.data, result };
-      for (const queue of await open()) {
-        await queue.add("llm-result", message, {
-          jobId: `${job.queueName}-${job.id}`,
-          removeOnComplete: job.opts.removeOnComplete,
-          removeOnFail: job.opts.removeOnFail,
-        });
-      }
+      await withSpan(routeSpan, async () => {
+        for (const queue of await open()) {
+          await queue.add("llm-result", message, {
+            jobId: `${job.queueName}-${job.id}`,
+            removeOnComplete: job.opts.removeOnComplete,
+            removeOnFail: job.opts.removeOnFail,
+          });
+        }
+      });
     },
     async close(): Promise<void> {
       if (!queues) return;

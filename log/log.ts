@@ -12,6 +12,7 @@ import {
   type TextFormatter,
   withContext,
 } from "@logtape/logtape";
+import { trace } from "@opentelemetry/api";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { pipeWriter } from "./pipe.ts";
 import { redact } from "./redact.ts";
@@ -29,6 +30,8 @@ export interface LogOptions {
   level?: LogLevel;
   /** Added to every record as the `worker` property (worker processes set their name). */
   worker?: string;
+  /** Adds `trace_id` and `span_id` to a record logged inside a span (tracing is on). @default {false} */
+  traceIds?: boolean;
 }
 
 /** Whether `format` resolves to JSON lines for this process's stderr. */
@@ -45,12 +48,27 @@ const RESERVED = new Set(["@timestamp", "level", "message", "logger"]);
  * The record as it is written: with the worker's name, and with properties that would
  * overwrite a field of the JSON line (a property called `message`) renamed.
  */
-export function prepareRecord(record: LogRecord, worker?: string): LogRecord {
+export function prepareRecord(
+  record: LogRecord,
+  worker?: string,
+  traceIds?: { trace_id: string; span_id: string },
+): LogRecord {
   const properties: Record<string, unknown> = worker === undefined ? {} : { worker };
   for (const [key, value] of Object.entries(record.properties)) {
     properties[RESERVED.has(key) ? `${key}_property` : key] = value;
   }
+  if (traceIds) Object.assign(properties, traceIds);
   return { ...record, message: [renderMessage(record.message)], properties };
+}
+
+/**
+ * The ids of the span active where a line is logged, as the fields `trace_id` and `span_id`
+ * (OpenTelemetry's names for logs), or `undefined` outside a sampled span.
+ */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getActiveSpan()?.spanContext();
+  if (!span || span.traceFlags % 2 === 0) return undefined;
+  return { trace_id: span.traceId, span_id: span.spanId };
 }
 
 /**
@@ -79,13 +97,14 @@ export function renderMessage(message: readonly unknown[]): string {
 
 /**
  * A sink that writes each record synchronously (nothing is lost when the process exits),
- * with every known secret hidden; once stderr's reader is gone (a worker's supervisor killed),
+ * with every known secret hidden and, when asked, the active span's ids; once stderr's reader is gone (a worker's supervisor killed),
  * records are dropped.
  */
-function stderrSink(formatter: TextFormatter, worker?: string): Sink {
+function stderrSink(formatter: TextFormatter, worker?: string, traceIds = false): Sink {
   const write = pipeWriter(Deno.stderr);
   return (record: LogRecord) => {
-    write(encoder.encode(redact(formatter(prepareRecord(record, worker)))));
+    const ids = traceIds ? activeTraceIds() : undefined;
+    write(encoder.encode(redact(formatter(prepareRecord(record, worker, ids)))));
   };
 }
 
@@ -101,7 +120,7 @@ export function setupLogging(options: LogOptions = {}): void {
     reset: true,
     // Lets `inJobContext` tag every line logged while a job runs with the job's id and queue.
     contextLocalStorage: new AsyncLocalStorage(),
-    sinks: { stderr: stderrSink(formatter, options.worker) },
+    sinks: { stderr: stderrSink(formatter, options.worker, options.traceIds) },
     loggers: [
       { category: ["ppr"], lowestLevel: options.level ?? "info", sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },

@@ -41,3 +41,21 @@ Deno.test('a string value is written bare in the message (http://0.0.0.0:8080, n
   assert.equal(line.hostname, "0.0.0.0");
   assert.equal(line.port, 8080);
 });
+
+Deno.test("prepareRecord adds trace_id and span_id when given the active span's ids, and nothing when not", () => {
+  const record = {
+    category: ["ppr", "worker"],
+    level: "info",
+    message: ["done"],
+    rawMessage: "done",
+    timestamp: 0,
+    properties: { job: "1" },
+  } as const;
+  const ids = { trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", span_id: "00f067aa0ba902b7" };
+  assert.deepEqual(prepareRecord(record, "worker-a-1", ids).properties, {
+    worker: "worker-a-1",
+    job: "1",
+    ...ids,
+  });
+  assert.deepEqual(prepareRecord(record).properties, { job: "1" });
+});

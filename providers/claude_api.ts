@@ -29,6 +29,9 @@ export const anthropicClient: (options: ClaudeApiOptions) => Promise<Anthropic> 
       // ppr-worker retries through the queue, with backoff and a record of each try.
       maxRetries: 0,
       timeout: options.timeoutMs,
+      // The SDK's own span of each call stays, without the messages whatever its environment
+      // variables say: prompts and answers are the users' data (docs/tracing.md).
+      openTelemetry: { traces: { contentMode: "metadata_only" } },
     });
   },
 );

@@ -26,7 +26,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["economics"],
   ["providers"],
   ["config"],
-  ["redis", "protocol", "log", "async", "text"],
+  // telemetry/: the tracing switch and span helpers over @opentelemetry/api, at the bottom with
+  // log/ so that every layer above may make spans; it imports no folder of the program.
+  ["redis", "protocol", "log", "telemetry", "async", "text"],
 ];
 
 /** Folders that hold tests, their helpers and tools: the program never imports them. */

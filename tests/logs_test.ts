@@ -7,6 +7,7 @@ import { startRedis } from "../testing/redis.ts";
 import { baseEnv, runPpr, startSupervisor, waitForRecord } from "../testing/ppr.ts";
 import { PAUSE_HISTORY_KEY } from "../redis/keys.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
+import { receivedText, startStubOtlp } from "../testing/stub_otlp.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { markDone } from "../jobs/batch/store.ts";
 import { recordBatch } from "../testing/batch_records.ts";
@@ -52,7 +53,7 @@ Deno.test(
 );
 
 Deno.test(
-  "no secret appears in any log line, /health, /metrics or the pause history, even when providers repeat the keys in errors",
+  "no secret appears in any log line, /health, /metrics, the pause history or what the traces' collector receives, even when providers repeat the keys in errors",
   integration,
   async () => {
     const redisPassword = "redis-pass-5f2a9c81d4e7";
@@ -60,6 +61,8 @@ Deno.test(
     await using stub = startStubLlm();
     const anthropicKey = "sk-ant-secret-7d1e4b9a2c6f";
     const openaiKey = "sk-openai-secret-3a8f0e5b7c9d";
+    const collectorToken = "otlp-token-secret-6b3e9d2a";
+    await using collector = startStubOtlp();
     const queue = new Queue("llm", { connection: redis.client() });
     queue.on("error", () => {});
     await using supervisor = startSupervisor(["--count", "2"], {
@@ -72,6 +75,8 @@ Deno.test(
         OPENAI_BASE_URL: `${stub.url}/v1`,
         LLM_PROBE_INTERVAL: "10m",
         LOG_LEVEL: "debug",
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer ${collectorToken}`,
       },
     });
     try {
@@ -103,10 +108,15 @@ Deno.test(
       const reasons = (await queue.getFailed()).map((job) => job.failedReason);
       supervisor.signal("SIGTERM");
       await supervisor.waitForExit();
-      const everything = [...supervisor.logs, ...pages, ...pauses, ...history, ...reasons]
+      const exported = receivedText(collector);
+      assert.ok(
+        collector.spans.some((span) => span.events.some((event) => event.name === "exception")),
+        "the failed calls' spans, with their errors, were exported",
+      );
+      const everything = [...supervisor.logs, ...pages, ...pauses, ...history, ...reasons, exported]
         .join("\n");
       assert.ok(supervisor.logs.length > 20, "the pool logged");
-      for (const secret of [redisPassword, anthropicKey, openaiKey]) {
+      for (const secret of [redisPassword, anthropicKey, openaiKey, collectorToken]) {
         for (const part of [secret, secret.slice(0, 12), secret.slice(-12)]) {
           assert.ok(!everything.includes(part), `a secret leaked: ${part}`);
         }

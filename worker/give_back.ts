@@ -3,6 +3,7 @@
 import type { Job } from "bullmq";
 import { WaitingError } from "bullmq/errors";
 import type { Tally } from "./reporter.ts";
+import { addSpanEvent } from "../telemetry/tracing.ts";
 
 /**
  * Moves `job` from `active` back to `wait` with its lock `token`, counts it,
@@ -11,5 +12,6 @@ import type { Tally } from "./reporter.ts";
 export async function giveBackJob(job: Job, token: string, tally: Tally): Promise<never> {
   await job.moveToWait(token);
   tally.givenBack++;
+  addSpanEvent("ppr.given_back");
   throw new WaitingError();
 }

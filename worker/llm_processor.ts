@@ -31,6 +31,7 @@ import { createLlmIntake } from "./llm_intake.ts";
 import { type PauseWatch, startPauseWatch } from "./pauses.ts";
 import type { QueueProcessor, RunTry } from "./queue_processor.ts";
 import type { Tally } from "./reporter.ts";
+import { addSpanEvent } from "../telemetry/tracing.ts";
 
 /** What the LLM queues of a worker process need from it. */
 export interface LlmProcessorsOptions {
@@ -177,6 +178,7 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
     };
     /** The job waits for `pause` to end: at the front of its queue, or in `delayed`. */
     const waitFor = async (provider: string, pause: Pause): Promise<never> => {
+      addSpanEvent("ppr.provider_paused", pauseEventAttributes(provider, pause));
       if (provider === config.provider && !config.llmFallback) {
         // This worker's intake pauses with its provider: the job waits at the front of its queue.
         return await giveBackJob(job, entry.token, tally);
@@ -263,6 +265,15 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
       target = standIn;
       failure.llm = { provider: target.provider, pauses, authRetryMs: config.llmProbeIntervalMs };
     }
+  };
+}
+
+/** A pause as a span event's attributes: its state and end, never its text (a provider's words). */
+function pauseEventAttributes(provider: string, pause: Pause) {
+  return {
+    "ppr.provider": provider,
+    "ppr.pause.state": pause.state,
+    "ppr.pause.retry_at": new Date(pause.retry_at).toISOString(),
   };
 }
 

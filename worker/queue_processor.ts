@@ -11,6 +11,7 @@ import { createPersistentProcessor } from "../jobs/external/persistent.ts";
 import type { JobProcessor } from "../jobs/job_processor.ts";
 import { createRecorder } from "../jobs/recorder/recorder.ts";
 import { log } from "../log/log.ts";
+import { isTracing, withSpan } from "../telemetry/tracing.ts";
 import type { LlmFailure } from "./failure.ts";
 import type { InFlightJob } from "./in_flight.ts";
 
@@ -90,7 +91,21 @@ export function openJobProcessor(
     env,
     logger: log("processor"),
   };
-  return spec.mode === "persistent"
+  const processor = spec.mode === "persistent"
     ? createPersistentProcessor(options)
     : createPerJobProcessor(options);
+  if (!isTracing()) return processor;
+  // The program's name only: its arguments may carry what a span must not.
+  const start = {
+    name: "ppr.external_processor",
+    attributes: {
+      "ppr.queue": queue,
+      "process.executable.name": spec.command[0].split("/").at(-1) ?? "",
+      "ppr.processor.mode": spec.mode,
+    },
+  };
+  return {
+    run: (input, signal) => withSpan(start, () => processor.run(input, signal)),
+    close: () => processor.close(),
+  };
 }

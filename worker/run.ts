@@ -24,6 +24,7 @@ import { JOB_RATE_KEEP_MINUTES } from "../state/job_rates.ts";
 import { recordFinished } from "./job_stats.ts";
 import { createReporter, type Tally } from "./reporter.ts";
 import { SafeWorker } from "./safe_worker.ts";
+import { bullmqTelemetry } from "../telemetry/tracing.ts";
 
 /** Who this worker process is and how it was started. */
 export interface WorkerOptions {
@@ -127,6 +128,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       metrics: { maxDataPoints: JOB_RATE_KEEP_MINUTES },
       name,
       autorun: processor.intake?.open ?? true,
+      // While tracing: BullMQ's consumer span per try, continuing the producer's trace.
+      ...bullmqTelemetry(),
     });
     const acked = (job: Job): AckedJob => ({
       queue,

@@ -30,6 +30,30 @@ import {
 } from "./call_decisions.ts";
 import { type LlmJob, messagesOf, parsePayload } from "./payload.ts";
 import { closeSchemaChecks, outputFormatOf, parseStructured, schemaProblem } from "./structured.ts";
+import {
+  llmCallSpanName,
+  llmRequestAttributes,
+  llmResponseAttributes,
+} from "../../telemetry/gen_ai.ts";
+import { addSpanEvent, SpanKind, type SpanStart, withSpan } from "../../telemetry/tracing.ts";
+
+/** The span of the check of an answer against the job's JSON schema. */
+const SCHEMA_CHECK_SPAN = { name: "ppr.schema_check" };
+
+/** The span of a call to the provider: `chat <model>`, a client span with `gen_ai.*` attributes. */
+function llmCallStart(target: CallTarget, plan: CallPlan, queue: string): SpanStart {
+  return {
+    name: llmCallSpanName(plan.model),
+    kind: SpanKind.CLIENT,
+    attributes: llmRequestAttributes({
+      provider: target.provider,
+      model: plan.model,
+      queue,
+      fallbackFrom: target.fallbackFrom,
+      maxOutputTokens: plan.maxOutputTokens,
+    }),
+  };
+}
 
 /** A validated job, ready to run. */
 export interface PreparedJob {
@@ -215,6 +239,7 @@ export function createLlmRunner(
         const cached = await fromResultCache(spending!, cacheKey, format);
         const counted = figures(cached?.answer.result.model ?? modelName ?? "default");
         if (cached) {
+          addSpanEvent("ppr.result_cache_hit", { "ppr.saved_usd": cached.answer.cost_usd ?? 0 });
           if (counted) {
             counted.cacheHits++;
             counted.savedUsd += cached.answer.cost_usd ?? 0;
@@ -283,9 +308,17 @@ export function createLlmRunner(
 
       const providerFigures = stats ? providerStats(stats, target.provider) : undefined;
       if (providerFigures) providerFigures.requests++;
-      let result;
+      let answered;
       try {
-        result = await provider.call(request);
+        // The call's span holds its cost: priced here, inside it, from the answer.
+        answered = await withSpan(llmCallStart(target, plan, queue), async (span) => {
+          const result = await provider.call(request);
+          const model = result.model || plan.model;
+          const costUsd = result.cost_usd ??
+            spending?.pricing.costOf(target.provider, model, result.usage);
+          span?.setAttributes(llmResponseAttributes({ model, usage: result.usage, costUsd }));
+          return { result, model, costUsd };
+        });
       } catch (error) {
         const failure = error instanceof LlmError ? error : undefined;
         if (providerFigures && !signal.aborted) {
@@ -310,9 +343,7 @@ export function createLlmRunner(
         }
         throw error;
       }
-      const model = result.model || plan.model;
-      const costUsd = result.cost_usd ??
-        spending?.pricing.costOf(target.provider, model, result.usage);
+      const { result, model, costUsd } = answered;
       if (costUsd === undefined && spending) spending.warnUnpriced(target.provider, model);
       if (spending) {
         // Its reservation, if it stays, lapses and counts at the worst case: never under-counted.
@@ -332,7 +363,12 @@ export function createLlmRunner(
         countCall(counted, result.usage, costUsd);
         if (target.fallbackFrom) counted.fallbacks++;
       }
-      const parsed = format ? await parseStructured(result.text, result.parsed, format) : undefined;
+      const parsed = format
+        ? await withSpan(
+          SCHEMA_CHECK_SPAN,
+          () => parseStructured(result.text, result.parsed, format),
+        )
+        : undefined;
       const { cost_usd: _reported, ...answer } = result;
       if (cacheKey) {
         await spending!.cache.store(cacheKey, {
