@@ -16,7 +16,7 @@ import { overlayEnvFile } from "../config/env_file.ts";
 import { VERSION } from "../config/version.ts";
 import { type DashboardFlags, parseDashboardSettings } from "../dashboard/settings.ts";
 import { setupLogging } from "../log/log.ts";
-import { setupTracing } from "../telemetry/tracing.ts";
+import { activeTraceIds, setupTracing } from "../telemetry/tracing.ts";
 import { redactConsole } from "../log/console.ts";
 import { addSecrets, redact } from "../log/redact.ts";
 import { CONFIG_SCHEMA, SETTINGS } from "../providers/registry.ts";
@@ -126,7 +126,7 @@ function define<O extends OptionSpecs>(
       setupLogging({
         format: config.logFormat,
         level: config.logLevel,
-        traceIds: config.otelDeno,
+        traceIds: config.otelDeno ? activeTraceIds : undefined,
         ...spec.logging(options, config),
       });
     }

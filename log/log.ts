@@ -12,7 +12,6 @@ import {
   type TextFormatter,
   withContext,
 } from "@logtape/logtape";
-import { trace } from "@opentelemetry/api";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { pipeWriter } from "./pipe.ts";
 import { redact } from "./redact.ts";
@@ -30,8 +29,13 @@ export interface LogOptions {
   level?: LogLevel;
   /** Added to every record as the `worker` property (worker processes set their name). */
   worker?: string;
-  /** Adds `trace_id` and `span_id` to a record logged inside a span (tracing is on). @default {false} */
-  traceIds?: boolean;
+  /**
+   * The ids of the span active where a line is logged (`activeTraceIds` in
+   * `telemetry/tracing.ts`, when tracing is on): each record gains `trace_id` and `span_id`.
+   * Passed in, so that logging never loads OpenTelemetry's API when tracing is off.
+   * @default {undefined}
+   */
+  traceIds?: () => TraceIds | undefined;
 }
 
 /** Whether `format` resolves to JSON lines for this process's stderr. */
@@ -51,7 +55,7 @@ const RESERVED = new Set(["@timestamp", "level", "message", "logger"]);
 export function prepareRecord(
   record: LogRecord,
   worker?: string,
-  traceIds?: { trace_id: string; span_id: string },
+  traceIds?: TraceIds,
 ): LogRecord {
   const properties: Record<string, unknown> = worker === undefined ? {} : { worker };
   for (const [key, value] of Object.entries(record.properties)) {
@@ -61,14 +65,10 @@ export function prepareRecord(
   return { ...record, message: [renderMessage(record.message)], properties };
 }
 
-/**
- * The ids of the span active where a line is logged, as the fields `trace_id` and `span_id`
- * (OpenTelemetry's names for logs), or `undefined` outside a sampled span.
- */
-export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
-  const span = trace.getActiveSpan()?.spanContext();
-  if (!span || span.traceFlags % 2 === 0) return undefined;
-  return { trace_id: span.traceId, span_id: span.spanId };
+/** A span's ids as a log line carries them: OpenTelemetry's field names for logs. */
+export interface TraceIds {
+  trace_id: string;
+  span_id: string;
 }
 
 /**
@@ -100,10 +100,14 @@ export function renderMessage(message: readonly unknown[]): string {
  * with every known secret hidden and, when asked, the active span's ids; once stderr's reader is gone (a worker's supervisor killed),
  * records are dropped.
  */
-function stderrSink(formatter: TextFormatter, worker?: string, traceIds = false): Sink {
+function stderrSink(
+  formatter: TextFormatter,
+  worker?: string,
+  traceIds?: () => TraceIds | undefined,
+): Sink {
   const write = pipeWriter(Deno.stderr);
   return (record: LogRecord) => {
-    const ids = traceIds ? activeTraceIds() : undefined;
+    const ids = traceIds?.();
     write(encoder.encode(redact(formatter(prepareRecord(record, worker, ids)))));
   };
 }

@@ -201,3 +201,13 @@ export function isFailure(error: unknown): boolean {
 
 export { SpanKind };
 export type { Attributes, Span };
+
+/**
+ * The ids of the span active where a line is logged, as the log fields `trace_id` and
+ * `span_id`, or `undefined` outside a sampled span: what `setupLogging`'s `traceIds` calls.
+ */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getActiveSpan()?.spanContext();
+  if (!span || span.traceFlags % 2 === 0) return undefined;
+  return { trace_id: span.traceId, span_id: span.spanId };
+}
