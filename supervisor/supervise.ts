@@ -18,8 +18,9 @@ import { startBatchDesk } from "./batch_desk.ts";
 import type { PriceTable } from "../economics/prices.ts";
 import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
-import { type LlmBudget, llmBudget, llmShare } from "./llm_budget.ts";
-import { splitShare } from "../protocol/llm_share.ts";
+import { type LlmBudget, llmBudget } from "./llm_budget.ts";
+import { createLlmLedger } from "./llm_ledger.ts";
+import type { ChildHandle } from "./child.ts";
 import { forwardLog } from "./forward_log.ts";
 import { createDeadWorkerGiveBack } from "./give_back_dead_worker.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
@@ -150,36 +151,44 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     ? undefined
     : heapLimitMb(memoryBytes, config.workerCount);
   const budget = llmBudgetOf(config, memoryBytes);
-  const llmQueueCount = llmQueuesOf(config).length;
-  /** Worker `index`'s share of the container's LLM calls per LLM queue, when they are bounded. */
-  const llmSlotsOf = (index: number) =>
-    budget.limit === undefined
-      ? undefined
-      : splitShare(llmShare(index, config.workerCount, budget.limit), llmQueueCount, index - 1);
+  // The bound follows every change of the pool's size: the ledger re-splits it over the workers.
+  const ledger = budget.limit === undefined ? undefined : createLlmLedger<ChildHandle>({
+    limit: budget.limit,
+    llmQueues: llmQueuesOf(config).length,
+    concurrency: config.concurrency,
+  });
+  const resplitLlm = () => ledger?.resplit(pool.serving());
   const countsDir = createCountsDir();
   const pool = createPool({
     size: config.workerCount,
     nameOf: (index) => workerName(hostname, index),
-    spawn: (name, { onEvent }, replacing, index) => {
+    spawn: (name, { onEvent }, _replacing, index) => {
       const forwardLine = forwardLog(name, json);
       const countsFile = countsDir.fileFor(name);
-      const llmSlots = llmSlotsOf(index);
-      return spawnChild({
-        ...workerCommand(self, name, {
-          heapLimitMb: heapLimit,
-          countsFile,
-          llmSlots,
-          // A replacement takes LLM jobs once the old process's calls are over.
-          llmHeld: replacing && llmSlots !== undefined,
-        }),
+      // What the other processes do not hold now: a replacement gets the rest once the old one has gone.
+      const llmSlots = ledger?.admit(index, pool.serving().map((slot) => slot.index));
+      const child: ChildHandle = spawnChild({
+        ...workerCommand(self, name, { heapLimitMb: heapLimit, countsFile, llmSlots }),
         countsFile,
         env: childEnv,
-        onEvent,
+        onEvent: (event) => {
+          if (event.event === "llm-slots") ledger?.answered(child, event.slots, event.seq);
+          onEvent(event);
+          resplitLlm();
+        },
         onLog: (line) => {
           lastLogLine.set(name, line);
           forwardLine(line);
         },
       });
+      if (ledger && llmSlots) {
+        ledger.started(child, llmSlots, (command) => child.send(command));
+        child.exited.then(() => {
+          ledger.exited(child);
+          resplitLlm();
+        });
+      }
+      return child;
     },
     giveBackJobsOf: async (name, jobs, cause, workerIds) => {
       const outcome = await deadline(
@@ -297,6 +306,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     source: options.reload,
     setWorkerEnv: (env) => (childEnv = workerEnv(env)),
   });
+  /** After every change of size: the LLM bound is re-split at once, and the change logged. */
+  const logResize = (why: string, size: number) => {
+    resplitLlm();
+    logger.info("{why}: pool size now {size}", { why, size });
+  };
   let stopRequests = 0;
   const onStop = (signal: string) => () => {
     stopRequests++;
@@ -317,11 +331,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
     ["SIGHUP", () => reloader.request()],
-    [
-      "SIGTTIN",
-      () => logger.info("SIGTTIN: pool size now {size}", { size: pool.grow(MAX_WORKERS) }),
-    ],
-    ["SIGTTOU", () => logger.info("SIGTTOU: pool size now {size}", { size: pool.shrink() })],
+    ["SIGTTIN", () => logResize("SIGTTIN", pool.grow(MAX_WORKERS))],
+    ["SIGTTOU", () => logResize("SIGTTOU", pool.shrink())],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
@@ -367,6 +378,7 @@ function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget
   const budget = llmBudget({
     memoryBytes,
     workerCount: config.workerCount,
+    maxWorkerCount: MAX_WORKERS,
     concurrency: config.concurrency,
     llmQueues,
     callProcess: defaultProviderOf(config).callProcess?.(config),

@@ -1,0 +1,82 @@
+/** The elastic pool with real workers and a real Redis: the LLM bound follows every change of size. */
+
+import { strict as assert } from "node:assert";
+import { Queue } from "bullmq";
+import { startRedis } from "../testing/redis.ts";
+import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
+import { startStubLlm, type StubLlm } from "../testing/stub_llm.ts";
+import { waitUntil } from "../testing/wait.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+/** A pool of OpenAI-compatible workers on the stub, with `env` on top. */
+function startLlmPool(
+  args: string[],
+  redisUrl: string,
+  stub: StubLlm,
+  env: Record<string, string> = {},
+): Supervisor {
+  return startSupervisor(args, {
+    redisUrl,
+    env: {
+      LLM_PROVIDER: "openai",
+      OPENAI_API_KEY: "test",
+      OPENAI_BASE_URL: `${stub.url}/v1`,
+      ...env,
+    },
+  });
+}
+
+/** Sends `signal` and waits for the pool to reach `size` workers, every one of them alive. */
+async function resize(supervisor: Supervisor, signal: Deno.Signal, size: number): Promise<void> {
+  supervisor.signal(signal);
+  await supervisor.waitForHealth(
+    (health) =>
+      health.worker_count === size && health.workers.length === size &&
+      health.workers.every((worker) => worker.state === "idle" || worker.state === "busy"),
+    `${size} workers after ${signal}`,
+    60_000,
+  );
+}
+
+Deno.test(
+  "LLM_MAX_IN_FLIGHT=3 follows SIGTTIN and SIGTTOU from 1 to 6 workers and back: never more than 3 LLM calls at once, the added workers take their share, and 3 are in use at the end",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using stub = startStubLlm();
+    const queue = new Queue("llm", { connection: redis.client() });
+    await using supervisor = startLlmPool(["--count", "1", "--concurrency", "4"], redis.url, stub, {
+      LLM_MAX_IN_FLIGHT: "3",
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers[0]?.state === "idle", "the worker");
+      await queue.addBulk(
+        Array.from({ length: 1500 }, (_, index) => ({
+          name: "llm",
+          data: { prompt: `SLEEP150 job ${index}` },
+        })),
+      );
+      await waitUntil(() => stub.sleeping.now === 3, { what: "3 calls on the one worker" });
+      for (let size = 2; size <= 6; size++) await resize(supervisor, "SIGTTIN", size);
+      // Shares of 3 over 6 workers: 1, 1, 1, 0, 0, 0; the 2nd and 3rd got theirs.
+      const grown = await supervisor.waitForHealth(
+        (health) => health.workers[1].processed > 0 && health.workers[2].processed > 0,
+        "the 2nd and 3rd workers to run LLM jobs",
+        60_000,
+      );
+      assert.equal(grown.workers[5].processed, 0, "the 6th worker's share is 0");
+      for (let size = 5; size >= 1; size--) await resize(supervisor, "SIGTTOU", size);
+      // The workers drained away have gone: their shares are the one left's.
+      await waitUntil(() => stub.sleeping.now === 3, {
+        what: "3 calls on the one worker left",
+        timeoutMs: 30_000,
+      });
+      assert.equal(stub.sleeping.most, 3, "never more than LLM_MAX_IN_FLIGHT calls at once");
+      assert.equal(await queue.getFailedCount(), 0);
+    } finally {
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+    }
+  },
+);
