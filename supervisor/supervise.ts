@@ -18,7 +18,9 @@ import { startBatchDesk } from "./batch_desk.ts";
 import type { PriceTable } from "../economics/prices.ts";
 import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
-import { type LlmBudget, llmBudget } from "./llm_budget.ts";
+import { type LlmBudget, llmBudget, workersMemoryHolds } from "./llm_budget.ts";
+import { startAutoscaler } from "./autoscaler.ts";
+import { readBacklog } from "../state/backlog.ts";
 import { createLlmLedger } from "./llm_ledger.ts";
 import type { ChildHandle } from "./child.ts";
 import { forwardLog } from "./forward_log.ts";
@@ -75,12 +77,19 @@ const GIVE_BACK_TIMEOUT_MS = 3000;
 export async function supervise(options: SuperviseOptions): Promise<number> {
   const { config, hostname } = options;
   const startedAt = Date.now();
+  const range = config.autoscale;
+  /** The most workers this pool may run: the autoscaler's MAX, else what SIGTTIN and `scale` allow. */
+  const maxWorkers = range?.max ?? MAX_WORKERS;
+  const initialSize = range
+    ? Math.min(range.max, Math.max(range.min, config.workerCount))
+    : config.workerCount;
   const json = isJsonFormat(config.logFormat);
   logger.info(
-    "ppr-worker {version}: {count} worker(s) x {concurrency} on {queues} at {redis}, provider {provider}",
+    "ppr-worker {version}: {count} worker(s){autoscale} x {concurrency} on {queues} at {redis}, provider {provider}",
     {
       version: VERSION,
-      count: config.workerCount,
+      count: initialSize,
+      autoscale: range ? ` (autoscaling from ${range.min} to ${range.max})` : "",
       concurrency: config.concurrency,
       queues: config.queues.join(","),
       redis: redactUrl(config.redisUrl),
@@ -149,8 +158,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const memoryBytes = memoryLimitBytes();
   const heapLimit = memoryBytes === undefined
     ? undefined
-    : heapLimitMb(memoryBytes, config.workerCount);
-  const budget = llmBudgetOf(config, memoryBytes);
+    : heapLimitMb(memoryBytes, range?.max ?? config.workerCount);
+  const budget = llmBudgetOf(config, memoryBytes, range?.max ?? config.workerCount, maxWorkers);
   // The bound follows every change of the pool's size: the ledger re-splits it over the workers.
   const ledger = budget.limit === undefined ? undefined : createLlmLedger<ChildHandle>({
     limit: budget.limit,
@@ -160,7 +169,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const resplitLlm = () => ledger?.resplit(pool.serving());
   const countsDir = createCountsDir();
   const pool = createPool({
-    size: config.workerCount,
+    size: initialSize,
     nameOf: (index) => workerName(hostname, index),
     spawn: (name, { onEvent }, _replacing, index) => {
       const forwardLine = forwardLog(name, json);
@@ -263,6 +272,34 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       owner: `${hostname} pid ${Deno.pid} (${crypto.randomUUID()})`,
     })
     : undefined;
+  const autoscaler = range && startAutoscaler({
+    range,
+    scaleDownDelayMs: config.autoscaleDownDelayMs,
+    slotsPerWorker: config.concurrency * config.queues.length,
+    readBacklog: () =>
+      deadline(
+        readBacklog(redis, config.prefix, config.queues, Date.now()),
+        2000,
+        "Redis did not answer",
+      ),
+    pool: {
+      size: () => pool.snapshot().size,
+      busySlots: () => pool.snapshot().slots.reduce((sum, slot) => sum + slot.activeJobs, 0),
+      grow: () => pool.grow(maxWorkers),
+      shrink: () => pool.shrink(),
+    },
+    providerPaused: () => llm.state.state !== "ok",
+    memoryMaxWorkers: workersMemoryHolds(
+      memoryBytes,
+      budget.limit ?? 0,
+      defaultProviderOf(config).callProcess?.(config),
+    ),
+    // A pool of LLM queues only: a worker past the bound's count would get no share.
+    llmMaxWorkers: budget.limit !== undefined && llmQueuesOf(config).length === config.queues.length
+      ? budget.limit
+      : undefined,
+    onResize: () => resplitLlm(),
+  });
   const inputs = (): HealthInputs => ({
     pool: pool.snapshot(),
     redis: probe.state,
@@ -273,6 +310,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     startedAt,
     version: VERSION,
     queueStats: queueStats.stats.state,
+    autoscale: autoscaler
+      ? {
+        ...autoscaler.state.range,
+        desired: autoscaler.state.decision?.desired,
+        reason: autoscaler.state.decision?.reason,
+        detail: autoscaler.state.decision?.detail,
+      }
+      : undefined,
   });
   let health: ReturnType<typeof startHealthServer> | undefined;
   if (config.healthEnabled) {
@@ -290,6 +335,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         port: config.healthPort,
         error: error instanceof Error ? error.message : String(error),
       });
+      autoscaler?.stop();
       probe.stop();
       queueStats.stop();
       llm.stop();
@@ -331,7 +377,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
     ["SIGHUP", () => reloader.request()],
-    ["SIGTTIN", () => logResize("SIGTTIN", pool.grow(MAX_WORKERS))],
+    ["SIGTTIN", () => logResize("SIGTTIN", pool.grow(maxWorkers))],
     ["SIGTTOU", () => logResize("SIGTTOU", pool.shrink())],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
@@ -353,6 +399,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  autoscaler?.stop();
   probe.stop();
   queueStats.stop();
   llm.stop();
@@ -373,12 +420,17 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 }
 
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
-function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget {
+function llmBudgetOf(
+  config: Config,
+  memoryBytes: number | undefined,
+  workerCount: number,
+  maxWorkerCount: number,
+): LlmBudget {
   const llmQueues = llmQueuesOf(config).length;
   const budget = llmBudget({
     memoryBytes,
-    workerCount: config.workerCount,
-    maxWorkerCount: MAX_WORKERS,
+    workerCount,
+    maxWorkerCount,
     concurrency: config.concurrency,
     llmQueues,
     callProcess: defaultProviderOf(config).callProcess?.(config),
@@ -387,7 +439,7 @@ function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget
   if (llmQueues === 0) return { ...budget, limit: undefined };
   logger.info("LLM calls in flight: {bound} ({explanation})", {
     bound: budget.limit === undefined
-      ? `up to ${config.workerCount * config.concurrency * llmQueues}, one per job slot`
+      ? `up to ${workerCount * config.concurrency * llmQueues}, one per job slot`
       : `at most ${budget.limit} in this container, shared by the workers`,
     explanation: budget.explanation,
   });

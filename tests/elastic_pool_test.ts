@@ -6,6 +6,8 @@ import { startRedis } from "../testing/redis.ts";
 import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startStubLlm, type StubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { scrape, value } from "../testing/metrics.ts";
+import { logRecords } from "../testing/ppr.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -76,6 +78,63 @@ Deno.test(
       assert.equal(await queue.getFailedCount(), 0);
     } finally {
       await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+    }
+  },
+);
+
+Deno.test(
+  "--autoscale 1,4: a burst grows the pool to 4 and it drains back to 1 afterwards; every job completes, each started once; the decisions are logged and exported",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = new Queue("llm", { connection: redis.client() });
+    await using supervisor = startSupervisor(
+      ["--autoscale", "1,4", "--autoscale-down-delay", "1s"],
+      { redisUrl: redis.url },
+    );
+    try {
+      await supervisor.waitForHealth((body) => body.workers[0]?.state === "idle", "the worker");
+      const jobs = await queue.addBulk(
+        Array.from({ length: 40 }, (_, index) => ({
+          name: "llm",
+          data: { prompt: `burst ${index}`, provider: { name: "echo", latency_ms: 300 } },
+        })),
+      );
+      await supervisor.waitForHealth(
+        (body) => body.worker_count === 4 && body.autoscale?.reason === "backlog",
+        "the pool grown to 4",
+      );
+      const grown = await scrape(supervisor);
+      assert.equal(value(grown, "ppr_autoscale_max_workers"), 4);
+      assert.equal(value(grown, "ppr_autoscale_desired_workers"), 4);
+      await waitUntil(async () => (await queue.getCompletedCount()) === 40, {
+        what: "the 40 jobs to complete",
+        timeoutMs: 60_000,
+      });
+      const shrunk = await supervisor.waitForHealth(
+        (body) => body.worker_count === 1 && body.workers.length === 1,
+        "the pool back at 1 worker",
+        60_000,
+      );
+      assert.equal(shrunk.autoscale?.min, 1);
+      assert.equal(await queue.getFailedCount(), 0);
+      for (const job of jobs) {
+        const done = await queue.getJob(job.id!);
+        assert.equal(done?.attemptsStarted, 1, `job ${job.id} was started once, never interrupted`);
+      }
+      const records = logRecords(supervisor.logs);
+      assert.ok(
+        records.some((record) => record.reason === "backlog" && record.to === 4),
+        "the growth is logged with its reason",
+      );
+      assert.ok(
+        records.some((record) => record.reason === "idle" && record.to === 1),
+        "the last shrink is logged with its reason",
+      );
+      const after = await scrape(supervisor);
+      assert.equal(value(after, "ppr_autoscale_decision", { reason: "backlog" }), 0);
+    } finally {
       await queue.close();
     }
   },
