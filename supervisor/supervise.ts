@@ -20,6 +20,7 @@ import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
 import { type LlmBudget, llmBudget, workersMemoryHolds } from "./llm_budget.ts";
 import { startAutoscaler } from "./autoscaler.ts";
+import { listenForScaleRequests } from "./scale_requests.ts";
 import { readBacklog } from "../state/backlog.ts";
 import { createLlmLedger } from "./llm_ledger.ts";
 import type { ChildHandle } from "./child.ts";
@@ -357,6 +358,28 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     resplitLlm();
     logger.info("{why}: pool size now {size}", { why, size });
   };
+  const scaleRequests = listenForScaleRequests(redis, {
+    hostname,
+    maxWorkers,
+    range,
+    size: () => pool.snapshot().size,
+    resize(size) {
+      const from = pool.snapshot().size;
+      let to = from;
+      while (to < size) {
+        const grown = pool.grow(maxWorkers);
+        if (grown === to) break;
+        to = grown;
+      }
+      while (to > size) {
+        const shrunk = pool.shrink();
+        if (shrunk === to) break;
+        to = shrunk;
+      }
+      if (to !== from) logResize("ppr-worker scale", to);
+      return to;
+    },
+  });
   let stopRequests = 0;
   const onStop = (signal: string) => () => {
     stopRequests++;
@@ -400,6 +423,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   autoscaler?.stop();
+  scaleRequests.stop();
   probe.stop();
   queueStats.stop();
   llm.stop();

@@ -7,7 +7,7 @@ import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startStubLlm, type StubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { scrape, value } from "../testing/metrics.ts";
-import { logRecords } from "../testing/ppr.ts";
+import { baseEnv, logRecords, runPpr } from "../testing/ppr.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -137,5 +137,39 @@ Deno.test(
     } finally {
       await queue.close();
     }
+  },
+);
+
+Deno.test(
+  "ppr-worker scale resizes a running supervisor through Redis and prints what it did; --host of no supervisor changes nothing and exits 1",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
+    await supervisor.waitForHealth((body) => body.workers[0]?.state === "idle", "the worker");
+    const env = baseEnv({ REDIS_URL: redis.url });
+    const grown = await runPpr(["scale", "3"], env);
+    assert.equal(grown.code, 0, grown.stderr);
+    assert.equal(grown.stdout.trim(), "test: 1 -> 3 worker(s)");
+    await supervisor.waitForHealth(
+      (body) => body.worker_count === 3 && body.workers_alive === 3,
+      "3 workers",
+    );
+    const elsewhere = await runPpr(["scale", "1", "--host", "other"], env);
+    assert.equal(elsewhere.code, 1);
+    assert.match(
+      elsewhere.stderr,
+      /no supervisor runs as host other on this Redis \(1 other\(s\) answered\)/,
+    );
+    const shrunk = await runPpr(["scale", "1", "--host", "test", "--json"], env);
+    assert.equal(shrunk.code, 0, shrunk.stderr);
+    assert.deepEqual(JSON.parse(shrunk.stdout), { host: "test", skipped: false, from: 3, to: 1 });
+    await supervisor.waitForHealth(
+      (body) => body.worker_count === 1 && body.workers.length === 1,
+      "the pool back at 1 worker",
+    );
+    const usage = await runPpr(["scale", "0"], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /<n> = "0": must be an integer from 1 to 20/);
   },
 );
