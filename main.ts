@@ -13,6 +13,7 @@ import { pause, resume } from "./commands/pause.ts";
 import { pool } from "./commands/pool.ts";
 import { runProgram } from "./commands/program.ts";
 import { requeue } from "./commands/requeue.ts";
+import { scale } from "./commands/scale.ts";
 import { worker } from "./commands/worker.ts";
 
 /** Runs the command line and returns the exit status. */
@@ -33,6 +34,7 @@ export function main(args: string[]): Promise<number> {
       config,
       pause,
       resume,
+      scale,
     ],
     env: Deno.env.toObject(),
   });

@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: ppr-worker against its baselines, side by side, in one run on one machine.
  * Prints a table and, after a full run (no `BENCH_ONLY`), writes bench/results/latest.json; the
- * batch and tracing sections, whenever they run, write bench/results/batch.json and tracing.json.
+ * batch, tracing and scale sections, whenever they run, write bench/results/batch.json,
+ * tracing.json and scale.json.
  * Starts its own redis-server.
  */
 
@@ -27,6 +28,7 @@ import { benchEconomics } from "./economics.ts";
 import { benchBatch } from "./batch.ts";
 import { benchLocks } from "./locks.ts";
 import { benchTracing } from "./tracing.ts";
+import { benchScale } from "./scale.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -45,6 +47,7 @@ const SECTIONS = [
   "batch",
   "locks",
   "tracing",
+  "scale",
 ];
 const only = (Deno.args.length > 0 ? Deno.args : Deno.env.get("BENCH_ONLY")?.split(","))
   ?.map((name) => name.trim()).filter(Boolean);
@@ -576,6 +579,14 @@ if (wanted("tracing")) {
     (jobs, start) => drainRate(echoJobs(jobs), start),
   );
   ownResults.set("tracing", rows.slice(from));
+}
+
+if (wanted("scale")) {
+  // 14. The elastic pool: a burst through fixed sizes and --autoscale, drain time and memory.
+  console.error("14. scale: a burst through --count 1, --count 8 and --autoscale 1,8");
+  const from = rows.length;
+  await benchScale(record, queue, { start: pool, stop });
+  ownResults.set("scale", rows.slice(from));
 }
 
 await queue.close();

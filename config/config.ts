@@ -10,6 +10,7 @@ import {
   duration,
   httpUrl,
   integer,
+  integerRange,
   type KnownNames,
   names,
   number,
@@ -79,6 +80,26 @@ export const CORE_SETTINGS = {
     valueName: "n",
     help: "worker processes in this container",
     ...integer(1, 20),
+  },
+  autoscale: {
+    env: "WORKER_AUTOSCALE",
+    flag: "autoscale",
+    fixedAtStart: true,
+    valueName: "min,max",
+    help: "grow the pool toward MAX worker processes while jobs wait and shrink it toward MIN " +
+      "when they sit idle; it starts at WORKER_COUNT, kept within the range [default: a fixed " +
+      "WORKER_COUNT]",
+    ...integerRange(1, 20),
+  },
+  autoscaleDownDelayMs: {
+    env: "AUTOSCALE_DOWN_DELAY",
+    flag: "autoscale-down-delay",
+    fixedAtStart: true,
+    default: "30s",
+    valueName: "duration",
+    help: "with WORKER_AUTOSCALE, how long the pool must have had room for one worker fewer " +
+      "(nothing waiting) before it drains one; then as long again for each next one",
+    ...duration(1000, 3_600_000),
   },
   queues: {
     env: "QUEUE_NAME",

@@ -62,6 +62,20 @@ Deno.test("WORKER_COUNT must be an integer from 1 to 20", () => {
   assert.equal(configOf({}, { WORKER_COUNT: "1" }).workerCount, 1);
 });
 
+Deno.test("WORKER_AUTOSCALE must be MIN,MAX within 1 to 20 with MIN at most MAX; unset, the pool does not autoscale", () => {
+  for (const bad of ["8,1", "0,4", "1,21", "4", "1-8", "a,b", "1,8,9"]) {
+    assert.deepEqual(errorsOf({}, { WORKER_AUTOSCALE: bad }), [
+      `WORKER_AUTOSCALE (--autoscale) = ${
+        JSON.stringify(bad)
+      }: must be MIN,MAX: two integers from 1 to 20, MIN at most MAX`,
+    ]);
+  }
+  assert.deepEqual(configOf({ autoscale: " 2, 8" }, {}).autoscale, { min: 2, max: 8 });
+  assert.deepEqual(configOf({}, { WORKER_AUTOSCALE: "3,3" }).autoscale, { min: 3, max: 3 });
+  assert.equal(configOf({}, {}).autoscale, undefined);
+  assert.equal(configOf({}, {}).autoscaleDownDelayMs, 30_000);
+});
+
 Deno.test("a bad flag is named as the flag", () => {
   assert.deepEqual(errorsOf({ count: "21" }, {}), [
     '--count = "21": must be an integer from 1 to 20',

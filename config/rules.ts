@@ -23,6 +23,19 @@ export function integer(min: number, max: number) {
   };
 }
 
+/** Two integers `MIN,MAX` with `min <= MIN <= MAX <= max`, as `{ min, max }`. */
+export function integerRange(min: number, max: number) {
+  return {
+    rule: `MIN,MAX: two integers from ${min} to ${max}, MIN at most MAX`,
+    parse(raw: string): { min: number; max: number } | undefined {
+      const match = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(raw);
+      if (!match) return undefined;
+      const [low, high] = [Number(match[1]), Number(match[2])];
+      return low >= min && low <= high && high <= max ? { min: low, max: high } : undefined;
+    },
+  };
+}
+
 /** A number within [min, max]. */
 export function number(min: number, max: number) {
   return {

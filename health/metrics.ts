@@ -76,6 +76,37 @@ export function createMetrics(readInputs: () => HealthInputs) {
     [],
     (g) => g.set(inputs().pool.slots.filter(isAlive).length),
   );
+  for (
+    const [bound, what] of [["min", "fewest"], ["max", "most"]] as const
+  ) {
+    gauge(
+      `ppr_autoscale_${bound}_workers`,
+      `With --autoscale: the ${what} worker processes the pool may have.`,
+      [],
+      (g) => {
+        const autoscale = inputs().autoscale;
+        if (autoscale) g.set(autoscale[bound]);
+      },
+    );
+  }
+  gauge(
+    "ppr_autoscale_desired_workers",
+    "With --autoscale: the size the autoscaler last wanted.",
+    [],
+    (g) => {
+      const desired = inputs().autoscale?.desired;
+      if (desired !== undefined) g.set(desired);
+    },
+  );
+  gauge(
+    "ppr_autoscale_decision",
+    "With --autoscale: 1 for the reason of the autoscaler's last decision.",
+    ["reason"],
+    (g) => {
+      const reason = inputs().autoscale?.reason;
+      if (reason !== undefined) g.set({ reason }, 1);
+    },
+  );
   gauge("ppr_health_status", "1 for the current status of /health.", ["status"], (g) => {
     const { status } = healthStatus(inputs(), Date.now());
     for (const each of ["healthy", "degraded", "unhealthy"]) {

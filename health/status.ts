@@ -51,6 +51,18 @@ export interface LlmState {
   claudeAuthenticated: boolean | null;
 }
 
+/** The autoscaler's range and last decision (`--autoscale`). */
+export interface AutoscaleSnapshot {
+  min: number;
+  max: number;
+  /** The size it wants; `undefined` before its first look. */
+  desired: number | undefined;
+  /** Why, as a label (`backlog`, `idle`, `provider_paused`, ...). */
+  reason: string | undefined;
+  /** Why, in words with the figures. */
+  detail: string | undefined;
+}
+
 /** Everything /health, /ready and /metrics are computed from. */
 export interface HealthInputs {
   pool: PoolSnapshot;
@@ -63,6 +75,8 @@ export interface HealthInputs {
   version: string;
   /** Queue depths and provider pauses, as last read (metrics only). */
   queueStats?: QueueStats;
+  /** With `--autoscale`: its range and last decision. */
+  autoscale?: AutoscaleSnapshot;
 }
 
 /** A slot counts as alive while its process runs. */
@@ -144,6 +158,17 @@ export function healthResponse(inputs: HealthInputs, now: number) {
       processed: slot.processed,
       failed: slot.failed,
     })),
+    ...(inputs.autoscale
+      ? {
+        autoscale: {
+          min: inputs.autoscale.min,
+          max: inputs.autoscale.max,
+          desired: inputs.autoscale.desired ?? null,
+          reason: inputs.autoscale.reason ?? null,
+          detail: inputs.autoscale.detail ?? null,
+        },
+      }
+      : {}),
     uptime_s: Math.round((now - inputs.startedAt) / 100) / 10,
     version: inputs.version,
   };

@@ -30,7 +30,16 @@ export type ChildEvent =
     workers?: string[];
   }
   | { event: "draining" }
-  | { event: "stopped"; givenBack: number };
+  | { event: "stopped"; givenBack: number }
+  | {
+    /**
+     * The child now makes at most `slots` LLM calls at once per LLM queue, and its calls in
+     * flight fit: the answer to the `llm-slots` command numbered `seq`.
+     */
+    event: "llm-slots";
+    slots: number[];
+    seq: number;
+  };
 
 /**
  * Parses one stdout line of a child. Returns `undefined` for a line that is
@@ -71,9 +80,17 @@ export function parseEvent(line: string): ChildEvent | undefined {
       return { event: "draining" };
     case "stopped":
       return { event: "stopped", givenBack: Number(event.givenBack) || 0 };
+    case "llm-slots":
+      return isSlots(event.slots) && Number.isInteger(event.seq)
+        ? { event: "llm-slots", slots: event.slots, seq: event.seq as number }
+        : undefined;
     default:
       return undefined;
   }
+}
+
+function isSlots(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((slots) => Number.isInteger(slots) && slots >= 0);
 }
 
 function isHeldJob(value: unknown): value is HeldJob {
@@ -91,23 +108,34 @@ export function formatEvent(event: ChildEvent): string {
 /**
  * What the supervisor asks of a child on its stdin: `drain` (finish jobs in
  * flight until the drain timeout, then give the rest back), `stop` (give
- * every job back now), or `take-llm-jobs` (the worker it replaced has gone: its share of
- * `LLM_MAX_IN_FLIGHT` is free). EOF on stdin means the supervisor is gone: drain.
+ * every job back now), `take-llm-jobs` (the worker it replaced has gone: its share of
+ * `LLM_MAX_IN_FLIGHT` is free), or `llm-slots` (its share changed: at most `slots` LLM calls
+ * at once per LLM queue from now on; it answers with the `llm-slots` event of the same `seq`
+ * once its calls in flight fit). EOF on stdin means the supervisor is gone: drain.
  */
-export type ChildCommand = "drain" | "stop" | "take-llm-jobs";
+export type ChildCommand =
+  | "drain"
+  | "stop"
+  | "take-llm-jobs"
+  | { command: "llm-slots"; slots: number[]; seq: number };
 
-const COMMANDS: readonly string[] = ["drain", "stop", "take-llm-jobs"] satisfies ChildCommand[];
+const COMMANDS: readonly string[] = ["drain", "stop", "take-llm-jobs"];
 
 /** Serialises a command as the one line the supervisor writes to a child's stdin. */
 export function formatCommand(command: ChildCommand): string {
-  return JSON.stringify({ command }) + "\n";
+  return JSON.stringify(typeof command === "string" ? { command } : command) + "\n";
 }
 
 /** Parses one stdin line of a child; `undefined` for anything else. */
 export function parseCommand(line: string): ChildCommand | undefined {
   try {
-    const { command } = JSON.parse(line);
-    return COMMANDS.includes(command) ? command : undefined;
+    const value = JSON.parse(line);
+    if (value?.command === "llm-slots") {
+      return isSlots(value.slots) && Number.isInteger(value.seq)
+        ? { command: "llm-slots", slots: value.slots, seq: value.seq }
+        : undefined;
+    }
+    return COMMANDS.includes(value?.command) ? value.command : undefined;
   } catch {
     return undefined;
   }

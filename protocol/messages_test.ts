@@ -46,9 +46,20 @@ Deno.test("lines that are not events are not taken for events", () => {
   }
 });
 
-Deno.test("commands: drain and stop, nothing else", () => {
+Deno.test("commands: drain, stop, take-llm-jobs and llm-slots with its numbers, nothing else", () => {
   assert.equal(parseCommand(formatCommand("drain").trim()), "drain");
   assert.equal(parseCommand(formatCommand("stop").trim()), "stop");
+  assert.equal(parseCommand(formatCommand("take-llm-jobs").trim()), "take-llm-jobs");
   assert.equal(parseCommand('{"command":"rm -rf"}'), undefined);
+  assert.equal(parseCommand('{"command":"llm-slots","slots":[-1],"seq":1}'), undefined);
+  assert.equal(parseCommand('{"command":"llm-slots","slots":[1]}'), undefined);
   assert.equal(parseCommand("stop"), undefined);
+});
+
+Deno.test("llm-slots: the command and its answer carry the shares per LLM queue and the command's number", () => {
+  const command = { command: "llm-slots" as const, slots: [2, 0], seq: 7 };
+  assert.deepEqual(parseCommand(formatCommand(command).trim()), command);
+  const answer = { event: "llm-slots" as const, slots: [2, 0], seq: 7 };
+  assert.deepEqual(parseEvent(formatEvent(answer).trim()), answer);
+  assert.equal(parseEvent('{"event":"llm-slots","slots":[1.5],"seq":7}'), undefined);
 });

@@ -91,6 +91,14 @@ export function stateKey(prefix: string, queue: string, state: keyof typeof STAT
   return `${prefix}:${queue}:${STATE_KEYS[state].suffix}`;
 }
 
+/**
+ * The score of a delayed job in `<prefix>:<queue>:delayed` is its due time in epoch ms times
+ * 0x1000 plus a counter below 0x1000: the greatest score of a job due by `timestampMs`.
+ */
+export function delayedScoreDueBy(timestampMs: number): number {
+  return (Math.floor(timestampMs) + 1) * 0x1000 - 1;
+}
+
 /** A queue's `meta` hash; its field {@linkcode META_PAUSED_FIELD} exists while the queue is paused. */
 export function metaKey(prefix: string, queue: string): string {
   return `${prefix}:${queue}:meta`;

@@ -15,6 +15,7 @@ import { startRedis } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
 import {
   BULLMQ_VERSION_CHECKED,
+  delayedScoreDueBy,
   isTokenOf,
   JOB_FIELDS,
   jobKey,
@@ -552,6 +553,37 @@ Deno.test(
       );
     } finally {
       await worker.close();
+    }
+  },
+);
+
+Deno.test(
+  "a delayed job's score in <prefix>:<queue>:delayed is its due time x 0x1000 plus a counter: delayedScoreDueBy counts it due at that time, not 1 ms sooner",
+  integration,
+  async () => {
+    await using server = await startRedis();
+    const redis = server.client();
+    const queue = openQueue(redis, "later");
+    try {
+      const job = await queue.add("later", {}, { delay: 60_000 });
+      const due = job.timestamp + 60_000;
+      const delayed = stateKey(PREFIX, "later", "delayed");
+      const count = (at: number) => redis.zcount(delayed, 0, delayedScoreDueBy(at));
+      assert.equal(
+        await count(due),
+        1,
+        broken(
+          "a delayed job due at T has a score at most (T + 1) x 0x1000 - 1",
+          "state/backlog.ts (the autoscaler)",
+        ),
+      );
+      assert.equal(
+        await count(due - 1),
+        0,
+        broken("a delayed job due at T has a score of at least T x 0x1000", "state/backlog.ts"),
+      );
+    } finally {
+      await queue.close();
     }
   },
 );

@@ -89,3 +89,11 @@ export function keySlot(key: string): number {
   }
   return crc % CLUSTER_SLOTS;
 }
+
+/** The pub/sub channel of `ppr-worker scale`'s requests, which every supervisor listens to. */
+export const SCALE_CHANNEL = "ppr:scale";
+
+/** The pub/sub channel where the supervisors answer the `scale` request `id`. */
+export function scaleAnswersChannel(id: string): string {
+  return `ppr:scale:answers:${id}`;
+}

@@ -19,6 +19,12 @@ export interface BudgetInputs {
   /** The container's memory limit (cgroup), else the machine's; `undefined` if unknown. */
   memoryBytes: number | undefined;
   workerCount: number;
+  /**
+   * The most workers the pool may grow to (SIGTTIN, `scale`, autoscaling): the bound is kept
+   * whenever that many could pass it, since it follows every change of size.
+   * @default {workerCount}
+   */
+  maxWorkerCount?: number;
   /** Jobs in flight per worker and LLM queue (`WORKER_CONCURRENCY`). */
   concurrency: number;
   /** How many of the worker's queues are LLM queues. */
@@ -63,7 +69,8 @@ const mb = (bytes: number) => Math.floor(bytes / 1048576);
  */
 export function llmBudget(inputs: BudgetInputs): LlmBudget {
   const { memoryBytes, workerCount, concurrency, llmQueues, callProcess, configured } = inputs;
-  const slots = workerCount * concurrency * llmQueues;
+  const slots = Math.max(workerCount, inputs.maxWorkerCount ?? workerCount) * concurrency *
+    llmQueues;
   const overheadMb = SUPERVISOR_MB + workerCount * WORKER_MB;
   let limit = configured;
   let explanation: string;
@@ -83,11 +90,12 @@ export function llmBudget(inputs: BudgetInputs): LlmBudget {
       `${callProcess.what} = ${fitting}${fitting < 1 ? ", at least 1" : ""}`;
   }
   if (limit !== undefined && limit >= slots) {
-    explanation += `; the ${slots} job slots (${workerCount} workers x ${concurrency}` +
+    explanation +=
+      `; the ${slots} job slots (${slots / concurrency / llmQueues} workers x ${concurrency}` +
       `${llmQueues > 1 ? ` x ${llmQueues} LLM queues` : ""}) stay under it`;
     limit = undefined;
   }
-  const calls = limit ?? slots;
+  const calls = limit ?? workerCount * concurrency * llmQueues;
   const worstMb = overheadMb + (callProcess ? calls * callProcess.memoryMb : 0);
   const warning = memoryBytes !== undefined && worstMb > mb(memoryBytes)
     ? `worst case ${SUPERVISOR_MB} MB supervisor + ${workerCount} x ${WORKER_MB} MB workers` +
@@ -100,8 +108,7 @@ export function llmBudget(inputs: BudgetInputs): LlmBudget {
 
 /**
  * Worker `index`'s share (1-based) of `limit` calls over `workerCount` workers: equal shares,
- * the first ones one more when it does not divide. A worker added later (SIGTTIN) past
- * `workerCount` gets none.
+ * the first ones one more when it does not divide; `index` past `workerCount` gets none.
  *
  * @example
  * ```ts
@@ -114,4 +121,33 @@ export function llmBudget(inputs: BudgetInputs): LlmBudget {
 export function llmShare(index: number, workerCount: number, limit: number): number {
   if (index > workerCount) return 0;
   return Math.floor(limit / workerCount) + (index <= limit % workerCount ? 1 : 0);
+}
+
+/**
+ * The most worker processes the container's memory holds with `llmCalls` calls of
+ * `callProcess` in flight: the arithmetic of the default bound, solved for the workers (90 %
+ * of the memory, less the supervisor and the calls, over 100 MB per worker), at least 1;
+ * `undefined` when the memory is unknown.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { workersMemoryHolds } from "./llm_budget.ts";
+ *
+ * const cli = { what: "Claude CLI call", memoryMb: 300 };
+ * assert.equal(workersMemoryHolds(4 * 1024 ** 3, 8, cli), 11); // (4096 x 0.9 - 100 - 8 x 300) / 100
+ * assert.equal(workersMemoryHolds(undefined, 8, cli), undefined);
+ * ```
+ */
+export function workersMemoryHolds(
+  memoryBytes: number | undefined,
+  llmCalls: number,
+  callProcess: CallProcess | undefined,
+): number | undefined {
+  if (memoryBytes === undefined) return undefined;
+  const callsMb = callProcess ? llmCalls * callProcess.memoryMb : 0;
+  return Math.max(
+    1,
+    Math.floor((mb(memoryBytes) * USABLE_SHARE - SUPERVISOR_MB - callsMb) / WORKER_MB),
+  );
 }

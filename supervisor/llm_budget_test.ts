@@ -42,6 +42,13 @@ Deno.test("a bound at or above the job slots is no bound; a tiny memory still al
   );
 });
 
+Deno.test("a bound the pool's job slots stay under is kept when the most workers it may grow to would pass it", () => {
+  assert.equal(llmBudget({ ...inputs, configured: 32, maxWorkerCount: 5 }).limit, 32);
+  const kept = llmBudget({ ...inputs, configured: 40, maxWorkerCount: 5 });
+  assert.equal(kept.limit, undefined);
+  assert.match(kept.explanation, /the 40 job slots \(5 workers x 8\)/);
+});
+
 Deno.test("API providers and an unknown memory get no default bound", () => {
   assert.equal(llmBudget({ ...inputs, callProcess: undefined }).limit, undefined);
   assert.equal(llmBudget({ ...inputs, memoryBytes: undefined }).limit, undefined);

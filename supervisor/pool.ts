@@ -118,6 +118,8 @@ export interface Pool {
   /** One fewer slot, down to 1: the last slot drains and goes. Returns the new size. */
   shrink(): number;
   snapshot(): PoolSnapshot;
+  /** The slots that stay (not those draining away after a shrink), each with its current process. */
+  serving(): { index: number; process: ChildHandle | undefined }[];
   /** Resolves when every process of the pool has exited after `drain`. */
   stopped(): Promise<void>;
 }
@@ -567,6 +569,10 @@ export function createPool(options: PoolOptions): Pool {
           };
         }),
       };
+    },
+
+    serving() {
+      return staying().map((slot) => ({ index: slot.index, process: slot.current?.handle }));
     },
 
     stopped() {

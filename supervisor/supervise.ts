@@ -18,8 +18,12 @@ import { startBatchDesk } from "./batch_desk.ts";
 import type { PriceTable } from "../economics/prices.ts";
 import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
-import { type LlmBudget, llmBudget, llmShare } from "./llm_budget.ts";
-import { splitShare } from "../protocol/llm_share.ts";
+import { type LlmBudget, llmBudget, workersMemoryHolds } from "./llm_budget.ts";
+import { startAutoscaler } from "./autoscaler.ts";
+import { listenForScaleRequests } from "./scale_requests.ts";
+import { readBacklog } from "../state/backlog.ts";
+import { createLlmLedger } from "./llm_ledger.ts";
+import type { ChildHandle } from "./child.ts";
 import { forwardLog } from "./forward_log.ts";
 import { createDeadWorkerGiveBack } from "./give_back_dead_worker.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
@@ -74,12 +78,19 @@ const GIVE_BACK_TIMEOUT_MS = 3000;
 export async function supervise(options: SuperviseOptions): Promise<number> {
   const { config, hostname } = options;
   const startedAt = Date.now();
+  const range = config.autoscale;
+  /** The most workers this pool may run: the autoscaler's MAX, else what SIGTTIN and `scale` allow. */
+  const maxWorkers = range?.max ?? MAX_WORKERS;
+  const initialSize = range
+    ? Math.min(range.max, Math.max(range.min, config.workerCount))
+    : config.workerCount;
   const json = isJsonFormat(config.logFormat);
   logger.info(
-    "ppr-worker {version}: {count} worker(s) x {concurrency} on {queues} at {redis}, provider {provider}",
+    "ppr-worker {version}: {count} worker(s){autoscale} x {concurrency} on {queues} at {redis}, provider {provider}",
     {
       version: VERSION,
-      count: config.workerCount,
+      count: initialSize,
+      autoscale: range ? ` (autoscaling from ${range.min} to ${range.max})` : "",
       concurrency: config.concurrency,
       queues: config.queues.join(","),
       redis: redactUrl(config.redisUrl),
@@ -148,38 +159,46 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const memoryBytes = memoryLimitBytes();
   const heapLimit = memoryBytes === undefined
     ? undefined
-    : heapLimitMb(memoryBytes, config.workerCount);
-  const budget = llmBudgetOf(config, memoryBytes);
-  const llmQueueCount = llmQueuesOf(config).length;
-  /** Worker `index`'s share of the container's LLM calls per LLM queue, when they are bounded. */
-  const llmSlotsOf = (index: number) =>
-    budget.limit === undefined
-      ? undefined
-      : splitShare(llmShare(index, config.workerCount, budget.limit), llmQueueCount, index - 1);
+    : heapLimitMb(memoryBytes, range?.max ?? config.workerCount);
+  const budget = llmBudgetOf(config, memoryBytes, range?.max ?? config.workerCount, maxWorkers);
+  // The bound follows every change of the pool's size: the ledger re-splits it over the workers.
+  const ledger = budget.limit === undefined ? undefined : createLlmLedger<ChildHandle>({
+    limit: budget.limit,
+    llmQueues: llmQueuesOf(config).length,
+    concurrency: config.concurrency,
+  });
+  const resplitLlm = () => ledger?.resplit(pool.serving());
   const countsDir = createCountsDir();
   const pool = createPool({
-    size: config.workerCount,
+    size: initialSize,
     nameOf: (index) => workerName(hostname, index),
-    spawn: (name, { onEvent }, replacing, index) => {
+    spawn: (name, { onEvent }, _replacing, index) => {
       const forwardLine = forwardLog(name, json);
       const countsFile = countsDir.fileFor(name);
-      const llmSlots = llmSlotsOf(index);
-      return spawnChild({
-        ...workerCommand(self, name, {
-          heapLimitMb: heapLimit,
-          countsFile,
-          llmSlots,
-          // A replacement takes LLM jobs once the old process's calls are over.
-          llmHeld: replacing && llmSlots !== undefined,
-        }),
+      // What the other processes do not hold now: a replacement gets the rest once the old one has gone.
+      const llmSlots = ledger?.admit(index, pool.serving().map((slot) => slot.index));
+      const child: ChildHandle = spawnChild({
+        ...workerCommand(self, name, { heapLimitMb: heapLimit, countsFile, llmSlots }),
         countsFile,
         env: childEnv,
-        onEvent,
+        onEvent: (event) => {
+          if (event.event === "llm-slots") ledger?.answered(child, event.slots, event.seq);
+          onEvent(event);
+          resplitLlm();
+        },
         onLog: (line) => {
           lastLogLine.set(name, line);
           forwardLine(line);
         },
       });
+      if (ledger && llmSlots) {
+        ledger.started(child, llmSlots, (command) => child.send(command));
+        child.exited.then(() => {
+          ledger.exited(child);
+          resplitLlm();
+        });
+      }
+      return child;
     },
     giveBackJobsOf: async (name, jobs, cause, workerIds) => {
       const outcome = await deadline(
@@ -254,6 +273,34 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       owner: `${hostname} pid ${Deno.pid} (${crypto.randomUUID()})`,
     })
     : undefined;
+  const autoscaler = range && startAutoscaler({
+    range,
+    scaleDownDelayMs: config.autoscaleDownDelayMs,
+    slotsPerWorker: config.concurrency * config.queues.length,
+    readBacklog: () =>
+      deadline(
+        readBacklog(redis, config.prefix, config.queues, Date.now()),
+        2000,
+        "Redis did not answer",
+      ),
+    pool: {
+      size: () => pool.snapshot().size,
+      busySlots: () => pool.snapshot().slots.reduce((sum, slot) => sum + slot.activeJobs, 0),
+      grow: () => pool.grow(maxWorkers),
+      shrink: () => pool.shrink(),
+    },
+    providerPaused: () => llm.state.state !== "ok",
+    memoryMaxWorkers: workersMemoryHolds(
+      memoryBytes,
+      budget.limit ?? 0,
+      defaultProviderOf(config).callProcess?.(config),
+    ),
+    // A pool of LLM queues only: a worker past the bound's count would get no share.
+    llmMaxWorkers: budget.limit !== undefined && llmQueuesOf(config).length === config.queues.length
+      ? budget.limit
+      : undefined,
+    onResize: () => resplitLlm(),
+  });
   const inputs = (): HealthInputs => ({
     pool: pool.snapshot(),
     redis: probe.state,
@@ -264,6 +311,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     startedAt,
     version: VERSION,
     queueStats: queueStats.stats.state,
+    autoscale: autoscaler
+      ? {
+        ...autoscaler.state.range,
+        desired: autoscaler.state.decision?.desired,
+        reason: autoscaler.state.decision?.reason,
+        detail: autoscaler.state.decision?.detail,
+      }
+      : undefined,
   });
   let health: ReturnType<typeof startHealthServer> | undefined;
   if (config.healthEnabled) {
@@ -281,6 +336,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         port: config.healthPort,
         error: error instanceof Error ? error.message : String(error),
       });
+      autoscaler?.stop();
       probe.stop();
       queueStats.stop();
       llm.stop();
@@ -296,6 +352,33 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     rollingRestart: () => pool.rollingRestart(),
     source: options.reload,
     setWorkerEnv: (env) => (childEnv = workerEnv(env)),
+  });
+  /** After every change of size: the LLM bound is re-split at once, and the change logged. */
+  const logResize = (why: string, size: number) => {
+    resplitLlm();
+    logger.info("{why}: pool size now {size}", { why, size });
+  };
+  const scaleRequests = listenForScaleRequests(redis, {
+    hostname,
+    maxWorkers,
+    range,
+    size: () => pool.snapshot().size,
+    resize(size) {
+      const from = pool.snapshot().size;
+      let to = from;
+      while (to < size) {
+        const grown = pool.grow(maxWorkers);
+        if (grown === to) break;
+        to = grown;
+      }
+      while (to > size) {
+        const shrunk = pool.shrink();
+        if (shrunk === to) break;
+        to = shrunk;
+      }
+      if (to !== from) logResize("ppr-worker scale", to);
+      return to;
+    },
   });
   let stopRequests = 0;
   const onStop = (signal: string) => () => {
@@ -317,11 +400,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
     ["SIGHUP", () => reloader.request()],
-    [
-      "SIGTTIN",
-      () => logger.info("SIGTTIN: pool size now {size}", { size: pool.grow(MAX_WORKERS) }),
-    ],
-    ["SIGTTOU", () => logger.info("SIGTTOU: pool size now {size}", { size: pool.shrink() })],
+    ["SIGTTIN", () => logResize("SIGTTIN", pool.grow(maxWorkers))],
+    ["SIGTTOU", () => logResize("SIGTTOU", pool.shrink())],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
@@ -342,6 +422,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  autoscaler?.stop();
+  scaleRequests.stop();
   probe.stop();
   queueStats.stop();
   llm.stop();
@@ -362,11 +444,17 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 }
 
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
-function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget {
+function llmBudgetOf(
+  config: Config,
+  memoryBytes: number | undefined,
+  workerCount: number,
+  maxWorkerCount: number,
+): LlmBudget {
   const llmQueues = llmQueuesOf(config).length;
   const budget = llmBudget({
     memoryBytes,
-    workerCount: config.workerCount,
+    workerCount,
+    maxWorkerCount,
     concurrency: config.concurrency,
     llmQueues,
     callProcess: defaultProviderOf(config).callProcess?.(config),
@@ -375,7 +463,7 @@ function llmBudgetOf(config: Config, memoryBytes: number | undefined): LlmBudget
   if (llmQueues === 0) return { ...budget, limit: undefined };
   logger.info("LLM calls in flight: {bound} ({explanation})", {
     bound: budget.limit === undefined
-      ? `up to ${config.workerCount * config.concurrency * llmQueues}, one per job slot`
+      ? `up to ${workerCount * config.concurrency * llmQueues}, one per job slot`
       : `at most ${budget.limit} in this container, shared by the workers`,
     explanation: budget.explanation,
   });

@@ -68,6 +68,14 @@ export interface HealthBody {
   }[];
   uptime_s: number;
   version: string;
+  /** With `--autoscale`. */
+  autoscale?: {
+    min: number;
+    max: number;
+    desired: number | null;
+    reason: string | null;
+    detail: string | null;
+  };
 }
 
 /** A supervisor process started by a test, and ways to watch it. */

@@ -11,7 +11,8 @@
  *   with `retry-after: 1`;
  * - `QUOTA_ONCE`, `OVERLOADED_ONCE` → that answer the first time, then the echo;
  * - `FAIL_ONCE` → 500 the first time, `FAIL` → 500;
- * - `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms>, `EMPTY` → an empty answer.
+ * - `SLOW` → answers after 30 s, `SLEEP<ms>` → answers after <ms> (counted in `sleeping`),
+ *   `EMPTY` → an empty answer.
  *
  * Anything else is echoed back (as JSON text when the request asks for a JSON schema), with
  * usage in the API's shape: Anthropic's four counts (the cache's 0), OpenAI's
@@ -25,6 +26,8 @@ export interface StubLlm extends AsyncDisposable {
   url: string;
   /** Every request body received, with its path. */
   requests: { path: string; body: Record<string, unknown>; apiKey: string | null }[];
+  /** `SLEEP<ms>` requests being answered now, and the most there ever were at once. */
+  sleeping: { now: number; most: number };
 }
 
 function lastUserText(messages: { role: string; content: unknown }[]): string {
@@ -39,6 +42,7 @@ function lastUserText(messages: { role: string; content: unknown }[]): string {
 export function startStubLlm(): StubLlm {
   const requests: StubLlm["requests"] = [];
   const failedOnce = new Set<string>();
+  const sleeping = { now: 0, most: 0 };
   const controller = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
@@ -135,7 +139,14 @@ export function startStubLlm(): StubLlm {
       }
       if (text.includes("SLOW")) await delay(30_000);
       const sleep = /SLEEP(\d+)/.exec(text);
-      if (sleep) await delay(Number(sleep[1]));
+      if (sleep) {
+        sleeping.most = Math.max(sleeping.most, ++sleeping.now);
+        try {
+          await delay(Number(sleep[1]));
+        } finally {
+          sleeping.now--;
+        }
+      }
       const wantsJson = anthropic
         ? body.output_config?.format?.type === "json_schema"
         : body.response_format?.type === "json_schema";
@@ -179,6 +190,7 @@ export function startStubLlm(): StubLlm {
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     requests,
+    sleeping,
     async [Symbol.asyncDispose]() {
       controller.abort();
       await server.finished.catch(() => {});

@@ -1,4 +1,4 @@
-/** The supervisor's commands on stdin (drain, stop, take LLM jobs; EOF: it is gone), or signals when run alone. */
+/** The supervisor's commands on stdin (drain, stop, take LLM jobs, a new share of them; EOF: it is gone), or signals when run alone. */
 
 import { forEachLine } from "../async/mod.ts";
 import { parseCommand } from "../protocol/messages.ts";
@@ -14,7 +14,7 @@ import type { Drain } from "./drain.ts";
 export function listenForCommands(
   supervised: boolean,
   drain: Drain,
-  handlers: { takeLlmJobs(): void },
+  handlers: { takeLlmJobs(): void; setLlmSlots(slots: number[], seq: number): void },
 ): void {
   if (!supervised) {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -33,6 +33,7 @@ export function listenForCommands(
         if (command === "drain" && !drain.started) drain.request("asked by the supervisor");
         if (command === "stop") drain.stopNow("asked by the supervisor to stop now");
         if (command === "take-llm-jobs") handlers.takeLlmJobs();
+        if (typeof command === "object") handlers.setLlmSlots(command.slots, command.seq);
       });
     } catch {
       // A broken pipe is EOF too.

@@ -1,7 +1,8 @@
 /**
- * Whether this process's LLM queues take jobs: not while the default provider is paused, and
- * not while the worker it replaces still runs its calls (that worker's share of
- * `LLM_MAX_IN_FLIGHT` is still in use: the supervisor says `take-llm-jobs` once it has gone).
+ * Whether this process's LLM queues take jobs: not while the default provider is paused, not
+ * while the worker it replaces still runs its calls (that worker's share of
+ * `LLM_MAX_IN_FLIGHT` is still in use: the supervisor says `take-llm-jobs` once it has gone),
+ * and not from a queue whose share here is 0 (`llm-slots`).
  */
 
 import type { Worker } from "../redis/bullmq_internals.ts";
@@ -9,19 +10,24 @@ import type { Worker } from "../redis/bullmq_internals.ts";
 /** Creates the gate; with `held`, it stays shut until `release()`. */
 export function createLlmIntake(held: boolean, onError: (error: unknown) => void) {
   const workers: Worker[] = [];
+  /** Queues whose share of LLM calls in this process is 0: their Workers take nothing. */
+  const withoutShare = new Set<string>();
   let providerPaused = false;
   let waiting = held;
   const isOpen = () => !providerPaused && !waiting;
+  const opens = (queue: string) => isOpen() && !withoutShare.has(queue);
   const apply = () => {
     for (const worker of workers) {
-      if (!isOpen()) void worker.pause(true);
+      if (!opens(worker.name)) void worker.pause(true);
       else if (worker.isPaused()) void worker.resume();
       // A held Worker was made without `autorun` (never paused): started here, its failure handled.
       else if (!worker.isRunning()) worker.run().catch(onError);
     }
   };
   return {
-    /** Whether a new Worker is to start at once (`autorun`). */
+    /** Whether the Worker of `queue`, made now, is to start at once (`autorun`). */
+    opens,
+    /** Whether the gate is open for the LLM queues that have a share. */
     get open(): boolean {
       return isOpen();
     },
@@ -38,6 +44,17 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
     release(): void {
       if (!waiting) return;
       waiting = false;
+      apply();
+    },
+    /**
+     * `queue`'s share here became `slots`, taken `concurrency` at once: a Worker with none takes
+     * nothing, one with some resumes.
+     */
+    setShare(queue: string, slots: number, concurrency: number): void {
+      for (const worker of workers) if (worker.name === queue) worker.concurrency = concurrency;
+      if ((slots === 0) === withoutShare.has(queue)) return;
+      if (slots === 0) withoutShare.add(queue);
+      else withoutShare.delete(queue);
       apply();
     },
   };

@@ -1,7 +1,8 @@
 /**
- * The processor of the LLM queues: each queue's share of `LLM_MAX_IN_FLIGHT` as its concurrency,
- * one intake gate for them all (provider pauses, `take-llm-jobs`), and a try that respects its
- * provider's pause, calls it and routes the result.
+ * The processor of the LLM queues: each queue's share of `LLM_MAX_IN_FLIGHT` as its concurrency
+ * and as a hard bound on its tries in flight, changed live by `llm-slots`; one intake gate for
+ * them all (provider pauses, `take-llm-jobs`, queues without a share), and a try that respects
+ * its provider's pause, calls it and routes the result.
  */
 
 import type { Logger } from "@logtape/logtape";
@@ -53,6 +54,11 @@ export interface LlmProcessorsOptions {
   isDraining(): boolean;
   /** How long each closing step (result queues, provider clients) may take. */
   closeStepMs: number;
+  /**
+   * The shares of an `llm-slots` command numbered `seq` hold, and the tries in flight fit them:
+   * the supervisor may now give the difference to another worker.
+   */
+  onSlotsApplied?(slots: number[], seq: number): void;
 }
 
 /** What the LLM queues share: providers, their pauses, result routing. */
@@ -116,19 +122,68 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
   let closed: Promise<void> | undefined;
   const close = () => closed ??= closeLlmContext(llm!, options.closeStepMs);
   const llmQueues = llmQueuesOf(config);
+  /** Each LLM queue's share here (by its place in `llmQueues`); `undefined`: no bound. */
+  let slots = options.llmSlots;
+  const triesInFlight = new Map<string, number>();
+  let unanswered: { slots: number[]; seq: number } | undefined;
+  const slotsOf = (queue: string) => slots?.[llmQueues.indexOf(queue)];
+  const concurrencyOf = (share: number | undefined) =>
+    share === undefined ? config.concurrency : Math.max(1, Math.min(config.concurrency, share));
+  /** Answers the last `llm-slots` once no queue has more tries in flight than its share. */
+  const answerIfFits = () => {
+    if (!unanswered) return;
+    const fits = llmQueues.every((queue, index) =>
+      (triesInFlight.get(queue) ?? 0) <= unanswered!.slots[index]
+    );
+    if (!fits) return;
+    options.onSlotsApplied?.(unanswered.slots, unanswered.seq);
+    unanswered = undefined;
+  };
+  /**
+   * The share is a hard bound, not only BullMQ's concurrency: a Worker's fetch already under way
+   * when its share shrank brings one job more, which goes back to the front of its queue.
+   */
+  const bounded = (queue: string, runTry: RunTry): RunTry => async (job, entry, failure) => {
+    const share = slotsOf(queue);
+    const inFlight = triesInFlight.get(queue) ?? 0;
+    if (share !== undefined && inFlight >= share) {
+      return await giveBackJob(job, entry.token, options.tally);
+    }
+    triesInFlight.set(queue, inFlight + 1);
+    try {
+      return await runTry(job, entry, failure);
+    } finally {
+      triesInFlight.set(queue, (triesInFlight.get(queue) ?? 1) - 1);
+      answerIfFits();
+    }
+  };
   return {
-    /** The processor of the LLM queue `queue`, or `undefined` when this process's share of its `LLM_MAX_IN_FLIGHT` is 0. */
-    open(queue: string): QueueProcessor | undefined {
-      const slots = options.llmSlots?.[llmQueues.indexOf(queue)];
-      const concurrency = slots === undefined
-        ? config.concurrency
-        : Math.min(config.concurrency, slots);
-      if (concurrency === 0) return undefined;
-      return { concurrency, intake, runTry: llmTry(llmContext(), options.tally, logger), close };
+    /** The processor of the LLM queue `queue`; with a share of 0 here, its Worker waits behind the intake gate. */
+    open(queue: string): QueueProcessor {
+      const share = slotsOf(queue);
+      if (share !== undefined) intake.setShare(queue, share, concurrencyOf(share));
+      return {
+        concurrency: concurrencyOf(share),
+        intake,
+        runTry: bounded(queue, llmTry(llmContext(), options.tally, logger)),
+        close,
+      };
     },
     /** The replaced worker has gone (`take-llm-jobs`): take LLM jobs, unless the provider is paused. */
     release(): void {
       intake.release();
+    },
+    /**
+     * The supervisor changed this process's shares (`llm-slots`): each LLM queue takes at most
+     * `newSlots` at once from now on; `onSlotsApplied` answers once the tries in flight fit.
+     */
+    setSlots(newSlots: number[], seq: number): void {
+      slots = llmQueues.map((_, index) => newSlots[index] ?? 0);
+      llmQueues.forEach((queue, index) =>
+        intake.setShare(queue, slots![index], concurrencyOf(slots![index]))
+      );
+      unanswered = { slots, seq };
+      answerIfFits();
     },
   };
 }

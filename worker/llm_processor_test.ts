@@ -38,30 +38,48 @@ const threeLlmQueues = {
   WORKER_CONCURRENCY: "4",
 };
 
-Deno.test("an LLM queue takes the smaller of WORKER_CONCURRENCY and its share of LLM_MAX_IN_FLIGHT at once; a share of 0 opens no processor", async () => {
+Deno.test("an LLM queue takes the smaller of WORKER_CONCURRENCY and its share of LLM_MAX_IN_FLIGHT at once; a share of 0 keeps its Worker behind the gate", async () => {
   const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), { llmSlots: [2, 0, 9] }));
   const a = llm.open("a");
-  assert.equal(a?.concurrency, 2);
-  assert.equal(llm.open("b"), undefined);
-  assert.equal(llm.open("c")?.concurrency, 4);
-  await a?.close();
+  const b = llm.open("b");
+  assert.equal(a.concurrency, 2);
+  assert.equal(b.intake?.opens("b"), false);
+  assert.equal(a.intake?.opens("a"), true);
+  assert.equal(llm.open("c").concurrency, 4);
+  await a.close();
+});
+
+Deno.test("llm-slots: a new share opens the gate of a queue that had none and closes that of one whose share is 0; the answer comes at once when nothing is in flight", async () => {
+  const answers: [number[], number][] = [];
+  const llm = createLlmProcessors(
+    optionsOf(configOf(threeLlmQueues), {
+      llmSlots: [2, 0, 1],
+      onSlotsApplied: (slots, seq) => answers.push([slots, seq]),
+    }),
+  );
+  const a = llm.open("a");
+  llm.setSlots([0, 3, 1], 1);
+  assert.equal(a.intake?.opens("a"), false);
+  assert.equal(a.intake?.opens("b"), true);
+  assert.deepEqual(answers, [[[0, 3, 1], 1]]);
+  await a.close();
 });
 
 Deno.test("without shares (run alone, no LLM_MAX_IN_FLIGHT) an LLM queue takes WORKER_CONCURRENCY at once", async () => {
   const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), {}));
   const a = llm.open("a");
-  assert.equal(a?.concurrency, 4);
-  await a?.close();
+  assert.equal(a.concurrency, 4);
+  await a.close();
 });
 
 Deno.test("a held worker's LLM queues share one intake, shut until release() (take-llm-jobs)", async () => {
   const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), { held: true }));
   const a = llm.open("a");
   const b = llm.open("b");
-  assert.equal(a?.intake, b?.intake);
-  assert.equal(a?.intake?.open, false);
+  assert.equal(a.intake, b.intake);
+  assert.equal(a.intake?.opens("a"), false);
   llm.release();
-  assert.equal(a?.intake?.open, true);
-  await a?.close();
-  await b?.close();
+  assert.equal(a.intake?.opens("a"), true);
+  await a.close();
+  await b.close();
 });

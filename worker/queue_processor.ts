@@ -23,10 +23,10 @@ export interface TryFailure {
 /** One try of a job: resolves with its return value; sets `failure.llm` when it calls an LLM provider. */
 export type RunTry = (job: Job, entry: InFlightJob, failure: TryFailure) => Promise<unknown>;
 
-/** A gate on the intake of some queues' Workers (the LLM intake: provider pauses, `take-llm-jobs`). */
+/** A gate on the intake of some queues' Workers (the LLM intake: provider pauses, `take-llm-jobs`, `llm-slots`). */
 export interface IntakeGate {
-  /** Whether a new Worker is to start at once (`autorun`). */
-  readonly open: boolean;
+  /** Whether the Worker of `queue`, made now, is to start at once (`autorun`). */
+  opens(queue: string): boolean;
   /** Puts a Worker behind the gate: it pauses, resumes or starts it from then on. */
   add(worker: Worker): void;
 }
@@ -42,20 +42,17 @@ export interface QueueProcessor {
   close(): Promise<void>;
 }
 
-/** Opens the processor of an LLM queue, or `undefined` when this process takes none of its jobs. */
-export type OpenLlmProcessor = (queue: string) => QueueProcessor | undefined;
+/** Opens the processor of an LLM queue (one whose share here is 0 waits behind its intake gate). */
+export type OpenLlmProcessor = (queue: string) => QueueProcessor;
 
-/**
- * The processor of `queue` as `spec` says, or `undefined` when this process takes none of its
- * jobs (an LLM queue whose share of `LLM_MAX_IN_FLIGHT` here is 0).
- */
+/** The processor of `queue` as `spec` says. */
 export function openQueueProcessor(
   queue: string,
   spec: ProcessorSpec,
   config: Config,
   openLlm: OpenLlmProcessor,
   processorEnv: Record<string, string> = {},
-): QueueProcessor | undefined {
+): QueueProcessor {
   if (spec.kind === "llm") return openLlm(queue);
   return fromJobProcessor(
     openJobProcessor(queue, spec, config, processorEnv),

@@ -99,6 +99,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     isRedisDown,
     isDraining: () => drain.started,
     closeStepMs: CLOSE_STEP_MS,
+    onSlotsApplied: (slots, seq) => reporter.emit({ event: "llm-slots", slots, seq }),
   });
   const processors: QueueProcessor[] = [];
   const context = { redis, prefix: config.prefix, tally, logger, inFlight };
@@ -112,12 +113,6 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       llm.open,
       options.processorEnv,
     );
-    if (processor === undefined) {
-      logger.info("taking no jobs from {queue}: this worker's share of LLM_MAX_IN_FLIGHT is 0", {
-        queue,
-      });
-      continue;
-    }
     processors.push(processor);
     const worker = new SafeWorker(queue, createBullmqProcessor(queue, context, processor.runTry), {
       connection: redis,
@@ -127,7 +122,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       // Jobs completed and failed per minute, for the dashboard (docs/dashboard.md#charts).
       metrics: { maxDataPoints: JOB_RATE_KEEP_MINUTES },
       name,
-      autorun: processor.intake?.open ?? true,
+      autorun: processor.intake?.opens(queue) ?? true,
       // While tracing: BullMQ's consumer span per try, continuing the producer's trace.
       ...bullmqTelemetry(),
     });
@@ -204,6 +199,9 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   listenForCommands(options.supervised, drain, {
     takeLlmJobs: () => {
       if (!drain.started) llm.release();
+    },
+    setLlmSlots: (slots, seq) => {
+      if (!drain.started) llm.setSlots(slots, seq);
     },
   });
 
