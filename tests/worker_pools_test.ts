@@ -4,6 +4,7 @@ import { strict as assert } from "node:assert";
 import { Queue, QueueEvents } from "bullmq";
 import { startRedis } from "../testing/redis.ts";
 import { baseEnv, type HealthBody, runPpr, startSupervisor } from "../testing/ppr.ts";
+import { scrape, value } from "../testing/metrics.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
 
@@ -32,7 +33,7 @@ function poolSize(body: HealthBody, pool: string): number | undefined {
 }
 
 Deno.test(
-  "--pools alpha=2,beta=1:3 runs 2 workers on alpha and 1 on beta (as /health and BullMQ's worker list show, beta at concurrency 3), jobs of both complete, and scale 3 --pool alpha grows alpha alone",
+  "--pools alpha=2,beta=1:3 runs 2 workers on alpha and 1 on beta (as /health, /metrics and BullMQ's worker list show, beta at concurrency 3), jobs of both complete, and scale 3 --pool alpha grows alpha alone",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -60,6 +61,9 @@ Deno.test(
       assert.equal(poolSize(started, "beta"), 1);
       assert.equal(poolOf(started, "alpha")?.concurrency, 1, "WORKER_CONCURRENCY's default");
       assert.equal(poolOf(started, "beta")?.concurrency, 3);
+      const metrics = await scrape(supervisor);
+      assert.equal(value(metrics, "ppr_pool_workers_configured", { pool: "alpha" }), 2);
+      assert.equal(value(metrics, "ppr_pool_workers_configured", { pool: "beta" }), 1);
       // Each worker serves its pool's queue only: BullMQ lists one Worker per process there.
       await waitUntil(
         async () =>
