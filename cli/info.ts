@@ -7,6 +7,7 @@ import { JOB_STATES } from "../state/queues.ts";
 import { readSnapshot, type Snapshot, type SnapshotOptions } from "../state/snapshot.ts";
 import type { Spend, SpendRow } from "../state/spend.ts";
 import { formatAge, oneLine, table } from "../text/format.ts";
+import { poolSizesText } from "../protocol/worker_name.ts";
 import { printJson, runCommand } from "./_util.ts";
 
 /** US dollars as `info` shows them: to the hundredth of a cent. */
@@ -86,9 +87,12 @@ export function renderInfo(snapshot: Snapshot): string {
         : oneLine(worker.current_jobs.map((job) => job.id).join(","), 40),
     ]),
   ];
+  const pools = poolSizesText(snapshot.workers);
   const workersTitle = `${snapshot.workers.length} worker${
     snapshot.workers.length === 1 ? "" : "s"
-  } on ${hosts.size} host${hosts.size === 1 ? "" : "s"}`;
+  } on ${hosts.size} host${hosts.size === 1 ? "" : "s"}${
+    pools === undefined ? "" : `; pools: ${pools}`
+  }`;
   return [
     `Redis ${snapshot.redis}, prefix ${snapshot.prefix}, at ${snapshot.at}`,
     "",

@@ -44,3 +44,23 @@ Deno.test("renderInfo: a queue row with its status and counts, a worker row per 
   assert.match(text, /worker-b-1\s+b\s+100\s+llm\s+busy\s+5\s+1\s+3s ago\s+7/);
   assert.match(renderInfo({ ...snapshot, queues: [], workers: [] }), /no queues\n\nno workers/);
 });
+
+Deno.test("renderInfo: workers of WORKER_POOLS are summed up per host and pool after the workers' count", () => {
+  const snapshot: Snapshot = {
+    at: "2026-01-01T12:00:00.000Z",
+    redis: "redis://cache:6379",
+    prefix: "bull",
+    queues: [],
+    workers: [
+      worker("worker-a@llm-1", "a"),
+      worker("worker-a@llm-2", "a"),
+      worker("worker-a@recorder-1", "a"),
+      worker("worker-b-1", "b"),
+    ],
+  };
+  assert.match(renderInfo(snapshot), /4 workers on 2 hosts; pools: a@llm 2, a@recorder 1\n/);
+  assert.doesNotMatch(
+    renderInfo({ ...snapshot, workers: [worker("worker-b-1", "b")] }),
+    /pools:/,
+  );
+});

@@ -15,6 +15,8 @@ export interface ScaleOptions {
   size: number;
   /** Only the supervisor running as this host; `undefined`: every one. */
   host: string | undefined;
+  /** Only this pool of `WORKER_POOLS`; `undefined`: each supervisor's one pool. */
+  pool?: string;
   /** How long to wait for the supervisors' answers. @default {3000} */
   answerTimeoutMs?: number;
   json: boolean;
@@ -46,7 +48,12 @@ export function runScale(options: ScaleOptions): Promise<number> {
           heardBy = Number(
             await redis.publish(
               SCALE_CHANNEL,
-              formatScaleRequest({ id, size: options.size, host: options.host }),
+              formatScaleRequest({
+                id,
+                size: options.size,
+                host: options.host,
+                ...(options.pool !== undefined ? { pool: options.pool } : {}),
+              }),
             ),
           );
           if (answers.length >= heardBy) allAnswered.resolve();
@@ -56,21 +63,32 @@ export function runScale(options: ScaleOptions): Promise<number> {
         }
         const addressed = answers.filter((answer) => !answer.skipped)
           .sort((a, b) => a.host.localeCompare(b.host));
+        const refused = addressed.filter((answer) => answer.error !== undefined);
         if (options.json) {
           for (const answer of addressed) printJson(answer);
         } else {
           for (const answer of addressed) {
+            if (answer.error !== undefined) continue;
             const what = answer.from === answer.to
               ? `stays at ${answer.to} worker(s)`
               : `${answer.from} -> ${answer.to} worker(s)${
                 answer.to < answer.from ? " (the removed ones drain)" : ""
               }`;
-            console.log(`${answer.host}: ${what}${answer.note ? `; ${answer.note}` : ""}`);
+            const pool = answer.pool === undefined ? "" : ` pool ${answer.pool}`;
+            console.log(`${answer.host}${pool}: ${what}${answer.note ? `; ${answer.note}` : ""}`);
           }
         }
-        if (addressed.length === 0) {
+        if (refused.length > 0) {
           throw new CommandError(
-            options.host === undefined
+            refused.map((answer) => `${answer.host} resized nothing: ${answer.error}`).join("\n"),
+          );
+        }
+        if (addressed.length === 0) {
+          const where = options.host === undefined ? "" : ` as host ${options.host}`;
+          throw new CommandError(
+            options.pool !== undefined
+              ? `no supervisor${where} runs a pool ${options.pool} on this Redis (${answers.length} other(s) answered)`
+              : options.host === undefined
               ? "no supervisor answered: none runs on this Redis (or none of this version)"
               : `no supervisor runs as host ${options.host} on this Redis (${answers.length} other(s) answered)`,
           );

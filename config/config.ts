@@ -16,14 +16,16 @@ import {
   number,
   oneOf,
   pattern,
+  type PoolSpec,
   processors,
   type ProcessorSpec,
   providerName,
   redisUrl,
   size,
+  workerPools,
 } from "./rules.ts";
 
-export type { KnownNames, ProcessorSpec };
+export type { KnownNames, PoolSpec, ProcessorSpec };
 
 /** The values `LOG_FORMAT` takes. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -100,6 +102,19 @@ export const CORE_SETTINGS = {
     help: "with WORKER_AUTOSCALE, how long the pool must have had room for one worker fewer " +
       "(nothing waiting) before it drains one; then as long again for each next one",
     ...duration(1000, 3_600_000),
+  },
+  pools: {
+    env: "WORKER_POOLS",
+    flag: "pools",
+    fixedAtStart: true,
+    // A worker serves its own pool's queue: the supervisor hands it QUEUE_NAME and
+    // WORKER_CONCURRENCY instead.
+    withheldFromWorkers: true,
+    valueName: "pools",
+    help: "a pool of its own per queue, e.g. llm=2-6:4,recorder=1: queue=COUNT or " +
+      "queue=MIN-MAX (autoscaled), :CONCURRENCY per worker [default: WORKER_CONCURRENCY]; " +
+      "every queue of QUEUE_NAME in one pool [default: one pool of WORKER_COUNT serving every queue]",
+    ...workerPools(20),
   },
   queues: {
     env: "QUEUE_NAME",
@@ -686,6 +701,7 @@ export function parseConfig(
   }
   errors.push(
     ...unmappedQueues(config, raws),
+    ...poolsOutsideQueues(config, raws),
     ...untaggedClusterPrefix(config, raws),
     ...waitOutlastingLockRenewals(config, raws),
   );
@@ -725,6 +741,42 @@ function unmappedQueues(
     }: queue "${queue}" has no processor: map it in ${processorsName}, e.g. ` +
     `"${queue}=python3 -m app.${queue}" (a process per job) or "${queue}=persistent:python3 worker.py"`
   );
+}
+
+/**
+ * A problem for each pool of `WORKER_POOLS` whose queue `QUEUE_NAME` does not list, and for each
+ * queue of `QUEUE_NAME` no pool serves (when both settings are valid).
+ */
+function poolsOutsideQueues(
+  config: Record<string, unknown>,
+  raws: ReturnType<typeof rawValues>,
+): string[] {
+  const queues = config.queues as string[] | undefined;
+  const pools = config.pools as PoolSpec[] | undefined;
+  if (!queues || !pools) return [];
+  const poolsName = `${nameOf(CORE_SETTINGS.pools, raws.pools.source)} = ${
+    JSON.stringify(raws.pools.raw)
+  }`;
+  const queuesName = `${nameOf(CORE_SETTINGS.queues, raws.queues.source)} (${queues.join(",")})`;
+  const pooled = new Set(pools.map((pool) => pool.queue));
+  const mapping = config.queueProcessors as Record<string, ProcessorSpec> | undefined;
+  const llmPools = pools.filter((pool) => mapping?.[pool.queue]?.kind === "llm");
+  return [
+    ...(llmPools.length > 1
+      ? [
+        `${poolsName}: pools ${
+          llmPools.map((pool) => pool.queue).join(", ")
+        } all serve LLM queues; at most one pool may (LLM_MAX_IN_FLIGHT is split over one ` +
+        `pool's workers): put them in one pool without WORKER_POOLS, or keep one of them`,
+      ]
+      : []),
+    ...pools.filter((pool) => !queues.includes(pool.queue)).map((pool) =>
+      `${poolsName}: queue "${pool.queue}" is not one of ${queuesName}: add it there, or remove its pool`
+    ),
+    ...queues.filter((queue) => !pooled.has(queue)).map((queue) =>
+      `${poolsName}: queue "${queue}" of ${queuesName} is in no pool: give it one, e.g. ${queue}=1`
+    ),
+  ];
 }
 
 /**

@@ -76,6 +76,59 @@ Deno.test("WORKER_AUTOSCALE must be MIN,MAX within 1 to 20 with MIN at most MAX;
   assert.equal(configOf({}, {}).autoscaleDownDelayMs, 30_000);
 });
 
+Deno.test("WORKER_POOLS gives each queue of QUEUE_NAME a pool of COUNT or MIN-MAX workers, with an optional :CONCURRENCY; unset, there is one pool", () => {
+  assert.deepEqual(
+    configOf({ pools: "llm=2-6:4, recorder=1" }, { QUEUE_NAME: "llm,recorder" }).pools,
+    [
+      { queue: "llm", count: 2, range: { min: 2, max: 6 }, concurrency: 4 },
+      { queue: "recorder", count: 1, range: undefined, concurrency: undefined },
+    ],
+  );
+  assert.equal(configOf({}, {}).pools, undefined);
+});
+
+Deno.test("WORKER_POOLS's errors name the setting, the value and the part that is wrong", () => {
+  const rule = "must be queue=COUNT or queue=MIN-MAX (autoscaled), each with an optional " +
+    ":CONCURRENCY, comma-separated, one pool per queue, at most 20 worker processes in all";
+  const cases: [string, string][] = [
+    ["llm=0", "pool llm: 0 is not a count within 1-20"],
+    ["llm=21", "pool llm: 21 is not a count within 1-20"],
+    ["llm=6-2", "pool llm: 6-2 is not a range MIN-MAX within 1-20"],
+    ["llm=2:0", "pool llm: concurrency 0 is not from 1 to 100"],
+    ["llm", '"llm" is not queue=COUNT or queue=MIN-MAX, with an optional :CONCURRENCY'],
+    ["llm=1,llm=2", "queue llm is in two pools"],
+    ["llm=10,recorder=5-11", "the pools may run 21 worker processes together, more than 20"],
+  ];
+  for (const [bad, problem] of cases) {
+    assert.deepEqual(errorsOf({}, { QUEUE_NAME: "llm,recorder", WORKER_POOLS: bad }), [
+      `WORKER_POOLS (--pools) = ${JSON.stringify(bad)}: ${rule} (${problem})`,
+    ]);
+  }
+});
+
+Deno.test("WORKER_POOLS must pool exactly the queues of QUEUE_NAME, and at most one pool may serve LLM queues", () => {
+  assert.deepEqual(errorsOf({ pools: "llm=1,other=1" }, { QUEUE_NAME: "llm,recorder" }), [
+    '--pools = "llm=1,other=1": queue "other" is not one of QUEUE_NAME (--queue) (llm,recorder): add it there, or remove its pool',
+    '--pools = "llm=1,other=1": queue "recorder" of QUEUE_NAME (--queue) (llm,recorder) is in no pool: give it one, e.g. recorder=1',
+  ]);
+  assert.deepEqual(
+    errorsOf({ pools: "llm=1,fast=1" }, {
+      QUEUE_NAME: "llm,fast",
+      QUEUE_PROCESSORS: "fast=llm",
+    }),
+    [
+      '--pools = "llm=1,fast=1": pools llm, fast all serve LLM queues; at most one pool may ' +
+      "(LLM_MAX_IN_FLIGHT is split over one pool's workers): put them in one pool without " +
+      "WORKER_POOLS, or keep one of them",
+    ],
+  );
+});
+
+Deno.test("WORKER_POOLS stays with the supervisor: its workers get their pool's queue instead", () => {
+  const env = childEnv({ pools: "llm=2" }, { LLM_PROVIDER: "echo" }, KNOWN);
+  assert.equal(env.WORKER_POOLS, undefined);
+});
+
 Deno.test("a bad flag is named as the flag", () => {
   assert.deepEqual(errorsOf({ count: "21" }, {}), [
     '--count = "21": must be an integer from 1 to 20',

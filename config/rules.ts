@@ -335,3 +335,80 @@ export function processors() {
     },
   };
 }
+
+/** One pool of `WORKER_POOLS`: the queue it serves, its size or autoscale range, its concurrency. */
+export interface PoolSpec {
+  /** The queue the pool serves, which names the pool too. */
+  queue: string;
+  /** Worker processes it starts with (MIN of a range). */
+  count: number;
+  /** `MIN-MAX`: it autoscales within this range. */
+  range?: { min: number; max: number };
+  /** Jobs in flight per worker; `undefined`: WORKER_CONCURRENCY. */
+  concurrency?: number;
+}
+
+/**
+ * Pools per queue: `queue=SPEC,...`, SPEC being `COUNT` or `MIN-MAX` (autoscaled) with an
+ * optional `:CONCURRENCY`, each count from 1 to `maxWorkers` and each queue in one pool only.
+ * The problem names the part that breaks the form.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { workerPools } from "./rules.ts";
+ *
+ * assert.deepEqual(workerPools(20).parse("llm=2-6:4,recorder=1"), [
+ *   { queue: "llm", count: 2, range: { min: 2, max: 6 }, concurrency: 4 },
+ *   { queue: "recorder", count: 1, range: undefined, concurrency: undefined },
+ * ]);
+ * assert.equal(workerPools(20).parse("llm=0"), undefined);
+ * ```
+ */
+export function workerPools(maxWorkers: number) {
+  const POOL = /^([A-Za-z0-9_.\-{}]+)=(\d+)(?:-(\d+))?(?::(\d+))?$/;
+  const problemOf = (raw: string): string | undefined => {
+    const seen = new Set<string>();
+    let total = 0;
+    for (const part of raw.split(",").map((text) => text.trim())) {
+      const match = POOL.exec(part);
+      if (!match) {
+        return `"${part}" is not queue=COUNT or queue=MIN-MAX, with an optional :CONCURRENCY`;
+      }
+      const [, queue, low, high, concurrency] = match;
+      const [min, max] = [Number(low), Number(high ?? low)];
+      if (!(min >= 1 && min <= max && max <= maxWorkers)) {
+        return `pool ${queue}: ${high ? `${min}-${max}` : min} is not ${
+          high ? "a range MIN-MAX" : "a count"
+        } within 1-${maxWorkers}`;
+      }
+      if (concurrency !== undefined && !(Number(concurrency) >= 1 && Number(concurrency) <= 100)) {
+        return `pool ${queue}: concurrency ${concurrency} is not from 1 to 100`;
+      }
+      if (seen.has(queue)) return `queue ${queue} is in two pools`;
+      seen.add(queue);
+      total += max;
+    }
+    if (total > maxWorkers) {
+      return `the pools may run ${total} worker processes together, more than ${maxWorkers}`;
+    }
+    return undefined;
+  };
+  return {
+    rule: `queue=COUNT or queue=MIN-MAX (autoscaled), each with an optional :CONCURRENCY, ` +
+      `comma-separated, one pool per queue, at most ${maxWorkers} worker processes in all`,
+    parse(raw: string): PoolSpec[] | undefined {
+      if (problemOf(raw) !== undefined) return undefined;
+      return raw.split(",").map((text) => {
+        const [, queue, low, high, concurrency] = POOL.exec(text.trim())!;
+        return {
+          queue,
+          count: Number(low),
+          range: high === undefined ? undefined : { min: Number(low), max: Number(high) },
+          concurrency: concurrency === undefined ? undefined : Number(concurrency),
+        };
+      });
+    },
+    problem: problemOf,
+  };
+}

@@ -6,6 +6,7 @@ import type { ProviderPause } from "../state/pauses.ts";
 import type { BudgetState, SpendRow } from "../state/spend.ts";
 import { JOB_STATES } from "../state/queues.ts";
 import { escapeHtml } from "./html.ts";
+import { poolSizesText } from "../protocol/worker_name.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
 import { CHART_STYLE, jobRateChart, jobRateLegend, pauseTimeline, spendChart } from "./charts.ts";
 import { spendByProvider } from "../state/spend.ts";
@@ -292,11 +293,12 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
     );
   }
   const hosts = new Set(view.workers.map((worker) => worker.hostname ?? "?"));
+  const pools = poolSizesText(view.workers);
   const workers = section(
     "workers",
     "Workers",
     `${view.workers.length} on ${hosts.size} host${hosts.size === 1 ? "" : "s"}, every ` +
-      "container on this Redis",
+      `container on this Redis${pools === undefined ? "" : `; pools: ${pools}`}`,
     [
       { name: "worker" },
       { name: "host" },

@@ -198,6 +198,23 @@ Deno.test("the page shows each worker's host, state, current jobs and heartbeat,
   assert.match(html, /2 on 2 hosts/);
 });
 
+Deno.test("the page's workers section sums up the workers of WORKER_POOLS per host and pool", () => {
+  const [first] = VIEW.workers;
+  const pooled = {
+    ...VIEW,
+    workers: [
+      { ...first, name: "worker-web1@llm-1" },
+      { ...first, name: "worker-web1@llm-2" },
+      { ...first, name: "worker-web1@recorder-1" },
+    ],
+  };
+  assert.match(
+    renderPprPage(pooled),
+    /3 on 1 host, every container on this Redis; pools: web1@llm 2, web1@recorder 1/,
+  );
+  assert.doesNotMatch(renderPprPage(VIEW), /pools:/);
+});
+
 Deno.test("the page shows a paused provider's reason, escaped, and the time left", () => {
   const html = renderPprPage(VIEW);
   assert.equal(cellOf(html, "provider", "claude", "state"), "quota_exceeded");

@@ -71,6 +71,14 @@ export function createMetrics(readInputs: () => HealthInputs) {
     (g) => g.set(inputs().pool.size),
   );
   gauge(
+    "ppr_pool_workers_configured",
+    "With --pools: worker processes each pool should run.",
+    ["pool"],
+    (g) => {
+      for (const pool of inputs().pools ?? []) g.set({ pool: pool.name }, pool.size);
+    },
+  );
+  gauge(
     "ppr_workers_alive",
     "Worker processes running now.",
     [],

@@ -13,6 +13,8 @@ export type SlotState = "starting" | "running" | "backoff" | "draining" | "stopp
 /** What the health server sees of one slot. */
 export interface SlotSnapshot {
   name: string;
+  /** Its pool of `WORKER_POOLS`; `undefined` in the one pool without it. */
+  pool?: string;
   index: number;
   state: SlotState;
   pid: number | undefined;
@@ -63,6 +65,16 @@ export interface AutoscaleSnapshot {
   detail: string | undefined;
 }
 
+/** One pool of `WORKER_POOLS` as /health lists it. */
+export interface PoolSummary {
+  name: string;
+  queues: string[];
+  size: number;
+  concurrency: number;
+  /** With a range: it autoscales. */
+  autoscale?: AutoscaleSnapshot;
+}
+
 /** Everything /health, /ready and /metrics are computed from. */
 export interface HealthInputs {
   pool: PoolSnapshot;
@@ -77,6 +89,8 @@ export interface HealthInputs {
   queueStats?: QueueStats;
   /** With `--autoscale`: its range and last decision. */
   autoscale?: AutoscaleSnapshot;
+  /** With `WORKER_POOLS`: each pool, its size and its autoscaler's. */
+  pools?: PoolSummary[];
 }
 
 /** A slot counts as alive while its process runs. */
@@ -150,6 +164,7 @@ export function healthResponse(inputs: HealthInputs, now: number) {
     },
     workers: inputs.pool.slots.map((slot) => ({
       name: slot.name,
+      ...(slot.pool !== undefined ? { pool: slot.pool } : {}),
       pid: slot.pid ?? null,
       state: shownState(slot),
       restarts: slot.restarts,
@@ -167,6 +182,25 @@ export function healthResponse(inputs: HealthInputs, now: number) {
           reason: inputs.autoscale.reason ?? null,
           detail: inputs.autoscale.detail ?? null,
         },
+      }
+      : {}),
+    ...(inputs.pools
+      ? {
+        pools: inputs.pools.map((pool) => ({
+          name: pool.name,
+          queue: pool.queues.join(","),
+          size: pool.size,
+          concurrency: pool.concurrency,
+          autoscale: pool.autoscale
+            ? {
+              min: pool.autoscale.min,
+              max: pool.autoscale.max,
+              desired: pool.autoscale.desired ?? null,
+              reason: pool.autoscale.reason ?? null,
+              detail: pool.autoscale.detail ?? null,
+            }
+            : null,
+        })),
       }
       : {}),
     uptime_s: Math.round((now - inputs.startedAt) / 100) / 10,

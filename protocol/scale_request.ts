@@ -5,11 +5,17 @@ export interface ScaleRequest {
   id: string;
   size: number;
   host: string | undefined;
+  /** Only this pool of `WORKER_POOLS`; `undefined`: the supervisor's one pool. */
+  pool?: string;
 }
 
 /** What one supervisor did with a request. */
 export interface ScaleAnswer {
   host: string;
+  /** The pool it resized, when it runs `WORKER_POOLS`. */
+  pool?: string;
+  /** Why it resized nothing although addressed (it runs several pools and none was named). */
+  error?: string;
   /** Not addressed (`--host` named another): it changed nothing. */
   skipped: boolean;
   from: number;
@@ -38,7 +44,8 @@ export function parseScaleRequest(text: string): ScaleRequest | undefined {
       return undefined;
     }
     const host = typeof value.host === "string" ? value.host : undefined;
-    return { id: value.id, size: value.size, host };
+    const pool = typeof value.pool === "string" ? value.pool : undefined;
+    return { id: value.id, size: value.size, host, ...(pool !== undefined ? { pool } : {}) };
   } catch {
     return undefined;
   }

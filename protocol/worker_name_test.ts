@@ -8,3 +8,11 @@ Deno.test("workerName follows worker-<hostname>-<n> and isWorkerOf recognises on
   assert.equal(isWorkerOf("worker-scraper-1-2", "scraper"), false);
   assert.equal(isWorkerOf("worker-other-1", "scraper-1"), false);
 });
+
+Deno.test("a pool's workers are worker-<hostname>@<pool>-<n>, its host's and no other host's", () => {
+  assert.equal(workerName("scraper-1", 2, "recorder"), "worker-scraper-1@recorder-2");
+  assert.equal(isWorkerOf(workerName("scraper-1", 2, "recorder"), "scraper-1"), true);
+  assert.equal(isWorkerOf(workerName("scraper-1", 2, "recorder"), "scraper"), false);
+  assert.equal(isWorkerOf("worker-scraper-1@recorder-x", "scraper-1"), false);
+  assert.equal(isWorkerOf("worker-scraper-1@-2", "scraper-1"), false);
+});

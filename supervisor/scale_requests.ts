@@ -37,9 +37,10 @@ export function scaledSize(
     : { size };
 }
 
-/** What the listener resizes. */
-export interface ScaleTarget {
-  hostname: string;
+/** One pool the listener resizes. */
+export interface ScalePool {
+  /** Its name in `WORKER_POOLS`; `undefined`: the one pool without it. */
+  name: string | undefined;
   maxWorkers: number;
   range: AutoscaleRange | undefined;
   size(): number;
@@ -47,9 +48,48 @@ export interface ScaleTarget {
   resize(size: number): number;
 }
 
+/** What the listener resizes: the pools of one supervisor. */
+export interface ScaleTarget {
+  hostname: string;
+  pools: ScalePool[];
+}
+
+/**
+ * The pool a request resizes: the one it names (`skipped` when this supervisor has none of that
+ * name), else the only one; a request that names none, to a supervisor of several, is refused
+ * with the names to choose from.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { addressedPool } from "./scale_requests.ts";
+ *
+ * const pools = [{ name: "llm" }, { name: "recorder" }];
+ * assert.deepEqual(addressedPool(pools, "recorder"), { pool: pools[1] });
+ * assert.deepEqual(addressedPool(pools, "other"), { skipped: true });
+ * assert.match(addressedPool(pools, undefined).error ?? "", /--pool/);
+ * ```
+ */
+export function addressedPool<P extends { name: string | undefined }>(
+  pools: P[],
+  asked: string | undefined,
+): { pool?: P; skipped?: boolean; error?: string } {
+  if (asked !== undefined) {
+    const pool = pools.find((pool) => pool.name === asked);
+    return pool ? { pool } : { skipped: true };
+  }
+  if (pools.length === 1) return { pool: pools[0] };
+  return {
+    error: `it runs ${pools.length} pools (${
+      pools.map((pool) => pool.name).join(", ")
+    }): name one with --pool`,
+  };
+}
+
 /**
  * Subscribes (on a connection of its own) to `scale` requests and answers each one on its
- * answers channel, resized or `skipped` when it names another host. `stop()` unsubscribes.
+ * answers channel, resized or `skipped` when it names another host or a pool this one does not
+ * run. `stop()` unsubscribes.
  */
 export function listenForScaleRequests(redis: RedisClient, target: ScaleTarget) {
   const subscriber = redis.duplicate();
@@ -57,13 +97,32 @@ export function listenForScaleRequests(redis: RedisClient, target: ScaleTarget) 
     // The supervisor's own connection reports Redis trouble; this one reconnects by itself.
   });
   const answer = (request: ScaleRequest): ScaleAnswer => {
-    const from = target.size();
-    if (request.host !== undefined && request.host !== target.hostname) {
-      return { host: target.hostname, skipped: true, from, to: from };
+    const total = () => target.pools.reduce((sum, pool) => sum + pool.size(), 0);
+    const host = target.hostname;
+    if (request.host !== undefined && request.host !== host) {
+      return { host, skipped: true, from: total(), to: total() };
     }
-    const { size, note } = scaledSize(request.size, target.maxWorkers, target.range);
-    const to = target.resize(size);
-    return { host: target.hostname, skipped: false, from, to, ...(note ? { note } : {}) };
+    const { pool, skipped, error } = addressedPool(target.pools, request.pool);
+    if (!pool) {
+      return {
+        host,
+        skipped: skipped === true,
+        from: total(),
+        to: total(),
+        ...(error ? { error } : {}),
+      };
+    }
+    const from = pool.size();
+    const { size, note } = scaledSize(request.size, pool.maxWorkers, pool.range);
+    const to = pool.resize(size);
+    return {
+      host,
+      ...(pool.name !== undefined ? { pool: pool.name } : {}),
+      skipped: false,
+      from,
+      to,
+      ...(note ? { note } : {}),
+    };
   };
   subscriber.on("message", (channel: string, message: string) => {
     if (channel !== SCALE_CHANNEL) return;

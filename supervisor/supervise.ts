@@ -8,7 +8,7 @@ import { startRedisProbe } from "../health/redis_probe.ts";
 import { probeKey } from "../redis/keys.ts";
 import { defaultProviderOf, PROVIDER_NAMES } from "../providers/registry.ts";
 import { startHealthServer } from "../health/server.ts";
-import type { HealthInputs, LlmState, PoolSnapshot } from "../health/status.ts";
+import type { AutoscaleSnapshot, HealthInputs, LlmState, PoolSnapshot } from "../health/status.ts";
 import { isJsonFormat, log } from "../log/log.ts";
 import { workerName } from "../protocol/worker_name.ts";
 import { connectRedis, redisErrorText } from "../redis/connection.ts";
@@ -27,7 +27,9 @@ import type { ChildHandle } from "./child.ts";
 import { forwardLog } from "./forward_log.ts";
 import { createDeadWorkerGiveBack } from "./give_back_dead_worker.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
-import { createPool } from "./pool.ts";
+import { createPool, type Pool } from "./pool.ts";
+import { groupPools } from "./pool_group.ts";
+import { planPools, type PoolPlan, poolWorkerEnv } from "./pool_plan.ts";
 import { createReloader, type ReloadSource } from "./reload.ts";
 import { currentInvocation, workerCommand } from "./self_command.ts";
 import { claimHostname, HostnameInUseError } from "./sweep.ts";
@@ -78,25 +80,23 @@ const GIVE_BACK_TIMEOUT_MS = 3000;
 export async function supervise(options: SuperviseOptions): Promise<number> {
   const { config, hostname } = options;
   const startedAt = Date.now();
-  const range = config.autoscale;
-  /** The most workers this pool may run: the autoscaler's MAX, else what SIGTTIN and `scale` allow. */
-  const maxWorkers = range?.max ?? MAX_WORKERS;
-  const initialSize = range
-    ? Math.min(range.max, Math.max(range.min, config.workerCount))
-    : config.workerCount;
+  const plans = planPools(config, MAX_WORKERS);
   const json = isJsonFormat(config.logFormat);
-  logger.info(
-    "ppr-worker {version}: {count} worker(s){autoscale} x {concurrency} on {queues} at {redis}, provider {provider}",
-    {
-      version: VERSION,
-      count: initialSize,
-      autoscale: range ? ` (autoscaling from ${range.min} to ${range.max})` : "",
-      concurrency: config.concurrency,
-      queues: config.queues.join(","),
-      redis: redactUrl(config.redisUrl),
-      provider: config.provider,
-    },
-  );
+  for (const plan of plans) {
+    logger.info(
+      "ppr-worker {version}: {pool}{count} worker(s){autoscale} x {concurrency} on {queues} at {redis}, provider {provider}",
+      {
+        version: VERSION,
+        pool: plan.name === undefined ? "" : `pool ${plan.name}, `,
+        count: plan.initialSize,
+        autoscale: plan.range ? ` (autoscaling from ${plan.range.min} to ${plan.range.max})` : "",
+        concurrency: plan.concurrency,
+        queues: plan.queues.join(","),
+        redis: redactUrl(config.redisUrl),
+        provider: config.provider,
+      },
+    );
+  }
 
   const redis = connectRedis(config.redisUrl, { name: `ppr-supervisor-${hostname}` });
   let redisDown = false;
@@ -157,94 +157,114 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   let childEnv = workerEnv(options.childEnv);
   const self = currentInvocation();
   const memoryBytes = memoryLimitBytes();
-  const heapLimit = memoryBytes === undefined
-    ? undefined
-    : heapLimitMb(memoryBytes, range?.max ?? config.workerCount);
-  const budget = llmBudgetOf(config, memoryBytes, range?.max ?? config.workerCount, maxWorkers);
+  /** The most workers the container runs at once: every pool at its MAX (or its size when fixed). */
+  const mostWorkers = plans.reduce((sum, plan) => sum + (plan.range?.max ?? plan.initialSize), 0);
+  const heapLimit = memoryBytes === undefined ? undefined : heapLimitMb(memoryBytes, mostWorkers);
+  // The pool of the LLM queues (the configuration allows one): LLM_MAX_IN_FLIGHT is split over its workers.
+  const llmPlan = plans.find((plan) =>
+    plan.queues.some((queue) => llmQueuesOf(config).includes(queue))
+  );
+  const llmPlanQueues = llmPlan?.queues.filter((queue) => llmQueuesOf(config).includes(queue)) ??
+    [];
+  const budget = llmBudgetOf(config, {
+    memoryBytes,
+    workerCount: mostWorkers,
+    // What the LLM pool may grow to: the bound is kept whenever it could grow past it.
+    maxWorkerCount: (llmPlan ?? plans[0]).maxWorkers,
+    concurrency: llmPlan?.concurrency ?? config.concurrency,
+    llmQueues: llmPlanQueues.length,
+  });
   // The bound follows every change of the pool's size: the ledger re-splits it over the workers.
-  const ledger = budget.limit === undefined ? undefined : createLlmLedger<ChildHandle>({
+  const ledger = budget.limit === undefined || !llmPlan ? undefined : createLlmLedger<ChildHandle>({
     limit: budget.limit,
-    llmQueues: llmQueuesOf(config).length,
-    concurrency: config.concurrency,
+    llmQueues: llmPlanQueues.length,
+    concurrency: llmPlan.concurrency,
   });
-  const resplitLlm = () => ledger?.resplit(pool.serving());
   const countsDir = createCountsDir();
-  const pool = createPool({
-    size: initialSize,
-    nameOf: (index) => workerName(hostname, index),
-    spawn: (name, { onEvent }, _replacing, index) => {
-      const forwardLine = forwardLog(name, json);
-      const countsFile = countsDir.fileFor(name);
-      // What the other processes do not hold now: a replacement gets the rest once the old one has gone.
-      const llmSlots = ledger?.admit(index, pool.serving().map((slot) => slot.index));
-      const child: ChildHandle = spawnChild({
-        ...workerCommand(self, name, { heapLimitMb: heapLimit, countsFile, llmSlots }),
-        countsFile,
-        env: childEnv,
-        onEvent: (event) => {
-          if (event.event === "llm-slots") ledger?.answered(child, event.slots, event.seq);
-          onEvent(event);
-          resplitLlm();
-        },
-        onLog: (line) => {
-          lastLogLine.set(name, line);
-          forwardLine(line);
-        },
-      });
-      if (ledger && llmSlots) {
-        ledger.started(child, llmSlots, (command) => child.send(command));
-        child.exited.then(() => {
-          ledger.exited(child);
-          resplitLlm();
+  const poolOf = (plan: PoolPlan): Pool => {
+    const bounded = plan === llmPlan ? ledger : undefined;
+    const pool: Pool = createPool({
+      size: plan.initialSize,
+      nameOf: (index) => workerName(hostname, index, plan.name),
+      spawn: (name, { onEvent }, _replacing, index) => {
+        const forwardLine = forwardLog(name, json);
+        const countsFile = countsDir.fileFor(name);
+        // What the other processes do not hold now: a replacement gets the rest once the old one has gone.
+        const llmSlots = bounded?.admit(index, pool.serving().map((slot) => slot.index));
+        const child: ChildHandle = spawnChild({
+          ...workerCommand(self, name, { heapLimitMb: heapLimit, countsFile, llmSlots }),
+          countsFile,
+          env: { ...childEnv, ...poolWorkerEnv(plan) },
+          onEvent: (event) => {
+            if (event.event === "llm-slots") bounded?.answered(child, event.slots, event.seq);
+            onEvent(event);
+            resplitLlm();
+          },
+          onLog: (line) => {
+            lastLogLine.set(name, line);
+            forwardLine(line);
+          },
         });
-      }
-      return child;
-    },
-    giveBackJobsOf: async (name, jobs, cause, workerIds) => {
-      const outcome = await deadline(
-        giveBack.giveBackJobsOf(name, jobs, cause, workerIds),
-        GIVE_BACK_TIMEOUT_MS,
-        "Redis did not answer; BullMQ's stalled-job check will give them back",
-      );
-      if (outcome.givenBack.length + outcome.failed.length === 0) return;
-      logger.info(
-        "{worker} ({cause}): {givenBack} job(s) given back to the queue, {failed} failed as poison pills ({unreported} taken after its last heartbeat)",
-        {
-          worker: name,
-          cause,
-          givenBack: outcome.givenBack.length,
-          failed: outcome.failed.length,
-          unreported: outcome.unreported.length,
-        },
-      );
-      for (const id of outcome.failed) {
-        logger.error("job {id} failed: its worker crashed {max} times while running it", {
-          id,
-          max: config.maxJobCrashes,
-        });
-      }
-    },
-    onCrashLoop: (name, cause) => {
-      crashLoop =
-        `${name} ${cause} before it was ever ready, past RESTART_INTENSITY (${config.restartIntensity} restarts in ${
-          config.restartPeriodMs / 1000
-        } s); its last words: ${lastLogLine.get(name) ?? "(none)"}`;
-      logger.error("crash loop: {reason}; stopping", { reason: crashLoop });
-      void pool.stopNow();
-    },
-    recycle: {
-      maxRssBytes: config.maxWorkerMemoryBytes,
-      maxJobs: config.maxJobsPerWorker,
-    },
-    restartDelayMs: config.restartDelayMs,
-    restartMaxDelayMs: config.restartMaxDelayMs,
-    restartIntensity: config.restartIntensity,
-    restartPeriodMs: config.restartPeriodMs,
-    drainTimeoutMs: config.drainTimeoutMs,
-    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-  });
+        if (bounded && llmSlots) {
+          bounded.started(child, llmSlots, (command) => child.send(command));
+          child.exited.then(() => {
+            bounded.exited(child);
+            resplitLlm();
+          });
+        }
+        return child;
+      },
+      giveBackJobsOf: async (name, jobs, cause, workerIds) => {
+        const outcome = await deadline(
+          giveBack.giveBackJobsOf(name, jobs, cause, workerIds),
+          GIVE_BACK_TIMEOUT_MS,
+          "Redis did not answer; BullMQ's stalled-job check will give them back",
+        );
+        if (outcome.givenBack.length + outcome.failed.length === 0) return;
+        logger.info(
+          "{worker} ({cause}): {givenBack} job(s) given back to the queue, {failed} failed as poison pills ({unreported} taken after its last heartbeat)",
+          {
+            worker: name,
+            cause,
+            givenBack: outcome.givenBack.length,
+            failed: outcome.failed.length,
+            unreported: outcome.unreported.length,
+          },
+        );
+        for (const id of outcome.failed) {
+          logger.error("job {id} failed: its worker crashed {max} times while running it", {
+            id,
+            max: config.maxJobCrashes,
+          });
+        }
+      },
+      onCrashLoop: (name, cause) => {
+        crashLoop =
+          `${name} ${cause} before it was ever ready, past RESTART_INTENSITY (${config.restartIntensity} restarts in ${
+            config.restartPeriodMs / 1000
+          } s); its last words: ${lastLogLine.get(name) ?? "(none)"}`;
+        logger.error("crash loop: {reason}; stopping", { reason: crashLoop });
+        void pools.stopNow();
+      },
+      recycle: {
+        maxRssBytes: config.maxWorkerMemoryBytes,
+        maxJobs: config.maxJobsPerWorker,
+      },
+      restartDelayMs: config.restartDelayMs,
+      restartMaxDelayMs: config.restartMaxDelayMs,
+      restartIntensity: config.restartIntensity,
+      restartPeriodMs: config.restartPeriodMs,
+      drainTimeoutMs: config.drainTimeoutMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    });
+    return pool;
+  };
+  const units = plans.map((plan) => ({ plan, name: plan.name, pool: poolOf(plan) }));
+  const llmPool = units.find((unit) => unit.plan === llmPlan)?.pool;
+  const resplitLlm = () => llmPool && ledger?.resplit(llmPool.serving());
+  const pools = groupPools(units);
 
-  options.onPool?.(() => pool.snapshot());
+  options.onPool?.(() => pools.snapshot());
   const probe = startRedisProbe(redis, { writeKey: probeKey(hostname), logger });
   const queueStats = startQueueStats(redis, {
     prefix: config.prefix,
@@ -273,36 +293,58 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       owner: `${hostname} pid ${Deno.pid} (${crypto.randomUUID()})`,
     })
     : undefined;
-  const autoscaler = range && startAutoscaler({
-    range,
-    scaleDownDelayMs: config.autoscaleDownDelayMs,
-    slotsPerWorker: config.concurrency * config.queues.length,
-    readBacklog: () =>
-      deadline(
-        readBacklog(redis, config.prefix, config.queues, Date.now()),
-        2000,
-        "Redis did not answer",
-      ),
-    pool: {
-      size: () => pool.snapshot().size,
-      busySlots: () => pool.snapshot().slots.reduce((sum, slot) => sum + slot.activeJobs, 0),
-      grow: () => pool.grow(maxWorkers),
-      shrink: () => pool.shrink(),
-    },
-    providerPaused: () => llm.state.state !== "ok",
-    memoryMaxWorkers: workersMemoryHolds(
-      memoryBytes,
-      budget.limit ?? 0,
-      defaultProviderOf(config).callProcess?.(config),
-    ),
-    // A pool of LLM queues only: a worker past the bound's count would get no share.
-    llmMaxWorkers: budget.limit !== undefined && llmQueuesOf(config).length === config.queues.length
-      ? budget.limit
-      : undefined,
-    onResize: () => resplitLlm(),
-  });
+  const memoryMaxWorkers = workersMemoryHolds(
+    memoryBytes,
+    budget.limit ?? 0,
+    defaultProviderOf(config).callProcess?.(config),
+  );
+  const autoscalers = new Map(units.map(({ plan, pool }) => {
+    const range = plan.range;
+    return [
+      pool,
+      range && startAutoscaler({
+        range,
+        scaleDownDelayMs: config.autoscaleDownDelayMs,
+        slotsPerWorker: plan.concurrency * plan.queues.length,
+        readBacklog: () =>
+          deadline(
+            readBacklog(redis, config.prefix, plan.queues, Date.now()),
+            2000,
+            "Redis did not answer",
+          ),
+        pool: {
+          size: () => pool.snapshot().size,
+          busySlots: () => pool.snapshot().slots.reduce((sum, slot) => sum + slot.activeJobs, 0),
+          grow: () => pool.grow(plan.maxWorkers),
+          shrink: () => pool.shrink(),
+        },
+        providerPaused: () => llm.state.state !== "ok",
+        memoryMaxWorkers,
+        // A pool of LLM queues only: a worker past the bound's count would get no share.
+        llmMaxWorkers: budget.limit !== undefined && plan === llmPlan &&
+            llmPlanQueues.length === plan.queues.length
+          ? budget.limit
+          : undefined,
+        onResize: () => resplitLlm(),
+      }),
+    ];
+  }));
+  const autoscaleOf = (pool: Pool): AutoscaleSnapshot | undefined => {
+    const autoscaler = autoscalers.get(pool);
+    return autoscaler
+      ? {
+        ...autoscaler.state.range,
+        desired: autoscaler.state.decision?.desired,
+        reason: autoscaler.state.decision?.reason,
+        detail: autoscaler.state.decision?.detail,
+      }
+      : undefined;
+  };
+  const stopAutoscalers = () => {
+    for (const autoscaler of autoscalers.values()) autoscaler?.stop();
+  };
   const inputs = (): HealthInputs => ({
-    pool: pool.snapshot(),
+    pool: pools.snapshot(),
     redis: probe.state,
     llm: llm.state,
     queues: config.queues,
@@ -311,14 +353,16 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     startedAt,
     version: VERSION,
     queueStats: queueStats.stats.state,
-    autoscale: autoscaler
-      ? {
-        ...autoscaler.state.range,
-        desired: autoscaler.state.decision?.desired,
-        reason: autoscaler.state.decision?.reason,
-        detail: autoscaler.state.decision?.detail,
-      }
-      : undefined,
+    autoscale: plans.length === 1 ? autoscaleOf(units[0].pool) : undefined,
+    pools: plans.length === 1 && plans[0].name === undefined ? undefined : units.map((
+      { plan, pool },
+    ) => ({
+      name: plan.name!,
+      queues: plan.queues,
+      size: pool.snapshot().size,
+      concurrency: plan.concurrency,
+      autoscale: autoscaleOf(pool),
+    })),
   });
   let health: ReturnType<typeof startHealthServer> | undefined;
   if (config.healthEnabled) {
@@ -336,7 +380,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         port: config.healthPort,
         error: error instanceof Error ? error.message : String(error),
       });
-      autoscaler?.stop();
+      stopAutoscalers();
       probe.stop();
       queueStats.stop();
       llm.stop();
@@ -349,37 +393,44 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   }
 
   const reloader = createReloader({
-    rollingRestart: () => pool.rollingRestart(),
+    rollingRestart: () => pools.rollingRestart(),
     source: options.reload,
     setWorkerEnv: (env) => (childEnv = workerEnv(env)),
   });
   /** After every change of size: the LLM bound is re-split at once, and the change logged. */
-  const logResize = (why: string, size: number) => {
+  const logResize = (why: string, plan: PoolPlan, size: number) => {
     resplitLlm();
-    logger.info("{why}: pool size now {size}", { why, size });
+    logger.info("{why}: {pool}size now {size}", {
+      why,
+      pool: plan.name === undefined ? "pool " : `pool ${plan.name}'s `,
+      size,
+    });
   };
   const scaleRequests = listenForScaleRequests(redis, {
     hostname,
-    maxWorkers,
-    range,
-    size: () => pool.snapshot().size,
-    resize(size) {
-      const from = pool.snapshot().size;
-      let to = from;
-      while (to < size) {
-        const grown = pool.grow(maxWorkers);
-        if (grown === to) break;
-        to = grown;
-      }
-      while (to > size) {
-        const shrunk = pool.shrink();
-        if (shrunk === to) break;
-        to = shrunk;
-      }
-      if (to !== from) logResize("ppr-worker scale", to);
-      return to;
-    },
+    pools: units.map(({ plan, pool }) => ({
+      name: plan.name,
+      maxWorkers: plan.maxWorkers,
+      range: plan.range,
+      size: () => pool.snapshot().size,
+      resize(size) {
+        const to = resizePool(pool, size, plan.maxWorkers);
+        if (to.changed) logResize("ppr-worker scale", plan, to.size);
+        return to.size;
+      },
+    })),
   });
+  /** SIGTTIN and SIGTTOU resize the one pool; with several, `scale --pool` names the one to resize. */
+  const bySignal = (signal: string, act: (pool: Pool, plan: PoolPlan) => number) => () => {
+    if (units.length > 1) {
+      logger.warn(
+        "{signal} ignored: this supervisor runs {count} pools ({names}); resize one with ppr-worker scale N --pool <name>",
+        { signal, count: units.length, names: plans.map((plan) => plan.name).join(", ") },
+      );
+      return;
+    }
+    logResize(signal, units[0].plan, act(units[0].pool, units[0].plan));
+  };
   let stopRequests = 0;
   const onStop = (signal: string) => () => {
     stopRequests++;
@@ -388,20 +439,20 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         signal,
         seconds: config.drainTimeoutMs / 1000,
       });
-      void pool.drain();
+      void pools.drain();
     } else {
       logger.warn("{signal} again: stopping now; jobs in flight are given back to the queue", {
         signal,
       });
-      void pool.stopNow();
+      void pools.stopNow();
     }
   };
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
     ["SIGHUP", () => reloader.request()],
-    ["SIGTTIN", () => logResize("SIGTTIN", pool.grow(maxWorkers))],
-    ["SIGTTOU", () => logResize("SIGTTOU", pool.shrink())],
+    ["SIGTTIN", bySignal("SIGTTIN", (pool, plan) => pool.grow(plan.maxWorkers))],
+    ["SIGTTOU", bySignal("SIGTTOU", (pool) => pool.shrink())],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
@@ -415,14 +466,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     }
   }, LEASE_REFRESH_MS);
 
-  pool.start();
-  await pool.stopped();
+  pools.start();
+  await pools.stopped();
   countsDir.remove();
   clearInterval(keepLease);
   await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-  autoscaler?.stop();
+  stopAutoscalers();
   scaleRequests.stop();
   probe.stop();
   queueStats.stop();
@@ -443,27 +494,29 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   return 0;
 }
 
+/** What the LLM budget is worked out from: the container's memory, its workers, the LLM pool's slots. */
+interface BudgetInputs {
+  memoryBytes: number | undefined;
+  /** Every pool's workers (their memory). */
+  workerCount: number;
+  maxWorkerCount: number;
+  /** The LLM pool's concurrency and LLM queues. */
+  concurrency: number;
+  llmQueues: number;
+}
+
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
-function llmBudgetOf(
-  config: Config,
-  memoryBytes: number | undefined,
-  workerCount: number,
-  maxWorkerCount: number,
-): LlmBudget {
-  const llmQueues = llmQueuesOf(config).length;
+function llmBudgetOf(config: Config, inputs: BudgetInputs): LlmBudget {
+  const { workerCount, concurrency, llmQueues } = inputs;
   const budget = llmBudget({
-    memoryBytes,
-    workerCount,
-    maxWorkerCount,
-    concurrency: config.concurrency,
-    llmQueues,
+    ...inputs,
     callProcess: defaultProviderOf(config).callProcess?.(config),
     configured: config.llmMaxInFlight,
   });
   if (llmQueues === 0) return { ...budget, limit: undefined };
   logger.info("LLM calls in flight: {bound} ({explanation})", {
     bound: budget.limit === undefined
-      ? `up to ${workerCount * config.concurrency * llmQueues}, one per job slot`
+      ? `up to ${workerCount * concurrency * llmQueues}, one per job slot`
       : `at most ${budget.limit} in this container, shared by the workers`,
     explanation: budget.explanation,
   });
@@ -475,4 +528,24 @@ function llmBudgetOf(
     );
   }
   return budget;
+}
+
+/**
+ * Grows or drains `pool` one worker at a time toward `size` (within 1 and `maxWorkers`), until
+ * it gets there or cannot go further (it is draining).
+ */
+function resizePool(pool: Pool, size: number, maxWorkers: number) {
+  const from = pool.snapshot().size;
+  let to = from;
+  while (to < size) {
+    const grown = pool.grow(maxWorkers);
+    if (grown === to) break;
+    to = grown;
+  }
+  while (to > size) {
+    const shrunk = pool.shrink();
+    if (shrunk === to) break;
+    to = shrunk;
+  }
+  return { size: to, changed: to !== from };
 }
