@@ -11,6 +11,7 @@ import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { delay } from "../async/mod.ts";
 import type { Record as RecordRow } from "./claude_cli.ts";
+import { hasPython, PERSISTENT_NOOP } from "./processors.ts";
 import { type RedisTraffic, startRedisTrafficProxy, trafficBetween } from "./redis_traffic.ts";
 
 /** Jobs per kind and round (`BENCH_ROUNDTRIPS_JOBS`). */
@@ -20,15 +21,6 @@ const ROUNDS = Number(Deno.env.get("BENCH_ROUNDTRIPS_ROUNDS") ?? 4);
 
 /** Jobs each fresh process runs before the counted ones: its one-off work (scripts, imports) does not count. */
 const WARMUP_JOBS = 20;
-
-/** A persistent processor that answers each job at once. */
-const PERSISTENT_NOOP = `
-import json, sys
-for line in sys.stdin:
-    request = json.loads(line)
-    sys.stdout.write(json.dumps({"id": request["id"], "result": None}) + "\\n")
-    sys.stdout.flush()
-`;
 
 /** The processes that run a kind's jobs: a pool, or a plain BullMQ worker. */
 interface Runner {
@@ -60,15 +52,6 @@ interface PerJob {
   ran: number;
   /** Round trips per job by command name (the first command of each). */
   byName: Map<string, number>;
-}
-
-async function hasPython(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("python3", { args: ["--version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
 }
 
 /** A supervisor with one worker of concurrency 1 and `env`, ready. */
