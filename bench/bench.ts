@@ -29,6 +29,7 @@ import { benchBatch } from "./batch.ts";
 import { benchLocks } from "./locks.ts";
 import { benchTracing } from "./tracing.ts";
 import { benchScale } from "./scale.ts";
+import { benchRoundTrips } from "./roundtrips.ts";
 
 const JOBS = Number(Deno.env.get("BENCH_JOBS") ?? 5000);
 const GROWTH_JOBS = Number(Deno.env.get("BENCH_GROWTH_JOBS") ?? 2000);
@@ -48,6 +49,7 @@ const SECTIONS = [
   "locks",
   "tracing",
   "scale",
+  "roundtrips",
 ];
 const only = (Deno.args.length > 0 ? Deno.args : Deno.env.get("BENCH_ONLY")?.split(","))
   ?.map((name) => name.trim()).filter(Boolean);
@@ -587,6 +589,12 @@ if (wanted("scale")) {
   const from = rows.length;
   await benchScale(record, queue, { start: pool, stop });
   ownResults.set("scale", rows.slice(from));
+}
+
+if (wanted("roundtrips")) {
+  // 15. Redis round trips and commands per job of each kind, against plain BullMQ.
+  console.error("15. Redis round trips per job");
+  await benchRoundTrips(record);
 }
 
 await queue.close();

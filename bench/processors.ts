@@ -13,8 +13,8 @@ import type { Record } from "./claude_cli.ts";
 const JOBS = Number(Deno.env.get("BENCH_PROCESSOR_JOBS") ?? 500);
 const WORKERS = 4;
 
-/** Reads a request line per job and answers it at once. */
-const PERSISTENT_NOOP = `
+/** A persistent processor (Python) that reads a request line per job and answers it at once. */
+export const PERSISTENT_NOOP = `
 import json, sys
 for line in sys.stdin:
     request = json.loads(line)
@@ -28,7 +28,8 @@ json.load(sys.stdin)
 print("null")
 `;
 
-async function hasPython(): Promise<boolean> {
+/** Whether `python3` runs here. */
+export async function hasPython(): Promise<boolean> {
   try {
     return (await new Deno.Command("python3", { args: ["--version"], stdout: "null" }).output())
       .success;

@@ -98,6 +98,15 @@ export interface Economics {
    */
   admit(plan: CallPlan, nowMs?: number): Promise<Admission>;
   /**
+   * Looks up `cacheKey` (the result cache's key of the call's answer) and returns what is stored
+   * there, admitting nothing; else admits the call as `admit` does. One round trip for both.
+   */
+  admitUnlessCached(
+    plan: CallPlan,
+    cacheKey: string,
+    nowMs?: number,
+  ): Promise<Admission | { cached: string }>;
+  /**
    * Settles an admitted call: its reservations become its real cost (its worst case when the cost
    * is unknown), the spend counters count it, and the buckets are corrected to the tokens it
    * used. `false`: settled already, nothing counted again. A call never admitted is counted in
@@ -310,7 +319,7 @@ end
  * (capacity, need) × n, (limit, spent expiry) × m.
  * Returns {'admitted'}, {'budget', j, spent, reserved} or {'rate', waitMs, i} (i = 0: the block).
  */
-const ADMIT_LUA = BUCKET_LUA + RELEASE_LUA + `
+const ADMIT_BODY = `
 local now, callId, worst = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[5])
 local n, m = tonumber(ARGV[6]), tonumber(ARGV[7])
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'admitted'} end
@@ -369,6 +378,15 @@ end
 redis.call('SET', KEYS[1], 'admitted', 'PX', ARGV[3])
 return {'admitted'}
 `;
+const ADMIT_LUA = BUCKET_LUA + RELEASE_LUA + ADMIT_BODY;
+/**
+ * ADMIT_LUA after a look at the result cache: KEYS as ADMIT_LUA's, then the answer's key. An
+ * answer there is returned as {'cached', answer}, and nothing is admitted.
+ */
+const ADMIT_UNLESS_CACHED_LUA = BUCKET_LUA + RELEASE_LUA + `
+local cached = redis.call('GET', KEYS[#KEYS])
+if cached then return {'cached', cached} end
+` + ADMIT_BODY;
 
 /**
  * KEYS: call, bucket × n, (spent, reservations, reserved) × m, spend day, spend total.
@@ -448,6 +466,7 @@ function luaScript(source: string): LuaScript {
 }
 
 const ADMIT = luaScript(ADMIT_LUA);
+const ADMIT_UNLESS_CACHED = luaScript(ADMIT_UNLESS_CACHED_LUA);
 const SETTLE = luaScript(SETTLE_LUA);
 const RATE_LIMITED = luaScript(RATE_LIMITED_LUA);
 
@@ -539,61 +558,70 @@ export function createEconomics(options: EconomicsOptions): Economics {
       budgetReservedKey(budget),
     ]);
 
-  return {
-    async admit(plan, nowMs = Date.now()) {
-      checkPlan(plan, `admit call '${plan.callId}'`);
-      const now = Math.floor(nowMs);
-      const buckets = rateBucketsOf(plan, rateLimits);
-      const applied = budgetsOf(plan, budgets);
-      const worstCaseUsd = plan.worstCaseUsd ?? 0;
-      if (applied.length > 0 && (!Number.isFinite(plan.worstCaseUsd) || worstCaseUsd < 0)) {
-        throw new TypeError(
-          `Cannot admit call '${plan.callId}' as 'worstCaseUsd' must be a finite number >= 0 ` +
-            `when a budget applies (${
-              applied.map(budgetName).join(", ")
-            }): current value is ${plan.worstCaseUsd}`,
-        );
-      }
-      const window = periodOf(period, now);
-      const reply = await runScript(redis, ADMIT, [
-        callKey(plan.callId),
-        rateBlockKey(plan.provider, plan.model),
-        ...buckets.map((bucket) => bucket.key),
-        ...budgetKeys(applied, window.id),
-      ], [
-        now,
-        plan.callId,
-        callTtlMs,
-        now + reservationTtlMs,
-        worstCaseUsd,
-        buckets.length,
-        applied.length,
-        reservationTtlMs + RESERVATIONS_KEEP_MS,
-        ...buckets.flatMap((bucket) => [bucket.capacity, bucket.need]),
-        ...applied.flatMap((budget) => [budget.limitUsd, window.endMs + BUDGET_KEEP_AFTER_END_MS]),
-      ]) as [string, number, string | number, string?];
-      if (reply[0] === "admitted") return { admitted: true };
-      if (reply[0] === "rate") {
-        const bucket = buckets[Number(reply[2]) - 1];
-        return {
-          admitted: false,
-          reason: "rate_limit",
-          waitMs: Number(reply[1]),
-          limit: bucket?.limit ?? `${plan.provider}/${plan.model} retry-after`,
-        };
-      }
-      const budget = applied[Number(reply[1]) - 1];
+  const admission = async (
+    plan: CallPlan,
+    nowMs: number,
+    cacheKey?: string,
+  ): Promise<Admission | { cached: string }> => {
+    checkPlan(plan, `admit call '${plan.callId}'`);
+    const now = Math.floor(nowMs);
+    const buckets = rateBucketsOf(plan, rateLimits);
+    const applied = budgetsOf(plan, budgets);
+    const worstCaseUsd = plan.worstCaseUsd ?? 0;
+    if (applied.length > 0 && (!Number.isFinite(plan.worstCaseUsd) || worstCaseUsd < 0)) {
+      throw new TypeError(
+        `Cannot admit call '${plan.callId}' as 'worstCaseUsd' must be a finite number >= 0 ` +
+          `when a budget applies (${
+            applied.map(budgetName).join(", ")
+          }): current value is ${plan.worstCaseUsd}`,
+      );
+    }
+    const window = periodOf(period, now);
+    const reply = await runScript(redis, cacheKey ? ADMIT_UNLESS_CACHED : ADMIT, [
+      callKey(plan.callId),
+      rateBlockKey(plan.provider, plan.model),
+      ...buckets.map((bucket) => bucket.key),
+      ...budgetKeys(applied, window.id),
+      ...(cacheKey ? [cacheKey] : []),
+    ], [
+      now,
+      plan.callId,
+      callTtlMs,
+      now + reservationTtlMs,
+      worstCaseUsd,
+      buckets.length,
+      applied.length,
+      reservationTtlMs + RESERVATIONS_KEEP_MS,
+      ...buckets.flatMap((bucket) => [bucket.capacity, bucket.need]),
+      ...applied.flatMap((budget) => [budget.limitUsd, window.endMs + BUDGET_KEEP_AFTER_END_MS]),
+    ]) as [string, number, string | number, string?];
+    if (reply[0] === "admitted") return { admitted: true };
+    if (reply[0] === "cached") return { cached: String(reply[1]) };
+    if (reply[0] === "rate") {
+      const bucket = buckets[Number(reply[2]) - 1];
       return {
         admitted: false,
-        reason: "budget",
-        budget: budgetName(budget),
-        scope: budget,
-        limitUsd: budget.limitUsd,
-        spentUsd: Number(reply[2]),
-        reservedUsd: Number(reply[3]),
-        resetAtMs: window.endMs,
+        reason: "rate_limit",
+        waitMs: Number(reply[1]),
+        limit: bucket?.limit ?? `${plan.provider}/${plan.model} retry-after`,
       };
-    },
+    }
+    const budget = applied[Number(reply[1]) - 1];
+    return {
+      admitted: false,
+      reason: "budget",
+      budget: budgetName(budget),
+      scope: budget,
+      limitUsd: budget.limitUsd,
+      spentUsd: Number(reply[2]),
+      reservedUsd: Number(reply[3]),
+      resetAtMs: window.endMs,
+    };
+  };
+
+  return {
+    admit: (plan, nowMs = Date.now()) => admission(plan, nowMs) as Promise<Admission>,
+    admitUnlessCached: (plan, cacheKey, nowMs = Date.now()) => admission(plan, nowMs, cacheKey),
 
     async settle(plan, outcome, nowMs = Date.now()) {
       checkPlan(plan, `settle call '${plan.callId}'`);

@@ -10,7 +10,7 @@ import {
   createEconomics,
   rateBucketsOf,
 } from "./admission.ts";
-import { ECONOMICS_PREFIX, modelBucketKey, rateKeyBucketKey } from "./keys.ts";
+import { ECONOMICS_PREFIX, modelBucketKey, rateKeyBucketKey, resultCacheKeyOf } from "./keys.ts";
 import { readBudgets, readSpend } from "./spend.ts";
 import { usageOf } from "../providers/provider.ts";
 
@@ -502,4 +502,30 @@ Deno.test("rateBucketsOf, budgetsOf and bucketCorrections decide without Redis",
   ]);
   assert.deepEqual(bucketCorrections(buckets, undefined), [0, 0, 0]);
   assert.deepEqual(budgetsOf(plan(), [{ scope: "queue", queue: "other", limitUsd: 1 }]), []);
+});
+
+Deno.test("admitUnlessCached: an answer in the result cache comes back and nothing is admitted; without one the call is admitted as admit does", async () => {
+  await using fleet = await startFleet({
+    budgets: overall(10),
+    rateLimits: claudeLimits({ rpm: 10 }),
+  });
+  const cacheKey = resultCacheKeyOf("ab".repeat(32));
+  const bucket = modelBucketKey("rpm", "claude", "claude-x");
+  await fleet.client.set(cacheKey, '{"result":{"text":"stored"}}');
+  assert.deepEqual(
+    await fleet.economics.admitUnlessCached(plan({ worstCaseUsd: 1.5 }), cacheKey, T0),
+    { cached: '{"result":{"text":"stored"}}' },
+  );
+  const [untouched] = await fleet.budgetsAt(T0);
+  assert.equal(untouched.reservedUsd, 0);
+  assert.equal(await fleet.client.exists(bucket), 0);
+
+  await fleet.client.del(cacheKey);
+  assert.deepEqual(
+    await fleet.economics.admitUnlessCached(plan({ worstCaseUsd: 1.5 }), cacheKey, T0),
+    { admitted: true },
+  );
+  const [reserved] = await fleet.budgetsAt(T0);
+  assert.equal(reserved.reservedUsd, 1.5);
+  assert.equal(await fleet.tokensOf(bucket), 9);
 });

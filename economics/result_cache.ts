@@ -83,7 +83,11 @@ export async function readCachedAnswer(
   redis: RedisClient,
   key: string,
 ): Promise<CachedAnswer | undefined> {
-  const text = await redis.get(key);
+  return parseCachedAnswer(await redis.get(key));
+}
+
+/** The answer in `text` as the result cache stores it, or `undefined` (none, or not ppr-worker's JSON). */
+export function parseCachedAnswer(text: string | null | undefined): CachedAnswer | undefined {
   if (!text) return undefined;
   try {
     const answer = JSON.parse(text) as CachedAnswer;

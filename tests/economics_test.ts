@@ -347,59 +347,72 @@ Deno.test(
   },
 );
 
-Deno.test(
-  "an identical request is answered from the result cache (cached, cost 0, what it saved); an answer that no longer fits the schema is not served; a producer's content_hash stands for the messages",
-  integration,
-  async () => {
-    await using setup = await openAiWorker({
-      LLM_RESULT_CACHE: "llm",
-    });
-    const { redis, stub, queue, supervisor } = setup;
-    try {
-      const format = { type: "object", properties: { title: { type: "string" } } };
-      const data = { prompt: '{"title": "a page"}', format };
-      const first = await finishedJob(queue, await queue.add("llm", data), "the first");
-      const second = await finishedJob(queue, await queue.add("llm", data), "the repeat");
-      assert.equal(first.returnvalue.cached, undefined);
-      assert.ok(first.returnvalue.cost_usd > 0);
-      assert.equal(second.returnvalue.cached, true);
-      assert.equal(second.returnvalue.cost_usd, 0);
-      assert.equal(second.returnvalue.saved_usd, first.returnvalue.cost_usd);
-      assert.deepEqual(second.returnvalue.parsed, { title: "a page" });
-      const calls = () => stub.requests.filter((each) => each.path.endsWith("/chat/completions"));
-      assert.equal(calls().length, 1, "one call for two jobs");
-      // An answer that no longer fits the schema is not served: it is dropped and the call made.
-      const [key] = await redis.client().keys("ppr:{llm}:cache:*");
-      const stored = JSON.parse((await redis.client().get(key))!);
-      stored.result.text = '{"title": 5}';
-      stored.result.parsed = { title: 5 };
-      await redis.client().set(key, JSON.stringify(stored));
-      const refreshed = await finishedJob(queue, await queue.add("llm", data), "after the change");
-      assert.equal(refreshed.returnvalue.cached, undefined);
-      assert.deepEqual(refreshed.returnvalue.parsed, { title: "a page" });
-      assert.equal(calls().length, 2, "the altered answer was not served");
-      const hashed = (prompt: string) => ({ prompt, content_hash: "sha256:page-42" });
-      await finishedJob(queue, await queue.add("llm", hashed('{"n": 1}')), "hashed 1");
-      const third = await finishedJob(
-        queue,
-        await queue.add("llm", hashed('{"n": 2}')),
-        "hashed 2",
-      );
-      assert.equal(third.returnvalue.cached, true, "the same content_hash is the same question");
-      assert.equal(calls().length, 3);
-      const samples = await waitUntil(async () => {
-        const each = await scrape(supervisor);
-        return value(each, "ppr_llm_result_cache_total", { result: "hit" }) === 2
-          ? each
-          : undefined;
-      }, { what: "2 hits counted", timeoutMs: 15_000 });
-      assert.equal(value(samples, "ppr_llm_result_cache_total", { result: "miss" }), 3);
-      assert.ok(value(samples, "ppr_llm_result_cache_saved_usd_total") > 0);
-    } finally {
-      await queue.close();
-    }
-  },
-);
+for (
+  const [how, limits] of [
+    ["", {}],
+    // The admission script looks the answer up then, in the same round trip.
+    [" (with a rate limit too)", { LLM_RATE_LIMITS: "openai=rpm:1000" }],
+  ] as const
+) {
+  Deno.test(
+    `an identical request is answered from the result cache (cached, cost 0, what it saved); an answer that no longer fits the schema is not served; a producer's content_hash stands for the messages${how}`,
+    integration,
+    async () => {
+      await using setup = await openAiWorker({
+        LLM_RESULT_CACHE: "llm",
+        ...limits,
+      });
+      const { redis, stub, queue, supervisor } = setup;
+      try {
+        const format = { type: "object", properties: { title: { type: "string" } } };
+        const data = { prompt: '{"title": "a page"}', format };
+        const first = await finishedJob(queue, await queue.add("llm", data), "the first");
+        const second = await finishedJob(queue, await queue.add("llm", data), "the repeat");
+        assert.equal(first.returnvalue.cached, undefined);
+        assert.ok(first.returnvalue.cost_usd > 0);
+        assert.equal(second.returnvalue.cached, true);
+        assert.equal(second.returnvalue.cost_usd, 0);
+        assert.equal(second.returnvalue.saved_usd, first.returnvalue.cost_usd);
+        assert.deepEqual(second.returnvalue.parsed, { title: "a page" });
+        const calls = () => stub.requests.filter((each) => each.path.endsWith("/chat/completions"));
+        assert.equal(calls().length, 1, "one call for two jobs");
+        // An answer that no longer fits the schema is not served: it is dropped and the call made.
+        const [key] = await redis.client().keys("ppr:{llm}:cache:*");
+        const stored = JSON.parse((await redis.client().get(key))!);
+        stored.result.text = '{"title": 5}';
+        stored.result.parsed = { title: 5 };
+        await redis.client().set(key, JSON.stringify(stored));
+        const refreshed = await finishedJob(
+          queue,
+          await queue.add("llm", data),
+          "after the change",
+        );
+        assert.equal(refreshed.returnvalue.cached, undefined);
+        assert.deepEqual(refreshed.returnvalue.parsed, { title: "a page" });
+        assert.equal(calls().length, 2, "the altered answer was not served");
+        const hashed = (prompt: string) => ({ prompt, content_hash: "sha256:page-42" });
+        await finishedJob(queue, await queue.add("llm", hashed('{"n": 1}')), "hashed 1");
+        const third = await finishedJob(
+          queue,
+          await queue.add("llm", hashed('{"n": 2}')),
+          "hashed 2",
+        );
+        assert.equal(third.returnvalue.cached, true, "the same content_hash is the same question");
+        assert.equal(calls().length, 3);
+        const samples = await waitUntil(async () => {
+          const each = await scrape(supervisor);
+          return value(each, "ppr_llm_result_cache_total", { result: "hit" }) === 2
+            ? each
+            : undefined;
+        }, { what: "2 hits counted", timeoutMs: 15_000 });
+        assert.equal(value(samples, "ppr_llm_result_cache_total", { result: "miss" }), 3);
+        assert.ok(value(samples, "ppr_llm_result_cache_saved_usd_total") > 0);
+      } finally {
+        await queue.close();
+      }
+    },
+  );
+}
 
 Deno.test(
   "LLM_FALLBACK: a job whose provider is paused, or answers overloaded, goes to the fallback, recorded in its result and /metrics",

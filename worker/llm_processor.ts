@@ -8,6 +8,7 @@
 import type { Logger } from "@logtape/logtape";
 import { DelayedError } from "bullmq/errors";
 import type { RedisClient } from "../redis/connection.ts";
+import { inOneWrite } from "../redis/one_write.ts";
 import { delay, settlesWithin } from "../async/mod.ts";
 import { fallbackOf } from "../config/fallback_rule.ts";
 import { LlmError } from "../providers/errors.ts";
@@ -269,7 +270,9 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
         continue;
       }
       if (outcome.kind === "result") {
-        await llm.results.route(job, outcome.result);
+        // What the call leaves in Redis and the result's routing: one write, one round trip.
+        const { result, record } = outcome;
+        await inOneWrite(llm.redis, () => Promise.all([llm.results.route(job, result), record()]));
         await pauses.succeeded(target.provider);
         return outcome.result;
       }

@@ -18,7 +18,11 @@ import type {
 import { providerNamed } from "../../providers/registry.ts";
 import { callStats, countCall, providerStats, type WorkerStats } from "../../protocol/stats.ts";
 import { likelyInputTokens, mostInputTokens } from "../../economics/estimate.ts";
-import { type CachedAnswer, resultCacheKey } from "../../economics/result_cache.ts";
+import {
+  type CachedAnswer,
+  parseCachedAnswer,
+  resultCacheKey,
+} from "../../economics/result_cache.ts";
 import type { CallPlan, FleetLedger, Pricing, ResultCache } from "./spending.ts";
 import {
   ceilingProblem,
@@ -96,7 +100,18 @@ export interface JobResult extends LlmResult {
 }
 
 /** What a try of an LLM job came to: a result, or what held its call back. */
-export type RunOutcome = { kind: "result"; result: JobResult } | HeldBack;
+export type RunOutcome =
+  | {
+    kind: "result";
+    result: JobResult;
+    /**
+     * Writes what the call leaves in Redis (its settlement, the result cache's entry); made by
+     * the caller, with its own writes for the result, so that together they take one round trip
+     * (`inOneWrite`). Never rejects: a failed write is warned about, and the result stands.
+     */
+    record(): Promise<void>;
+  }
+  | HeldBack;
 
 /** What a worker's runner spends through: the fleet's ledger, the prices, the result cache. */
 export interface Spending {
@@ -235,30 +250,34 @@ export function createLlmRunner(
           contentHash: job.content_hash,
         })
         : undefined;
-      if (cacheKey) {
-        const cached = await fromResultCache(spending!, cacheKey, format);
+      /** A hit's outcome, counted; a miss (`cached` undefined) is counted and gives `undefined`. */
+      const cacheOutcome = (
+        cached: { answer: CachedAnswer; parsed: unknown } | undefined,
+      ): RunOutcome | undefined => {
         const counted = figures(cached?.answer.result.model ?? modelName ?? "default");
-        if (cached) {
-          addSpanEvent("ppr.result_cache_hit", { "ppr.saved_usd": cached.answer.cost_usd ?? 0 });
-          if (counted) {
-            counted.cacheHits++;
-            counted.savedUsd += cached.answer.cost_usd ?? 0;
-          }
-          return {
-            kind: "result",
-            result: {
-              ...cached.answer.result,
-              ...(cached.parsed !== undefined ? { parsed: cached.parsed } : {}),
-              duration_ms: elapsed(),
-              cost_usd: 0,
-              cached: true,
-              saved_usd: cached.answer.cost_usd,
-              ...(target.fallbackFrom ? { fallback_from: target.fallbackFrom } : {}),
-            },
-          };
+        if (!cached) {
+          if (counted) counted.cacheMisses++;
+          return undefined;
         }
-        if (counted) counted.cacheMisses++;
-      }
+        addSpanEvent("ppr.result_cache_hit", { "ppr.saved_usd": cached.answer.cost_usd ?? 0 });
+        if (counted) {
+          counted.cacheHits++;
+          counted.savedUsd += cached.answer.cost_usd ?? 0;
+        }
+        return {
+          kind: "result",
+          record: () => Promise.resolve(),
+          result: {
+            ...cached.answer.result,
+            ...(cached.parsed !== undefined ? { parsed: cached.parsed } : {}),
+            duration_ms: elapsed(),
+            cost_usd: 0,
+            cached: true,
+            saved_usd: cached.answer.cost_usd,
+            ...(target.fallbackFrom ? { fallback_from: target.fallbackFrom } : {}),
+          },
+        };
+      };
 
       const extraTokens = definition.extraInputTokens?.(config) ?? 0;
       const worstCaseUsd = spending?.pricing.worstCaseUsd(
@@ -275,7 +294,6 @@ export function createLlmRunner(
           model: modelName,
           maxOutputTokens,
         });
-      if (ceiling) throw new UnrecoverableError(ceiling);
       const plan: CallPlan = {
         callId: `${queue}:${crypto.randomUUID()}:${++calls}`,
         provider: target.provider,
@@ -287,14 +305,32 @@ export function createLlmRunner(
         worstCaseUsd,
       };
       const limited = spending?.ledger.hasLimits(target.provider, queue, plan.rateKey) ?? false;
+      const unpriced = limited && worstCaseUsd === undefined && budgeted;
+      // With a budget or a rate limit too, the admission looks the answer up: one round trip.
+      const lookUpInAdmission = cacheKey !== undefined && limited && !ceiling && !unpriced;
+      if (cacheKey && !lookUpInAdmission) {
+        const hit = cacheOutcome(await fromResultCache(spending!, cacheKey, format));
+        if (hit) return hit;
+      }
+      if (ceiling) throw new UnrecoverableError(ceiling);
       if (limited) {
-        if (worstCaseUsd === undefined && budgeted) {
+        if (unpriced) {
           // A budget cannot count a call it cannot price: it would be counted as free.
           throw new UnrecoverableError(
             `${target.provider} model ${plan.model} has no price (LLM_PRICES), and a budget (LLM_BUDGET_USD) applies: add its price to LLM_PRICES`,
           );
         }
-        const admission = await spending!.ledger.admit(plan);
+        let admission = lookUpInAdmission
+          ? await spending!.ledger.admitUnlessCached(plan, cacheKey!)
+          : await spending!.ledger.admit(plan);
+        if ("cached" in admission) {
+          const stored = parseCachedAnswer(admission.cached);
+          const hit = cacheOutcome(
+            stored && await checkedAnswer(spending!, cacheKey!, stored, format),
+          );
+          if (hit) return hit;
+          admission = await spending!.ledger.admit(plan);
+        } else if (lookUpInAdmission) cacheOutcome(undefined);
         if (!admission.admitted) {
           const never = unaffordable(admission, worstCaseUsd, maxOutputTokens);
           if (never) throw new UnrecoverableError(never);
@@ -345,15 +381,13 @@ export function createLlmRunner(
       }
       const { result, model, costUsd } = answered;
       if (costUsd === undefined && spending) spending.warnUnpriced(target.provider, model);
-      if (spending) {
-        // Its reservation, if it stays, lapses and counts at the worst case: never under-counted.
-        await spending.ledger.settle(plan, {
+      // Its reservation, if it stays, lapses and counts at the worst case: never under-counted.
+      const settle = async () =>
+        void await spending?.ledger.settle(plan, {
           costUsd,
           usage: result.usage,
           ...(model !== plan.model ? { answeredModel: model } : {}),
-        })
-          .catch((error) => spending.warnNotRecorded("the call's settlement", error));
-      }
+        }).catch((error) => spending.warnNotRecorded("the call's settlement", error));
       if (providerFigures) {
         providerFigures.inputTokens += result.usage.input_tokens;
         providerFigures.outputTokens += result.usage.output_tokens;
@@ -363,22 +397,28 @@ export function createLlmRunner(
         countCall(counted, result.usage, costUsd);
         if (target.fallbackFrom) counted.fallbacks++;
       }
-      const parsed = format
-        ? await withSpan(
-          SCHEMA_CHECK_SPAN,
-          () => parseStructured(result.text, result.parsed, format),
-        )
-        : undefined;
+      let parsed;
+      try {
+        parsed = format
+          ? await withSpan(
+            SCHEMA_CHECK_SPAN,
+            () => parseStructured(result.text, result.parsed, format),
+          )
+          : undefined;
+      } catch (error) {
+        await settle(); // an answer that fails its schema was paid for all the same
+        throw error;
+      }
       const { cost_usd: _reported, ...answer } = result;
-      if (cacheKey) {
-        await spending!.cache.store(cacheKey, {
+      const store = async () =>
+        void await spending?.cache.store(cacheKey!, {
           result: { ...answer, ...(parsed !== undefined ? { parsed } : {}) },
           cost_usd: costUsd ?? null,
           stored_at: Date.now(),
         }).catch((error) => spending!.warnNotRecorded("the result cache's write", error));
-      }
       return {
         kind: "result",
+        record: async () => void await Promise.all([settle(), cacheKey ? store() : undefined]),
         result: {
           ...answer,
           ...(parsed !== undefined ? { parsed } : {}),
@@ -410,7 +450,19 @@ async function fromResultCache(
     spending.warnNotRecorded("the result cache's read (taken as a miss)", error);
     return undefined;
   });
-  if (!answer) return undefined;
+  return answer && await checkedAnswer(spending, key, answer, format);
+}
+
+/**
+ * A cached answer checked against the job's schema: one that no longer fits it (the schema
+ * changed, the entry was altered) is dropped, and `undefined` counts as a miss.
+ */
+async function checkedAnswer(
+  spending: Spending,
+  key: string,
+  answer: CachedAnswer,
+  format: OutputFormat | undefined,
+): Promise<{ answer: CachedAnswer; parsed: unknown } | undefined> {
   try {
     const parsed = format
       ? await parseStructured(answer.result.text, answer.result.parsed, format)

@@ -19,6 +19,11 @@ export interface FleetLedger {
   /** Whether a rate limit applies to `provider`'s `model` (a 429 then feeds its buckets). */
   hasRateLimit(provider: string, model: string): boolean;
   admit(plan: CallPlan): Promise<Admission>;
+  /**
+   * The answer stored under `cacheKey` (the result cache's JSON), admitting nothing; else the
+   * call's admission, as `admit` gives it. One round trip for both.
+   */
+  admitUnlessCached(plan: CallPlan, cacheKey: string): Promise<Admission | { cached: string }>;
   /** Settles the reservation to the real cost, and counts the call's spend (always, limits or not). */
   settle(plan: CallPlan, outcome: Outcome): Promise<unknown>;
   /** A provider's 429 with a reset time: the whole fleet's buckets of that model wait until then. */

@@ -135,6 +135,7 @@ export function ledgerOf(
         limit.scope === "key" ? rateKey !== undefined : limit.provider === provider
       ),
     admit: (plan) => economics.admit(plan),
+    admitUnlessCached: (plan, cacheKey) => economics.admitUnlessCached(plan, cacheKey),
     settle: (plan, outcome) => economics.settle(plan, outcome),
     blockUntil: (provider, model, retryAfterMs) =>
       economics.rateLimited(provider, model, retryAfterMs),
