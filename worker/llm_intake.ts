@@ -1,5 +1,6 @@
 /**
- * Whether this process's LLM queues take jobs: not while the default provider is paused, not
+ * Whether this process's LLM queues take jobs: not before the provider pauses have been read
+ * once (a worker started during a pause would take a job first), not while the default provider is paused, not
  * while the worker it replaces still runs its calls (that worker's share of
  * `LLM_MAX_IN_FLIGHT` is still in use: the supervisor says `take-llm-jobs` once it has gone),
  * and not from a queue whose share here is 0 (`llm-slots`).
@@ -13,8 +14,9 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
   /** Queues whose share of LLM calls in this process is 0: their Workers take nothing. */
   const withoutShare = new Set<string>();
   let providerPaused = false;
+  let pausesUnread = true;
   let waiting = held;
-  const isOpen = () => !providerPaused && !waiting;
+  const isOpen = () => !pausesUnread && !providerPaused && !waiting;
   const opens = (queue: string) => isOpen() && !withoutShare.has(queue);
   const apply = () => {
     for (const worker of workers) {
@@ -38,6 +40,12 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
     /** The default provider's pause began (`true`) or ended. */
     setProviderPaused(paused: boolean): void {
       providerPaused = paused;
+      apply();
+    },
+    /** The provider pauses have been read once (`setProviderPaused` has told any pause found). */
+    pausesRead(): void {
+      if (!pausesUnread) return;
+      pausesUnread = false;
       apply();
     },
     /** The replaced worker has gone: take LLM jobs (unless the provider is paused). */

@@ -96,19 +96,24 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
     };
     const spending = spendingOf(config, options.redis, options.prices, logger);
     const results = createResultRouter(options.redis, config.prefix, config.resultQueues);
+    const pauses = startPauseWatch({
+      redis: options.redis,
+      defaultProvider: config.provider,
+      logger,
+      isRedisDown: options.isRedisDown,
+      isDraining: options.isDraining,
+      // With a fallback, the jobs of a paused provider go to it: the intake stays open.
+      setIntakePaused: (paused) =>
+        config.llmFallback ? undefined : intake.setProviderPaused(paused),
+    });
+    // The intake opens once the pauses have been read: a worker started while the provider is
+    // paused elsewhere takes no job. With Redis down it opens unread: no job can be taken then,
+    // and the next poll that finds a pause shuts it.
+    void pauses.poll().then(() => intake.pausesRead());
     return {
       config,
       redis: options.redis,
-      pauses: startPauseWatch({
-        redis: options.redis,
-        defaultProvider: config.provider,
-        logger,
-        isRedisDown: options.isRedisDown,
-        isDraining: options.isDraining,
-        // With a fallback, the jobs of a paused provider go to it: the intake stays open.
-        setIntakePaused: (paused) =>
-          config.llmFallback ? undefined : intake.setProviderPaused(paused),
-      }),
+      pauses,
       results,
       runner: createLlmRunner(providerContext, options.stats, spending),
       batch: createBatchLane({

@@ -13,7 +13,10 @@ function configOf(env: Record<string, string>): Config {
   return result.config;
 }
 
-/** Options whose Redis is never called: nothing here polls (the pause watch is stopped first). */
+/**
+ * Options whose Redis is never called: it counts as down, so the pause watch's first read
+ * opens the intake without reading (see `pausesReadOnce`).
+ */
 function optionsOf(config: Config, more: Partial<LlmProcessorsOptions>): LlmProcessorsOptions {
   return {
     config,
@@ -24,12 +27,15 @@ function optionsOf(config: Config, more: Partial<LlmProcessorsOptions>): LlmProc
     stats: emptyStats(),
     subprocessEnv: {},
     held: false,
-    isRedisDown: () => false,
+    isRedisDown: () => true,
     isDraining: () => false,
     closeStepMs: 500,
     ...more,
   };
 }
+
+/** Lets the first read of the pauses, which opens the LLM intake, settle. */
+const pausesReadOnce = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const threeLlmQueues = {
   QUEUE_NAME: "a,b,c",
@@ -42,6 +48,7 @@ Deno.test("an LLM queue takes the smaller of WORKER_CONCURRENCY and its share of
   const llm = createLlmProcessors(optionsOf(configOf(threeLlmQueues), { llmSlots: [2, 0, 9] }));
   const a = llm.open("a");
   const b = llm.open("b");
+  await pausesReadOnce();
   assert.equal(a.concurrency, 2);
   assert.equal(b.intake?.opens("b"), false);
   assert.equal(a.intake?.opens("a"), true);
@@ -58,6 +65,7 @@ Deno.test("llm-slots: a new share opens the gate of a queue that had none and cl
     }),
   );
   const a = llm.open("a");
+  await pausesReadOnce();
   llm.setSlots([0, 3, 1], 1);
   assert.equal(a.intake?.opens("a"), false);
   assert.equal(a.intake?.opens("b"), true);
@@ -77,6 +85,7 @@ Deno.test("a held worker's LLM queues share one intake, shut until release() (ta
   const a = llm.open("a");
   const b = llm.open("b");
   assert.equal(a.intake, b.intake);
+  await pausesReadOnce();
   assert.equal(a.intake?.opens("a"), false);
   llm.release();
   assert.equal(a.intake?.opens("a"), true);
