@@ -1,7 +1,7 @@
 /** `ppr-worker jobs show` and `jobs list`: one job in full, or the newest jobs in one state. */
 
 import { EXIT_USAGE, integerOption } from "../cli/options.ts";
-import { JOB_STATES } from "../state/queues.ts";
+import { JOB_STATES } from "../state/job_states.ts";
 import { OPERATOR_EXIT_STATUS, operatorTarget, redisOptions } from "./_util.ts";
 import { type CommandGroup, defineCommand, flag, parsed, requiredChoice, text } from "./command.ts";
 

@@ -3,20 +3,10 @@
 import type { Queue } from "bullmq";
 import type { RedisClient } from "../redis/connection.ts";
 import { META_PAUSED_FIELD, metaKey, STATE_KEYS, stateKey } from "../redis/bullmq_internals.ts";
+import { JOB_STATES, type JobState } from "./job_states.ts";
 import { ReadingQueue } from "./reading_queue.ts";
 
-/** The job states the readers count and the commands list, in BullMQ's words, in the order they are shown. */
-export const JOB_STATES = [
-  "waiting",
-  "prioritized",
-  "active",
-  "delayed",
-  "completed",
-  "failed",
-] as const satisfies readonly (keyof typeof STATE_KEYS)[];
-
-/** One of {@link JOB_STATES}. */
-export type JobState = (typeof JOB_STATES)[number];
+export { JOB_STATES, type JobState };
 
 /** One queue at one moment. */
 export interface QueueInfo {
