@@ -127,7 +127,7 @@ async function drainRate<T>(
 const plainWorkers = (count: number, concurrency: number, options?: { liteMode?: boolean }) =>
   plainWorkersOf(queue, redis.url, count, concurrency, options);
 
-/** Rounds of the rows that give context (Node.js, V8 lite mode): fewer than the ratio's. */
+/** Rounds of the rows that give context (V8 lite mode in plain workers): fewer than the ratio's. */
 const CONTEXT_ROUNDS = 3;
 
 /**
@@ -146,6 +146,112 @@ async function roundsOf(
     await stopAll(result.workers);
   }
   return (JOBS * CONTEXT_ROUNDS) / seconds;
+}
+
+/** CPU seconds (user + system) of the processes `pids` so far. */
+function workersCpu(pids: number[]): number {
+  return sum(pids.map((pid) => cpuOf(pid).own));
+}
+
+/** Rounds of each contender of the comparison with Node.js, in rotating order. */
+const NODE_ROUNDS = Number(Deno.env.get("BENCH_NODE_ROUNDS") ?? 12);
+
+/** 4 worker processes of one kind, started for a round: their pids, and how to stop them. */
+interface Contender {
+  name: string;
+  start(concurrency: number): Promise<{ pids: number[]; stop(): Promise<void> }>;
+}
+
+/**
+ * ppr-worker in each `V8_MODE` and, with `nodeScript`, Node.js BullMQ: `NODE_ROUNDS` rounds of
+ * `JOBS` jobs each, in rotating order, each round on fresh processes; jobs/s pooled over the
+ * rounds, the ratios to Node.js, and each worker's memory after its round's jobs.
+ */
+async function againstNode(concurrency: number, nodeScript: string | undefined): Promise<void> {
+  const pprContender = (mode: "lite" | "jit"): Contender => ({
+    name: `ppr-worker --count 4, V8_MODE=${mode}`,
+    async start(concurrency) {
+      const supervisor = await pool(["--count", "4", "--concurrency", String(concurrency)], {
+        V8_MODE: mode,
+      });
+      const pids = (await supervisor.health()).body.workers.map((worker) => worker.pid!);
+      return { pids, stop: () => stop(supervisor) };
+    },
+  });
+  const node: Contender = {
+    name: "4 Node.js BullMQ processes",
+    async start(concurrency) {
+      const children = await nodeWorkers(queue, redis.url, nodeScript!, 4, concurrency);
+      return { pids: children.map((child) => child.pid), stop: () => stopAll(children) };
+    },
+  };
+  const contenders = [pprContender("lite"), pprContender("jit"), ...(nodeScript ? [node] : [])];
+  const seconds = contenders.map(() => [] as number[]);
+  const cpuSeconds = contenders.map(() => 0);
+  const redisCpuSeconds = contenders.map(() => 0);
+  const idle = contenders.map(() => [] as ReturnType<typeof memoryOf>[]);
+  const busy = contenders.map(() => [] as ReturnType<typeof memoryOf>[]);
+  for (let round = 0; round < NODE_ROUNDS; round++) {
+    for (let step = 0; step < contenders.length; step++) {
+      const index = (round + step) % contenders.length;
+      const result = await drainRate(echoJobs(JOBS), async () => {
+        const started = await contenders[index].start(concurrency);
+        idle[index].push(...started.pids.map(memoryOf));
+        return {
+          ...started,
+          cpuBefore: workersCpu(started.pids),
+          redisCpuBefore: workersCpu([redis.pid!]),
+        };
+      });
+      seconds[index].push(result.seconds);
+      cpuSeconds[index] += workersCpu(result.workers.pids) - result.workers.cpuBefore;
+      redisCpuSeconds[index] += workersCpu([redis.pid!]) - result.workers.redisCpuBefore;
+      busy[index].push(...result.workers.pids.map(memoryOf));
+      await result.workers.stop();
+    }
+  }
+  const rates = seconds.map((each) => (JOBS * each.length) / sum(each));
+  contenders.forEach((contender, index) =>
+    record(
+      "throughput",
+      `${contender.name}, concurrency ${concurrency}`,
+      rates[index],
+      "jobs/s",
+      `${NODE_ROUNDS} rounds of ${JOBS} jobs, rotating with the others; CPU per job: the ` +
+        `workers' ${Math.round((cpuSeconds[index] * 1e6) / (JOBS * NODE_ROUNDS))} us, Redis's ${
+          Math.round((redisCpuSeconds[index] * 1e6) / (JOBS * NODE_ROUNDS))
+        } us`,
+    )
+  );
+  const nodeIndex = contenders.indexOf(node);
+  if (nodeIndex >= 0) {
+    for (const index of [0, 1]) {
+      const ratios = seconds[index].map((each, round) => seconds[nodeIndex][round] / each);
+      record(
+        "throughput",
+        `${
+          contenders[index].name.replace("ppr-worker --count 4, ", "")
+        } / Node.js, concurrency ${concurrency}`,
+        rates[index] / rates[nodeIndex],
+        "x",
+        `single rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`,
+      );
+    }
+  }
+  contenders.forEach((contender, index) => {
+    const worker = contender === node ? "Node.js BullMQ worker" : `${contender.name} worker`;
+    record(
+      "memory",
+      `${worker} RSS after ${JOBS / 4} jobs, concurrency ${concurrency}`,
+      mean(busy[index].map((m) => m.rssMb)),
+      "MB",
+      `PSS ${mean(busy[index].map((m) => m.pssMb)).toFixed(1)} MB, unique (USS) ${
+        mean(busy[index].map((m) => m.ussMb)).toFixed(1)
+      } MB; idle before: RSS ${mean(idle[index].map((m) => m.rssMb)).toFixed(1)} MB, USS ${
+        mean(idle[index].map((m) => m.ussMb)).toFixed(1)
+      } MB; mean of 4 x ${NODE_ROUNDS}`,
+    );
+  });
 }
 
 async function pool(
@@ -244,37 +350,9 @@ if (wanted("throughput")) {
       "us",
       "the supervisor's own work while its 4 workers run",
     );
-    if (nodeScript) {
-      let idle: ReturnType<typeof memoryOf>[] = [];
-      let busy: ReturnType<typeof memoryOf>[] = [];
-      const rate = await roundsOf(async () => {
-        const children = await nodeWorkers(queue, redis.url, nodeScript, 4, concurrency);
-        idle = children.map((child) => memoryOf(child.pid));
-        return children;
-      }, (children) => (busy = children.map((child) => memoryOf(child.pid))));
-      record(
-        "throughput",
-        `4 Node.js BullMQ processes, concurrency ${concurrency}`,
-        rate,
-        "jobs/s",
-        `${CONTEXT_ROUNDS} rounds`,
-      );
-      if (concurrency === 1) {
-        record("memory", "idle Node.js BullMQ worker RSS", mean(idle.map((m) => m.rssMb)), "MB");
-        record(
-          "memory",
-          "idle Node.js BullMQ worker unique (USS)",
-          mean(idle.map((m) => m.ussMb)),
-          "MB",
-        );
-        record(
-          "memory",
-          `Node.js BullMQ worker RSS after ${JOBS / 4} jobs`,
-          mean(busy.map((m) => m.rssMb)),
-          "MB",
-        );
-      }
-    }
+    // 2. The fast mode against Node.js: ppr-worker in each V8_MODE and Node.js BullMQ's own
+    // Worker, 4 processes each, in rotating order, the same paused-queue rounds.
+    await againstNode(concurrency, nodeScript);
     if (concurrency === 1) {
       // What V8's lite mode (no optimising compiler), which ppr-worker runs in, costs and saves.
       for (const liteMode of [true, false]) {

@@ -11,6 +11,7 @@ import { EXIT_USAGE } from "../cli/options.ts";
 import { loadPriceTable, type PriceTable } from "../economics/prices.ts";
 import { batchQueuesProblem } from "../jobs/batch/lane.ts";
 import { log } from "../log/log.ts";
+import { currentInvocation, v8ModeProblem } from "../supervisor/self_command.ts";
 import { defineCommand, switchOverride } from "./command.ts";
 
 /** The pool: what `ppr-worker` runs when no command is named. */
@@ -31,9 +32,10 @@ export const pool = defineCommand({
   },
   logging: () => ({}),
   async action({ config, flags, env, dashboard: dashboardSettings, readSettings }) {
-    const batchProblem = batchQueuesProblem({ config, subprocessEnv: claudeCliEnv(env) });
-    if (batchProblem) {
-      console.error(`ppr-worker: ${batchProblem}`);
+    const problem = batchQueuesProblem({ config, subprocessEnv: claudeCliEnv(env) }) ??
+      v8ModeProblem(currentInvocation(), config.v8Mode);
+    if (problem) {
+      console.error(`ppr-worker: ${problem}`);
       return EXIT_USAGE;
     }
     let prices: PriceTable;

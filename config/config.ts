@@ -29,6 +29,8 @@ export type { KnownNames, PoolSpec, ProcessorSpec };
 
 /** The values `LOG_FORMAT` takes. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+/** The values `V8_MODE` takes: V8's lite mode (less memory) or its optimising compilers. */
+export const V8_MODES = ["lite", "jit"] as const;
 /** The values `LOG_LEVEL` takes, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
@@ -144,6 +146,18 @@ export const CORE_SETTINGS = {
     valueName: "n",
     help: "jobs in flight per worker process",
     ...integer(1, 100),
+  },
+  v8Mode: {
+    env: "V8_MODE",
+    fixedAtStart: true,
+    flag: "v8-mode",
+    default: "lite",
+    valueName: "mode",
+    help: "V8 of the worker processes: lite (V8's lite mode, no optimising compiler: about " +
+      "40 MB less per worker after work; for LLM queues) or jit (V8's optimising compilers: " +
+      "faster per job, for CPU-bound queues); under deno run only, a compiled binary keeps the " +
+      "V8 flags it was compiled with",
+    ...oneOf(V8_MODES),
   },
   redisUrl: {
     env: "REDIS_URL",

@@ -1,6 +1,12 @@
 import { strict as assert } from "node:assert";
 import manifest from "../deno.json" with { type: "json" };
-import { PERMISSION_SET, selfCommand, V8_FLAGS, workerCommand } from "./self_command.ts";
+import {
+  PERMISSION_SET,
+  selfCommand,
+  V8_FLAGS,
+  v8ModeProblem,
+  workerCommand,
+} from "./self_command.ts";
 
 Deno.test("compiled: a worker is the binary itself with the worker subcommand", () => {
   const self = {
@@ -55,6 +61,41 @@ Deno.test("deno run: a heap limit joins the V8 flags; a compiled binary keeps it
     { heapLimitMb: 300 },
   );
   assert.deepEqual(compiled.args, ["worker", "--name", "worker-a-1", "--supervised"]);
+});
+
+Deno.test("deno run: V8_MODE=jit drops --lite-mode and nothing else, with or without a heap limit", () => {
+  const self = { standalone: false, execPath: "/usr/bin/deno", mainModule: "file:///srv/main.ts" };
+  assert.deepEqual(workerCommand(self, "worker-web1-1", { v8Mode: "jit" }).args, [
+    "run",
+    "-q",
+    "--no-prompt",
+    "--config",
+    "/srv/deno.json",
+    "-P=ppr",
+    "/srv/main.ts",
+    "worker",
+    "--name",
+    "worker-web1-1",
+    "--supervised",
+  ]);
+  const capped = workerCommand(self, "worker-web1-1", { v8Mode: "jit", heapLimitMb: 300 });
+  assert.deepEqual(capped.args.filter((arg) => arg.startsWith("--v8-flags")), [
+    "--v8-flags=--max-old-space-size=300",
+  ]);
+  assert.deepEqual(
+    workerCommand(self, "worker-web1-1", { v8Mode: "lite" }),
+    workerCommand(self, "worker-web1-1"),
+  );
+});
+
+Deno.test("compiled: V8_MODE=jit is refused, its V8 flags being fixed at compile time; lite is not", () => {
+  const compiled = { standalone: true, execPath: "/app/ppr-worker", mainModule: "file:///main.ts" };
+  assert.match(
+    v8ModeProblem(compiled, "jit") ?? "",
+    /^V8_MODE=jit cannot apply to a compiled binary: .*deno task start/,
+  );
+  assert.equal(v8ModeProblem(compiled, "lite"), undefined);
+  assert.equal(v8ModeProblem({ ...compiled, standalone: false }, "jit"), undefined);
 });
 
 Deno.test("the start and compile tasks use the same permission set and V8 flags as the children", () => {

@@ -192,7 +192,12 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         // What the other processes do not hold now: a replacement gets the rest once the old one has gone.
         const llmSlots = bounded?.admit(index, pool.serving().map((slot) => slot.index));
         const child: ChildHandle = spawnChild({
-          ...workerCommand(self, name, { heapLimitMb: heapLimit, countsFile, llmSlots }),
+          ...workerCommand(self, name, {
+            v8Mode: config.v8Mode,
+            heapLimitMb: heapLimit,
+            countsFile,
+            llmSlots,
+          }),
           countsFile,
           env: { ...childEnv, ...poolWorkerEnv(plan) },
           onEvent: (event) => {
