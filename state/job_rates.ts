@@ -4,12 +4,6 @@ import type { Queue } from "bullmq";
 import type { RedisClient } from "../redis/connection.ts";
 import { forEachQueue } from "./queues.ts";
 
-/**
- * How many minutes of per-minute counts every worker keeps per queue and state (BullMQ's
- * `metrics.maxDataPoints`): one day. Older minutes are trimmed by BullMQ as new ones come in.
- */
-export const JOB_RATE_KEEP_MINUTES = 24 * 60;
-
 /** What the dashboard charts: the last 3 hours, minute by minute. */
 export const JOB_RATE_WINDOW_MINUTES = 3 * 60;
 

@@ -20,7 +20,7 @@ import { openQueueProcessor, type QueueProcessor } from "./queue_processor.ts";
 import { startRegistration } from "./registration.ts";
 import { type CountsFile, openCountsFile } from "../protocol/counts_file.ts";
 import { emptyStats } from "../protocol/stats.ts";
-import { JOB_RATE_KEEP_MINUTES } from "../state/job_rates.ts";
+import { JOB_RATE_KEEP_MINUTES } from "../state/job_rate_retention.ts";
 import { recordFinished } from "./job_stats.ts";
 import { createReporter, type Tally } from "./reporter.ts";
 import { SafeWorker } from "./safe_worker.ts";
