@@ -367,6 +367,39 @@ Deno.test(
 );
 
 Deno.test(
+  "while the provider is paused, a job with lane direct in a queue of LLM_BATCH_QUEUES (whose Worker stays open to collect) waits in delayed with no attempt spent, then completes as a direct call",
+  integration,
+  async () => {
+    await using fleet = await claudeBatchFleet({ LLM_BATCH_QUEUES: "llm" });
+    const { api, stub, queue, redis } = fleet;
+    const pause = await pauseProvider(
+      redis.client(),
+      "claude",
+      "quota_exceeded",
+      "a test's pause",
+      {
+        resetInMs: 3000,
+      },
+    );
+    const job = await queue.add("llm", { prompt: "now please", lane: "direct" });
+    const delayed = await waitUntil(async () => {
+      const read = await queue.getJob(job.id!);
+      return (await read?.getState()) === "delayed" ? read : undefined;
+    }, { what: "the direct job in delayed" });
+    assert.equal(delayed.attemptsMade, 0, "no attempt spent on the pause");
+    assert.ok(
+      delayed.timestamp + delayed.delay >= pause.retry_at - 1000,
+      "delayed until the pause ends",
+    );
+    const done = await finishedJob(queue, job, "the direct job", 60_000);
+    assert.equal(await done.getState(), "completed", done.failedReason);
+    assert.equal(done.returnvalue.lane, undefined, "not the batch lane's result");
+    assert.equal(stub.batches().length, 0, "no batch");
+    assert.equal(api.messages.jobRequests().length, 1, "one call to the Messages API");
+  },
+);
+
+Deno.test(
   "ppr-worker batches cancel on an open batch: the stub cancels it, the desk reads the ended batch, and the job's canceled try is retried by its retry policy, through the batch lane again",
   integration,
   async () => {

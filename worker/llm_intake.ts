@@ -1,15 +1,23 @@
 /**
  * Whether this process's LLM queues take jobs: not before the provider pauses have been read
- * once (a worker started during a pause would take a job first), not while the default provider is paused, not
- * while the worker it replaces still runs its calls (that worker's share of
+ * once (a worker started during a pause would take a job first), not while the default provider is
+ * paused (except the queues whose jobs are collected for a batch: the desk holds the batch back
+ * instead), not while the worker it replaces still runs its calls (that worker's share of
  * `LLM_MAX_IN_FLIGHT` is still in use: the supervisor says `take-llm-jobs` once it has gone),
  * and not from a queue whose share here is 0 (`llm-slots`).
  */
 
 import type { Worker } from "../redis/bullmq_internals.ts";
 
-/** Creates the gate; with `held`, it stays shut until `release()`. */
-export function createLlmIntake(held: boolean, onError: (error: unknown) => void) {
+/**
+ * Creates the gate; with `held`, it stays shut until `release()`. A provider pause leaves the
+ * Workers of `collectingQueues` (`LLM_BATCH_QUEUES`) open: collecting a job calls no provider.
+ */
+export function createLlmIntake(
+  held: boolean,
+  onError: (error: unknown) => void,
+  collectingQueues: readonly string[] = [],
+) {
   const workers: Worker[] = [];
   /** Queues whose share of LLM calls in this process is 0: their Workers take nothing. */
   const withoutShare = new Set<string>();
@@ -17,7 +25,11 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
   let pausesUnread = true;
   let waiting = held;
   const isOpen = () => !pausesUnread && !providerPaused && !waiting;
-  const opens = (queue: string) => isOpen() && !withoutShare.has(queue);
+  /** Whether a provider pause shuts `queue`'s Worker. */
+  const shutByPause = (queue: string) => !collectingQueues.includes(queue);
+  const opens = (queue: string) =>
+    !pausesUnread && !waiting && !withoutShare.has(queue) &&
+    !(providerPaused && shutByPause(queue));
   const apply = () => {
     for (const worker of workers) {
       if (!opens(worker.name)) void worker.pause(true);
@@ -29,6 +41,7 @@ export function createLlmIntake(held: boolean, onError: (error: unknown) => void
   return {
     /** Whether the Worker of `queue`, made now, is to start at once (`autorun`). */
     opens,
+    shutByPause,
     /** Whether the gate is open for the LLM queues that have a share. */
     get open(): boolean {
       return isOpen();

@@ -29,7 +29,7 @@ import { laneOf } from "../jobs/batch/lane.ts";
 import { type BatchLane, createBatchLane } from "./batch_lane.ts";
 import { giveBackJob } from "./give_back.ts";
 import { jobLogLines } from "./failure.ts";
-import { createLlmIntake } from "./llm_intake.ts";
+import { createLlmIntake, type LlmIntake } from "./llm_intake.ts";
 import { type PauseWatch, startPauseWatch } from "./pauses.ts";
 import type { QueueProcessor, RunTry } from "./queue_processor.ts";
 import type { Tally } from "./reporter.ts";
@@ -84,6 +84,7 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
   const intake = createLlmIntake(
     options.held,
     (error) => logger.error("an LLM queue's worker stopped: {error}", { error: String(error) }),
+    config.llmBatchQueues,
   );
   // Made with the first LLM queue: a worker without one polls no pauses and loads no provider.
   let llm: LlmContext | undefined;
@@ -171,7 +172,7 @@ export function createLlmProcessors(options: LlmProcessorsOptions) {
       return {
         concurrency: concurrencyOf(share),
         intake,
-        runTry: bounded(queue, llmTry(llmContext(), options.tally, logger)),
+        runTry: bounded(queue, llmTry(llmContext(), options.tally, logger, intake)),
         close,
       };
     },
@@ -209,7 +210,7 @@ export const RATE_WAIT_IN_SLOT_MS = 1000;
  * A try of an LLM job: check the payload, respect its provider's pause (or take its fallback),
  * call it through the fleet's budgets and rate limits, route the result.
  */
-function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
+function llmTry(llm: LlmContext, tally: Tally, logger: Logger, intake: LlmIntake): RunTry {
   const { config, pauses } = llm;
   return async (job, entry, failure) => {
     const prepared = prepareJob(job.data, config);
@@ -240,12 +241,15 @@ function llmTry(llm: LlmContext, tally: Tally, logger: Logger): RunTry {
     /** The job waits for `pause` to end: at the front of its queue, or in `delayed`. */
     const waitFor = async (provider: string, pause: Pause): Promise<never> => {
       addSpanEvent("ppr.provider_paused", pauseEventAttributes(provider, pause));
-      if (provider === config.provider && !config.llmFallback) {
+      if (
+        provider === config.provider && !config.llmFallback && intake.shutByPause(job.queueName)
+      ) {
         // This worker's intake pauses with its provider: the job waits at the front of its queue.
         return await giveBackJob(job, entry.token, tally);
       }
-      // Another provider's pause: the job waits in `delayed` until it ends, spending no
-      // attempt, instead of going back to the front of the queue to be taken again at once.
+      // Another provider's pause, or a direct job in a queue that collects for batches (open
+      // during pauses): the job waits in `delayed` until the pause ends, spending no attempt,
+      // instead of going back to the front of the queue to be taken again at once.
       await job.moveToDelayed(pause.retry_at, entry.token);
       throw new DelayedError();
     };
