@@ -45,6 +45,28 @@ export async function unregister(redis: RedisClient, name: string): Promise<void
   await redis.del(workerKey(name));
 }
 
+/** Deletes a registration while it is still the one of process `pid` (a process of the same name may have replaced it). */
+const UNREGISTER_PID_SCRIPT = `
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local ok, registration = pcall(cjson.decode, stored)
+if ok and type(registration) == 'table' and registration.pid == tonumber(ARGV[1]) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+/**
+ * Removes the registration of a worker process that died without removing it itself, unless
+ * another process of the same name (its replacement) has registered since. `true` when removed.
+ */
+export async function unregisterDead(
+  redis: RedisClient,
+  name: string,
+  pid: number,
+): Promise<boolean> {
+  return await redis.eval(UNREGISTER_PID_SCRIPT, 1, workerKey(name), String(pid)) === 1;
+}
+
 /**
  * Every registration, read with `SCAN` (never `KEYS`), on every master of a Cluster. Each key
  * is read alone (`GET`, sent together), not with `MGET`: a Cluster spreads them over its slots.

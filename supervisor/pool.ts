@@ -33,6 +33,12 @@ export interface PoolOptions {
    * other process (a replacement) runs under the same name.
    */
   giveBackJobsOf(name: string, jobs: HeldJob[], cause: string, workerIds: string[]): Promise<void>;
+  /**
+   * Removes the registration of a child that died without removing it (a clean exit does), so
+   * that it is not taken for a live worker until its TTL ends: by the next supervisor on this
+   * hostname, which would watch it before starting, or by `info`.
+   */
+  unregisterDead?(name: string, pid: number): Promise<void>;
   /** Replace a child gracefully (its replacement ready first) past these limits. */
   recycle?: {
     /** Resident memory of the child, from its heartbeat. */
@@ -269,6 +275,12 @@ export function createPool(options: PoolOptions): Pool {
     if (!clean) {
       // What it ran in process groups of their own (LLM CLIs) does not die with it.
       for (const pgid of process.subprocesses) killProcessGroup(pgid);
+      await options.unregisterDead?.(slot.name, process.handle.pid).catch((error) =>
+        logger.warn("{worker}: its registration stays until its TTL ends: {error}", {
+          worker: slot.name,
+          error: String(error),
+        })
+      );
     }
     if (lost.length > 0 || !clean) {
       await options.giveBackJobsOf(slot.name, lost, cause, process.workerIds).catch((error) =>

@@ -2,6 +2,7 @@
 
 import { deadline, settlesWithin } from "../async/mod.ts";
 import { type Config, llmQueuesOf } from "../config/config.ts";
+import { unregisterDead } from "../redis/registrations.ts";
 import { VERSION } from "../config/version.ts";
 import { startQueueStats } from "../health/queue_stats.ts";
 import { startRedisProbe } from "../health/redis_probe.ts";
@@ -112,6 +113,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   redis.on("ready", () => (redisDown = false));
 
   let lease: HostnameLease | undefined;
+  let keepLease: ReturnType<typeof setInterval> | undefined;
+  const releaseLease = async () => {
+    clearInterval(keepLease);
+    await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
+  };
   try {
     // Atomic first (two supervisors started together both pass a check of registrations),
     // then the registrations of this hostname's last run.
@@ -120,6 +126,15 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       HOSTNAME_LEASE_MS + 15_000,
       "Redis did not answer while the hostname's lease was taken",
     );
+    // Renewed from now on: the look at the last run's registrations below may outlast the lease.
+    const held = lease;
+    keepLease = setInterval(async () => {
+      if (await held.refresh().catch(() => true)) return;
+      logger.error(
+        "the hostname's lease was taken by another supervisor while this one could not renew it: two pools may now run as {hostname}",
+        { hostname },
+      );
+    }, LEASE_REFRESH_MS);
     const removed = await deadline(
       claimHostname(redis, { hostname }),
       15_000,
@@ -134,7 +149,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   } catch (error) {
     if (error instanceof HostnameInUseError) {
       logger.error("not starting: {reason}", { reason: error.message });
-      await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
+      await releaseLease();
       redis.disconnect();
       return EXIT_HOSTNAME_IN_USE;
     }
@@ -218,6 +233,13 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
           });
         }
         return child;
+      },
+      unregisterDead: async (name, pid) => {
+        await deadline(
+          unregisterDead(redis, name, pid),
+          GIVE_BACK_TIMEOUT_MS,
+          "Redis did not answer",
+        );
       },
       giveBackJobsOf: async (name, jobs, cause, workerIds) => {
         const outcome = await deadline(
@@ -390,7 +412,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       queueStats.stop();
       llm.stop();
       if (batchDesk) await settlesWithin(batchDesk.stop(), CLOSE_STEP_MS);
-      await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
+      await releaseLease();
       redis.disconnect();
       countsDir.remove();
       return 1;
@@ -461,21 +483,10 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
-  const keepLease = lease && setInterval(async () => {
-    const held = await lease.refresh().catch(() => true);
-    if (!held) {
-      logger.error(
-        "the hostname's lease was taken by another supervisor while this one could not renew it: two pools may now run as {hostname}",
-        { hostname },
-      );
-    }
-  }, LEASE_REFRESH_MS);
-
   pools.start();
   await pools.stopped();
   countsDir.remove();
-  clearInterval(keepLease);
-  await settlesWithin(lease?.release() ?? Promise.resolve(), CLOSE_STEP_MS);
+  await releaseLease();
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   stopAutoscalers();
