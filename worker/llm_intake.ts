@@ -24,7 +24,6 @@ export function createLlmIntake(
   let providerPaused = false;
   let pausesUnread = true;
   let waiting = held;
-  const isOpen = () => !pausesUnread && !providerPaused && !waiting;
   /** Whether a provider pause shuts `queue`'s Worker. */
   const shutByPause = (queue: string) => !collectingQueues.includes(queue);
   const opens = (queue: string) =>
@@ -41,11 +40,8 @@ export function createLlmIntake(
   return {
     /** Whether the Worker of `queue`, made now, is to start at once (`autorun`). */
     opens,
+    /** Whether a provider pause shuts the Worker of `queue` (not one of `collectingQueues`). */
     shutByPause,
-    /** Whether the gate is open for the LLM queues that have a share. */
-    get open(): boolean {
-      return isOpen();
-    },
     /** Puts an LLM queue's Worker behind the gate. */
     add(worker: Worker): void {
       workers.push(worker);
