@@ -121,7 +121,10 @@ export interface Pool {
   rollingRestart(): Promise<void>;
   /** One more slot, up to `max`. Returns the new size. */
   grow(max: number): number;
-  /** One fewer slot, down to 1: the last slot drains and goes. Returns the new size. */
+  /**
+   * One fewer slot, down to 1: the slot that costs least to lose drains and goes (one without a
+   * process, else the one holding the fewest jobs, the last of equals). Returns the new size.
+   */
   shrink(): number;
   snapshot(): PoolSnapshot;
   /** The slots that stay (not those draining away after a shrink), each with its current process. */
@@ -150,6 +153,15 @@ export function createPool(options: PoolOptions): Pool {
   const exits = new Set<Promise<void>>();
   /** The slots that stay: not those draining away after a shrink. */
   const staying = () => slots.filter((slot) => !slot.removeWhenStopped);
+  /** The figures of the slots a shrink removed: the pool's counters never go down. */
+  let removedStats = emptyStats();
+  /** Takes `slot` out of the pool, keeping its figures in the pool's. */
+  const removeSlot = (slot: Slot): void => {
+    const index = slots.indexOf(slot);
+    if (index >= 0) slots.splice(index, 1);
+    removedStats = mergeStats([removedStats, slot.statsBefore]);
+    slot.statsBefore = emptyStats();
+  };
   // What a rolling restart waits on instead of polling: settled by every event, exit, shrink and drain.
   let changed = Promise.withResolvers<void>();
   const notifyChange = (): void => {
@@ -295,13 +307,14 @@ export function createPool(options: PoolOptions): Pool {
     slot.failedBefore += process.failed;
     slot.statsBefore = mergeStats([slot.statsBefore, process.stats]);
     process.stats = undefined;
+    // A process that outlived its slot's removal (it was retiring already): its figures still count.
+    if (!slots.includes(slot)) removeSlot(slot);
     clock.clearTimeout(process.retireTimer);
     if (slot.retiring.delete(process) || slot.current !== process) {
       // The slot's older processes have all gone: their share of LLM_MAX_IN_FLIGHT is free.
       if (slot.retiring.size === 0) slot.current?.handle.send("take-llm-jobs");
       if (slot.removeWhenStopped && slot.current === undefined && slot.retiring.size === 0) {
-        const index = slots.indexOf(slot);
-        if (index >= 0) slots.splice(index, 1);
+        removeSlot(slot);
       }
       return;
     }
@@ -529,8 +542,11 @@ export function createPool(options: PoolOptions): Pool {
     shrink() {
       const kept = staying();
       if (draining || kept.length <= 1) return kept.length;
-      // The last slot that stays: one already draining away is not shrunk twice.
-      const slot = kept[kept.length - 1];
+      // Of the slots that stay (one already draining away is not shrunk twice), the one that
+      // costs least to lose: no process, else the fewest jobs held (at its last heartbeat), else
+      // the last.
+      const cost = (slot: Slot) => slot.current ? 1 + slot.current.active.length : 0;
+      const slot = kept.reduce((cheapest, each) => cost(each) <= cost(cheapest) ? each : cheapest);
       clock.clearTimeout(slot.restartTimer);
       slot.removeWhenStopped = true;
       if (slot.current) {
@@ -539,7 +555,7 @@ export function createPool(options: PoolOptions): Pool {
         slot.current = undefined;
         slot.state = "draining";
       } else {
-        slots.splice(slots.indexOf(slot), 1);
+        removeSlot(slot);
       }
       notifyChange();
       return staying().length;
@@ -558,13 +574,14 @@ export function createPool(options: PoolOptions): Pool {
         ),
         restartsInPeriod: restartTimes.filter((time) => at - time < options.restartPeriodMs)
           .length,
-        stats: mergeStats(
-          slots.flatMap((slot) => [
+        stats: mergeStats([
+          removedStats,
+          ...slots.flatMap((slot) => [
             slot.statsBefore,
             slot.current?.stats,
             ...[...slot.retiring].map((process) => process.stats),
           ]),
-        ),
+        ]),
         slots: slots.map((slot) => {
           const process = slot.current;
           return {

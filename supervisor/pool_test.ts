@@ -5,6 +5,7 @@ import { createPool, DRAIN_BACKSTOP_MS, type Pool, type PoolOptions } from "./po
 import type { ChildHandle } from "./child.ts";
 import type { ChildCommand, ChildEvent, HeldJob } from "../protocol/messages.ts";
 import { createFakeClock, type FakeClock } from "../testing/fake_clock.ts";
+import { emptyStats, queueStats } from "../protocol/stats.ts";
 
 /** A worker child that exists only in the test: the test speaks for it and ends it. */
 interface FakeChild extends ChildHandle {
@@ -441,11 +442,12 @@ Deno.test("rolling restart sends drain to the old child after startTimeoutMs whe
   await rolling;
 });
 
-Deno.test("shrink sends drain to the busy last slot's child instead of killing it; the size drops at once, the slot goes when the child exits and is not restarted", async () => {
+Deno.test("shrink with every slot busy sends drain to the last slot's child instead of killing it; the size drops at once, the slot goes when the child exits and is not restarted", async () => {
   const test = startPool({ size: 2, restartMaxDelayMs: 30_000 });
   const [first, last] = test.children;
   first.emit(ready(first));
   last.emit(ready(last));
+  first.emit(heartbeat([job("b")]));
   last.emit(heartbeat([job("a")]));
 
   assert.equal(test.pool.shrink(), 1);
@@ -464,6 +466,60 @@ Deno.test("shrink sends drain to the busy last slot's child instead of killing i
   assert.deepEqual(test.pool.snapshot().slots.map((slot) => slot.name), ["worker-test-1"]);
   await heartbeatsFor(test.clock, [first], 30_000);
   assert.equal(test.children.length, 2);
+});
+
+Deno.test("shrink drains the slot holding no job, not the last slot, which holds one", () => {
+  const test = startPool({ size: 3 });
+  const [first, second, third] = test.children;
+  for (const child of test.children) child.emit(ready(child));
+  first.emit(heartbeat([job("a")]));
+  second.emit(heartbeat([]));
+  third.emit(heartbeat([job("b")]));
+
+  assert.equal(test.pool.shrink(), 2);
+  assert.deepEqual(second.sent, ["drain"]);
+  assert.deepEqual(first.sent, []);
+  assert.deepEqual(third.sent, []);
+  assert.deepEqual(
+    test.pool.serving().map((slot) => slot.index),
+    [1, 3],
+  );
+});
+
+Deno.test("shrink takes a slot waiting to restart (no process) before any slot with a process", async () => {
+  const test = startPool({ size: 3 });
+  const [first, second, third] = test.children;
+  for (const child of test.children) child.emit(ready(child));
+  await exit(test, first); // crashed: slot 1 waits restartDelayMs
+  assert.equal(test.pool.shrink(), 2);
+  assert.deepEqual(second.sent, []);
+  assert.deepEqual(third.sent, []);
+  assert.deepEqual(test.pool.serving().map((slot) => slot.index), [2, 3]);
+  await heartbeatsFor(test.clock, [second, third], 5000);
+  assert.equal(test.children.length, 3, "the removed slot was not restarted");
+});
+
+Deno.test("the pool's figures keep those of a slot a shrink removed: they never go down", async () => {
+  const test = startPool({ size: 2 });
+  const [first, last] = test.children;
+  const completed = (count: number) => {
+    const stats = emptyStats();
+    queueStats(stats, "llm").completed = count;
+    return stats;
+  };
+  const completedInPool = () => test.pool.snapshot().stats?.queues.llm?.completed;
+  first.emit(ready(first));
+  last.emit(ready(last));
+  first.emit(heartbeat([], { stats: completed(3) }));
+  last.emit(heartbeat([], { stats: completed(5) }));
+  assert.equal(completedInPool(), 8);
+
+  assert.equal(test.pool.shrink(), 1);
+  await exit(test, last, { code: 0 });
+  assert.deepEqual(test.pool.snapshot().slots.map((slot) => slot.name), ["worker-test-1"]);
+  assert.equal(completedInPool(), 8);
+  first.emit(heartbeat([], { stats: completed(4) }));
+  assert.equal(completedInPool(), 9);
 });
 
 Deno.test("a second shrink while the last slot drains shrinks the slot before it; every draining child stays tracked until it exits", async () => {
