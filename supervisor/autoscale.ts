@@ -143,9 +143,11 @@ export function decideSize(inputs: AutoscaleInputs): AutoscaleDecision {
       nowMs - inputs.roomSinceMs,
       inputs.lastChangeAtMs === undefined ? Infinity : nowMs - inputs.lastChangeAtMs,
     );
-    const idleFor = `room for one worker fewer for ${
-      Math.round((nowMs - inputs.roomSinceMs) / 1000)
-    } s`;
+    const roomFor = Math.round((nowMs - inputs.roomSinceMs) / 1000);
+    const idleFor = `room for one worker fewer for ${roomFor} s` +
+      (quietMs < nowMs - inputs.roomSinceMs
+        ? `, ${Math.round(quietMs / 1000)} s since the last change of size`
+        : "");
     if (quietMs >= inputs.scaleDownDelayMs) {
       return { desired: current - 1, reason: "idle", detail: idleFor };
     }

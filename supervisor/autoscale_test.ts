@@ -64,9 +64,13 @@ Deno.test("room for one worker fewer shrinks the pool by one after AUTOSCALE_DOW
   assert.deepEqual([decideSize(idle).desired, decideSize(idle).reason], [3, "idle"]);
 });
 
-Deno.test("a change of size restarts the wait before the next shrink: down one worker per delay", () => {
+Deno.test("a change of size restarts the wait before the next shrink: down one worker per delay, the detail says since when", () => {
   const idle = { ...quiet, current: 3, roomSinceMs: 0, lastChangeAtMs: 80_000 };
-  assert.equal(decideSize(idle).desired, 3);
+  assert.deepEqual(decideSize(idle), {
+    desired: 3,
+    reason: "cooling_down",
+    detail: "room for one worker fewer for 100 s, 20 s since the last change of size",
+  });
   assert.equal(decideSize({ ...idle, nowMs: 110_000 }).desired, 2);
 });
 

@@ -15,6 +15,8 @@ import {
 
 /** What the autoscaler reads and moves. */
 export interface AutoscalerOptions {
+  /** The pool's name in `WORKER_POOLS`, named in the log; `undefined`: the one pool without it. */
+  poolName?: string;
   range: AutoscaleRange;
   /** `AUTOSCALE_DOWN_DELAY`. */
   scaleDownDelayMs: number;
@@ -97,7 +99,8 @@ export function startAutoscaler(options: AutoscalerOptions) {
         options.onResize?.(size);
       }
       if (size !== current || previous?.reason !== decision.reason) {
-        logger.info("pool size {from} -> {to} ({reason}: {detail})", {
+        logger.info("{pool}size {from} -> {to} ({reason}: {detail})", {
+          pool: options.poolName === undefined ? "pool " : `pool ${options.poolName}'s `,
           from: current,
           to: size,
           reason: decision.reason,

@@ -20,17 +20,24 @@ import type { AutoscaleRange } from "./autoscale.ts";
  *
  * assert.deepEqual(scaledSize(4, 20, undefined), { size: 4 });
  * assert.equal(scaledSize(12, 8, { min: 1, max: 8 }).size, 8);
+ * assert.deepEqual(scaledSize(18, 16, undefined, "the other pools may run 4"), {
+ *   size: 16,
+ *   note: "18 is outside at most 16 (the other pools may run 4)",
+ * });
  * ```
  */
 export function scaledSize(
   asked: number,
   maxWorkers: number,
   range: AutoscaleRange | undefined,
+  why?: string,
 ): { size: number; note?: string } {
   const low = range?.min ?? 1;
   const high = Math.min(maxWorkers, range?.max ?? maxWorkers);
   const size = Math.min(high, Math.max(low, asked));
-  const bounds = range ? `the autoscaler's range ${range.min}-${range.max}` : `at most ${high}`;
+  const bounds = range
+    ? `the autoscaler's range ${range.min}-${range.max}`
+    : `at most ${high}${why ? ` (${why})` : ""}`;
   if (size !== asked) return { size, note: `${asked} is outside ${bounds}` };
   return range
     ? { size, note: `autoscaling ${range.min}-${range.max}: it goes on from ${size}` }
@@ -41,7 +48,8 @@ export function scaledSize(
 export interface ScalePool {
   /** Its name in `WORKER_POOLS`; `undefined`: the one pool without it. */
   name: string | undefined;
-  maxWorkers: number;
+  /** The most workers it may have now, and why when that is less than its own maximum. */
+  maxWorkers(): { max: number; why?: string };
   range: AutoscaleRange | undefined;
   size(): number;
   /** Grows or drains the pool to `size` workers; returns the size it reached. */
@@ -113,7 +121,8 @@ export function listenForScaleRequests(redis: RedisClient, target: ScaleTarget) 
       };
     }
     const from = pool.size();
-    const { size, note } = scaledSize(request.size, pool.maxWorkers, pool.range);
+    const most = pool.maxWorkers();
+    const { size, note } = scaledSize(request.size, most.max, pool.range, most.why);
     const to = pool.resize(size);
     return {
       host,

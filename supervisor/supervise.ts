@@ -186,6 +186,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     workerCount: mostWorkers,
     // What the LLM pool may grow to: the bound is kept whenever it could grow past it.
     maxWorkerCount: (llmPlan ?? plans[0]).maxWorkers,
+    llmWorkers: (llmPlan ?? plans[0]).initialSize,
     concurrency: llmPlan?.concurrency ?? config.concurrency,
     llmQueues: llmPlanQueues.length,
   });
@@ -330,6 +331,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     return [
       pool,
       range && startAutoscaler({
+        poolName: plan.name,
         range,
         scaleDownDelayMs: config.autoscaleDownDelayMs,
         slotsPerWorker: plan.concurrency * plan.queues.length,
@@ -433,15 +435,30 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       size,
     });
   };
+  /**
+   * The most workers `unit`'s pool may have now: its own maximum, and what the other pools leave
+   * of MAX_WORKERS (an autoscaled one at its MAX, a fixed one at its size), as at start.
+   */
+  const mostWorkersOf = (unit: typeof units[number]): { max: number; why?: string } => {
+    const others = units.filter((other) => other !== unit).reduce(
+      (sum, other) => sum + (other.plan.range?.max ?? other.pool.snapshot().size),
+      0,
+    );
+    const room = MAX_WORKERS - others;
+    return room < unit.plan.maxWorkers
+      ? { max: room, why: `the other pools may run ${others} of ${MAX_WORKERS}` }
+      : { max: unit.plan.maxWorkers };
+  };
   const scaleRequests = listenForScaleRequests(redis, {
     hostname,
-    pools: units.map(({ plan, pool }) => ({
-      name: plan.name,
-      maxWorkers: plan.maxWorkers,
-      range: plan.range,
-      size: () => pool.snapshot().size,
+    pools: units.map((unit) => ({
+      name: unit.plan.name,
+      maxWorkers: () => mostWorkersOf(unit),
+      range: unit.plan.range,
+      size: () => unit.pool.snapshot().size,
       resize(size) {
-        const to = resizePool(pool, size, plan.maxWorkers);
+        const { plan, pool } = unit;
+        const to = resizePool(pool, size, mostWorkersOf(unit).max);
         if (to.changed) logResize("ppr-worker scale", plan, to.size);
         return to.size;
       },
@@ -516,6 +533,8 @@ interface BudgetInputs {
   /** Every pool's workers (their memory). */
   workerCount: number;
   maxWorkerCount: number;
+  /** The LLM pool's workers at start. */
+  llmWorkers: number;
   /** The LLM pool's concurrency and LLM queues. */
   concurrency: number;
   llmQueues: number;
@@ -523,7 +542,7 @@ interface BudgetInputs {
 
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */
 function llmBudgetOf(config: Config, inputs: BudgetInputs): LlmBudget {
-  const { workerCount, concurrency, llmQueues } = inputs;
+  const { llmWorkers, concurrency, llmQueues } = inputs;
   const budget = llmBudget({
     ...inputs,
     callProcess: defaultProviderOf(config).callProcess?.(config),
@@ -532,7 +551,7 @@ function llmBudgetOf(config: Config, inputs: BudgetInputs): LlmBudget {
   if (llmQueues === 0) return { ...budget, limit: undefined };
   logger.info("LLM calls in flight: {bound} ({explanation})", {
     bound: budget.limit === undefined
-      ? `up to ${workerCount * concurrency * llmQueues}, one per job slot`
+      ? `up to ${llmWorkers * concurrency * llmQueues}, one per job slot`
       : `at most ${budget.limit} in this container, shared by the workers`,
     explanation: budget.explanation,
   });

@@ -194,3 +194,36 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "scale --pool never takes the pools past 20 workers together: with --pools alpha=1-18,beta=1, scale 5 --pool beta grows beta to 2 only and says why",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    await using supervisor = startSupervisor(["--pools", "alpha=1-18,beta=1"], {
+      redisUrl: redis.url,
+      env: TWO_QUEUES,
+    });
+    await supervisor.waitForHealth(
+      (body) => poolWorkers(body, "alpha").length === 1 && poolWorkers(body, "beta").length === 1,
+      "1 alpha worker and 1 beta worker",
+      60_000,
+    );
+    const env = baseEnv({ REDIS_URL: redis.url });
+    const scaled = await runPpr(["scale", "5", "--pool", "beta"], env);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    assert.equal(
+      scaled.stdout.trim(),
+      "test pool beta: 1 -> 2 worker(s); 5 is outside at most 2 (the other pools may run 18 of 20)",
+    );
+    const after = await supervisor.waitForHealth(
+      (body) => poolWorkers(body, "beta").length === 2,
+      "2 beta workers",
+      60_000,
+    );
+    assert.equal(poolSize(after, "beta"), 2);
+    assert.equal(poolSize(after, "alpha"), 1);
+    supervisor.signal("SIGTERM");
+    assert.equal(await supervisor.waitForExit(30_000), 0);
+  },
+);
