@@ -284,16 +284,19 @@ export function parsed<T>(
   description: string,
   parse: (raw: string) => T,
   defaultValue: T,
+  /** The default as `--help` shows it, when the value itself would mislead (`10m`, not 600000). */
+  shownDefault?: string,
 ): OptionSpec<T>;
 export function parsed<T>(
   flags: string,
   description: string,
   parse: (raw: string) => T,
   defaultValue?: T,
+  shownDefault?: string,
 ): OptionSpec<T | undefined> {
   return optionSpec(flags, description, (value) => value as T | undefined, (option) => {
     option.argParser(parse);
-    return defaultValue === undefined ? option : option.default(defaultValue);
+    return defaultValue === undefined ? option : option.default(defaultValue, shownDefault);
   });
 }
 

@@ -42,6 +42,7 @@ export const enqueue = defineCommand({
       "how long --wait waits for each job",
       durationOption,
       600_000,
+      "10m",
     ),
     redisUrl: setting("--redis-url <url>", "Redis server [default: REDIS_URL]"),
     prefix: setting("--prefix <prefix>", "BullMQ key prefix [default: BULL_PREFIX]"),

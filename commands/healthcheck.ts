@@ -12,7 +12,13 @@ export const healthcheck = defineCommand({
     url: text("--url <url>", "health URL [default: http://127.0.0.1:<HEALTH_PORT>/health]"),
     healthHost: setting("--health-host <host>", "[default: HEALTH_HOST]"),
     healthPort: setting("--health-port <port>", "[default: HEALTH_PORT]"),
-    timeoutMs: parsed("--timeout <duration>", "give up after this long", durationOption, 5000),
+    timeoutMs: parsed(
+      "--timeout <duration>",
+      "give up after this long",
+      durationOption,
+      5000,
+      "5s",
+    ),
   },
   async action({ options, config }) {
     const { runHealthcheck } = await import("../cli/healthcheck.ts");

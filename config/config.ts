@@ -716,6 +716,7 @@ export function parseConfig(
   errors.push(
     ...unmappedQueues(config, raws),
     ...poolsOutsideQueues(config, raws),
+    ...autoscaleBesidePools(config, raws),
     ...untaggedClusterPrefix(config, raws),
     ...waitOutlastingLockRenewals(config, raws),
   );
@@ -790,6 +791,24 @@ function poolsOutsideQueues(
     ...queues.filter((queue) => !pooled.has(queue)).map((queue) =>
       `${poolsName}: queue "${queue}" of ${queuesName} is in no pool: give it one, e.g. ${queue}=1`
     ),
+  ];
+}
+
+/**
+ * A problem when `WORKER_AUTOSCALE` is set beside `WORKER_POOLS`, which gives each pool its own
+ * range instead: one of the two would be ignored.
+ */
+function autoscaleBesidePools(
+  config: Record<string, unknown>,
+  raws: ReturnType<typeof rawValues>,
+): string[] {
+  const pools = config.pools as PoolSpec[] | undefined;
+  if (!pools || config.autoscale === undefined) return [];
+  return [
+    `${nameOf(CORE_SETTINGS.autoscale, raws.autoscale.source)} = ${
+      JSON.stringify(raws.autoscale.raw)
+    }: not used with ${nameOf(CORE_SETTINGS.pools, raws.pools.source)}, whose pools have ` +
+    `ranges of their own: give the pool its range there (e.g. ${pools[0].queue}=1-4), or unset it`,
   ];
 }
 

@@ -74,6 +74,10 @@ Deno.test("WORKER_AUTOSCALE must be MIN,MAX within 1 to 20 with MIN at most MAX;
   assert.deepEqual(configOf({}, { WORKER_AUTOSCALE: "3,3" }).autoscale, { min: 3, max: 3 });
   assert.equal(configOf({}, {}).autoscale, undefined);
   assert.equal(configOf({}, {}).autoscaleDownDelayMs, 30_000);
+  assert.deepEqual(errorsOf({}, { AUTOSCALE_DOWN_DELAY: "500ms" }), [
+    'AUTOSCALE_DOWN_DELAY (--autoscale-down-delay) = "500ms": must be a duration from 1s to 1h ' +
+    "(e.g. 10s, 5m, or bare seconds)",
+  ]);
 });
 
 Deno.test("WORKER_POOLS gives each queue of QUEUE_NAME a pool of COUNT or MIN-MAX workers, with an optional :CONCURRENCY; unset, there is one pool", () => {
@@ -121,6 +125,28 @@ Deno.test("WORKER_POOLS must pool exactly the queues of QUEUE_NAME, and at most 
       "(LLM_MAX_IN_FLIGHT is split over one pool's workers): put them in one pool without " +
       "WORKER_POOLS, or keep one of them",
     ],
+  );
+});
+
+Deno.test("WORKER_AUTOSCALE beside WORKER_POOLS is refused, naming where each pool's range goes", () => {
+  assert.deepEqual(
+    errorsOf({ pools: "llm=2,recorder=1", autoscale: "1,4" }, { QUEUE_NAME: "llm,recorder" }),
+    [
+      '--autoscale = "1,4": not used with --pools, whose pools have ranges of their own: give ' +
+      "the pool its range there (e.g. llm=1-4), or unset it",
+    ],
+  );
+  assert.deepEqual(
+    errorsOf({}, {
+      QUEUE_NAME: "llm,recorder",
+      WORKER_POOLS: "llm=1-4,recorder=1",
+      WORKER_AUTOSCALE: "1,4",
+    }).length,
+    1,
+  );
+  assert.equal(
+    configOf({ pools: "llm=1-4,recorder=1" }, { QUEUE_NAME: "llm,recorder" }).autoscale,
+    undefined,
   );
 });
 
@@ -206,7 +232,7 @@ Deno.test("REDIS_WAIT_REPLICAS is 0 to 16 (0: no WAIT), REDIS_WAIT_TIMEOUT 10ms 
   assert.equal(configOf({}, { REDIS_WAIT_TIMEOUT: "250ms" }).redisWaitTimeoutMs, 250);
   assert.deepEqual(errorsOf({}, { REDIS_WAIT_REPLICAS: "17", REDIS_WAIT_TIMEOUT: "0" }), [
     'REDIS_WAIT_REPLICAS = "17": must be an integer from 0 to 16',
-    'REDIS_WAIT_TIMEOUT = "0": must be a duration from 10ms to 1m (e.g. 500ms, 10s, 5m, or bare seconds)',
+    'REDIS_WAIT_TIMEOUT = "0": must be a duration from 10ms to 1m (e.g. 500ms, 10s, or bare seconds)',
   ]);
 });
 

@@ -47,12 +47,17 @@ export function number(min: number, max: number) {
   };
 }
 
+/** Durations the rule of {@link duration} shows as examples, those within its range. */
+const DURATION_EXAMPLES: [string, number][] = [["500ms", 500], ["10s", 10_000], ["5m", 300_000]];
+
 /** A duration (`500ms`, `10s`, `5m`, bare seconds) within [minMs, maxMs], in ms. */
 export function duration(minMs: number, maxMs: number) {
+  const examples = DURATION_EXAMPLES.filter(([, ms]) => ms >= minMs && ms <= maxMs)
+    .map(([example]) => `${example}, `).join("");
   return {
     rule: `a duration from ${formatDuration(minMs)} to ${
       formatDuration(maxMs)
-    } (e.g. 500ms, 10s, 5m, or bare seconds)`,
+    } (e.g. ${examples}or bare seconds)`,
     parse(raw: string): number | undefined {
       const ms = parseDurationMs(raw);
       return ms !== undefined && ms >= minMs && ms <= maxMs ? ms : undefined;

@@ -93,7 +93,7 @@ interface InfoJson {
   }[];
 }
 
-Deno.test("every operator command's --help exits 0 and lists its flags and exit statuses; batches cancel's says what a cancel does to the jobs", async () => {
+Deno.test("every operator command's --help exits 0 and lists its flags and exit statuses; batches cancel's says what a cancel does to the jobs; enqueue's default timeout reads 10m", async () => {
   const commands: [string[], string[]][] = [
     [["info"], ["--queue", "--interval", "--json", "--redis-url", "--prefix"]],
     [["jobs", "show"], ["<id>", "--queue", "--full", "--json", "--redis-url"]],
@@ -120,6 +120,12 @@ Deno.test("every operator command's --help exits 0 and lists its flags and exit 
     for (const flag of flags) assert.ok(stdout.includes(flag), `${name} --help lists ${flag}`);
     assert.match(stdout, /Exit status/, `${name} --help gives the exit statuses`);
   }));
+  const enqueueHelp = await runPpr(["enqueue", "--help"]);
+  assert.match(
+    enqueueHelp.stdout.replace(/\s+/g, " "),
+    /--timeout <duration> how long --wait waits for each job \(default: 10m\)/,
+    "enqueue --help shows its default as a duration, not as milliseconds a user would take for seconds",
+  );
   const cancelHelp = await runPpr(["batches", "cancel", "--help"]);
   assert.match(
     cancelHelp.stdout.replace(/\s+/g, " "),
