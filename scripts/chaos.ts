@@ -265,7 +265,13 @@ record(
       if (alive.length === 0 || (await queue.getWaitingCount()) === 0) break;
       const victim = alive[Math.floor(Math.random() * alive.length)];
       const since = performance.now();
-      Deno.kill(victim.pid!, "SIGKILL");
+      try {
+        Deno.kill(victim.pid!, "SIGKILL");
+      } catch (error) {
+        // It exited between the look and the kill (its supervisor replaced it): pick again.
+        if (error instanceof Deno.errors.NotFound) continue;
+        throw error;
+      }
       recoveries.push(await recovery(supervisor, queue, 4, since));
     }
     await settled(queue);
