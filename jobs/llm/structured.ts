@@ -44,9 +44,11 @@ export function extractJson(text: string): unknown {
       // next candidate
     }
   }
+  // Not a word of the answer: it is the user's data, and this message becomes the job's failure
+  // reason, its log line and, with tracing on, span events (docs/tracing.md).
   throw new LlmError(
     "transient",
-    `the output is not valid JSON: ${JSON.stringify(text.slice(0, 200))}`,
+    `the output is not valid JSON (${text.length} characters, none of them quoted here)`,
   );
 }
 

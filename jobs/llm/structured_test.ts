@@ -22,11 +22,16 @@ Deno.test("format: the json_schema wrapper and a bare schema", () => {
   assert.equal(outputFormatOf(undefined), undefined);
 });
 
-Deno.test("JSON is found bare, in a fenced block, or inside prose", () => {
+Deno.test("JSON is found bare, in a fenced block, or inside prose; an answer without any fails without quoting it", () => {
   assert.deepEqual(extractJson('{"a":1}'), { a: 1 });
   assert.deepEqual(extractJson('Here you go:\n```json\n{"a": [1, 2]}\n```\nDone.'), { a: [1, 2] });
   assert.deepEqual(extractJson('The answer is {"a": true}.'), { a: true });
-  assert.throws(() => extractJson("no json here"), (error: LlmError) => error.kind === "transient");
+  assert.throws(
+    () => extractJson("no json here"),
+    (error: LlmError) =>
+      error.kind === "transient" &&
+      error.message === "the output is not valid JSON (12 characters, none of them quoted here)",
+  );
 });
 
 Deno.test("output that breaks the schema is transient and names the violations", async () => {
