@@ -10,7 +10,7 @@ import {
   type WorkerStats,
 } from "../protocol/stats.ts";
 import type { JobState } from "../state/queues.ts";
-import { type HealthInputs, healthStatus, isAlive } from "./status.ts";
+import { type AutoscaleSnapshot, type HealthInputs, healthStatus, isAlive } from "./status.ts";
 
 /**
  * The states `ppr_queue_jobs` has: the backlog. Completed jobs are counted by
@@ -84,35 +84,49 @@ export function createMetrics(readInputs: () => HealthInputs) {
     [],
     (g) => g.set(inputs().pool.slots.filter(isAlive).length),
   );
+  /**
+   * Every autoscaler and the labels of its series: the one pool's without a label, each pool of
+   * `--pools` with a range under its `pool`; none, no series (not a 0 that reads as a range).
+   */
+  const autoscalers = (): { labels: { pool?: string }; autoscale: AutoscaleSnapshot }[] => {
+    const { autoscale, pools } = inputs();
+    return [
+      ...(autoscale ? [{ labels: {}, autoscale }] : []),
+      ...(pools ?? []).flatMap((pool) =>
+        pool.autoscale ? [{ labels: { pool: pool.name }, autoscale: pool.autoscale }] : []
+      ),
+    ];
+  };
   for (
     const [bound, what] of [["min", "fewest"], ["max", "most"]] as const
   ) {
     gauge(
       `ppr_autoscale_${bound}_workers`,
-      `With --autoscale: the ${what} worker processes the pool may have.`,
-      [],
+      `With --autoscale (or a range in --pools, by pool): the ${what} worker processes the pool may have.`,
+      ["pool"],
       (g) => {
-        const autoscale = inputs().autoscale;
-        if (autoscale) g.set(autoscale[bound]);
+        for (const { labels, autoscale } of autoscalers()) g.set(labels, autoscale[bound]);
       },
     );
   }
   gauge(
     "ppr_autoscale_desired_workers",
-    "With --autoscale: the size the autoscaler last wanted.",
-    [],
+    "With --autoscale (or a range in --pools, by pool): the size the autoscaler last wanted.",
+    ["pool"],
     (g) => {
-      const desired = inputs().autoscale?.desired;
-      if (desired !== undefined) g.set(desired);
+      for (const { labels, autoscale } of autoscalers()) {
+        if (autoscale.desired !== undefined) g.set(labels, autoscale.desired);
+      }
     },
   );
   gauge(
     "ppr_autoscale_decision",
-    "With --autoscale: 1 for the reason of the autoscaler's last decision.",
-    ["reason"],
+    "With --autoscale (or a range in --pools, by pool): 1 for the reason of the autoscaler's last decision.",
+    ["pool", "reason"],
     (g) => {
-      const reason = inputs().autoscale?.reason;
-      if (reason !== undefined) g.set({ reason }, 1);
+      for (const { labels, autoscale } of autoscalers()) {
+        if (autoscale.reason !== undefined) g.set({ ...labels, reason: autoscale.reason }, 1);
+      }
     },
   );
   gauge("ppr_health_status", "1 for the current status of /health.", ["status"], (g) => {

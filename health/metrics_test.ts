@@ -103,3 +103,41 @@ Deno.test("/metrics: ppr_queue_workers has one series per queue the poller count
   const unread = await scrapeOf(emptyStats());
   assert.equal(unread.filter((sample) => sample.name === "ppr_queue_workers").length, 0);
 });
+
+Deno.test("/metrics: ppr_autoscale_* has no series without an autoscaler, one unlabelled with --autoscale, and one per autoscaled pool of --pools under its pool label", async () => {
+  const autoscaleOf = (samples: ReturnType<typeof parseExposition>) =>
+    samples.filter((sample) => sample.name.startsWith("ppr_autoscale_"))
+      .map(({ name, labels, value }) => ({ name, labels, value }));
+  assert.deepEqual(autoscaleOf(await scrapeOf(emptyStats())), []);
+
+  const single: HealthInputs = {
+    ...inputs(emptyStats()),
+    autoscale: { min: 1, max: 4, desired: 3, reason: "backlog", detail: "" },
+  };
+  assert.deepEqual(autoscaleOf(parseExposition(await createMetrics(() => single).text())), [
+    { name: "ppr_autoscale_min_workers", labels: {}, value: 1 },
+    { name: "ppr_autoscale_max_workers", labels: {}, value: 4 },
+    { name: "ppr_autoscale_desired_workers", labels: {}, value: 3 },
+    { name: "ppr_autoscale_decision", labels: { reason: "backlog" }, value: 1 },
+  ]);
+
+  const pools: HealthInputs = {
+    ...inputs(emptyStats()),
+    pools: [
+      {
+        name: "llm",
+        queues: ["llm"],
+        size: 2,
+        concurrency: 1,
+        autoscale: { min: 1, max: 3, desired: 2, reason: "steady", detail: "" },
+      },
+      { name: "recorder", queues: ["recorder"], size: 1, concurrency: 1 },
+    ],
+  };
+  assert.deepEqual(autoscaleOf(parseExposition(await createMetrics(() => pools).text())), [
+    { name: "ppr_autoscale_min_workers", labels: { pool: "llm" }, value: 1 },
+    { name: "ppr_autoscale_max_workers", labels: { pool: "llm" }, value: 3 },
+    { name: "ppr_autoscale_desired_workers", labels: { pool: "llm" }, value: 2 },
+    { name: "ppr_autoscale_decision", labels: { pool: "llm", reason: "steady" }, value: 1 },
+  ]);
+});
