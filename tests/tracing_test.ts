@@ -162,7 +162,7 @@ Deno.test(
 );
 
 Deno.test(
-  "while tracing, a worker's log line inside a job carries the job's trace_id and span_id, and a give-back is an event of the processing span",
+  "while tracing, a worker's log line inside a job (a pause's give-back) carries the job's trace_id and span_id, its job and queue, and a give-back is an event of the processing span",
   integration,
   async () => {
     await using pool = await tracedPool();
@@ -185,6 +185,8 @@ Deno.test(
     );
     assert.equal(record.trace_id, span.traceId);
     assert.match(String(record.span_id), /^[0-9a-f]{16}$/);
+    assert.equal(record.queue, "llm", "the give-back's line names the job's queue");
+    assert.equal(typeof record.job, "string", "the give-back's line names the job");
     assert.ok(
       collector.spans.some((candidate) => candidate.spanId === record.span_id),
       "the logged span was exported",

@@ -28,18 +28,20 @@ export function createBullmqProcessor(
   runTry: RunTry,
 ) {
   const { inFlight, tally } = context;
-  return async (job: Job, token?: string) => {
-    const entry = inFlight.add(queue, String(job.id), token ?? "0");
-    const failure: TryFailure = {};
-    try {
-      await assertSound(job);
-      return await inJobContext({ job: String(job.id), queue }, () => runTry(job, entry, failure));
-    } catch (error) {
-      if (error instanceof WaitingError || error instanceof DelayedError) throw error;
-      if (entry.giveBack) return await giveBackJob(job, entry.token, tally);
-      return await handleFailure(context, job, entry.token, error, failure.llm);
-    } finally {
-      inFlight.remove(entry);
-    }
-  };
+  // Every log line of a try, its failure's and its give-back's included, names the job and queue.
+  return (job: Job, token?: string) =>
+    inJobContext({ job: String(job.id), queue }, async () => {
+      const entry = inFlight.add(queue, String(job.id), token ?? "0");
+      const failure: TryFailure = {};
+      try {
+        await assertSound(job);
+        return await runTry(job, entry, failure);
+      } catch (error) {
+        if (error instanceof WaitingError || error instanceof DelayedError) throw error;
+        if (entry.giveBack) return await giveBackJob(job, entry.token, tally);
+        return await handleFailure(context, job, entry.token, error, failure.llm);
+      } finally {
+        inFlight.remove(entry);
+      }
+    });
 }
