@@ -321,8 +321,10 @@ export function spendChart(providers: readonly ProviderSpend[]): string {
     return `<p class="note">no LLM call today</p>`;
   }
   const rowHeight = 34;
-  const tokensPlot = { x: LABEL_COLUMN, width: 520 };
-  const usdPlot = { x: LABEL_COLUMN + 520 + 150, width: 240 };
+  // Room after each bar for its figure: billions of tokens; thousands of dollars with hundreds of
+  // unpriced calls (tests/dashboard_charts_test.ts draws those in Chromium).
+  const tokensPlot = { x: LABEL_COLUMN, width: 440 };
+  const usdPlot = { x: LABEL_COLUMN + 440 + 180, width: 160 };
   const header = 20;
   const height = header + providers.length * rowHeight + 4;
   const tokensOf = (spend: ProviderSpend) =>

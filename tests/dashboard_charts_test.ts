@@ -17,6 +17,7 @@ import { startRedis } from "../testing/redis.ts";
 import { startStubAnthropic } from "../testing/stub_anthropic.ts";
 import { startStubLlm } from "../testing/stub_llm.ts";
 import { waitUntil } from "../testing/wait.ts";
+import { spendChart } from "../dashboard/charts.ts";
 
 /** Where the screenshot goes: a temporary folder, or with PPR_SCREENSHOTS=docs docs/dashboard.md's. */
 const SCREENSHOTS = await screenshotsFolder();
@@ -155,5 +156,63 @@ Deno.test({
       fullPage: true,
       clip: { x: 0, y: top.y - 8, width: 1280, height: bottom.y + bottom.height - top.y + 16 },
     });
+  },
+});
+
+Deno.test({
+  name: `spend chart in Chromium: its longest figures (thousands of dollars beside hundreds of ` +
+    `unpriced calls, billions of tokens) are drawn inside the chart, none cut at its right ` +
+    `edge, none running into the next column${chromium.missing}`,
+  ignore: chromium.ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using browser = await launchChromium(chromium.require(), {
+      viewport: { width: 1280, height: 400 },
+    });
+    const page = await browser.context.newPage();
+    const provider = (name: string, usd: number, unknownCostCalls: number) => ({
+      provider: name,
+      usd,
+      calls: 120_000,
+      unknownCostCalls,
+      failedCalls: 0,
+      input_tokens: 2_123_456_789,
+      output_tokens: 345_678_901,
+      cache_creation_input_tokens: 12_345_678,
+      cache_read_input_tokens: 987_654_321,
+    });
+    await page.setContent(
+      `<html><body style="margin:0;font-family:sans-serif">${
+        spendChart([provider("openai", 12_345.6789, 999), provider("claude", 1, 0)])
+      }</body></html>`,
+    );
+    const overflows = await page.locator("svg[data-chart=spend]").evaluate((svg) => {
+      const width = (svg as unknown as { viewBox: { baseVal: { width: number } } }).viewBox.baseVal
+        .width;
+      return [...svg.querySelectorAll("text")].flatMap((text) => {
+        const box = (text as unknown as { getBBox(): { x: number; width: number } }).getBBox();
+        return box.x + box.width > width || box.x < 0
+          ? [`${text.textContent} (${Math.round(box.x)} to ${Math.round(box.x + box.width)})`]
+          : [];
+      });
+    });
+    assert.deepEqual(overflows, [], "every figure inside the chart's width");
+    // Each row's token figure ends before its dollars begin (the bar, or the figure without one).
+    const crowded = await page.locator("svg[data-chart=spend] g[data-provider]").evaluateAll(
+      (rows) =>
+        rows.flatMap((row) => {
+          type Box = { x: number; width: number };
+          const boxOf = (selector: string) =>
+            (row.querySelector(selector) as unknown as { getBBox(): Box } | null)?.getBBox();
+          const tokens = boxOf("[data-field=tokens]")!;
+          const dollars = Math.min(
+            boxOf("[data-field=cost]")!.x,
+            boxOf("rect:not([data-kind])")?.x ?? Infinity,
+          );
+          return tokens.x + tokens.width + 8 > dollars ? [row.getAttribute("data-provider")] : [];
+        }),
+    );
+    assert.deepEqual(crowded, [], "every token figure clear of its row's dollars");
   },
 });
