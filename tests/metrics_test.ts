@@ -190,3 +190,42 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "/metrics counts every failed try of ppr-worker's own retry (an answer that is not JSON, 3 tries), and the wait of the first try only",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = new Queue("llm", { connection: redis.client() });
+    queue.on("error", () => {});
+    await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
+    try {
+      await supervisor.waitForHealth((body) => body.workers_alive === 1, "one worker");
+      // No attempts of the producer's: ppr-worker retries the transient failure itself.
+      await queue.add("llm", {
+        prompt: "not json",
+        format: { type: "object" },
+        provider: { name: "echo" },
+      });
+      await waitUntil(async () => (await queue.getFailedCount()) === 1, {
+        what: "the job to fail after its 3 tries (2 s and 4 s apart)",
+        timeoutMs: 60_000,
+      });
+      const figures = await waitUntil(async () => {
+        const each = await scrape(supervisor);
+        return value(each, "ppr_queue_jobs_failed_total", { queue: "llm" }) >= 3 ? each : undefined;
+      }, { what: "the workers' figures (sent every second)", timeoutMs: 15_000 });
+      assert.equal(value(figures, "ppr_queue_jobs_failed_total", { queue: "llm" }), 3);
+      assert.equal(value(figures, "ppr_jobs_failed_total"), 3);
+      assert.equal(value(figures, "ppr_job_duration_seconds_count", { queue: "llm" }), 3);
+      assert.equal(value(figures, "ppr_llm_requests_total", { provider: "echo" }), 3);
+      assert.equal(
+        value(figures, "ppr_job_wait_seconds_count", { queue: "llm" }),
+        1,
+        "the retries' waits (the backoff) are not waits of a job that could run",
+      );
+    } finally {
+      await queue.close();
+    }
+  },
+);

@@ -19,6 +19,11 @@ export interface FailureContext {
   prefix: string;
   tally: Tally;
   logger: Logger;
+  /**
+   * Counts a try that failed and that ppr-worker retries itself (BullMQ emits no `failed` for
+   * it), as the worker counts the tries BullMQ fails.
+   */
+  countFailedTry(job: Job): void;
 }
 
 /** What handling a failed LLM call needs besides: its provider may pause. */
@@ -123,6 +128,7 @@ async function carryOut(
       await job.log(TRY_LOG_PREFIX + decision.message);
       throw new Error(decision.message);
     case "delay":
+      context.countFailedTry(job);
       return await delayJob(context, job, token, {
         logLine: TRY_LOG_PREFIX + decision.message,
         why: `${decision.message}; retrying in`,

@@ -102,7 +102,13 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     onSlotsApplied: (slots, seq) => reporter.emit({ event: "llm-slots", slots, seq }),
   });
   const processors: QueueProcessor[] = [];
-  const context = { redis, prefix: config.prefix, tally, logger, inFlight };
+  /** A try that failed: in the worker's counts and its queue's figures. */
+  const countFailedTry = (job: Job): void => {
+    tally.failed++;
+    reporter.countsChanged();
+    recordFinished(stats, job.queueName, job, "failed");
+  };
+  const context = { redis, prefix: config.prefix, tally, logger, inFlight, countFailedTry };
   // One way for every kind of queue: its processor says how many jobs at once, through which
   // gate (the LLM intake), and runs each try.
   for (const queue of config.queues) {
@@ -139,10 +145,13 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       recordFinished(stats, queue, job, "completed");
     });
     worker.on("failed", (job: Job | undefined, error: Error) => {
-      if (job) acks.finished(acked(job));
-      tally.failed++;
-      reporter.countsChanged();
-      if (job) recordFinished(stats, queue, job, "failed");
+      if (job) {
+        acks.finished(acked(job));
+        countFailedTry(job);
+      } else {
+        tally.failed++;
+        reporter.countsChanged();
+      }
       logger.warn("job {id} on {queue} failed: {error}", {
         id: job?.id,
         queue,
