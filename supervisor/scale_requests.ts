@@ -52,6 +52,8 @@ export interface ScalePool {
   maxWorkers(): { max: number; why?: string };
   range: AutoscaleRange | undefined;
   size(): number;
+  /** Its supervisor is stopping (SIGTERM): the pool is draining and resizes no more. */
+  stopping(): boolean;
   /** Grows or drains the pool to `size` workers; returns the size it reached. */
   resize(size: number): number;
 }
@@ -121,6 +123,16 @@ export function listenForScaleRequests(redis: RedisClient, target: ScaleTarget) 
       };
     }
     const from = pool.size();
+    if (pool.stopping()) {
+      return {
+        host,
+        ...(pool.name !== undefined ? { pool: pool.name } : {}),
+        skipped: false,
+        from,
+        to: from,
+        note: "it is stopping (SIGTERM): not resized",
+      };
+    }
     const most = pool.maxWorkers();
     const { size, note } = scaledSize(request.size, most.max, pool.range, most.why);
     const to = pool.resize(size);

@@ -456,6 +456,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       maxWorkers: () => mostWorkersOf(unit),
       range: unit.plan.range,
       size: () => unit.pool.snapshot().size,
+      stopping: () => unit.pool.snapshot().draining,
       resize(size) {
         const { plan, pool } = unit;
         const to = resizePool(pool, size, mostWorkersOf(unit).max);
@@ -473,7 +474,19 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       );
       return;
     }
-    logResize(signal, units[0].plan, act(units[0].pool, units[0].plan));
+    const { plan, pool } = units[0];
+    const before = pool.snapshot();
+    const size = act(pool, plan);
+    if (size !== before.size) return logResize(signal, plan, size);
+    logger.info("{signal}: pool size stays {size} ({why})", {
+      signal,
+      size,
+      why: before.draining
+        ? "the supervisor is stopping"
+        : signal === "SIGTTIN"
+        ? `at its most: ${plan.maxWorkers}`
+        : "at its fewest: 1",
+    });
   };
   let stopRequests = 0;
   const onStop = (signal: string) => () => {

@@ -173,3 +173,40 @@ Deno.test(
     assert.match(usage.stderr, /<n> = "0": must be an integer from 1 to 20/);
   },
 );
+
+Deno.test(
+  "a resize that changes nothing says why: SIGTTOU at 1 worker, SIGTTIN at the most, and scale while the supervisor drains after SIGTERM",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const queue = new Queue("llm", { connection: redis.client() });
+    queue.on("error", () => {});
+    await using supervisor = startSupervisor(["--autoscale", "1,1", "--drain-timeout", "60s"], {
+      redisUrl: redis.url,
+    });
+    try {
+      await supervisor.waitForHealth((body) => body.workers[0]?.state === "idle", "the worker");
+      supervisor.signal("SIGTTOU");
+      await supervisor.waitForLog(/SIGTTOU: pool size stays 1 \(at its fewest: 1\)/);
+      supervisor.signal("SIGTTIN");
+      await supervisor.waitForLog(/SIGTTIN: pool size stays 1 \(at its most: 1\)/);
+
+      // A job in flight keeps the draining supervisor up while scale asks it to grow.
+      await queue.add("llm", { prompt: "hold", provider: { name: "echo", latency_ms: 20_000 } });
+      await supervisor.waitForHealth((body) => body.workers[0]?.state === "busy", "a busy worker");
+      supervisor.signal("SIGTERM");
+      await supervisor.waitForLog(/SIGTERM: draining/);
+      const scaled = await runPpr(["scale", "3"], baseEnv({ REDIS_URL: redis.url }));
+      assert.equal(scaled.code, 0, scaled.stderr);
+      assert.equal(
+        scaled.stdout.trim(),
+        "test: stays at 1 worker(s); it is stopping (SIGTERM): not resized",
+      );
+      supervisor.signal("SIGTERM");
+      assert.equal(await supervisor.waitForExit(30_000), 0);
+    } finally {
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+    }
+  },
+);
