@@ -139,15 +139,13 @@ export function decideSize(inputs: AutoscaleInputs): AutoscaleDecision {
     return { desired, reason: "backlog", detail: waiting };
   }
   if (current > range.min && inputs.roomSinceMs !== undefined && hasRoomForOneFewer(inputs)) {
+    const roomMs = nowMs - inputs.roomSinceMs;
     const quietMs = Math.min(
-      nowMs - inputs.roomSinceMs,
+      roomMs,
       inputs.lastChangeAtMs === undefined ? Infinity : nowMs - inputs.lastChangeAtMs,
     );
-    const roomFor = Math.round((nowMs - inputs.roomSinceMs) / 1000);
-    const idleFor = `room for one worker fewer for ${roomFor} s` +
-      (quietMs < nowMs - inputs.roomSinceMs
-        ? `, ${Math.round(quietMs / 1000)} s since the last change of size`
-        : "");
+    const idleFor = `room for one worker fewer for ${Math.round(roomMs / 1000)} s` +
+      (quietMs < roomMs ? `, ${Math.round(quietMs / 1000)} s since the last change of size` : "");
     if (quietMs >= inputs.scaleDownDelayMs) {
       return { desired: current - 1, reason: "idle", detail: idleFor };
     }

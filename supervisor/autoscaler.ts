@@ -6,6 +6,7 @@
 
 import { type Clock, systemClock } from "../async/clock.ts";
 import { log } from "../log/log.ts";
+import { poolSizeOwner } from "./pool_plan.ts";
 import {
   type AutoscaleDecision,
   type AutoscaleRange,
@@ -100,7 +101,7 @@ export function startAutoscaler(options: AutoscalerOptions) {
       }
       if (size !== current || previous?.reason !== decision.reason) {
         logger.info("{pool}size {from} -> {to} ({reason}: {detail})", {
-          pool: options.poolName === undefined ? "pool " : `pool ${options.poolName}'s `,
+          pool: poolSizeOwner(options.poolName),
           from: current,
           to: size,
           reason: decision.reason,

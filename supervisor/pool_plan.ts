@@ -87,3 +87,20 @@ export function poolWorkerEnv(plan: PoolPlan): Record<string, string> {
     [CORE_SETTINGS.concurrency.env]: String(plan.concurrency),
   };
 }
+
+/**
+ * The words a log line puts before "size" for a pool: `pool ` for the one pool, `pool llm's `
+ * for the pool `llm` of `WORKER_POOLS`.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { poolSizeOwner } from "./pool_plan.ts";
+ *
+ * assert.equal(`${poolSizeOwner(undefined)}size 2`, "pool size 2");
+ * assert.equal(`${poolSizeOwner("llm")}size 2`, "pool llm's size 2");
+ * ```
+ */
+export function poolSizeOwner(name: string | undefined): string {
+  return name === undefined ? "pool " : `pool ${name}'s `;
+}

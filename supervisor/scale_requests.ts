@@ -123,19 +123,14 @@ export function listenForScaleRequests(redis: RedisClient, target: ScaleTarget) 
       };
     }
     const from = pool.size();
-    if (pool.stopping()) {
-      return {
-        host,
-        ...(pool.name !== undefined ? { pool: pool.name } : {}),
-        skipped: false,
-        from,
-        to: from,
-        note: "it is stopping (SIGTERM): not resized",
-      };
-    }
-    const most = pool.maxWorkers();
-    const { size, note } = scaledSize(request.size, most.max, pool.range, most.why);
-    const to = pool.resize(size);
+    const resized = (): { to: number; note?: string } => {
+      const most = pool.maxWorkers();
+      const { size, note } = scaledSize(request.size, most.max, pool.range, most.why);
+      return { to: pool.resize(size), note };
+    };
+    const { to, note } = pool.stopping()
+      ? { to: from, note: "it is stopping (SIGTERM): not resized" }
+      : resized();
     return {
       host,
       ...(pool.name !== undefined ? { pool: pool.name } : {}),

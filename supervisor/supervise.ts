@@ -30,7 +30,7 @@ import { createDeadWorkerGiveBack } from "./give_back_dead_worker.ts";
 import { heapLimitMb, memoryLimitBytes } from "./memory_limit.ts";
 import { createPool, type Pool } from "./pool.ts";
 import { groupPools } from "./pool_group.ts";
-import { planPools, type PoolPlan, poolWorkerEnv } from "./pool_plan.ts";
+import { planPools, type PoolPlan, poolSizeOwner, poolWorkerEnv } from "./pool_plan.ts";
 import { createReloader, type ReloadSource } from "./reload.ts";
 import { currentInvocation, workerCommand } from "./self_command.ts";
 import { claimHostname, HostnameInUseError } from "./sweep.ts";
@@ -431,7 +431,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     resplitLlm();
     logger.info("{why}: {pool}size now {size}", {
       why,
-      pool: plan.name === undefined ? "pool " : `pool ${plan.name}'s `,
+      pool: poolSizeOwner(plan.name),
       size,
     });
   };

@@ -102,11 +102,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     onSlotsApplied: (slots, seq) => reporter.emit({ event: "llm-slots", slots, seq }),
   });
   const processors: QueueProcessor[] = [];
-  /** A try that failed: in the worker's counts and its queue's figures. */
-  const countFailedTry = (job: Job): void => {
+  /** A try that failed: in the worker's counts and, when BullMQ names its job, its queue's figures. */
+  const countFailedTry = (job: Job | undefined): void => {
     tally.failed++;
     reporter.countsChanged();
-    recordFinished(stats, job.queueName, job, "failed");
+    if (job) recordFinished(stats, job.queueName, job, "failed");
   };
   const context = { redis, prefix: config.prefix, tally, logger, inFlight, countFailedTry };
   // One way for every kind of queue: its processor says how many jobs at once, through which
@@ -145,13 +145,8 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       recordFinished(stats, queue, job, "completed");
     });
     worker.on("failed", (job: Job | undefined, error: Error) => {
-      if (job) {
-        acks.finished(acked(job));
-        countFailedTry(job);
-      } else {
-        tally.failed++;
-        reporter.countsChanged();
-      }
+      if (job) acks.finished(acked(job));
+      countFailedTry(job);
       logger.warn("job {id} on {queue} failed: {error}", {
         id: job?.id,
         queue,
