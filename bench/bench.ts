@@ -562,6 +562,62 @@ if (wanted("pool")) {
       await stop(supervisor);
     }
   }
+  await bundleAgainstModules();
+}
+
+/**
+ * What the worker bundle saves per start: 4-worker pools started from the bundle and from the
+ * modules (its stamp hidden), alternating, `BUNDLE_ROUNDS` each; the median time to every worker
+ * idle and the median CPU of a worker up to then.
+ */
+async function bundleAgainstModules(): Promise<void> {
+  const stamp = new URL("../.bundle/current.json", import.meta.url);
+  const hidden = new URL("../.bundle/current.json.hidden", import.meta.url);
+  if (!(await Deno.stat(stamp).then(() => true, () => false))) {
+    console.error("  worker bundle against modules skipped: no worker bundle (deno task bundle)");
+    return;
+  }
+  const BUNDLE_ROUNDS = 6;
+  const sides = {
+    "the worker bundle": { seconds: [] as number[], cpu: [] as number[] },
+    "the modules": { seconds: [] as number[], cpu: [] as number[] },
+  };
+  try {
+    for (let round = 0; round < BUNDLE_ROUNDS; round++) {
+      const order = round % 2 === 0
+        ? ["the worker bundle", "the modules"] as const
+        : ["the modules", "the worker bundle"] as const;
+      for (const side of order) {
+        if (side === "the modules") await Deno.rename(stamp, hidden);
+        try {
+          await client.flushall();
+          const started = performance.now();
+          const supervisor = await pool(["--count", "4"]);
+          sides[side].seconds.push((performance.now() - started) / 1000);
+          const pids = (await supervisor.health()).body.workers.map((worker) => worker.pid!);
+          sides[side].cpu.push(...pids.map((pid) => cpuOf(pid).own));
+          await stop(supervisor);
+        } finally {
+          if (side === "the modules") await Deno.rename(hidden, stamp);
+        }
+      }
+    }
+  } finally {
+    await Deno.rename(hidden, stamp).catch(() => {});
+  }
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  for (const [side, figures] of Object.entries(sides)) {
+    record(
+      "start/stop",
+      `start -> 4 workers ready, workers from ${side}`,
+      median(figures.seconds),
+      "s",
+      `median of ${BUNDLE_ROUNDS}, alternating; CPU per worker start ${
+        Math.round(median(figures.cpu) * 1000)
+      } ms (median of ${figures.cpu.length})`,
+    );
+  }
 }
 
 if (wanted("growth")) {

@@ -42,6 +42,14 @@ export interface SchemaChecker {
 }
 
 /**
+ * The Web Worker's module, from this one: beside it among the sources (and in a compiled binary),
+ * under `jobs/` in the worker bundle, whose shared modules all sit at its top (scripts/bundle.ts).
+ */
+const CHECK_WORKER_MODULE = import.meta.url.endsWith(".ts")
+  ? "./schema_check_worker.ts"
+  : "./jobs/schema_check_worker.js";
+
+/**
  * A checker that runs each check in a Web Worker of its own for its duration, so one runaway
  * check stops no other. Web Workers are made on first use (about 10 MB each) and up to
  * `IDLE_CHECKERS_KEPT` are kept.
@@ -75,8 +83,7 @@ export function createSchemaChecker(
   const busy = new Set<Worker>();
 
   const take = () =>
-    idle.pop() ??
-      new Worker(new URL("./schema_check_worker.ts", import.meta.url), { type: "module" });
+    idle.pop() ?? new Worker(new URL(CHECK_WORKER_MODULE, import.meta.url), { type: "module" });
 
   return {
     check(schemaText, patterns, value) {

@@ -27,11 +27,13 @@ export type Worker = TypedWorker;
 
 /**
  * BullMQ's `Queue` class, loaded by its `dist/` path when first needed (a worker process that
- * routes no results never loads it); typed by the index's declaration.
+ * routes no results never loads it); typed by the index's declaration. Taken from the module's
+ * `default` (its `module.exports`): Deno's loader names the CommonJS exports too, the worker
+ * bundle's chunk of that module (scripts/bundle.ts) has only the default.
  */
 export async function loadQueueClass(): Promise<typeof Queue> {
-  const { Queue } = await import("bullmq/queue");
-  return Queue as unknown as typeof Queue;
+  const { default: queueModule } = await import("bullmq/queue");
+  return queueModule.Queue as unknown as typeof Queue;
 }
 
 /** The hash of one job: `<prefix>:<queue>:<id>`. */

@@ -65,11 +65,12 @@ export function currentInvocation(): SelfInvocation {
  * );
  * ```
  */
-export function selfCommand(self: SelfInvocation): { command: string; args: string[] } {
+export function selfCommand(
+  self: SelfInvocation,
+  entry?: string,
+): { command: string; args: string[] } {
   if (self.standalone) return { command: self.execPath, args: [] };
-  const main = self.mainModule.startsWith("file:")
-    ? decodeURIComponent(new URL(self.mainModule).pathname)
-    : self.mainModule;
+  const main = mainPath(self);
   const configPath = main.replace(/[^/]*$/, "deno.json");
   return {
     command: self.execPath,
@@ -81,9 +82,35 @@ export function selfCommand(self: SelfInvocation): { command: string; args: stri
       configPath,
       `-P=${PERMISSION_SET}`,
       `--v8-flags=${V8_FLAGS}`,
-      main,
+      entry ?? main,
     ],
   };
+}
+
+/** The entry module's path (a URL when it is not a local file). */
+function mainPath(self: SelfInvocation): string {
+  return self.mainModule.startsWith("file:")
+    ? decodeURIComponent(new URL(self.mainModule).pathname)
+    : self.mainModule;
+}
+
+/**
+ * The folder of the program's sources (main.ts's) under `deno run`, where the worker bundle is
+ * built; `undefined` for a compiled binary or an entry that is not a local file.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { programRoot } from "./self_command.ts";
+ *
+ * const run = { standalone: false, execPath: "/bin/deno", mainModule: "file:///app/main.ts" };
+ * assert.equal(programRoot(run), "/app");
+ * assert.equal(programRoot({ ...run, standalone: true }), undefined);
+ * ```
+ */
+export function programRoot(self: SelfInvocation): string | undefined {
+  if (self.standalone || !self.mainModule.startsWith("file:")) return undefined;
+  return mainPath(self).replace(/\/[^/]*$/, "");
 }
 
 /**
@@ -117,7 +144,8 @@ export function v8ModeProblem(self: SelfInvocation, mode: V8Mode): string | unde
  * is the bound and {@link v8ModeProblem} refuses `jit`. With `countsFile`, the child keeps its
  * job counts there (see `protocol/counts_file.ts`); with `llmSlots`, it makes at most that many
  * LLM calls at once from each LLM queue, and with `llmHeld` none until it is told
- * `take-llm-jobs`.
+ * `take-llm-jobs`. With `entry` (the worker bundle's, see worker_bundle.ts), `deno run` runs
+ * that module instead of main.ts.
  */
 export function workerCommand(
   self: SelfInvocation,
@@ -128,9 +156,10 @@ export function workerCommand(
     countsFile?: string;
     llmSlots?: number[];
     llmHeld?: boolean;
+    entry?: string;
   } = {},
 ): { command: string; args: string[] } {
-  const { command, args } = selfCommand(self);
+  const { command, args } = selfCommand(self, options.entry);
   const v8Flags = [
     ...V8_FLAGS_OF[options.v8Mode ?? "lite"],
     ...(options.heapLimitMb === undefined ? [] : [`--max-old-space-size=${options.heapLimitMb}`]),

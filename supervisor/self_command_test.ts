@@ -98,7 +98,10 @@ Deno.test("compiled: V8_MODE=jit is refused, its V8 flags being fixed at compile
   assert.equal(v8ModeProblem({ ...compiled, standalone: false }, "jit"), undefined);
 });
 
-Deno.test("the start and compile tasks use the same permission set and V8 flags as the children", () => {
+Deno.test("the start and compile tasks use the same permission set and V8 flags as the children; start, test, bench and chaos build the worker bundle first", () => {
+  for (const task of ["start", "test", "bench", "chaos"] as const) {
+    assert.ok(manifest.tasks[task].startsWith(`${manifest.tasks.bundle} && `), task);
+  }
   for (const task of ["start", "compile"] as const) {
     const line = manifest.tasks[task];
     assert.ok(line.includes(`-P=${PERMISSION_SET}`), `${task}: ${line}`);
@@ -112,7 +115,7 @@ Deno.test("the start and compile tasks use the same permission set and V8 flags 
     mainModule: "file:///x/main.ts",
   });
   assert.ok(
-    manifest.tasks.start.startsWith(
+    manifest.tasks.start.split(" && ").at(-1)!.startsWith(
       `deno ${
         self.args.filter((arg) =>
           arg !== "--config" && arg !== "/x/deno.json" && arg !== "/x/main.ts"

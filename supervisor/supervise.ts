@@ -32,7 +32,8 @@ import { createPool, type Pool } from "./pool.ts";
 import { groupPools } from "./pool_group.ts";
 import { planPools, type PoolPlan, poolSizeOwner, poolWorkerEnv } from "./pool_plan.ts";
 import { createReloader, type ReloadSource } from "./reload.ts";
-import { currentInvocation, workerCommand } from "./self_command.ts";
+import { currentInvocation, programRoot, workerCommand } from "./self_command.ts";
+import { type BundleCheck, currentWorkerBundle } from "./worker_bundle.ts";
 import { claimHostname, HostnameInUseError } from "./sweep.ts";
 import {
   HOSTNAME_LEASE_MS,
@@ -99,6 +100,12 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     );
   }
 
+  const self = currentInvocation();
+  // Read while the lease and the sweep wait on Redis: hashing the sources takes some 20 ms.
+  const root = programRoot(self);
+  const bundleChecked = root === undefined ? undefined : currentWorkerBundle(root).catch((
+    error,
+  ): BundleCheck => ({ unused: `the worker bundle could not be checked (${error.message})` }));
   const redis = connectRedis(config.redisUrl, { name: `ppr-supervisor-${hostname}` });
   let redisDown = false;
   redis.on("error", (error: Error) => {
@@ -170,7 +177,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     LOG_FORMAT: json ? "json" : "pretty",
   });
   let childEnv = workerEnv(options.childEnv);
-  const self = currentInvocation();
+  const workerEntry = workerEntryOf(await bundleChecked);
   const memoryBytes = memoryLimitBytes();
   /** The most workers the container runs at once: every pool at its MAX (or its size when fixed). */
   const mostWorkers = plans.reduce((sum, plan) => sum + (plan.range?.max ?? plan.initialSize), 0);
@@ -213,6 +220,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
             heapLimitMb: heapLimit,
             countsFile,
             llmSlots,
+            entry: workerEntry(),
           }),
           countsFile,
           env: { ...childEnv, ...poolWorkerEnv(plan) },
@@ -551,6 +559,28 @@ interface BudgetInputs {
   /** The LLM pool's concurrency and LLM queues. */
   concurrency: number;
   llmQueues: number;
+}
+
+/**
+ * Where a worker child starts from: under `deno run`, the worker bundle's entry while the bundle
+ * matched the sources at start (`bundle`) and is still on disk (a newer build prunes old ones),
+ * else main.ts's modules (`undefined`). The log says which, and why not the bundle.
+ */
+function workerEntryOf(bundle: BundleCheck | undefined): () => string | undefined {
+  if (bundle === undefined) return () => undefined;
+  if ("unused" in bundle) {
+    logger.info("workers load the modules: {reason}", { reason: bundle.unused });
+    return () => undefined;
+  }
+  logger.info("workers start from the worker bundle {entry}", { entry: bundle.entry });
+  return () => {
+    try {
+      Deno.statSync(bundle.entry);
+      return bundle.entry;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /** The container's LLM budget for `config`, logged once with its arithmetic (and the worst case). */

@@ -8,9 +8,12 @@ import { processExists, waitUntil } from "./wait.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).href;
 
-/** The command line of `deno task start`: same permission set, same V8 flags. */
-export function pprCommand(args: string[]): { command: string; args: string[] } {
-  const self = selfCommand({ standalone: false, execPath: Deno.execPath(), mainModule: MAIN });
+/**
+ * The command line of `deno task start`: same permission set, same V8 flags; `main` (a file URL)
+ * runs another copy of the program.
+ */
+export function pprCommand(args: string[], main = MAIN): { command: string; args: string[] } {
+  const self = selfCommand({ standalone: false, execPath: Deno.execPath(), mainModule: main });
   return { command: self.command, args: [...self.args, ...args] };
 }
 
@@ -107,7 +110,14 @@ export interface Supervisor extends AsyncDisposable {
  */
 export function startSupervisor(
   args: string[],
-  options: { redisUrl: string; env?: Record<string, string>; cwd?: string; detached?: boolean },
+  options: {
+    redisUrl: string;
+    env?: Record<string, string>;
+    cwd?: string;
+    detached?: boolean;
+    /** The program's main.ts, as a file URL: another copy's (default: this checkout's). */
+    main?: string;
+  },
 ): Supervisor {
   const healthPort = freePort();
   const { command, args: fullArgs } = pprCommand([
@@ -118,7 +128,7 @@ export function startSupervisor(
     "--hostname",
     "test",
     ...args,
-  ]);
+  ], options.main);
   const child = new Deno.Command(command, {
     args: fullArgs,
     env: baseEnv({ REDIS_URL: options.redisUrl, LLM_PROVIDER: "echo", ...options.env }),

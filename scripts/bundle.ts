@@ -1,0 +1,130 @@
+/**
+ * `deno task bundle`: builds the worker bundle (see supervisor/worker_bundle.ts) into `.bundle/`
+ * unless the newest one still matches the sources, which costs a few milliseconds. The `dev`,
+ * `start`, `test`, `bench` and `chaos` tasks run it first. It never stops the task it precedes:
+ * when the build fails, it says why, and the workers load the modules as they did before.
+ */
+
+import {
+  BUNDLE_DIR,
+  type BundleCheck,
+  type BundleStamp,
+  currentWorkerBundle,
+  sourcesDigest,
+  STAMP_FILE,
+} from "../supervisor/worker_bundle.ts";
+
+/** The entry modules: the program, and the schema checker's Web Worker (its own module). */
+const ENTRIES = ["main.ts", "jobs/schema_check_worker.ts"];
+/** Besides the modules: the import map and the npm versions the bundle inlines. */
+const CONFIG_SOURCES = ["deno.json", "deno.lock"];
+/** Bundles kept besides the newest: a running supervisor may still start workers from one. */
+const OLD_BUNDLES_KEPT = 2;
+
+async function run(args: string[], cwd: string): Promise<{ ok: boolean; out: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    ok: output.success,
+    out: output.success ? decoder.decode(output.stdout) : decoder.decode(output.stderr).trim(),
+  };
+}
+
+/** The program's local files (relative to `root`), as `deno info` lists the entries' graphs. */
+async function sourcesOf(root: string): Promise<string[]> {
+  const sources = new Set(CONFIG_SOURCES);
+  for (const entry of ENTRIES) {
+    const info = await run(["info", "--json", entry], root);
+    if (!info.ok) throw new Error(`deno info ${entry}: ${info.out}`);
+    for (const module of JSON.parse(info.out).modules ?? []) {
+      const specifier: string = module.specifier ?? "";
+      if (!specifier.startsWith("file://")) continue;
+      const path = decodeURIComponent(new URL(specifier).pathname);
+      if (path.startsWith(`${root}/`)) sources.add(path.slice(root.length + 1));
+    }
+  }
+  return [...sources].sort();
+}
+
+/** Removes all but the newest bundles, and the leftovers of builds that died. */
+async function prune(bundles: string, keep: string): Promise<void> {
+  const dirs: { name: string; mtime: number }[] = [];
+  for await (const entry of Deno.readDir(bundles)) {
+    if (!entry.isDirectory || entry.name === keep) continue;
+    const mtime = (await Deno.stat(`${bundles}/${entry.name}`)).mtime?.getTime() ?? 0;
+    dirs.push({ name: entry.name, mtime });
+  }
+  dirs.sort((a, b) => b.mtime - a.mtime);
+  const building = (name: string) => name.includes(".tmp-");
+  const old = dirs.filter((dir) => !building(dir.name)).slice(OLD_BUNDLES_KEPT);
+  const dead = dirs.filter((dir) => building(dir.name) && Date.now() - dir.mtime > 600_000);
+  for (const dir of [...old, ...dead]) {
+    await Deno.remove(`${bundles}/${dir.name}`, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Builds `root`'s worker bundle unless the newest one is current, and returns what a supervisor
+ * started now would find. `say` hears what it does, for a person waiting on it.
+ */
+export async function ensureWorkerBundle(
+  root: string,
+  say: (line: string) => void = () => {},
+): Promise<BundleCheck> {
+  const before = await currentWorkerBundle(root);
+  if ("entry" in before) return before;
+  const sources = await sourcesOf(root);
+  const deno = Deno.version.deno;
+  const digest = await sourcesDigest(root, sources, deno);
+  if (!digest) throw new Error("a source could not be read");
+  const bundles = `${root}/${BUNDLE_DIR}`;
+  const name = digest.slice(0, 16);
+  const dir = `${bundles}/${name}`;
+  await Deno.mkdir(bundles, { recursive: true });
+  const built = await Deno.stat(`${dir}/main.js`).then(() => true, () => false);
+  if (!built) {
+    say(`building the worker bundle (${sources.length} sources) into ${BUNDLE_DIR}/${name}`);
+    const building = `${dir}.tmp-${Deno.pid}`;
+    const bundle = await run(
+      ["bundle", "-q", "--platform", "deno", "--code-splitting", "--outdir", building, ...ENTRIES],
+      root,
+    );
+    if (!bundle.ok) {
+      await Deno.remove(building, { recursive: true }).catch(() => {});
+      throw new Error(`deno bundle failed: ${bundle.out}`);
+    }
+    // A source edited during the build: what was bundled is not what the stamp would say.
+    if (await sourcesDigest(root, sources, deno) !== digest) {
+      await Deno.remove(building, { recursive: true });
+      throw new Error("a source changed during the build; run it again");
+    }
+    // Another build of the same sources may have finished first: either is the same bundle.
+    await Deno.rename(building, dir).catch(() => Deno.remove(building, { recursive: true }));
+  }
+  const stamp: BundleStamp = { deno, sources, digest, entry: `${BUNDLE_DIR}/${name}/main.js` };
+  const stampTemp = `${bundles}/${STAMP_FILE}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(stampTemp, JSON.stringify(stamp, null, 2) + "\n");
+  await Deno.rename(stampTemp, `${bundles}/${STAMP_FILE}`);
+  await prune(bundles, name);
+  return await currentWorkerBundle(root);
+}
+
+if (import.meta.main) {
+  const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+  try {
+    const check = await ensureWorkerBundle(root, (line) => console.error(`bundle: ${line}`));
+    if ("unused" in check) console.error(`bundle: ${check.unused}`);
+  } catch (error) {
+    console.error(
+      `bundle: the worker bundle was not built (${
+        (error as Error).message
+      }); workers load the modules`,
+    );
+  }
+}
