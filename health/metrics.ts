@@ -290,11 +290,16 @@ export function createMetrics(readInputs: () => HealthInputs) {
   counter(
     "ppr_llm_cost_usd_total",
     "US dollars of the LLM calls answered whose model has a price, by provider, model, queue " +
-      "and lane (direct: a call; batch: the provider's batch API, at its batch price).",
+      "and lane (direct: a call; batch: the provider's batch API, at its batch price); calls " +
+      "without a price are in ppr_llm_calls_unpriced_total, never here as 0.",
     [...perCall, "lane"],
     (c) => {
       for (const each of calls()) {
-        for (const { lane, costUsd } of byLane(each)) c.inc({ ...callLabels(each), lane }, costUsd);
+        for (const { lane, calls, costUsd } of byLane(each)) {
+          // Every call of the lane unpriced: its cost is unknown, and no series says $0.
+          if (costUsd === 0 && calls > 0 && calls <= each.unpricedCalls) continue;
+          c.inc({ ...callLabels(each), lane }, costUsd);
+        }
       }
     },
   );

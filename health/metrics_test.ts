@@ -58,6 +58,26 @@ Deno.test("/metrics: a provider, model and queue the batch lane never answered h
   assert.equal(value(samples, "ppr_llm_calls_total", { ...HAIKU, lane: "direct" }), 3);
 });
 
+Deno.test("/metrics: calls of a model without a price have no ppr_llm_cost_usd_total series (unknown, not $0), only ppr_llm_calls_unpriced_total; a lane with priced calls keeps its series", async () => {
+  const stats = emptyStats();
+  const unpriced = callStats(stats, "openai", "local-llama", "llm");
+  unpriced.calls = 4;
+  unpriced.unpricedCalls = 4;
+  const mixed = callStats(stats, HAIKU.provider, HAIKU.model, HAIKU.queue);
+  mixed.calls = 8;
+  mixed.unpricedCalls = 3;
+  mixed.batchCalls = 5;
+  mixed.batchCostUsd = 0.25;
+  mixed.costUsd = 0.25;
+  const samples = await scrapeOf(stats);
+  const costs = samples.filter((sample) => sample.name === "ppr_llm_cost_usd_total");
+  assert.deepEqual(costs.map((sample) => [sample.labels.model, sample.labels.lane]), [
+    [HAIKU.model, "batch"],
+  ]);
+  assert.equal(value(samples, "ppr_llm_calls_unpriced_total", { model: "local-llama" }), 4);
+  assert.equal(value(samples, "ppr_llm_calls_total", { model: "local-llama", lane: "direct" }), 4);
+});
+
 Deno.test("/metrics: the figures of an older worker's heartbeat (no batch fields) count as direct, and no sample is NaN", async () => {
   const older = {
     queues: {},
