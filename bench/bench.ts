@@ -613,9 +613,13 @@ async function bundleAgainstModules(): Promise<void> {
       `start -> 4 workers ready, workers from ${side}`,
       median(figures.seconds),
       "s",
-      `median of ${BUNDLE_ROUNDS}, alternating; CPU per worker start ${
+      `median of ${BUNDLE_ROUNDS}, alternating, single starts ${
+        Math.min(...figures.seconds).toFixed(2)
+      }-${Math.max(...figures.seconds).toFixed(2)} s; CPU per worker start ${
         Math.round(median(figures.cpu) * 1000)
-      } ms (median of ${figures.cpu.length})`,
+      } ms (median of ${figures.cpu.length}, ${Math.round(Math.min(...figures.cpu) * 1000)}-${
+        Math.round(Math.max(...figures.cpu) * 1000)
+      } ms)`,
     );
   }
 }

@@ -52,6 +52,31 @@ async function sourcesOf(root: string): Promise<string[]> {
   return [...sources].sort();
 }
 
+/**
+ * Rewrites the bundle's dynamic imports of its own files (`import("./run-X.js")`) so that they
+ * name their target through an expression (`import(["./run-X.js"][0])`), and returns how many.
+ * Deno reads and parses the target of every dynamic import named by a plain string when it loads
+ * a module graph, whether it is ever imported or not: from the bundle's main.js that is the whole
+ * program, some 8 MB of commands and SDKs a worker never runs. Named through an expression, a
+ * chunk is read when it is imported. Imports of anything but a file of the bundle are left alone.
+ */
+export async function deferDynamicImports(dir: string): Promise<number> {
+  let rewritten = 0;
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) if (entry.isFile) files.push(entry.name);
+  const own = new Set(files);
+  for (const name of files.filter((file) => file.endsWith(".js"))) {
+    const text = await Deno.readTextFile(`${dir}/${name}`);
+    const deferred = text.replace(/\bimport\("\.\/([^"/]+\.js)"\)/g, (whole, target: string) => {
+      if (!own.has(target)) return whole;
+      rewritten++;
+      return `import(["./${target}"][0])`;
+    });
+    if (deferred !== text) await Deno.writeTextFile(`${dir}/${name}`, deferred);
+  }
+  return rewritten;
+}
+
 /** Removes all but the newest bundles, and the leftovers of builds that died. */
 async function prune(bundles: string, keep: string): Promise<void> {
   const dirs: { name: string; mtime: number }[] = [];
@@ -98,6 +123,10 @@ export async function ensureWorkerBundle(
     if (!bundle.ok) {
       await Deno.remove(building, { recursive: true }).catch(() => {});
       throw new Error(`deno bundle failed: ${bundle.out}`);
+    }
+    if (await deferDynamicImports(building) === 0) {
+      await Deno.remove(building, { recursive: true });
+      throw new Error("deno bundle wrote no dynamic import of its own files: its output changed");
     }
     // A source edited during the build: what was bundled is not what the stamp would say.
     if (await sourcesDigest(root, sources, deno) !== digest) {

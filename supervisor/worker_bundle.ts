@@ -1,7 +1,7 @@
 /**
  * The worker bundle: the whole program as JavaScript files made by `deno bundle`, split so that
  * a worker child loads only what its command needs, which worker children under `deno run` start
- * from instead of main.ts's modules (about 30 % less CPU per start: Deno's CommonJS loader no
+ * from instead of main.ts's modules (about a third less CPU per start: Deno's CommonJS loader no
  * longer resolves and reads some 300 npm files one by one). `deno task bundle` builds it into
  * `.bundle/` beside main.ts, and so do the `dev`, `start`, `test`, `bench` and `chaos` tasks; the
  * supervisor uses it only while it matches the sources byte for byte. A compiled binary has no use
