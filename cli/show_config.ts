@@ -13,7 +13,7 @@ export interface SettingReport {
   flag: string | null;
   /** The raw value as given, secrets hidden; `null` when unset. */
   value: string | null;
-  source: "flag" | "environment" | "default";
+  source: "flag" | "env file" | "environment" | "default";
   secret: boolean;
 }
 
@@ -28,20 +28,26 @@ function shownValue(
 }
 
 /**
- * Every setting's raw value and its source, in the order of `--help`, with secrets hidden.
+ * Every setting's raw value and its source, in the order of `--help`, with secrets hidden; a
+ * value of `env` whose variable is in `fromEnvFile` came from the env file.
  *
  * @example
  * ```ts
  * import { strict as assert } from "node:assert";
  * import { configReport } from "./show_config.ts";
  *
- * const rows = configReport({ count: "4" }, { REDIS_URL: "redis://:pw@cache" });
+ * const rows = configReport({ count: "4" }, { REDIS_URL: "redis://:pw@cache", QUEUE_NAME: "x" }, [
+ *   "QUEUE_NAME",
+ * ]);
  * assert.equal(rows.find((row) => row.env === "REDIS_URL")?.value, "redis://:***@cache");
+ * assert.equal(rows.find((row) => row.env === "REDIS_URL")?.source, "environment");
+ * assert.equal(rows.find((row) => row.env === "QUEUE_NAME")?.source, "env file");
  * ```
  */
 export function configReport(
   flags: FlagValues,
   env: Record<string, string | undefined>,
+  fromEnvFile: readonly string[] = [],
 ): SettingReport[] {
   const raws = rawValues(flags, env, CONFIG_SCHEMA);
   return Object.entries(CONFIG_SCHEMA.settings).map(([key, setting]) => {
@@ -54,6 +60,8 @@ export function configReport(
         ? "flag"
         : source.startsWith("default of")
         ? "default"
+        : fromEnvFile.includes(setting.env)
+        ? "env file"
         : "environment",
       secret: setting.secret === true,
     };
@@ -79,9 +87,9 @@ export function renderConfigReport(rows: readonly SettingReport[]): string {
 export function printConfig(
   flags: FlagValues,
   env: Record<string, string | undefined>,
-  options: { json: boolean },
+  options: { json: boolean; fromEnvFile?: readonly string[] },
 ): void {
-  const settings = configReport(flags, env);
+  const settings = configReport(flags, env, options.fromEnvFile);
   if (options.json) {
     const result = parseConfig(flags, env, CONFIG_SCHEMA);
     printJson({ settings, problems: result.ok ? [] : result.errors });

@@ -63,12 +63,16 @@ export type SettingsResult =
     dashboard?: DashboardSettings;
     /** The environment they came from: ppr-worker's own, with the env file's variables over it. */
     env: Record<string, string>;
+    /** The variables of `env` that the env file set. */
+    fromEnvFile: string[];
   }
   | {
     ok: false;
     errors: string[];
     /** The environment the invalid settings came from, for `config` to show them. */
     env: Record<string, string>;
+    /** The variables of `env` that the env file set. */
+    fromEnvFile: string[];
   };
 
 /** One command of ppr-worker (the pool, `worker`, `info`, ...): its command line and its action. */
@@ -104,7 +108,9 @@ export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
    */
   logging?(options: OptionValues<O>, config: Config): { worker?: string };
   /** Runs before the Config is validated: `config` shows an invalid configuration too. */
-  beforeConfig?(run: Pick<Run<O>, "options" | "flags" | "env">): Promise<void>;
+  beforeConfig?(
+    run: Pick<Run<O>, "options" | "flags" | "env"> & { fromEnvFile: readonly string[] },
+  ): Promise<void>;
   /**
    * Does the command's work; returns its exit status. It imports the module that does the work
    * when it runs (`await import`), so that no other command, a worker process least of all,

@@ -111,7 +111,12 @@ function define<O extends OptionSpecs>(
     const readSettings = () => resolveSettings(flags, env, dashboardFlags);
     const settings = await readSettings();
     // `config` shows the configuration before it is validated: an invalid one too.
-    await spec.beforeConfig?.({ options, flags, env: settings.env });
+    await spec.beforeConfig?.({
+      options,
+      flags,
+      env: settings.env,
+      fromEnvFile: settings.fromEnvFile,
+    });
     if (!settings.ok) {
       console.error(
         `${invalidConfigurationMessage(settings.errors)}\n` +
@@ -197,7 +202,8 @@ async function resolveSettings(
     ...(result.ok ? [] : result.errors),
     ...(dashboardResult && !dashboardResult.ok ? dashboardResult.errors : []),
   ];
-  if (!result.ok || errors.length > 0) return { ok: false, errors, env };
+  const fromEnvFile = overlay.fromFile;
+  if (!result.ok || errors.length > 0) return { ok: false, errors, env, fromEnvFile };
   // Hidden from every log line, error message and Redis record this process writes.
   addSecrets([
     ...secretsOf(result.config, CONFIG_SCHEMA),
@@ -209,5 +215,6 @@ async function resolveSettings(
     config: result.config,
     dashboard: dashboardResult?.ok ? dashboardResult.settings : undefined,
     env,
+    fromEnvFile,
   };
 }

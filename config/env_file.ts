@@ -87,6 +87,8 @@ export interface EnvOverlayResult {
   file: string | undefined;
   /** What is wrong with the file; empty when it is valid. */
   errors: string[];
+  /** The variables the file set (over the environment's, where both have one). */
+  fromFile: string[];
 }
 
 /**
@@ -121,14 +123,19 @@ export async function overlayEnvFile(
   );
   const { raw, source } = rawValues(flags, env, schema).envFile;
   const path = raw?.trim();
-  if (!path) return { env: defined, file: undefined, errors: [] };
+  if (!path) return { env: defined, file: undefined, errors: [], fromFile: [] };
   const name = `${nameOf(CORE_SETTINGS.envFile, source)} = ${JSON.stringify(path)}`;
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return { env: defined, file: path, errors: [`${name}: cannot be read (${reason})`] };
+    return {
+      env: defined,
+      file: path,
+      errors: [`${name}: cannot be read (${reason})`],
+      fromFile: [],
+    };
   }
   const { variables, errors } = parseEnvFile(text);
   const problems = errors.map((error) => `${name}: ${error}`);
@@ -140,5 +147,10 @@ export async function overlayEnvFile(
     );
     delete variables[envFileVariable];
   }
-  return { env: { ...defined, ...variables }, file: path, errors: problems };
+  return {
+    env: { ...defined, ...variables },
+    file: path,
+    errors: problems,
+    fromFile: Object.keys(variables),
+  };
 }

@@ -123,7 +123,12 @@ Deno.test("overlayEnvFile: an env file that sets ENV_FILE is refused, its other 
 
 Deno.test("without ENV_FILE the environment is taken as it is", async () => {
   const overlay = await overlayEnvFile({}, { WORKER_COUNT: "2", UNSET: undefined }, CONFIG_SCHEMA);
-  assert.deepEqual(overlay, { env: { WORKER_COUNT: "2" }, file: undefined, errors: [] });
+  assert.deepEqual(overlay, {
+    env: { WORKER_COUNT: "2" },
+    file: undefined,
+    errors: [],
+    fromFile: [],
+  });
 });
 
 Deno.test("workers never get ENV_FILE, from the environment or from --env-file", () => {

@@ -554,6 +554,37 @@ Deno.test(
 );
 
 Deno.test(
+  "config names the env file as the source of the values it set, over the environment's, and the environment as the source of the rest",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ppr-config-" });
+    try {
+      const envFile = `${dir}/pool.env`;
+      await Deno.writeTextFile(
+        envFile,
+        "WORKER_CONCURRENCY=5\nANTHROPIC_API_KEY=sk-ant-api-from-file-0123456789\n",
+      );
+      const env = baseEnv({ WORKER_CONCURRENCY: "3", DRAIN_TIMEOUT: "45s" });
+      const text = await runPpr(["config", "--env-file", envFile], env);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /WORKER_CONCURRENCY\s+"5"\s+env file/);
+      assert.match(text.stdout, /ANTHROPIC_API_KEY\s+\(hidden\)\s+env file/);
+      assert.match(text.stdout, /DRAIN_TIMEOUT\s+"45s"\s+environment/);
+      assert.match(text.stdout, /ENV_FILE\s+".*pool\.env"\s+flag --env-file/);
+      assert.ok(!text.stdout.includes("sk-ant-api-from-file"), "the file's key is not printed");
+      const json = JSON.parse(
+        (await runPpr(["config", "--json", "--env-file", envFile], env)).stdout,
+      );
+      const sourceOf = (name: string) =>
+        json.settings.find((row: { env: string }) => row.env === name).source;
+      assert.equal(sourceOf("WORKER_CONCURRENCY"), "env file");
+      assert.equal(sourceOf("DRAIN_TIMEOUT"), "environment");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
   "pause and resume: info shows the queue paused, a job added meanwhile completes after resume; pause needs --queue",
   integration,
   async () => {
