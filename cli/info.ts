@@ -5,7 +5,7 @@ import { formatDuration } from "../config/duration.ts";
 import { withRedis } from "../state/connection.ts";
 import { JOB_STATES } from "../state/queues.ts";
 import { readSnapshot, type Snapshot, type SnapshotOptions } from "../state/snapshot.ts";
-import type { Spend, SpendRow } from "../state/spend.ts";
+import { costText, type Spend, type SpendRow } from "../state/spend.ts";
 import { formatAge, oneLine, table } from "../text/format.ts";
 import { poolSizesText } from "../protocol/worker_name.ts";
 import { printJson, runCommand } from "./_util.ts";
@@ -20,12 +20,7 @@ export function renderSpend(spend: Spend): string[] {
   const totals = new Map(spend.total.map((row) => [`${row.provider}/${row.model}`, row]));
   const today = new Map(spend.today.map((row) => [`${row.provider}/${row.model}`, row]));
   const models = [...new Set([...today.keys(), ...totals.keys()])].sort();
-  const cost = (row: SpendRow | undefined) =>
-    row === undefined
-      ? "-"
-      : `${formatUsd(row.usd)}${
-        row.unknownCostCalls > 0 ? ` +${row.unknownCostCalls} unpriced` : ""
-      }`;
+  const cost = (row: SpendRow | undefined) => row === undefined ? "-" : costText(row);
   const spendRows = [
     ["model", "calls today", "spent today", "calls", "spent in total"],
     ...models.map((model) => [

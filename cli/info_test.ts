@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { Snapshot } from "../state/snapshot.ts";
 import type { WorkerInfo } from "../state/workers.ts";
-import { renderInfo } from "./info.ts";
+import { renderInfo, renderSpend } from "./info.ts";
 
 /** A registered, idle worker of queue llm, as the read model gives it. */
 function worker(name: string, hostname: string, extra: Partial<WorkerInfo> = {}): WorkerInfo {
@@ -63,4 +63,31 @@ Deno.test("renderInfo: workers of WORKER_POOLS are summed up per host and pool a
     renderInfo({ ...snapshot, workers: [worker("worker-b-1", "b")] }),
     /pools:/,
   );
+});
+
+Deno.test("renderSpend: a model whose calls all lack a price costs 'unpriced', never $0; a model with some keeps its dollars and its unpriced calls apart", () => {
+  const row = (model: string, usd: number, calls: number, unknownCostCalls: number) => ({
+    provider: "openai",
+    model,
+    usd,
+    calls,
+    unknownCostCalls,
+    failedCalls: 0,
+    input_tokens: 10,
+    output_tokens: 5,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  });
+  const rows = [row("local-llama", 0, 2, 2), row("gpt-4o-mini", 0.5, 3, 1)];
+  const text = renderSpend({
+    day: "2026-12-07",
+    today: rows,
+    total: rows,
+    todayByQueue: [],
+    totalByQueue: [],
+    budgets: [],
+  }).join("\n");
+  assert.match(text, /openai\/local-llama\s+2\s+unpriced \(2 calls\)\s+2\s+unpriced \(2 calls\)/);
+  assert.match(text, /openai\/gpt-4o-mini\s+3\s+\$0\.5000 \+ 1 unpriced call\s+3/);
+  assert.ok(!text.includes("$0.0000"), text);
 });

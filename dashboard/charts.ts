@@ -7,7 +7,7 @@
 
 import type { QueueJobRates } from "../state/job_rates.ts";
 import type { ProviderPauseHistory } from "../state/pause_history.ts";
-import type { ProviderSpend } from "../state/spend.ts";
+import { costText, type ProviderSpend } from "../state/spend.ts";
 import type { PauseReason } from "../providers/pause.ts";
 import { escapeHtml } from "./html.ts";
 import { axisTop, clockUtc, element, svgText, timeTicks } from "./svg.ts";
@@ -38,7 +38,7 @@ export const CHART_STYLE = `
 .chart { padding: 8px 16px 12px; }
 .chart h3 { margin: 8px 0 4px; font-size: 13px; font-weight: 600; }
 .chart h3 small { color: var(--muted); font-weight: 400; margin-left: 8px; }
-.chart svg { display: block; font-size: 11px; }
+.chart svg { display: block; font-size: 11px; max-width: 100%; height: auto; }
 .chart svg text { fill: var(--muted); }
 .chart svg text.value { fill: var(--fg); }
 .chart svg .grid { stroke: var(--line); }
@@ -282,32 +282,6 @@ const TOKEN_KINDS = [
   ["cache_read_input_tokens", "cache read"],
 ] as const;
 
-/**
- * What a provider's calls cost, as the chart says it: the dollars of its priced calls, and its
- * unpriced calls apart, never as $0.
- *
- * @example
- * ```ts
- * import { strict as assert } from "node:assert";
- * import { providerCostText } from "./charts.ts";
- *
- * assert.equal(providerCostText({ usd: 0.01234, calls: 3, unknownCostCalls: 0 }), "$0.0123");
- * assert.equal(providerCostText({ usd: 0.5, calls: 3, unknownCostCalls: 1 }), "$0.5000 + 1 unpriced call");
- * assert.equal(providerCostText({ usd: 0, calls: 2, unknownCostCalls: 2 }), "unpriced (2 calls)");
- * ```
- */
-export function providerCostText(
-  spend: Pick<ProviderSpend, "usd" | "calls" | "unknownCostCalls">,
-): string {
-  const unpriced = spend.unknownCostCalls;
-  const calls = (count: number) => `${count} unpriced call${count === 1 ? "" : "s"}`;
-  if (unpriced > 0 && unpriced >= spend.calls && spend.usd === 0) {
-    return `unpriced (${unpriced} call${unpriced === 1 ? "" : "s"})`;
-  }
-  const dollars = `$${spend.usd.toFixed(4)}`;
-  return unpriced > 0 ? `${dollars} + ${calls(unpriced)}` : dollars;
-}
-
 /** `n` with thousands separated: `12,345`. */
 const grouped = (n: number) => n.toLocaleString("en-US");
 
@@ -356,7 +330,7 @@ export function spendChart(providers: readonly ProviderSpend[]): string {
     }).join("");
     const tokens = tokensOf(spend);
     const usdWidth = usdTop === 0 ? 0 : (spend.usd / usdTop) * usdPlot.width;
-    const cost = providerCostText(spend);
+    const cost = costText(spend);
     return element(
       "g",
       {
@@ -406,7 +380,7 @@ export function spendChart(providers: readonly ProviderSpend[]): string {
     role: "img",
     "aria-label": "LLM tokens and US dollars per provider today: " +
       providers.map((spend) =>
-        `${spend.provider} ${grouped(tokensOf(spend))} tokens, ${providerCostText(spend)}`
+        `${spend.provider} ${grouped(tokensOf(spend))} tokens, ${costText(spend)}`
       ).join("; "),
     "data-chart": "spend",
   }, headings + rows) +

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { queueJobRates } from "../state/job_rates.ts";
 import type { ProviderSpend } from "../state/spend.ts";
-import { jobRateChart, pauseTimeline, providerCostText, spendChart } from "./charts.ts";
+import { jobRateChart, pauseTimeline, spendChart } from "./charts.ts";
+import { costText } from "../state/spend.ts";
 
 const NOW = Date.UTC(2026, 11, 7, 5, 30, 20);
 const MINUTE = 60_000;
@@ -96,12 +97,12 @@ Deno.test("the spend chart shows each provider's tokens and dollars, an unpriced
 
 Deno.test("a provider's cost text keeps its unpriced calls apart from its dollars", () => {
   assert.equal(
-    providerCostText({ usd: 0.25, calls: 3, unknownCostCalls: 2 }),
+    costText({ usd: 0.25, calls: 3, unknownCostCalls: 2 }),
     "$0.2500 + 2 unpriced calls",
   );
-  assert.equal(providerCostText({ usd: 0, calls: 1, unknownCostCalls: 1 }), "unpriced (1 call)");
+  assert.equal(costText({ usd: 0, calls: 1, unknownCostCalls: 1 }), "unpriced (1 call)");
   // A model priced at nothing (echo) costs $0, truly.
-  assert.equal(providerCostText({ usd: 0, calls: 4, unknownCostCalls: 0 }), "$0.0000");
+  assert.equal(costText({ usd: 0, calls: 4, unknownCostCalls: 0 }), "$0.0000");
 });
 
 Deno.test("the spend chart without a call today says so", () => {

@@ -9,7 +9,7 @@ import { escapeHtml } from "./html.ts";
 import { poolSizesText } from "../protocol/worker_name.ts";
 import { LOCAL_FONTS } from "./bull_board.ts";
 import { CHART_STYLE, jobRateChart, jobRateLegend, pauseTimeline, spendChart } from "./charts.ts";
-import { spendByProvider } from "../state/spend.ts";
+import { costText, spendByProvider } from "../state/spend.ts";
 import { PAUSE_WINDOW_MS } from "../state/pause_history.ts";
 import { type PprView, type QueueView, RECENT_BATCHES, type WorkerView } from "./view.ts";
 
@@ -161,10 +161,7 @@ function spendRow(
   today: SpendRow | undefined,
   total: SpendRow | undefined,
 ): string {
-  const cost = (row: SpendRow | undefined) =>
-    row === undefined ? DASH : escapeHtml(
-      `${usd(row.usd)}${row.unknownCostCalls > 0 ? ` + ${row.unknownCostCalls} unpriced` : ""}`,
-    );
+  const cost = (row: SpendRow | undefined) => row === undefined ? DASH : escapeHtml(costText(row));
   return `<tr data-model="${escapeHtml(model)}">${
     [
       cell(escapeHtml(model), "mono", "model"),

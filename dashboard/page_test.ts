@@ -244,13 +244,13 @@ Deno.test("without a view the page says why", () => {
   assert.match(html, /cannot read Redis: connection refused/);
 });
 
-Deno.test("the page shows each model's calls and dollars today and in total, unpriced calls apart, and each budget with what is left", () => {
+Deno.test("the page shows each model's calls and dollars today and in total, unpriced calls apart (a model of unpriced calls only as unpriced, never $0), and each budget with what is left", () => {
   const html = renderPprPage(VIEW);
   assert.equal(cellOf(html, "model", "claude/claude-sonnet-5-5", "calls-today"), "3");
   assert.equal(cellOf(html, "model", "claude/claude-sonnet-5-5", "spent-today"), "$0.0123");
   assert.equal(cellOf(html, "model", "claude/claude-sonnet-5-5", "spent"), "$1.5000");
   assert.equal(cellOf(html, "model", "openai/mystery-1", "spent-today"), "—");
-  assert.equal(cellOf(html, "model", "openai/mystery-1", "spent"), "$0.0000 + 4 unpriced");
+  assert.equal(cellOf(html, "model", "openai/mystery-1", "spent"), "unpriced (4 calls)");
   assert.equal(cellOf(html, "budget", "provider claude", "left"), "$3.2500");
   assert.equal(cellOf(html, "budget", "provider claude", "reserved"), "$0.5000");
   assert.equal(cellOf(html, "budget", "provider claude", "resets"), "2026-12-01T00:00:00.000Z");

@@ -17,6 +17,33 @@ export interface Spend extends SpendReport {
   budgets: BudgetState[];
 }
 
+/**
+ * What calls cost, as `info`, the dashboard's tables and its spend chart say it: the dollars of
+ * the priced calls, the unpriced ones apart, and never $0 for calls that all lack a price.
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { costText } from "./spend.ts";
+ *
+ * assert.equal(costText({ usd: 0.01234, calls: 3, unknownCostCalls: 0 }), "$0.0123");
+ * assert.equal(costText({ usd: 0.5, calls: 3, unknownCostCalls: 1 }), "$0.5000 + 1 unpriced call");
+ * assert.equal(costText({ usd: 0, calls: 2, unknownCostCalls: 2 }), "unpriced (2 calls)");
+ * assert.equal(costText({ usd: 0, calls: 4, unknownCostCalls: 0 }), "$0.0000");
+ * ```
+ */
+export function costText(
+  spend: Pick<SpendRow, "usd" | "calls" | "unknownCostCalls">,
+): string {
+  const unpriced = spend.unknownCostCalls;
+  const calls = (count: number) => `${count} unpriced call${count === 1 ? "" : "s"}`;
+  if (unpriced > 0 && unpriced >= spend.calls && spend.usd === 0) {
+    return `unpriced (${unpriced} call${unpriced === 1 ? "" : "s"})`;
+  }
+  const dollars = `$${spend.usd.toFixed(4)}`;
+  return unpriced > 0 ? `${dollars} + ${calls(unpriced)}` : dollars;
+}
+
 /** What one provider's models spent together. */
 export type ProviderSpend = Omit<SpendRow, "model">;
 

@@ -43,7 +43,8 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
 Deno.test({
   name: `dashboard charts in Chromium: the jobs per minute add up to the jobs the pool completed ` +
     `and failed, each provider's pauses are drawn with their reason, and the tokens and dollars ` +
-    `per provider today are the jobs' own, an unpriced provider's shown as unpriced${chromium.missing}`,
+    `per provider today are the jobs' own, an unpriced provider's shown as unpriced; at 600 px ` +
+    `wide every chart fits its section${chromium.missing}`,
   ignore: chromium.ignore,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -156,6 +157,22 @@ Deno.test({
       fullPage: true,
       clip: { x: 0, y: top.y - 8, width: 1280, height: bottom.y + bottom.height - top.y + 16 },
     });
+
+    // 600 px wide (a phone, half a laptop's screen): each chart shrinks to its section, whole,
+    // its "now" end in view, and no section scrolls sideways.
+    await page.setViewportSize({ width: 600, height: 900 });
+    const clipped = await page.locator(".chart svg").evaluateAll((svgs) =>
+      svgs.flatMap((svg) => {
+        const section = svg.closest("section")!;
+        const chart = svg.getBoundingClientRect();
+        const room = section.getBoundingClientRect();
+        return chart.right > room.right + 0.5 || section.scrollWidth > section.clientWidth
+          ? [`${svg.getAttribute("aria-label")}: ${Math.round(chart.right)} > ${room.right}`]
+          : [];
+      })
+    );
+    assert.deepEqual(clipped, [], "every chart within its section at 600 px");
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-charts-narrow.png`, fullPage: true });
   },
 });
 
