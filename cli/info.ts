@@ -4,7 +4,12 @@ import { delay } from "../async/mod.ts";
 import { formatDuration } from "../config/duration.ts";
 import { withRedis } from "../state/connection.ts";
 import { JOB_STATES } from "../state/queues.ts";
-import { readSnapshot, type Snapshot, type SnapshotOptions } from "../state/snapshot.ts";
+import {
+  type AutoscaleRecord,
+  readSnapshot,
+  type Snapshot,
+  type SnapshotOptions,
+} from "../state/snapshot.ts";
 import { costText, type Spend, type SpendRow } from "../state/spend.ts";
 import { formatAge, oneLine, table } from "../text/format.ts";
 import { poolSizesText } from "../protocol/worker_name.ts";
@@ -53,6 +58,28 @@ export function renderSpend(spend: Spend): string[] {
   ];
 }
 
+/**
+ * The autoscalers' section of `info`: each autoscaling pool of each host, its workers, range,
+ * the size it wants and why; nothing when no pool autoscales.
+ */
+export function renderAutoscalers(records: readonly AutoscaleRecord[]): string[] {
+  if (records.length === 0) return [];
+  const rows = [
+    ["host", "pool", "workers", "range", "wants", "why"],
+    ...records.map((record) => [
+      record.hostname,
+      record.pool ?? "-",
+      String(record.size),
+      `${record.min}-${record.max}`,
+      record.desired === null ? "-" : String(record.desired),
+      record.reason === null
+        ? "(no look yet)"
+        : `${record.reason}: ${oneLine(record.detail ?? "", 90)}`,
+    ]),
+  ];
+  return ["", "Autoscaling (--autoscale)", table(rows, { alignRight: [2, 4] })];
+}
+
 /** `info` as text: the queue table, the worker table, then the LLM spend and budgets. */
 export function renderInfo(snapshot: Snapshot): string {
   const queueRows = [
@@ -97,6 +124,7 @@ export function renderInfo(snapshot: Snapshot): string {
     "",
     snapshot.workers.length === 0 ? "no workers" : workersTitle,
     ...(snapshot.workers.length === 0 ? [] : [table(workerRows, { alignRight: [2, 5, 6] })]),
+    ...renderAutoscalers(snapshot.autoscalers),
     ...(snapshot.spend ? renderSpend(snapshot.spend) : []),
   ].join("\n");
 }

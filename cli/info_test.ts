@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import type { Snapshot } from "../state/snapshot.ts";
 import type { WorkerInfo } from "../state/workers.ts";
-import { renderInfo, renderSpend } from "./info.ts";
+import { renderAutoscalers, renderInfo, renderSpend } from "./info.ts";
+import { autoscaleRecord } from "../testing/autoscale_record.ts";
 
 /** A registered, idle worker of queue llm, as the read model gives it. */
 function worker(name: string, hostname: string, extra: Partial<WorkerInfo> = {}): WorkerInfo {
@@ -23,6 +24,7 @@ function worker(name: string, hostname: string, extra: Partial<WorkerInfo> = {})
 
 Deno.test("renderInfo: a queue row with its status and counts, a worker row per worker, hosts counted", () => {
   const snapshot: Snapshot = {
+    autoscalers: [],
     at: "2026-01-01T12:00:00.000Z",
     redis: "redis://:***@cache:6379",
     prefix: "bull",
@@ -47,6 +49,7 @@ Deno.test("renderInfo: a queue row with its status and counts, a worker row per 
 
 Deno.test("renderInfo: workers of WORKER_POOLS are summed up per host and pool after the workers' count", () => {
   const snapshot: Snapshot = {
+    autoscalers: [],
     at: "2026-01-01T12:00:00.000Z",
     redis: "redis://cache:6379",
     prefix: "bull",
@@ -90,4 +93,23 @@ Deno.test("renderSpend: a model whose calls all lack a price costs 'unpriced', n
   assert.match(text, /openai\/local-llama\s+2\s+unpriced \(2 calls\)\s+2\s+unpriced \(2 calls\)/);
   assert.match(text, /openai\/gpt-4o-mini\s+3\s+\$0\.5000 \+ 1 unpriced call\s+3/);
   assert.ok(!text.includes("$0.0000"), text);
+});
+
+Deno.test("renderAutoscalers: each autoscaling pool of each host with its workers, range, the size it wants and why; nothing without one", () => {
+  assert.deepEqual(renderAutoscalers([]), []);
+  const text = renderAutoscalers([
+    autoscaleRecord(),
+    autoscaleRecord({
+      hostname: "web2",
+      pool: "recorder",
+      max: 4,
+      size: 1,
+      desired: null,
+      reason: null,
+      detail: null,
+    }),
+  ]).join("\n");
+  assert.match(text, /Autoscaling/);
+  assert.match(text, /web1\s+-\s+3\s+1-8\s+5\s+backlog: 12 jobs wait for 3 free slots/);
+  assert.match(text, /web2\s+recorder\s+1\s+1-4\s+-\s+\(no look yet\)/);
 });

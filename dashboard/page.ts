@@ -3,6 +3,7 @@
 import { batchCostText, batchStateText, type BatchView } from "../jobs/batch/listing.ts";
 import { formatAge, oneLine } from "../text/format.ts";
 import type { ProviderPause } from "../state/pauses.ts";
+import type { AutoscaleRecord } from "../state/snapshot.ts";
 import type { BudgetState, SpendRow } from "../state/spend.ts";
 import { JOB_STATES } from "../state/queues.ts";
 import { escapeHtml } from "./html.ts";
@@ -154,6 +155,22 @@ interface Column {
 
 /** Dollars as the page shows them. */
 const usd = (value: number) => `$${value.toFixed(4)}`;
+
+/** One autoscaling pool's row: host, pool, workers, range, the size it wants and why. */
+function autoscalerRow(record: AutoscaleRecord): string {
+  const key = `${record.hostname}${record.pool === null ? "" : `:${record.pool}`}`;
+  return `<tr data-autoscaler="${escapeHtml(key)}">${
+    [
+      cell(escapeHtml(record.hostname), "mono", "host"),
+      cell(record.pool === null ? DASH : escapeHtml(record.pool), "mono", "pool"),
+      cell(String(record.size), "number", "workers"),
+      cell(`${record.min}–${record.max}`, "number", "range"),
+      cell(numberOrDash(record.desired), "number", "wants"),
+      cell(record.reason === null ? DASH : badge(record.reason), undefined, "reason"),
+      cell(escapeHtml(record.detail ?? "(no look yet)"), "reason", "detail"),
+    ].join("")
+  }</tr>`;
+}
 
 /** One model's row of the spend table: calls and dollars today and in total. */
 function spendRow(
@@ -315,6 +332,23 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
     ],
     view.workers.map(workerRow),
   );
+  // Shown when a pool autoscales: what each one wants and why (its supervisor's log says it too).
+  const autoscaling = view.autoscalers.length === 0 ? "" : section(
+    "autoscalers",
+    "Autoscaling",
+    `${view.autoscalers.length} pool${view.autoscalers.length === 1 ? "" : "s"} with ` +
+      "--autoscale, every container on this Redis",
+    [
+      { name: "host" },
+      { name: "pool" },
+      { name: "workers", numeric: true },
+      { name: "range", numeric: true },
+      { name: "wants", numeric: true, hint: "the size its last look decided on (once a second)" },
+      { name: "reason" },
+      { name: "detail" },
+    ],
+    view.autoscalers.map(autoscalerRow),
+  );
   const paused = view.providers.filter((provider) => provider.state !== "ok").length;
   const providers = section(
     "providers",
@@ -437,6 +471,7 @@ export function renderPprPage(view: PprView | { error: string; at: string }): st
     where,
     [
       workers,
+      autoscaling,
       jobRates,
       pauseHistory,
       spendChartSection,

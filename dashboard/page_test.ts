@@ -1,10 +1,12 @@
 import { strict as assert } from "node:assert";
+import { autoscaleRecord } from "../testing/autoscale_record.ts";
 import { escapeHtml } from "./html.ts";
 import { renderPprPage } from "./page.ts";
 import type { BatchView } from "../jobs/batch/listing.ts";
 import type { PprView } from "./view.ts";
 
 const VIEW: PprView = {
+  autoscalers: [],
   at: "2026-11-30T09:00:00.000Z",
   redis: "redis://:***@cache:6379",
   prefix: "bull",
@@ -299,4 +301,20 @@ Deno.test("the page shows a refused batch's state in red with the provider's rea
 Deno.test("with no batch the page's batches table says none", () => {
   const html = renderPprPage({ ...VIEW, batches: { open: [], recent: [] } });
   assert.match(html, /<section id="batches">.*?<td class="empty" colspan="11">none<\/td>/s);
+});
+
+Deno.test("the page shows each autoscaling pool with its workers, range, the size it wants and why, and no such section when no pool autoscales", () => {
+  assert.ok(!renderPprPage(VIEW).includes('id="autoscalers"'));
+  const html = renderPprPage({
+    ...VIEW,
+    autoscalers: [autoscaleRecord({ pool: "recorder" })],
+  });
+  assert.match(html, /id="autoscalers"/);
+  assert.equal(cellOf(html, "autoscaler", "web1:recorder", "workers"), "3");
+  assert.equal(cellOf(html, "autoscaler", "web1:recorder", "range"), "1–8");
+  assert.equal(cellOf(html, "autoscaler", "web1:recorder", "wants"), "5");
+  assert.equal(
+    cellOf(html, "autoscaler", "web1:recorder", "detail"),
+    "12 jobs wait for 3 free slots",
+  );
 });

@@ -7,7 +7,7 @@ import { type BatchListing, readBatchListing } from "../jobs/batch/listing.ts";
 import { redact } from "../log/redact.ts";
 import { type ProviderPause, readProviderPauses } from "../state/pauses.ts";
 import type { QueueInfo } from "../state/queues.ts";
-import { readSnapshot } from "../state/snapshot.ts";
+import { type AutoscaleRecord, readSnapshot } from "../state/snapshot.ts";
 import { type QueueJobRates, readJobRates } from "../state/job_rates.ts";
 import { type ProviderPauseHistory, readPauseHistories } from "../state/pause_history.ts";
 import type { BudgetSettings, Spend } from "../state/spend.ts";
@@ -39,6 +39,8 @@ export interface PprView {
   queues: QueueView[];
   providers: ProviderPause[];
   workers: WorkerView[];
+  /** Every host's autoscaling pools: range, size, and the last decision with its reason. */
+  autoscalers: AutoscaleRecord[];
   /** What the fleet spent on LLM calls, today and in total, and its budgets. */
   spend: Spend;
   /** The fleet's batches in the providers' batch APIs: open, and ended within 7 days. */
@@ -164,5 +166,6 @@ export async function readPprView(
       ...worker,
       restarts: restarts?.get(worker.name) ?? null,
     })),
+    autoscalers: snapshot.autoscalers,
   };
 }

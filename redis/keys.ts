@@ -34,6 +34,14 @@ export function probeKey(hostname: string): string {
   return `ppr:probe:${hostname}`;
 }
 
+/** The autoscaler of one pool of one supervisor: its range and last decision, for `info`. */
+export function autoscaleKey(hostname: string, pool: string | null): string {
+  return `ppr:autoscale:${hostname}${pool === null ? "" : `:${pool}`}`;
+}
+
+/** Every autoscaler's record. */
+export const AUTOSCALE_KEY_PATTERN = "ppr:autoscale:*";
+
 /** The lease of one hostname: the supervisor that holds it runs the pool of that name. */
 export function hostnameLeaseKey(hostname: string): string {
   return `ppr:hostname:${hostname}`;

@@ -2,7 +2,7 @@
 
 import type { RedisClient } from "./connection.ts";
 import { WORKER_KEY_PATTERN, workerKey } from "./keys.ts";
-import { scanKeys } from "./scan.ts";
+import { readScanned, scanKeys } from "./scan.ts";
 
 /** What a worker says about itself under `ppr:worker:<name>`. */
 export interface Registration {
@@ -71,16 +71,8 @@ export async function unregisterDead(
  * Every registration, read with `SCAN` (never `KEYS`), on every master of a Cluster. Each key
  * is read alone (`GET`, sent together), not with `MGET`: a Cluster spreads them over its slots.
  */
-export async function listRegistrations(redis: RedisClient): Promise<Registration[]> {
-  const found: Registration[] = [];
-  for await (const keys of scanKeys(redis, WORKER_KEY_PATTERN)) {
-    const values = await Promise.all(keys.map((key) => redis.get(key)));
-    for (const value of values) {
-      const registration = parseRegistration(value);
-      if (registration) found.push(registration);
-    }
-  }
-  return found;
+export function listRegistrations(redis: RedisClient): Promise<Registration[]> {
+  return readScanned(redis, WORKER_KEY_PATTERN, parseRegistration);
 }
 
 /** A registration as stored: its key, its raw text, what it says and its TTL. */

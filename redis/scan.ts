@@ -26,3 +26,23 @@ export async function* scanKeys(
     }
   }
 }
+
+/**
+ * The values of the keys matching `pattern` that `parse` accepts, each key read alone (`GET`,
+ * sent together), not with `MGET`: a Cluster spreads them over its slots.
+ */
+export async function readScanned<T>(
+  redis: RedisClient,
+  pattern: string,
+  parse: (value: string | null) => T | undefined,
+): Promise<T[]> {
+  const found: T[] = [];
+  for await (const keys of scanKeys(redis, pattern)) {
+    const values = await Promise.all(keys.map((key) => redis.get(key)));
+    for (const value of values) {
+      const parsed = parse(value);
+      if (parsed !== undefined) found.push(parsed);
+    }
+  }
+  return found;
+}

@@ -3,6 +3,9 @@
 import type { Queue } from "bullmq";
 import type { RedisClient } from "../redis/connection.ts";
 import { listRegistrations } from "../redis/registrations.ts";
+import { type AutoscaleRecord, listAutoscaleRecords } from "../redis/autoscale_records.ts";
+
+export type { AutoscaleRecord };
 import { redactUrl } from "../redis/url.ts";
 import { type QueueInfo, readQueues } from "./queues.ts";
 import { readWorkers, type WorkerInfo } from "./workers.ts";
@@ -17,6 +20,8 @@ export interface Snapshot {
   prefix: string;
   queues: QueueInfo[];
   workers: WorkerInfo[];
+  /** Every host's autoscaling pools: range, size, and the last decision with its reason. */
+  autoscalers: AutoscaleRecord[];
   /** What the fleet spent on LLM calls, and its budgets; when the reader asked (`budgets`). */
   spend?: Spend;
 }
@@ -68,7 +73,7 @@ export async function readSnapshot(
   const names = options.discoverQueues
     ? [...new Set([...options.queues, ...registrations.flatMap((r) => r.queues ?? [])])]
     : [...options.queues];
-  const [queues, workers, spend] = await Promise.all([
+  const [queues, workers, autoscalers, spend] = await Promise.all([
     readQueues(redis, options.prefix, names),
     readWorkers(redis, {
       prefix: options.prefix,
@@ -77,6 +82,7 @@ export async function readSnapshot(
       onlyQueues: options.discoverQueues ? undefined : options.queues,
       openQueues: options.openQueues,
     }),
+    listAutoscaleRecords(redis),
     options.budgets ? readFleetSpend(redis, options.budgets) : undefined,
   ]);
   return {
@@ -85,6 +91,7 @@ export async function readSnapshot(
     prefix: options.prefix,
     queues,
     workers,
+    autoscalers,
     ...(spend ? { spend } : {}),
   };
 }

@@ -35,6 +35,8 @@ export interface AutoscalerOptions {
   llmMaxWorkers?: number;
   /** Told after every change of size it made (the LLM bound is re-split then). */
   onResize?(size: number): void;
+  /** Told after every look: the pool's size then and the decision (for `info`'s record). */
+  onLook?(size: number, decision: AutoscaleDecision): void;
   /** How often it looks. @default {1000} */
   intervalMs?: number;
   /** @default {systemClock} */
@@ -99,6 +101,7 @@ export function startAutoscaler(options: AutoscalerOptions) {
         lastSize = size;
         options.onResize?.(size);
       }
+      options.onLook?.(size, decision);
       if (size !== current || previous?.reason !== decision.reason) {
         logger.info("{pool}size {from} -> {to} ({reason}: {detail})", {
           pool: poolSizeOwner(options.poolName),

@@ -21,6 +21,7 @@ import { spawnChild } from "./child.ts";
 import { createCountsDir } from "./counts_dir.ts";
 import { type LlmBudget, llmBudget, workersMemoryHolds } from "./llm_budget.ts";
 import { startAutoscaler } from "./autoscaler.ts";
+import { createAutoscalePublisher } from "./autoscale_publisher.ts";
 import { listenForScaleRequests } from "./scale_requests.ts";
 import { readBacklog } from "../state/backlog.ts";
 import { createLlmLedger } from "./llm_ledger.ts";
@@ -334,6 +335,12 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     budget.limit ?? 0,
     defaultProviderOf(config).callProcess?.(config),
   );
+  // What `info` shows of the autoscalers, from Redis: every host's, their sizes and reasons.
+  const publishers = new Map(units.map(({ plan, pool }) => [
+    pool,
+    plan.range &&
+    createAutoscalePublisher(redis, { hostname, poolName: plan.name, range: plan.range }),
+  ]));
   const autoscalers = new Map(units.map(({ plan, pool }) => {
     const range = plan.range;
     return [
@@ -363,6 +370,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
           ? budget.limit
           : undefined,
         onResize: () => resplitLlm(),
+        onLook: (size, decision) => void publishers.get(pool)?.publish(size, decision),
       }),
     ];
   }));
@@ -377,8 +385,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       }
       : undefined;
   };
-  const stopAutoscalers = () => {
+  const stopAutoscalers = async () => {
     for (const autoscaler of autoscalers.values()) autoscaler?.stop();
+    await Promise.all([...publishers.values()].map((publisher) => publisher?.remove()));
   };
   const inputs = (): HealthInputs => ({
     pool: pools.snapshot(),
@@ -417,7 +426,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         port: config.healthPort,
         error: error instanceof Error ? error.message : String(error),
       });
-      stopAutoscalers();
+      await settlesWithin(stopAutoscalers(), CLOSE_STEP_MS);
       probe.stop();
       queueStats.stop();
       llm.stop();
@@ -527,7 +536,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   await releaseLease();
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-  stopAutoscalers();
+  await settlesWithin(stopAutoscalers(), CLOSE_STEP_MS);
   scaleRequests.stop();
   probe.stop();
   queueStats.stop();

@@ -210,3 +210,42 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "--autoscale 1,3: info and info --json show the pool's autoscaler from Redis (host, workers, range, the size it wants and why, as /health has it), and none once the supervisor has stopped",
+  integration,
+  async () => {
+    await using redis = await startRedis();
+    const env = baseEnv({ REDIS_URL: redis.url });
+    await using supervisor = startSupervisor(["--autoscale", "1,3"], { redisUrl: redis.url });
+    await supervisor.waitForHealth(
+      (body) => body.workers[0]?.state === "idle" && body.autoscale?.reason !== undefined,
+      "the autoscaler's first look",
+    );
+    // The row says what /health says (the record follows each change of the decision).
+    const { reason } = await waitUntil(async () => {
+      const info = await runPpr(["info"], env);
+      const { autoscale } = (await supervisor.health()).body;
+      const row = new RegExp(
+        `\\ntest\\s+-\\s+1\\s+1-3\\s+${autoscale?.desired}\\s+${autoscale?.reason}: \\S`,
+      );
+      return row.test(info.stdout) ? autoscale! : undefined;
+    }, { what: "info to show the autoscaler as /health does", timeoutMs: 15_000 });
+    const json = JSON.parse((await runPpr(["info", "--json"], env)).stdout);
+    assert.deepEqual(
+      json.autoscalers.map((record: Record<string, unknown>) => [
+        record.hostname,
+        record.pool,
+        record.min,
+        record.max,
+        record.size,
+        record.reason,
+      ]),
+      [["test", null, 1, 3, 1, reason]],
+    );
+    supervisor.signal("SIGTERM");
+    await supervisor.waitForExit(30_000);
+    const after = JSON.parse((await runPpr(["info", "--json"], env)).stdout);
+    assert.deepEqual(after.autoscalers, [], "its supervisor removed the record when it stopped");
+  },
+);
