@@ -114,6 +114,8 @@ export interface SpanStart {
   /** @default {SpanKind.INTERNAL} */
   kind?: SpanKind;
   attributes?: Attributes;
+  /** When what it stands for began, epoch ms: a batch request's collection; @default now. */
+  startTime?: number;
 }
 
 /**
@@ -145,7 +147,11 @@ export function withSpan<T>(
   }
   return tracer.startActiveSpan(
     start.name,
-    { kind: start.kind ?? SpanKind.INTERNAL, attributes: start.attributes },
+    {
+      kind: start.kind ?? SpanKind.INTERNAL,
+      attributes: start.attributes,
+      ...(start.startTime === undefined ? {} : { startTime: start.startTime }),
+    },
     async (span) => {
       try {
         return await work(span);

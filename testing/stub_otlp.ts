@@ -24,6 +24,9 @@ export interface ReceivedSpan {
   events: { name: string; attributes: Record<string, unknown> }[];
   /** OTLP's status code: 0 unset, 1 ok, 2 error. */
   statusCode: number;
+  /** When it started and ended, epoch ms. */
+  startMs: number;
+  endMs: number;
 }
 
 /** One request the stub received. */
@@ -71,6 +74,8 @@ interface OtlpSpan {
   attributes?: OtlpKeyValue[];
   events?: { name: string; attributes?: OtlpKeyValue[] }[];
   status?: { code?: number | string };
+  startTimeUnixNano?: string | number;
+  endTimeUnixNano?: string | number;
 }
 interface ExportTraceServiceRequest {
   resourceSpans?: {
@@ -165,6 +170,8 @@ export function decodeTraces(body: Uint8Array, contentType: string): ReceivedSpa
             attributes: attributesOf(event.attributes),
           })),
           statusCode: Number(span.status?.code ?? 0),
+          startMs: Number(BigInt(span.startTimeUnixNano ?? 0) / 1_000_000n),
+          endMs: Number(BigInt(span.endTimeUnixNano ?? 0) / 1_000_000n),
         });
       }
     }

@@ -12,6 +12,8 @@ import { startStubClaudeApi } from "../testing/stub_claude_api.ts";
 import { type ReceivedSpan, receivedText, startStubOtlp } from "../testing/stub_otlp.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { pauseProvider } from "../providers/pause.ts";
+import { allFinished, FAST_LANE } from "../testing/batch_lane.ts";
+import { producerQueue } from "../testing/jobs.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -370,5 +372,45 @@ Deno.test(
     const records = logRecords(supervisor.logs);
     assert.ok(records.length > 0);
     assert.equal(records.some((record) => "trace_id" in record), false);
+  },
+);
+
+Deno.test(
+  "a job of the batch lane has the span of its call in the batch: chat <model> with ppr.lane batch, its batch id, tokens and cost at the batch price, from its collection to the try that completes it",
+  integration,
+  async () => {
+    await using pool = await tracedPool({ ...FAST_LANE, LLM_BATCH_QUEUES: "llm" });
+    const { redis, collector } = pool;
+    const queue = producerQueue(redis);
+    try {
+      const [job] = await queue.addBulk([{ name: "llm", data: { prompt: "a page" } }]);
+      const [done] = await allFinished(queue, [job]);
+      assert.equal(await done.getState(), "completed", done.failedReason);
+      const result = done.returnvalue;
+      assert.equal(result.lane, "batch");
+      const call = await waitUntil(
+        () =>
+          collector.spans.find((span) =>
+            span.name === `chat ${result.model}` && span.attributes["ppr.lane"] === "batch"
+          ),
+        { what: "the batch call's span" },
+      );
+      assert.equal(call.kind, CLIENT_KIND);
+      assert.equal(call.attributes["ppr.batch_id"], result.batch_id);
+      assert.equal(call.attributes["gen_ai.request.model"], MODEL);
+      assert.equal(call.attributes["gen_ai.response.model"], result.model);
+      assert.equal(call.attributes["gen_ai.usage.output_tokens"], result.usage.output_tokens);
+      assert.ok(result.cost_usd > 0, `a priced call: ${JSON.stringify(result)}`);
+      assert.equal(call.attributes["ppr.cost_usd"], result.cost_usd);
+      // Inside the processing of the try that completed the job, which began after its collection.
+      const consumer = ancestry(call, collector.spans).find((span) => span.kind === CONSUMER_KIND);
+      assert.ok(consumer, "the span is inside a worker's processing of the job");
+      assert.ok(
+        call.startMs < consumer.startMs,
+        `the call began at the collection (${call.startMs}), before that try (${consumer.startMs})`,
+      );
+    } finally {
+      await queue.close();
+    }
   },
 );

@@ -33,6 +33,12 @@ import { callStats, countCall, type WorkerStats } from "../protocol/stats.ts";
 import { LlmError } from "../providers/errors.ts";
 import type { ProviderContext } from "../providers/provider.ts";
 import type { InFlightJob } from "./in_flight.ts";
+import {
+  llmCallSpanName,
+  llmRequestAttributes,
+  llmResponseAttributes,
+} from "../telemetry/gen_ai.ts";
+import { isTracing, type Span, SpanKind, withSpan } from "../telemetry/tracing.ts";
 
 /** A job's result from the batch lane: the direct lane's, with the batch it came in. */
 export interface BatchJobResult extends JobResult {
@@ -105,8 +111,39 @@ export function createBatchLane(options: BatchLaneOptions) {
     },
   };
 
-  /** Completes the job with its stored outcome, or fails this try with the outcome's error. */
-  async function complete(
+  /**
+   * Completes the job with its stored outcome, or fails this try with the outcome's error, inside
+   * the span of its call in the batch (`chat <model>`, `ppr.lane` batch), from its collection to
+   * now, with the answer's tokens and cost.
+   */
+  function complete(
+    job: Job,
+    ref: string,
+    prepared: PreparedJob,
+    stored: StoredOutcome,
+  ): Promise<BatchJobResult> {
+    if (!isTracing()) return completeIn(undefined, job, ref, prepared, stored);
+    // The model the batch was built for (`default`: the provider's), and the one that answered.
+    const asked = batchPlanOf(prepared, context, spending.pricing).model;
+    const answered = stored.outcome === "succeeded" ? stored.result.model || asked : asked;
+    return withSpan({
+      name: llmCallSpanName(answered),
+      kind: SpanKind.CLIENT,
+      startTime: stored.outcome === "succeeded" ? stored.collectedMs : undefined,
+      attributes: {
+        ...llmRequestAttributes({
+          provider: prepared.providerName,
+          model: asked,
+          queue: job.queueName,
+          lane: "batch",
+        }),
+        "ppr.batch_id": stored.batchId,
+      },
+    }, (span) => completeIn(span, job, ref, prepared, stored));
+  }
+
+  async function completeIn(
+    span: Span | undefined,
     job: Job,
     ref: string,
     prepared: PreparedJob,
@@ -122,6 +159,13 @@ export function createBatchLane(options: BatchLaneOptions) {
       throw new LlmError("transient", message);
     }
     const { result, costUsd } = stored;
+    span?.setAttributes(
+      llmResponseAttributes({
+        model: result.model,
+        usage: result.usage,
+        costUsd: costUsd ?? undefined,
+      }),
+    );
     let parsed: unknown;
     try {
       parsed = prepared.format
