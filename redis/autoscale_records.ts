@@ -52,14 +52,19 @@ export async function removeAutoscaleRecord(
   await redis.del(autoscaleKey(hostname, pool));
 }
 
+/** A record as stored, every field of its type; `undefined` for anything else. */
 function parseRecord(value: string | null): AutoscaleRecord | undefined {
   if (value === null) return undefined;
   try {
     const record = JSON.parse(value);
-    return typeof record?.hostname === "string" && typeof record.min === "number" &&
-        typeof record.max === "number" && typeof record.size === "number"
-      ? record
-      : undefined;
+    const nullOr = (field: unknown, type: "string" | "number") =>
+      field === null || typeof field === type;
+    const valid = typeof record?.hostname === "string" && nullOr(record.pool, "string") &&
+      typeof record.min === "number" && typeof record.max === "number" &&
+      typeof record.size === "number" && nullOr(record.desired, "number") &&
+      nullOr(record.reason, "string") && nullOr(record.detail, "string") &&
+      typeof record.at === "string";
+    return valid ? record : undefined;
   } catch {
     return undefined;
   }

@@ -10,16 +10,29 @@ import {
   type BundleCheck,
   type BundleStamp,
   currentWorkerBundle,
+  markBundleUsed,
   sourcesDigest,
   STAMP_FILE,
 } from "../supervisor/worker_bundle.ts";
 
 /** The entry modules: the program, and the schema checker's Web Worker (its own module). */
 const ENTRIES = ["main.ts", "jobs/schema_check_worker.ts"];
-/** Besides the modules: the import map and the npm versions the bundle inlines. */
-const CONFIG_SOURCES = ["deno.json", "deno.lock"];
-/** Bundles kept besides the newest: a running supervisor may still start workers from one. */
-const OLD_BUNDLES_KEPT = 2;
+/**
+ * Besides the modules: the import map and the npm versions the bundle inlines, and this script,
+ * which says how it is built (a new way of building makes every bundle stale).
+ */
+const BUILD_SOURCES = ["deno.json", "deno.lock", "scripts/bundle.ts"];
+/** The Web Worker's module in the bundle, where jobs/schema_check.ts looks for it. */
+const CHECK_WORKER_OUTPUT = "jobs/schema_check_worker.js";
+/**
+ * A bundle other than the newest is removed once nothing has touched it for this long: a
+ * supervisor touches the bundle its workers start from when it starts, and its running workers
+ * import some chunks only when first needed (an SDK, the schema checker), so a bundle a pool may
+ * still use is kept.
+ */
+const UNUSED_BUNDLE_KEEP_MS = 7 * 86_400_000;
+/** How long `deno info` or `deno bundle` may take before the build gives up. */
+const STEP_TIMEOUT_MS = 120_000;
 
 async function run(args: string[], cwd: string): Promise<{ ok: boolean; out: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -28,7 +41,10 @@ async function run(args: string[], cwd: string): Promise<{ ok: boolean; out: str
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+  }).output().catch((error) => {
+    throw new Error(`deno ${args[0]} did not finish (${error.message})`);
+  });
   const decoder = new TextDecoder();
   return {
     ok: output.success,
@@ -36,9 +52,15 @@ async function run(args: string[], cwd: string): Promise<{ ok: boolean; out: str
   };
 }
 
-/** The program's local files (relative to `root`), as `deno info` lists the entries' graphs. */
+/**
+ * The program's local files (relative to `root`), as `deno info` lists the entries' graphs. A
+ * local module outside `root`, or an entry missing from its own graph, stops the build: the stamp
+ * would not cover what the bundle is made of.
+ */
 async function sourcesOf(root: string): Promise<string[]> {
-  const sources = new Set(CONFIG_SOURCES);
+  // `deno info` names files by their real path, whatever link `root` was reached through.
+  const real = await Deno.realPath(root);
+  const sources = new Set(BUILD_SOURCES);
   for (const entry of ENTRIES) {
     const info = await run(["info", "--json", entry], root);
     if (!info.ok) throw new Error(`deno info ${entry}: ${info.out}`);
@@ -46,8 +68,12 @@ async function sourcesOf(root: string): Promise<string[]> {
       const specifier: string = module.specifier ?? "";
       if (!specifier.startsWith("file://")) continue;
       const path = decodeURIComponent(new URL(specifier).pathname);
-      if (path.startsWith(`${root}/`)) sources.add(path.slice(root.length + 1));
+      if (!path.startsWith(`${real}/`)) {
+        throw new Error(`${path} is imported from outside ${real}: the stamp cannot cover it`);
+      }
+      sources.add(path.slice(real.length + 1));
     }
+    if (!sources.has(entry)) throw new Error(`deno info listed no ${entry} in its own graph`);
   }
   return [...sources].sort();
 }
@@ -77,20 +103,19 @@ export async function deferDynamicImports(dir: string): Promise<number> {
   return rewritten;
 }
 
-/** Removes all but the newest bundles, and the leftovers of builds that died. */
+/**
+ * Removes the bundles nothing has touched for `UNUSED_BUNDLE_KEEP_MS` but the newest (`keep`),
+ * and the leftovers of builds that died.
+ */
 async function prune(bundles: string, keep: string): Promise<void> {
-  const dirs: { name: string; mtime: number }[] = [];
   for await (const entry of Deno.readDir(bundles)) {
     if (!entry.isDirectory || entry.name === keep) continue;
-    const mtime = (await Deno.stat(`${bundles}/${entry.name}`)).mtime?.getTime() ?? 0;
-    dirs.push({ name: entry.name, mtime });
-  }
-  dirs.sort((a, b) => b.mtime - a.mtime);
-  const building = (name: string) => name.includes(".tmp-");
-  const old = dirs.filter((dir) => !building(dir.name)).slice(OLD_BUNDLES_KEPT);
-  const dead = dirs.filter((dir) => building(dir.name) && Date.now() - dir.mtime > 600_000);
-  for (const dir of [...old, ...dead]) {
-    await Deno.remove(`${bundles}/${dir.name}`, { recursive: true }).catch(() => {});
+    const path = `${bundles}/${entry.name}`;
+    const untouchedMs = Date.now() - ((await Deno.stat(path)).mtime?.getTime() ?? 0);
+    const building = entry.name.includes(".tmp-");
+    if (untouchedMs > (building ? 600_000 : UNUSED_BUNDLE_KEEP_MS)) {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    }
   }
 }
 
@@ -124,6 +149,15 @@ export async function ensureWorkerBundle(
       await Deno.remove(building, { recursive: true }).catch(() => {});
       throw new Error(`deno bundle failed: ${bundle.out}`);
     }
+    const checkWorker = await Deno.stat(`${building}/${CHECK_WORKER_OUTPUT}`).catch(() =>
+      undefined
+    );
+    if (!checkWorker?.isFile) {
+      await Deno.remove(building, { recursive: true });
+      throw new Error(
+        `deno bundle wrote no ${CHECK_WORKER_OUTPUT}, where jobs/schema_check.ts looks`,
+      );
+    }
     if (await deferDynamicImports(building) === 0) {
       await Deno.remove(building, { recursive: true });
       throw new Error("deno bundle wrote no dynamic import of its own files: its output changed");
@@ -140,6 +174,8 @@ export async function ensureWorkerBundle(
   const stampTemp = `${bundles}/${STAMP_FILE}.tmp-${Deno.pid}`;
   await Deno.writeTextFile(stampTemp, JSON.stringify(stamp, null, 2) + "\n");
   await Deno.rename(stampTemp, `${bundles}/${STAMP_FILE}`);
+  // The newest bundle is the last one touched, though its folder was built earlier and reused.
+  await markBundleUsed(`${dir}/main.js`);
   await prune(bundles, name);
   return await currentWorkerBundle(root);
 }

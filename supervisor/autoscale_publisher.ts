@@ -34,42 +34,51 @@ export function createAutoscalePublisher(
   const pool = options.poolName ?? null;
   let last: { text: string; atMs: number } | undefined;
   let failing = false;
+  let removed = false;
+  /** The write in flight: `remove` waits for it, so that no record comes back after it. */
+  let writing: Promise<void> = Promise.resolve();
+  const write = async (size: number, decision: AutoscaleDecision | undefined) => {
+    const text = JSON.stringify([size, decision?.desired, decision?.reason, decision?.detail]);
+    const nowMs = now();
+    if (removed || (last && last.text === text && nowMs - last.atMs < REFRESH_MS)) return;
+    try {
+      await deadline(
+        writeAutoscaleRecord(redis, {
+          hostname: options.hostname,
+          pool,
+          min: options.range.min,
+          max: options.range.max,
+          size,
+          desired: decision?.desired ?? null,
+          reason: decision?.reason ?? null,
+          detail: decision?.detail ?? null,
+          at: new Date(nowMs).toISOString(),
+        }),
+        2000,
+        "Redis did not answer",
+      );
+      last = { text, atMs: nowMs };
+      failing = false;
+    } catch (error) {
+      // `info` misses it meanwhile; the pool goes on, and /health still shows the decision.
+      if (!failing) {
+        logger.debug("the autoscaler's record was not written ({error})", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      failing = true;
+    }
+  };
   return {
     /** Called after each of the autoscaler's looks. */
-    async publish(size: number, decision: AutoscaleDecision | undefined): Promise<void> {
-      const text = JSON.stringify([size, decision?.desired, decision?.reason, decision?.detail]);
-      const nowMs = now();
-      if (last && last.text === text && nowMs - last.atMs < REFRESH_MS) return;
-      try {
-        await deadline(
-          writeAutoscaleRecord(redis, {
-            hostname: options.hostname,
-            pool,
-            min: options.range.min,
-            max: options.range.max,
-            size,
-            desired: decision?.desired ?? null,
-            reason: decision?.reason ?? null,
-            detail: decision?.detail ?? null,
-            at: new Date(nowMs).toISOString(),
-          }),
-          2000,
-          "Redis did not answer",
-        );
-        last = { text, atMs: nowMs };
-        failing = false;
-      } catch (error) {
-        // `info` misses it meanwhile; the pool goes on, and /health still shows the decision.
-        if (!failing) {
-          logger.debug("the autoscaler's record was not written ({error})", {
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }
-        failing = true;
-      }
+    publish(size: number, decision: AutoscaleDecision | undefined): Promise<void> {
+      writing = writing.then(() => write(size, decision));
+      return writing;
     },
-    /** Removes the record (the supervisor stops). */
+    /** Removes the record (the supervisor stops), after any write in flight; none follows. */
     async remove(): Promise<void> {
+      removed = true;
+      await writing;
       await deadline(
         removeAutoscaleRecord(redis, options.hostname, pool),
         2000,

@@ -56,3 +56,34 @@ Deno.test("the autoscaler's record is written at each change of size or decision
   await publisher.remove();
   assert.deepEqual(deleted, ["ppr:autoscale:web1:recorder"]);
 });
+
+Deno.test("once removed, the autoscaler's record is not written again, and its delete follows a write in flight", async () => {
+  const calls: string[] = [];
+  let finishWrite = () => {};
+  const redis = {
+    set: (key: string) => {
+      calls.push(`set ${key}`);
+      return new Promise((resolve) => (finishWrite = () => resolve("OK")));
+    },
+    del: (key: string) => {
+      calls.push(`del ${key}`);
+      return Promise.resolve(1);
+    },
+  } as unknown as RedisClient;
+  const publisher = createAutoscalePublisher(redis, {
+    hostname: "web1",
+    range: { min: 1, max: 2 },
+  });
+  const steady: AutoscaleDecision = { desired: 1, reason: "steady", detail: "nothing waiting" };
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const inFlight = publisher.publish(1, steady);
+  await settled();
+  assert.deepEqual(calls, ["set ppr:autoscale:web1"], "the write is in flight");
+  const removed = publisher.remove();
+  await settled();
+  assert.deepEqual(calls, ["set ppr:autoscale:web1"], "the delete waits for the write");
+  finishWrite();
+  await Promise.all([inFlight, removed]);
+  await publisher.publish(2, { desired: 2, reason: "backlog", detail: "4 jobs wait" });
+  assert.deepEqual(calls, ["set ppr:autoscale:web1", "del ppr:autoscale:web1"]);
+});

@@ -34,7 +34,7 @@ import { groupPools } from "./pool_group.ts";
 import { planPools, type PoolPlan, poolSizeOwner, poolWorkerEnv } from "./pool_plan.ts";
 import { createReloader, type ReloadSource } from "./reload.ts";
 import { currentInvocation, programRoot, workerCommand } from "./self_command.ts";
-import { type BundleCheck, currentWorkerBundle } from "./worker_bundle.ts";
+import { type BundleCheck, currentWorkerBundle, markBundleUsed } from "./worker_bundle.ts";
 import { claimHostname, HostnameInUseError } from "./sweep.ts";
 import {
   HOSTNAME_LEASE_MS,
@@ -533,10 +533,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   pools.start();
   await pools.stopped();
   countsDir.remove();
+  // Its records go before the hostname does: a successor on the name may write its own.
+  await settlesWithin(stopAutoscalers(), CLOSE_STEP_MS);
   await releaseLease();
 
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-  await settlesWithin(stopAutoscalers(), CLOSE_STEP_MS);
   scaleRequests.stop();
   probe.stop();
   queueStats.stop();
@@ -582,6 +583,7 @@ function workerEntryOf(bundle: BundleCheck | undefined): () => string | undefine
     return () => undefined;
   }
   logger.info("workers start from the worker bundle {entry}", { entry: bundle.entry });
+  void markBundleUsed(bundle.entry);
   return () => {
     try {
       Deno.statSync(bundle.entry);

@@ -3,9 +3,10 @@
  * a worker child loads only what its command needs, which worker children under `deno run` start
  * from instead of main.ts's modules (about a third less CPU per start: Deno's CommonJS loader no
  * longer resolves and reads some 300 npm files one by one). `deno task bundle` builds it into
- * `.bundle/` beside main.ts, and so do the `dev`, `start`, `test`, `bench` and `chaos` tasks; the
- * supervisor uses it only while it matches the sources byte for byte. A compiled binary has no use
- * for it: its workers are the binary itself.
+ * `.bundle/` beside main.ts, and so do the `dev`, `start`, `test`, `bench` and `chaos` tasks; a
+ * supervisor uses it only when it matches the sources byte for byte as the supervisor starts, and
+ * then for every worker it starts (they run the code it started with). A compiled binary has no
+ * use for it: its workers are the binary itself.
  */
 
 /** The folder of the bundles, beside main.ts. */
@@ -109,4 +110,14 @@ export async function currentWorkerBundle(
     return { unused: `the worker bundle's entry ${entry} is missing` };
   }
   return { entry };
+}
+
+/**
+ * Marks the bundle of `entry` as used now (its folder's modification time): a build removes
+ * other bundles only once nothing has used them for days, so a running pool keeps its own.
+ * Best effort: a read-only folder is left as it is.
+ */
+export async function markBundleUsed(entry: string): Promise<void> {
+  const now = new Date();
+  await Deno.utime(entry.replace(/\/[^/]*$/, ""), now, now).catch(() => {});
 }
