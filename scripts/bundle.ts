@@ -180,10 +180,16 @@ export async function ensureWorkerBundle(
   return await currentWorkerBundle(root);
 }
 
+/** The program's folder: main.ts's, this script's parent. */
+export const PROGRAM_ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+
 if (import.meta.main) {
-  const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
   try {
-    const check = await ensureWorkerBundle(root, (line) => console.error(`bundle: ${line}`));
+    const check = await ensureWorkerBundle(
+      PROGRAM_ROOT,
+      (line) => console.error(`bundle: ${line}`),
+    );
     if ("unused" in check) console.error(`bundle: ${check.unused}`);
   } catch (error) {
     console.error(

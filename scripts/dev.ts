@@ -1,7 +1,7 @@
 /** `deno task dev`: the supervisor with 2 echo workers against a local Redis, started here when none answers. */
 
 import { selfCommand } from "../supervisor/self_command.ts";
-import { ensureWorkerBundle } from "./bundle.ts";
+import { ensureWorkerBundle, PROGRAM_ROOT } from "./bundle.ts";
 // The suite's throwaway redis-server (free port, own temp dir, keeps nothing) serves dev too.
 import { answersPing, startRedis } from "../testing/redis.ts";
 
@@ -34,8 +34,7 @@ if (!(await answersPing(target.hostname, Number(target.port || 6379)))) {
 }
 
 // Workers start from the worker bundle, as under `deno task start`: built now when a source changed.
-const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-await ensureWorkerBundle(root, (line) => console.error(`dev: ${line}`)).catch((error) =>
+await ensureWorkerBundle(PROGRAM_ROOT, (line) => console.error(`dev: ${line}`)).catch((error) =>
   console.error(`dev: the worker bundle was not built (${error.message}); workers load the modules`)
 );
 

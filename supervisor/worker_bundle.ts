@@ -52,7 +52,7 @@ export async function sourcesDigest(
   deno: string,
 ): Promise<string | undefined> {
   const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [encoder.encode(`deno ${deno}\0`)];
+  const parts: Uint8Array<ArrayBuffer>[] = [encoder.encode(`deno ${deno}\0`)];
   for (const source of sources) {
     try {
       const bytes = await Deno.readFile(`${root}/${source}`);
@@ -61,12 +61,7 @@ export async function sourcesDigest(
       return undefined;
     }
   }
-  const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
+  const whole = await new Blob(parts).arrayBuffer();
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", whole));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
@@ -75,7 +70,7 @@ export async function sourcesDigest(
 export type BundleCheck = { entry: string } | { unused: string };
 
 /** Reads the stamp of `root`'s newest bundle; `undefined` when there is none or it is unreadable. */
-export async function readStamp(root: string): Promise<BundleStamp | undefined> {
+async function readStamp(root: string): Promise<BundleStamp | undefined> {
   try {
     const stamp = JSON.parse(await Deno.readTextFile(`${root}/${BUNDLE_DIR}/${STAMP_FILE}`));
     const valid = typeof stamp?.deno === "string" && typeof stamp.digest === "string" &&

@@ -2,6 +2,7 @@
 
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
+import { producerQueue } from "../testing/jobs.ts";
 import { startRedis } from "../testing/redis.ts";
 import { startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startStubLlm, type StubLlm } from "../testing/stub_llm.ts";
@@ -179,8 +180,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = new Queue("llm", { connection: redis.client() });
-    queue.on("error", () => {});
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--autoscale", "1,1", "--drain-timeout", "60s"], {
       redisUrl: redis.url,
     });

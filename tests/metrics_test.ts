@@ -2,6 +2,7 @@
 
 import { strict as assert } from "node:assert";
 import { Queue } from "bullmq";
+import { producerQueue } from "../testing/jobs.ts";
 import { Redis } from "ioredis";
 import { startRedis } from "../testing/redis.ts";
 import { startSupervisor } from "../testing/ppr.ts";
@@ -17,8 +18,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = new Queue("llm", { connection: redis.client() });
-    queue.on("error", () => {});
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "2"], { redisUrl: redis.url });
     try {
       await supervisor.waitForHealth((body) => body.workers_alive === 2, "two workers");
@@ -98,8 +98,7 @@ Deno.test(
   async () => {
     await using redis = await startRedis();
     await using stub = startStubLlm();
-    const queue = new Queue("llm", { connection: redis.client() });
-    queue.on("error", () => {});
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], {
       redisUrl: redis.url,
       env: { LLM_PROVIDER: "openai", OPENAI_API_KEY: "k", OPENAI_BASE_URL: `${stub.url}/v1` },
@@ -196,8 +195,7 @@ Deno.test(
   integration,
   async () => {
     await using redis = await startRedis();
-    const queue = new Queue("llm", { connection: redis.client() });
-    queue.on("error", () => {});
+    const queue = producerQueue(redis);
     await using supervisor = startSupervisor(["--count", "1"], { redisUrl: redis.url });
     try {
       await supervisor.waitForHealth((body) => body.workers_alive === 1, "one worker");

@@ -1,7 +1,7 @@
 /** The worker bundle against real processes: where a supervisor's workers start from, and why. */
 
 import { strict as assert } from "node:assert";
-import { Queue } from "bullmq";
+import { producerQueue } from "../testing/jobs.ts";
 import { ensureWorkerBundle } from "../scripts/bundle.ts";
 import { logRecords, startSupervisor, type Supervisor } from "../testing/ppr.ts";
 import { startRedis } from "../testing/redis.ts";
@@ -79,8 +79,7 @@ Deno.test(
   async () => {
     const root = await programCopy();
     await using redis = await startRedis();
-    const queue = new Queue("llm", { connection: redis.client() });
-    queue.on("error", () => {});
+    const queue = producerQueue(redis);
     try {
       const built = await ensureWorkerBundle(root);
       assert.ok("entry" in built, JSON.stringify(built));
