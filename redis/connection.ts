@@ -1,6 +1,7 @@
 /** Opens the ioredis connections ppr-worker uses (one server, a Sentinel group or a Cluster), with reconnects that never give up. */
 
 import { Cluster, type ClusterOptions, Redis, type RedisOptions as IoRedisOptions } from "ioredis";
+import { SwitchSafeSentinelConnector } from "./sentinel_connector.ts";
 import { parseRedisUrl, type RedisTarget } from "./url.ts";
 
 /**
@@ -85,8 +86,13 @@ export function sentinelOptions(
     sentinelPassword: target.password,
     ...(target.tls ? { tls: {}, enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
     failoverDetector: true,
+    // ioredis's own, but a master switch seen while reconnecting no longer ends the client.
+    Connector: SwitchSafeSentinelConnector,
     reconnectOnError: (error) => (isReadOnlyError(error) ? 2 : false),
     sentinelRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+    // A Sentinel that takes a connection and never answers (a hung host) is left after 2 s for
+    // the next one; ioredis's default waits on it for ever.
+    sentinelCommandTimeout: 2000,
     // Each attempt asks a Sentinel for the master first: a lost master's successor is found
     // within a second of its promotion, not after the doubling delays of one server's reconnect.
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),

@@ -58,7 +58,7 @@ export interface FailoverLoadOptions {
   poolEnv?: Record<string, string>;
   /** Jobs come this long before the fault. @default {3000} */
   beforeMs?: number;
-  /** And this long after it. @default {4000} */
+  /** And this long after it, at least (until a job is added after it, a minute at most). @default {4000} */
   afterMs?: number;
   /** Each producer adds a job this often. @default {25} */
   intervalMs?: number;
@@ -216,6 +216,12 @@ export async function runJobsThroughFailover(
     const faultEndMs = Date.now();
     await options.afterFault?.();
     await delay(afterMs);
+    // On a loaded machine the producers may find the new master only after `afterMs`: they go on
+    // until one has added a job since the fault, or a minute has passed (then none counts below).
+    await waitUntil(
+      () => producers.some((producer) => producer.added.some((job) => job.atMs > faultEndMs)),
+      { what: "a job added after the fault", timeoutMs: 60_000 },
+    ).catch(() => {});
     await Promise.all(producers.map((producer) => producer.stop()));
     const endMs = Date.now();
 

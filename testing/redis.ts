@@ -16,8 +16,11 @@ export interface RedisServer extends AsyncDisposable {
    * on each write). @default {"SIGTERM"}
    */
   stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
-  /** Starts it again on the same port and dir. */
-  start(): Promise<void>;
+  /**
+   * Starts it again on the same port and dir; with `replicaOf`, as a replica of the server on
+   * 127.0.0.1 at that port (how a master without its data must come back after a failover).
+   */
+  start(options?: { replicaOf?: number }): Promise<void>;
   /** A client for the test's own checks; closed on dispose. */
   client(): Redis;
   /** Stops the server's process (SIGSTOP): connections stay open and nothing answers. */
@@ -107,7 +110,8 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const clients: Redis[] = [];
   let child: Deno.ChildProcess | undefined;
 
-  const start = async () => {
+  const start = async (restart: { replicaOf?: number } = {}) => {
+    const replicaOf = restart.replicaOf ?? options.replicaOf;
     child = new Deno.Command("redis-server", {
       args: [
         "--port",
@@ -129,7 +133,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
         // A replica syncs at once, not after Redis's 5 s wait for more replicas to share it.
         "--repl-diskless-sync-delay",
         "0",
-        ...credentialArgs(options),
+        ...credentialArgs({ ...options, replicaOf }),
         ...(options.args ?? []),
       ],
       stdout: "null",

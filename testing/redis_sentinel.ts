@@ -20,6 +20,10 @@ export interface SentinelProcess {
   port: number;
   /** Stops it (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
+  /** Stops its process (SIGSTOP): connections stay open and nothing answers, as from a hung host. */
+  freeze(): void;
+  /** Lets a frozen Sentinel run again (SIGCONT). */
+  thaw(): void;
 }
 
 /** A master, its replica and three Sentinels, started by a test. */
@@ -105,9 +109,17 @@ async function startSentinel(
     stdout: "null",
     stderr: "null",
   }).spawn();
+  const signal = (name: Deno.Signal) => {
+    try {
+      child.kill(name);
+    } catch {
+      // already gone
+    }
+  };
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
+      signal("SIGCONT");
       try {
         child.kill("SIGTERM");
       } catch {
@@ -132,7 +144,7 @@ async function startSentinel(
     await stop();
     throw error;
   }
-  return { port, dir, stop };
+  return { port, dir, stop, freeze: () => signal("SIGSTOP"), thaw: () => signal("SIGCONT") };
 }
 
 /**

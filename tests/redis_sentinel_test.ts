@@ -211,11 +211,100 @@ if (!await sentinelInstalled()) {
           await oldMaster.stop("SIGKILL");
           await setup.waitForMaster(newMaster);
         },
-        // Back, the old master becomes the new one's replica: WAIT can be answered again.
-        afterFault: () => oldMaster.start(),
+        // Back without its data, the old master must come back as the new one's replica (see the
+        // next test): WAIT can be answered again once it has synced.
+        afterFault: () => oldMaster.start({ replicaOf: newMaster.port }),
       });
       console.log(formatFigures("kill -9 of the Sentinel master", figures));
       assertAcknowledgedSurvived(figures);
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: a master killed with kill -9 and restarted empty as a master is promoted by the next failover and every write is lost; restarted as a replica of the new master, no WAIT-acknowledged write is lost",
+    ...integration,
+    async fn() {
+      const empty = await writesThroughTwoFailovers({ restartAsReplica: false });
+      const replica = await writesThroughTwoFailovers({ restartAsReplica: true });
+      console.log(
+        `two failovers, 200 writes between them: restarted empty as a master, ${empty.lost} lost; ` +
+          `restarted as a replica, ${replica.lost} lost (${replica.acknowledged} acknowledged)`,
+      );
+      assert.equal(empty.lost, empty.written);
+      assert.equal(replica.acknowledged, replica.written);
+      assert.equal(replica.lost, 0);
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: 10 clients on ppr-worker's settings reconnecting while the first Sentinel hangs and the master switches: all reach the new master (none waits on the hung Sentinel, none ends with 'Connection is closed')",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const oldMaster = await setup.master();
+      const newMaster = await setup.replica();
+      const clients = Array.from(
+        { length: 10 },
+        (_, index) => connectRedis(setup.url, { name: `ppr-test-reconnect-${index}` }),
+      );
+      try {
+        for (const client of clients) client.on("error", () => {});
+        await Promise.all(clients.map((client) => client.ping()));
+        // A client asks the Sentinel that answered it last first: the URL's first, now hung.
+        setup.sentinels[0].freeze();
+        await setup.clientOf(oldMaster).call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+        await waitUntil(() => clients.every((client) => client.status !== "ready"), {
+          timeoutMs: 10_000,
+          what: "every client reconnecting",
+        });
+        await setup.sentinelClient(1).call("SENTINEL", "FAILOVER", MASTER_NAME);
+        await waitUntil(
+          () =>
+            clients.some((client) => client.status === "end") ||
+            clients.every((client) => client.status === "ready"),
+          { timeoutMs: 30_000, what: "every client ready (or one ended)" },
+        );
+        const ended = clients.filter((client) => client.status === "end").length;
+        assert.equal(ended, 0, `${ended} of 10 clients ended for good ("Connection is closed")`);
+        const keys = clients.map((_, index) => `reconnected:${index}`);
+        await Promise.all(clients.map((client, index) => client.set(keys[index], "1")));
+        assert.equal(await setup.clientOf(newMaster).exists(...keys), keys.length);
+      } finally {
+        setup.sentinels[0].thaw();
+        for (const client of clients) client.disconnect();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: a client's own disconnect while it waits on a hung Sentinel still ends it: it does not reconnect once the Sentinel answers",
+    ...integration,
+    async fn() {
+      await using setup = await startSentinelSetup();
+      const oldMaster = await setup.master();
+      const client = connectRedis(setup.url, { name: "ppr-test-own-disconnect" });
+      client.on("error", () => {});
+      try {
+        await client.ping();
+        setup.sentinels[0].freeze();
+        await setup.clientOf(oldMaster).call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+        await waitUntil(() => client.status === "connecting", {
+          timeoutMs: 10_000,
+          what: "the client asking the hung Sentinel",
+        });
+        client.disconnect();
+        setup.sentinels[0].thaw();
+        await delay(3000);
+        assert.equal(client.status, "end");
+        const names = await setup.clientOf(oldMaster).call("CLIENT", "LIST") as string;
+        assert.ok(!names.includes("name=ppr-test-own-disconnect"), names);
+      } finally {
+        setup.sentinels[0].thaw();
+        client.disconnect();
+      }
     },
   });
 
@@ -363,4 +452,36 @@ async function lostWrites(redis: Redis, writer: Writer): Promise<number> {
 /** WAIT commands the server has run so far (`INFO commandstats`). */
 async function waitCalls(redis: { info(section: string): Promise<string> }): Promise<number> {
   return Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
+}
+
+/**
+ * kill -9 of the master, Sentinel's failover to the replica, the killed server started again
+ * (empty: the test servers keep no data) as a master or as a replica of the new master, 200 writes
+ * on the new master (WAIT for one replica after them), then the new master frozen until the
+ * Sentinels fail over to the restarted server: how many of the writes that server has.
+ */
+async function writesThroughTwoFailovers(
+  { restartAsReplica }: { restartAsReplica: boolean },
+): Promise<{ written: number; acknowledged: number; lost: number }> {
+  await using setup = await startSentinelSetup();
+  const first = await setup.master();
+  const second = await setup.replica();
+  await first.stop("SIGKILL");
+  await setup.waitForMaster(second);
+  await first.start(restartAsReplica ? { replicaOf: second.port } : {});
+  if (restartAsReplica) await setup.waitForReplicaInSync();
+  const writer = setup.clientOf(second);
+  const written = 200;
+  for (let index = 0; index < written; index++) await writer.set(`write:${index}`, "1");
+  const acknowledgedBy = Number(await writer.call("WAIT", "1", "1000"));
+  second.freeze();
+  try {
+    await setup.waitForMaster(first);
+  } finally {
+    second.thaw();
+  }
+  const found = await setup.clientOf(first).exists(
+    ...Array.from({ length: written }, (_, index) => `write:${index}`),
+  );
+  return { written, acknowledged: acknowledgedBy >= 1 ? written : 0, lost: written - found };
 }
