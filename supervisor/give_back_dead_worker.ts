@@ -4,12 +4,13 @@
  * a job that has now killed its worker `maxCrashes` times is failed as a poison pill instead.
  */
 
-import { Job, Queue } from "bullmq";
+import { Job, Queue, type QueueOptions } from "bullmq";
 import { UnrecoverableError } from "bullmq/errors";
 import type { RedisClient } from "../redis/connection.ts";
 import type { HeldJob } from "../protocol/messages.ts";
 import { isTokenOf, JOB_FIELDS, jobKey, jobLockKey, stateKey } from "../redis/bullmq_internals.ts";
 import { jobCrashesKey } from "../redis/keys.ts";
+import { JOB_RATE_KEEP_MINUTES } from "../state/job_rate_retention.ts";
 
 /** How long a job's record of worker crashes is kept after its last crash. */
 const CRASH_RECORD_TTL_S = 7 * 24 * 3600;
@@ -95,7 +96,11 @@ export function createDeadWorkerGiveBack(redis: RedisClient, options: DeadWorker
   const queueOf = (name: string) => {
     let queue = queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: redis, prefix });
+      // BullMQ counts a job's move to failed in the queue's metrics (the dashboard's jobs per
+      // minute) when the object that moves it has `metrics`, as every worker's does; a Queue's
+      // options have no such field in BullMQ's types, but its move reads it all the same.
+      const metrics = { maxDataPoints: JOB_RATE_KEEP_MINUTES };
+      queue = new Queue(name, { connection: redis, prefix, metrics } as QueueOptions);
       queue.on("error", () => {});
       queues.set(name, queue);
     }

@@ -29,7 +29,7 @@ function echoJob(prompt: string, latencyMs = 0) {
 }
 
 Deno.test(
-  "poison pill: a job whose worker dies under it MAX_JOB_CRASHES times fails, naming the crashes, and never starts again",
+  "poison pill: a job whose worker dies under it MAX_JOB_CRASHES times fails, naming the crashes, is counted in BullMQ's failed metrics (the dashboard's jobs per minute), and never starts again",
   integration,
   async () => {
     await using redis = await startRedis();
@@ -68,6 +68,8 @@ Deno.test(
         await redis.client().hget(jobKey("bull", "llm", job.id!), JOB_FIELDS.attemptsStarted),
       );
       assert.equal(started, 3, "started 3 times, not a 4th");
+      const metrics = await queue.getMetrics("failed");
+      assert.equal(metrics.meta.count, 1, "the supervisor's failure counted in metrics:failed");
     } finally {
       await queue.close();
     }
