@@ -5,6 +5,10 @@ import { Deployment } from "kubernetes-models/apps/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, PersistentVolumeClaim, Secret } from "kubernetes-models/v1";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import {
+  PodMonitor,
+  PrometheusRule,
+} from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { type Config, type ConfigSchema, llmQueuesOf, parseConfig } from "../config/config.ts";
 import { VERSION } from "../config/version.ts";
 import { createHandler } from "../health/server.ts";
@@ -41,6 +45,8 @@ const MODELS: Readonly<Record<string, (data: K8sObject) => { validate(): void }>
   "v1/Secret": (data) => new Secret(data as never),
   "v1/PersistentVolumeClaim": (data) => new PersistentVolumeClaim(data as never),
   "keda.sh/v1alpha1/ScaledObject": (data) => new ScaledObject(data as never),
+  "monitoring.coreos.com/v1/PodMonitor": (data) => new PodMonitor(data as never),
+  "monitoring.coreos.com/v1/PrometheusRule": (data) => new PrometheusRule(data as never),
 };
 
 /** Every object of every `.yaml` file of `dir`, in file-name order. Throws on a YAML error. */
@@ -66,7 +72,7 @@ const typeOf = (object: K8sObject) => `${object.apiVersion}/${object.kind}`;
 const where = ({ file, object }: Manifest) => `${file} (${object.kind} ${object.metadata?.name})`;
 
 /**
- * What the Kubernetes and KEDA schemas say of each object: `[]` when all are valid. A kind
+ * What the Kubernetes, KEDA and Prometheus Operator schemas say of each object: `[]` when all are valid. A kind
  * without a model is a problem too. The schemas do not forbid unknown fields (neither does the
  * OpenAPI they come from), so a misspelt field passes here: {@link agreementProblems} reads
  * every field that matters by its name.
