@@ -10,12 +10,19 @@ import { reportSkipped } from "../testing/command.ts";
 import {
   assertAcknowledgedSurvived,
   assertNothingLost,
+  type FailoverFigures,
   formatFigures,
   runJobsThroughFailover,
 } from "../testing/failover_load.ts";
 import { startDashboardProcess } from "../testing/dashboard.ts";
 import { baseEnv, runPpr, startSupervisor } from "../testing/ppr.ts";
-import { MASTER_NAME, sentinelInstalled, startSentinelSetup } from "../testing/redis_sentinel.ts";
+import {
+  MASTER_NAME,
+  sentinelInstalled,
+  type SentinelSetup,
+  startSentinelSetup,
+} from "../testing/redis_sentinel.ts";
+import type { RedisServer } from "../testing/redis.ts";
 import { waitUntil } from "../testing/wait.ts";
 import { Redis } from "ioredis";
 import { delay } from "../async/mod.ts";
@@ -156,20 +163,13 @@ if (!await sentinelInstalled()) {
       "Sentinel: SENTINEL FAILOVER under load: the pool keeps working, no WAIT-acknowledged enqueue is lost, no job completes twice in the surviving history",
     ...integration,
     async fn() {
-      await using setup = await startSentinelSetup();
-      const oldMaster = await setup.master();
-      const newMaster = await setup.replica();
-      const figures = await runJobsThroughFailover({
-        redisUrl: setup.url,
-        prefix: "bull",
-        poolEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" },
-        fault: async () => {
+      const figures = await jobsThroughSentinelFault({
+        workersWait: true,
+        fault: async ({ setup }) => {
           await setup.sentinelClient(0).call("SENTINEL", "FAILOVER", MASTER_NAME);
-          await setup.waitForMaster(newMaster);
         },
       });
       console.log(formatFigures("SENTINEL FAILOVER", figures));
-      assert.notEqual(oldMaster, newMaster);
       assertAcknowledgedSurvived(figures);
     },
   });
@@ -179,16 +179,10 @@ if (!await sentinelInstalled()) {
       "Sentinel: CLIENT PAUSE WRITE on the master, then SENTINEL FAILOVER, under load: no job lost, none completes twice",
     ...integration,
     async fn() {
-      await using setup = await startSentinelSetup();
-      const oldMaster = await setup.master();
-      const newMaster = await setup.replica();
-      const figures = await runJobsThroughFailover({
-        redisUrl: setup.url,
-        prefix: "bull",
-        fault: async () => {
+      const figures = await jobsThroughSentinelFault({
+        fault: async ({ setup, oldMaster }) => {
           await setup.clientOf(oldMaster).call("CLIENT", "PAUSE", "10000", "WRITE");
           await setup.sentinelClient(0).call("SENTINEL", "FAILOVER", MASTER_NAME);
-          await setup.waitForMaster(newMaster);
         },
       });
       console.log(formatFigures("CLIENT PAUSE WRITE, then SENTINEL FAILOVER", figures));
@@ -201,21 +195,28 @@ if (!await sentinelInstalled()) {
       "Sentinel: kill -9 of the master under load: the pool keeps working, no WAIT-acknowledged enqueue is lost, no job completes twice in the surviving history",
     ...integration,
     async fn() {
-      await using setup = await startSentinelSetup();
-      const oldMaster = await setup.master();
-      const newMaster = await setup.replica();
-      const figures = await runJobsThroughFailover({
-        redisUrl: setup.url,
-        prefix: "bull",
-        fault: async () => {
-          await oldMaster.stop("SIGKILL");
-          await setup.waitForMaster(newMaster);
-        },
+      const figures = await jobsThroughSentinelFault({
+        fault: ({ oldMaster }) => oldMaster.stop("SIGKILL"),
         // Back without its data, the old master must come back as the new one's replica (see the
-        // next test): WAIT can be answered again once it has synced.
-        afterFault: () => oldMaster.start({ replicaOf: newMaster.port }),
+        // test after the next): WAIT can be answered again once it has synced.
+        afterFault: ({ oldMaster, newMaster }) => oldMaster.start({ replicaOf: newMaster.port }),
       });
       console.log(formatFigures("kill -9 of the Sentinel master", figures));
+      assertAcknowledgedSurvived(figures);
+    },
+  });
+
+  Deno.test({
+    name:
+      "Sentinel: the master hangs (SIGSTOP, for good) under load: the pool moves to the new master, no WAIT-acknowledged enqueue is lost, no job completes twice in the surviving history",
+    ...integration,
+    async fn() {
+      const figures = await jobsThroughSentinelFault({
+        workersWait: true,
+        // A hung host: its connections stay open and nothing answers on them (thawed on dispose).
+        fault: ({ oldMaster }) => oldMaster.freeze(),
+      });
+      console.log(formatFigures("the Sentinel master hung", figures));
       assertAcknowledgedSurvived(figures);
     },
   });
@@ -484,4 +485,38 @@ async function writesThroughTwoFailovers(
     ...Array.from({ length: written }, (_, index) => `write:${index}`),
   );
   return { written, acknowledged: acknowledgedBy >= 1 ? written : 0, lost: written - found };
+}
+
+/** The servers of a Sentinel setup as a fault finds them. */
+interface SentinelFaultScene {
+  setup: SentinelSetup;
+  oldMaster: RedisServer;
+  newMaster: RedisServer;
+}
+
+/**
+ * A fresh Sentinel setup, and jobs through a pool on it while `fault` happens to its master (then
+ * until every Sentinel names the replica master); with `workersWait`, the pool runs with
+ * `REDIS_WAIT_REPLICAS=1`.
+ */
+async function jobsThroughSentinelFault(options: {
+  fault: (scene: SentinelFaultScene) => Promise<void> | void;
+  afterFault?: (scene: SentinelFaultScene) => Promise<void>;
+  workersWait?: boolean;
+}): Promise<FailoverFigures> {
+  await using setup = await startSentinelSetup();
+  const scene = { setup, oldMaster: await setup.master(), newMaster: await setup.replica() };
+  assert.notEqual(scene.oldMaster, scene.newMaster);
+  return await runJobsThroughFailover({
+    redisUrl: setup.url,
+    prefix: "bull",
+    poolEnv: options.workersWait
+      ? { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT: "500ms" }
+      : undefined,
+    fault: async () => {
+      await options.fault(scene);
+      await setup.waitForMaster(scene.newMaster);
+    },
+    afterFault: options.afterFault && (() => options.afterFault!(scene)),
+  });
 }
