@@ -120,18 +120,8 @@ async function startSentinel(
   const stop = () =>
     stopped ??= (async () => {
       signal("SIGCONT");
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-      }, 5000);
+      signal("SIGTERM");
+      const timer = setTimeout(() => signal("SIGKILL"), 5000);
       await child.status;
       clearTimeout(timer);
     })();
