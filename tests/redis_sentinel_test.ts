@@ -253,9 +253,7 @@ if (!await sentinelInstalled()) {
       try {
         for (const client of clients) client.on("error", () => {});
         await Promise.all(clients.map((client) => client.ping()));
-        // A client asks the Sentinel that answered it last first: the URL's first, now hung.
-        setup.sentinels[0].freeze();
-        await setup.clientOf(oldMaster).call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+        await reconnectWithFirstSentinelHung(setup, oldMaster);
         await waitUntil(() => clients.every((client) => client.status !== "ready"), {
           timeoutMs: 10_000,
           what: "every client reconnecting",
@@ -290,8 +288,7 @@ if (!await sentinelInstalled()) {
       client.on("error", () => {});
       try {
         await client.ping();
-        setup.sentinels[0].freeze();
-        await setup.clientOf(oldMaster).call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+        await reconnectWithFirstSentinelHung(setup, oldMaster);
         await waitUntil(() => client.status === "connecting", {
           timeoutMs: 10_000,
           what: "the client asking the hung Sentinel",
@@ -519,4 +516,16 @@ async function jobsThroughSentinelFault(options: {
     },
     afterFault: options.afterFault && (() => options.afterFault!(scene)),
   });
+}
+
+/**
+ * Hangs the setup's first Sentinel (the one a client asks first: the URL's first, which answered
+ * it last) and drops every client of `master`, so they reconnect through it. Thaw it afterwards.
+ */
+async function reconnectWithFirstSentinelHung(
+  setup: SentinelSetup,
+  master: RedisServer,
+): Promise<void> {
+  setup.sentinels[0].freeze();
+  await setup.clientOf(master).call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
 }
