@@ -1090,6 +1090,19 @@ record(
     const seen: string[] = [];
     let restarts = 0;
     let enqueued = 0;
+    /** Supervisors that exited though no fault killed them (a defect), with their last lines. */
+    const exitedOnTheirOwn: string[] = [];
+    const noteOwnExits = () => {
+      for (const [hostname, supervisor] of supervisors) {
+        if (supervisor.exitCode === undefined) continue;
+        exitedOnTheirOwn.push(
+          `${hostname} exited with code ${supervisor.exitCode}: ${
+            supervisor.logs.slice(-5).join(" | ") || "no log lines"
+          }`,
+        );
+        supervisors.delete(hostname);
+      }
+    };
 
     const inject = async (kind: (typeof BATCH_FAULTS)[number]): Promise<string> => {
       if (kind === "a worker") {
@@ -1107,19 +1120,24 @@ record(
       }, { what: "a desk holder", timeoutMs: 30_000 });
       const holder = supervisors.get(hostname)!;
       restarts += await restartsOf(holder);
-      if (kind === "desk holder and its workers") await killWithWorkers(holder);
-      else {
-        const { body } = await holder.health();
-        holder.signal("SIGKILL");
-        await holder.exited;
-        await waitUntil(() => body.workers.every((worker) => !processExists(worker.pid ?? 0)), {
-          what: "the orphaned workers to drain and exit",
-          timeoutMs: 60_000,
-        });
+      const { body } = await holder.health();
+      // Killed, the holder leaves the fleet and is replaced even when a wait below fails: a dead
+      // supervisor left in `supervisors` would be picked again, and signalled at the end.
+      try {
+        if (kind === "desk holder and its workers") await killWithWorkers(holder);
+        else {
+          holder.signal("SIGKILL");
+          await holder.exited;
+          await waitUntil(() => body.workers.every((worker) => !processExists(worker.pid ?? 0)), {
+            what: "the orphaned workers to drain and exit",
+            timeoutMs: 60_000,
+          });
+        }
+      } finally {
+        supervisors.delete(hostname);
+        await holder[Symbol.asyncDispose]();
+        await start();
       }
-      await holder[Symbol.asyncDispose]();
-      supervisors.delete(hostname);
-      await start();
       return hostname;
     };
 
@@ -1139,6 +1157,7 @@ record(
         return now.includes(moment) ? now : undefined;
       }, { what: `a batch ${moment}`, timeoutMs: 20_000, intervalMs: 20 }).catch(moments);
       const kind = pick(BATCH_FAULTS);
+      noteOwnExits();
       const detail = await inject(kind).catch((error) => `could not: ${error.message}`);
       seen.push(`${kind} (${detail}) with batches ${phases.join(", ") || "none"}`);
       console.error(`chaos: batch lane fault ${index + 1}: ${seen.at(-1)}`);
@@ -1149,6 +1168,7 @@ record(
       ).catch(() => {});
     }
     await settled(queue, 300_000);
+    noteOwnExits();
     for (const supervisor of supervisors.values()) {
       restarts += await restartsOf(supervisor);
       await stop(supervisor);
@@ -1170,8 +1190,12 @@ record(
       restarts,
       rule: `${stub.batches().length} batches; ${notOnce} jobs not in exactly one batch; results ${
         routedOnce ? "routed once each" : `NOT routed once each (${routed.length} routed)`
-      } (${reRouted} routed again after a kill, deduplicated); faults: ${seen.join("; ")}`,
-      ruleHeld: notOnce === 0 && routedOnce,
+      } (${reRouted} routed again after a kill, deduplicated); faults: ${seen.join("; ")}${
+        exitedOnTheirOwn.length > 0
+          ? `; SUPERVISORS EXITED UNKILLED: ${exitedOnTheirOwn.join("; ")}`
+          : ""
+      }`,
+      ruleHeld: notOnce === 0 && routedOnce && exitedOnTheirOwn.length === 0,
     };
   }),
 );

@@ -88,6 +88,8 @@ export interface Supervisor extends AsyncDisposable {
   /** Every stderr line so far (JSON log records). */
   logs: string[];
   signal(signal: Deno.Signal): void;
+  /** The exit code once it has exited, else `undefined`. */
+  readonly exitCode: number | undefined;
   /** Resolves with the exit code. */
   exited: Promise<number>;
   health(): Promise<{ httpStatus: number; body: HealthBody }>;
@@ -150,8 +152,10 @@ export function startSupervisor(
       if (started && line.includes("starting")) workerPids.add(Number(started[1]));
     }),
   ]);
+  let exitCode: number | undefined;
   const exited = (async () => {
     const status = await child.status;
+    exitCode = status.code;
     await output;
     return status.code;
   })();
@@ -168,8 +172,20 @@ export function startSupervisor(
     healthPort,
     logs,
     exited,
+    get exitCode() {
+      return exitCode;
+    },
     signal(signal) {
-      child.kill(signal);
+      try {
+        child.kill(signal);
+      } catch (error) {
+        if (exitCode === undefined) throw error;
+        // Deno's "Child process has already terminated" says nothing of why: say it.
+        throw new Error(
+          `${signal} to supervisor pid ${child.pid}: it had already exited with code ${exitCode}; ` +
+            `its last log lines: ${logs.slice(-5).join(" | ") || "none"}`,
+        );
+      }
     },
     health,
     waitForHealth(check, what, timeoutMs = 30_000) {
