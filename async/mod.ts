@@ -30,6 +30,63 @@ export function delay(ms: number, options: { signal?: AbortSignal } = {}): Promi
   });
 }
 
+/** The signal of one call, bounded by a deadline; see {@link callDeadline}. */
+export interface CallDeadline extends Disposable {
+  /** Aborts when the caller's signal does (with its reason) or at the deadline (`TimeoutError`). */
+  signal: AbortSignal;
+  /** Whether the deadline, not the caller, aborted it. */
+  readonly timedOut: boolean;
+}
+
+/**
+ * The signal of one call: aborted when `signal` is (with its reason) or `ms` milliseconds from
+ * now (with a `TimeoutError`, as `AbortSignal.timeout`'s). Disposing of it, when the call has
+ * ended, clears its timer and its listener on `signal`. `AbortSignal.timeout` cannot be
+ * cleared: its timer, and the signals it holds, stay until it fires, so a worker that finishes
+ * r calls a second under a deadline of d seconds holds r × d of them (500,000 held 280 MB).
+ *
+ * @example
+ * ```ts
+ * import { strict as assert } from "node:assert";
+ * import { callDeadline, delay } from "./mod.ts";
+ *
+ * const drain = new AbortController();
+ * {
+ *   using call = callDeadline(drain.signal, 10);
+ *   await assert.rejects(delay(60_000, { signal: call.signal }), { name: "TimeoutError" });
+ *   assert.equal(call.timedOut, true);
+ * }
+ * const ended = callDeadline(drain.signal, 10);
+ * ended[Symbol.dispose]();
+ * drain.abort();
+ * assert.equal(ended.signal.aborted, false);
+ * ```
+ */
+export function callDeadline(signal: AbortSignal, ms: number): CallDeadline {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onAbort = () => controller.abort(signal.reason);
+  const timer = setTimeout(() => {
+    if (controller.signal.aborted) return;
+    timedOut = true;
+    controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+  }, ms);
+  // Like AbortSignal.timeout's, the deadline alone does not keep the process alive.
+  Deno.unrefTimer(timer);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    [Symbol.dispose]() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
 /**
  * Waits for `promise`, or rejects with the signal's reason as soon as `signal` aborts (at once
  * when it already has). The promise itself goes on.

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { deadline, DeadlineError, delay, forEachLine, settlesWithin } from "./mod.ts";
+import { callDeadline, deadline, DeadlineError, delay, forEachLine, settlesWithin } from "./mod.ts";
 
 Deno.test("delay resolves after the time and rejects with the abort reason", async () => {
   await delay(1);
@@ -31,4 +31,29 @@ Deno.test("forEachLine splits on \\n and \\r\\n across chunks and keeps a last l
   const lines: string[] = [];
   await forEachLine(stream, (line) => lines.push(line));
   assert.deepEqual(lines, ["a", "bc", "", "d"]);
+});
+
+Deno.test("callDeadline aborts at its deadline with a TimeoutError, or with the caller's reason first; an aborted caller aborts it at once", async () => {
+  const caller = new AbortController();
+  using late = callDeadline(caller.signal, 20);
+  await assert.rejects(delay(60_000, { signal: late.signal }), { name: "TimeoutError" });
+  assert.equal(late.timedOut, true);
+
+  using early = callDeadline(caller.signal, 60_000);
+  caller.abort(new Error("draining"));
+  assert.equal(early.signal.reason.message, "draining");
+  assert.equal(early.timedOut, false);
+
+  using already = callDeadline(AbortSignal.abort(new Error("gone")), 60_000);
+  assert.equal(already.signal.reason.message, "gone");
+});
+
+Deno.test("callDeadline, disposed when its call ends, is aborted by neither its deadline nor its caller afterwards", async () => {
+  const caller = new AbortController();
+  const ended = callDeadline(caller.signal, 20);
+  ended[Symbol.dispose]();
+  await delay(100); // five deadlines
+  caller.abort(new Error("draining"));
+  assert.equal(ended.signal.aborted, false);
+  assert.equal(ended.timedOut, false);
 });

@@ -1,5 +1,6 @@
 /** The external processor that starts its command for each job: job data as JSON on stdin, the result as JSON on stdout. */
 
+import { callDeadline } from "../../async/mod.ts";
 import type { JobProcessor } from "../job_processor.ts";
 import { runGroupToEnd } from "../../providers/process_groups.ts";
 import { type ExternalOptions, startProcess } from "./process.ts";
@@ -17,16 +18,17 @@ export function createPerJobProcessor(options: ExternalOptions): JobProcessor {
   return {
     async run(job, signal) {
       signal.throwIfAborted();
-      const timeout = AbortSignal.timeout(options.timeoutMs);
+      // Cleared when the job ends: a finished job leaves no timer behind.
+      using deadline = callDeadline(signal, options.timeoutMs);
       const process = startProcess(options, { PPR_JOB_ID: job.id });
       const { stdout, status } = await runGroupToEnd(
         process.child,
         JSON.stringify(job.data),
-        AbortSignal.any([signal, timeout]),
+        deadline.signal,
       );
       await process.stderrDone;
       if (signal.aborted) throw signal.reason;
-      if (!status.success && timeout.aborted) {
+      if (!status.success && deadline.timedOut) {
         throw new Error(
           `${name} timed out after ${options.timeoutMs / 1000} s (PROCESSOR_TIMEOUT); ` +
             "its process group was killed",

@@ -6,6 +6,7 @@
 
 import { UnrecoverableError } from "bullmq/errors";
 import type { Config } from "../../config/config.ts";
+import { callDeadline } from "../../async/mod.ts";
 import { LlmError } from "../../providers/errors.ts";
 import type {
   LlmRequest,
@@ -223,10 +224,11 @@ export function createLlmRunner(
       const { job, format } = prepared;
       const started = performance.now();
       const provider = providerFor(target.provider, context, made);
-      const timeout = AbortSignal.timeout(config.llmTimeoutMs);
+      // Cleared when the run ends, whichever way: a finished call leaves no timer behind.
+      using deadline = callDeadline(signal, config.llmTimeoutMs);
       const request: LlmRequest = {
         ...requestOf(prepared, target, config),
-        signal: AbortSignal.any([signal, timeout]),
+        signal: deadline.signal,
       };
       const definition = definitionOf(target.provider);
       const modelName = target.model ?? definition.defaultModel?.(config);
@@ -371,7 +373,7 @@ export function createLlmRunner(
           await spending.ledger.blockUntil(target.provider, plan.model, waitMs);
           return { kind: "wait", waitMs, reason: failure!.message, fromProvider: true };
         }
-        if (timeout.aborted && !signal.aborted) {
+        if (deadline.timedOut && !signal.aborted) {
           throw new LlmError(
             "transient",
             `timed out after ${config.llmTimeoutMs / 1000} s (LLM_TIMEOUT)`,
