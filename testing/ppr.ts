@@ -93,11 +93,12 @@ export interface Supervisor extends AsyncDisposable {
   /** Resolves with the exit code. */
   exited: Promise<number>;
   health(): Promise<{ httpStatus: number; body: HealthBody }>;
-  /** Polls /health until `check` holds; returns that body. */
+  /** Polls /health (every `intervalMs`, 100 by default) until `check` holds; returns that body. */
   waitForHealth(
     check: (body: HealthBody) => boolean,
     what: string,
     timeoutMs?: number,
+    intervalMs?: number,
   ): Promise<HealthBody>;
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Waits for the exit code, killing the process if it does not exit in time. */
@@ -188,11 +189,11 @@ export function startSupervisor(
       }
     },
     health,
-    waitForHealth(check, what, timeoutMs = 30_000) {
+    waitForHealth(check, what, timeoutMs = 30_000, intervalMs = 100) {
       return waitUntil(async () => {
         const { body } = await health();
         return check(body) ? body : undefined;
-      }, { timeoutMs, intervalMs: 100, what });
+      }, { timeoutMs, intervalMs, what });
     },
     waitForLog(pattern, timeoutMs = 30_000) {
       return waitUntil(() => logs.find((line) => pattern.test(line)), {
