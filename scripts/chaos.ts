@@ -1042,6 +1042,9 @@ const SEED = Deno.args.includes("--seed")
   ? Number(Deno.args[Deno.args.indexOf("--seed") + 1])
   : Math.floor(Math.random() * 2 ** 31);
 
+/** The exit code of a process ended by SIGKILL, as Deno reports it (128 + 9). */
+const SIGKILLED = 137;
+
 /** The faults of the batch lane's scenario. */
 const BATCH_FAULTS = ["desk holder and its workers", "desk holder alone", "a worker"] as const;
 
@@ -1092,15 +1095,26 @@ record(
     let enqueued = 0;
     /** Supervisors that exited though no fault killed them (a defect), with their last lines. */
     const exitedOnTheirOwn: string[] = [];
-    const noteOwnExits = () => {
-      for (const [hostname, supervisor] of supervisors) {
+    /** What a fault's kill left undone: a killed fleet member's processes that did not end. */
+    const killsUndone: string[] = [];
+    /** Records `supervisor` as exited on its own unless it ended by a SIGKILL (exit code 137). */
+    const noteIfOwnExit = async (hostname: string, supervisor: Supervisor) => {
+      const code = await supervisor.exited; // resolves once its last lines are read
+      if (code === SIGKILLED) return;
+      exitedOnTheirOwn.push(
+        `${hostname} exited with code ${code}: ${
+          supervisor.logs.slice(-5).join(" | ") || "no log lines"
+        }`,
+      );
+    };
+    /** Takes the supervisors that have exited though no fault touched them out, and replaces them. */
+    const replaceOwnExits = async () => {
+      for (const [hostname, supervisor] of [...supervisors]) {
         if (supervisor.exitCode === undefined) continue;
-        exitedOnTheirOwn.push(
-          `${hostname} exited with code ${supervisor.exitCode}: ${
-            supervisor.logs.slice(-5).join(" | ") || "no log lines"
-          }`,
-        );
         supervisors.delete(hostname);
+        await noteIfOwnExit(hostname, supervisor);
+        await supervisor[Symbol.asyncDispose]();
+        await start();
       }
     };
 
@@ -1120,58 +1134,88 @@ record(
       }, { what: "a desk holder", timeoutMs: 30_000 });
       const holder = supervisors.get(hostname)!;
       restarts += await restartsOf(holder);
+      // Before the kill, a failure is the fault's own ("could not", below); after it, a check.
       const { body } = await holder.health();
-      // Killed, the holder leaves the fleet and is replaced even when a wait below fails: a dead
-      // supervisor left in `supervisors` would be picked again, and signalled at the end.
+      const workerPids = body.workers.flatMap((worker) => worker.pid ?? []);
+      supervisors.delete(hostname);
       try {
-        if (kind === "desk holder and its workers") await killWithWorkers(holder);
-        else {
-          holder.signal("SIGKILL");
+        if (kind === "desk holder and its workers") {
+          for (const pid of [holder.pid, ...workerPids]) {
+            try {
+              Deno.kill(pid, "SIGKILL");
+            } catch {
+              // gone already: the holder's own exit is told below, a worker's was a restart
+            }
+          }
           await holder.exited;
-          await waitUntil(() => body.workers.every((worker) => !processExists(worker.pid ?? 0)), {
+          await waitUntil(() => workerPids.every((pid) => !processExists(pid)), {
+            what: "the killed holder's workers gone",
+          });
+        } else {
+          if (holder.exitCode === undefined) holder.signal("SIGKILL");
+          await holder.exited;
+          await waitUntil(() => workerPids.every((pid) => !processExists(pid)), {
             what: "the orphaned workers to drain and exit",
             timeoutMs: 60_000,
           });
         }
+      } catch (error) {
+        killsUndone.push(
+          `${kind} of ${hostname}: ${error instanceof Error ? error.message : error}`,
+        );
       } finally {
-        supervisors.delete(hostname);
+        // Killed, it leaves the fleet and is replaced whatever the checks said: a dead supervisor
+        // left in `supervisors` would be picked again. An exit that was not the kill's is told.
         await holder[Symbol.asyncDispose]();
+        await noteIfOwnExit(hostname, holder);
         await start();
       }
       return hostname;
     };
 
-    for (let index = 0; index < faultCount; index++) {
-      const count = Math.floor(jobs / faultCount) +
-        (index === faultCount - 1 ? jobs % faultCount : 0);
-      await queue.addBulk(Array.from({ length: count }, (_, n) => ({
-        name: "llm",
-        data: { prompt: `batch ${index} ${n}` },
-        opts: { attempts: 3 },
-      })));
-      enqueued += count;
-      // A moment drawn among the three, waited for (bounded: a fault comes either way).
-      const moment = pick(["submitted", "open", "read"] as const);
-      const phases = await waitUntil(async () => {
-        const now = await moments();
-        return now.includes(moment) ? now : undefined;
-      }, { what: `a batch ${moment}`, timeoutMs: 20_000, intervalMs: 20 }).catch(moments);
-      const kind = pick(BATCH_FAULTS);
-      noteOwnExits();
-      const detail = await inject(kind).catch((error) => `could not: ${error.message}`);
-      seen.push(`${kind} (${detail}) with batches ${phases.join(", ") || "none"}`);
-      console.error(`chaos: batch lane fault ${index + 1}: ${seen.at(-1)}`);
-      // One crash at a time: a batch a dead desk left submitting is recovered before the next.
-      await waitUntil(
-        async () => (await listBatches(client)).open.every((record) => record.phase === "open"),
-        { what: "no batch left submitting", timeoutMs: 60_000 },
-      ).catch(() => {});
-    }
-    await settled(queue, 300_000);
-    noteOwnExits();
-    for (const supervisor of supervisors.values()) {
-      restarts += await restartsOf(supervisor);
-      await stop(supervisor);
+    try {
+      for (let index = 0; index < faultCount; index++) {
+        const count = Math.floor(jobs / faultCount) +
+          (index === faultCount - 1 ? jobs % faultCount : 0);
+        await queue.addBulk(Array.from({ length: count }, (_, n) => ({
+          name: "llm",
+          data: { prompt: `batch ${index} ${n}` },
+          opts: { attempts: 3 },
+        })));
+        enqueued += count;
+        // A moment drawn among the three, waited for (bounded: a fault comes either way).
+        const moment = pick(["submitted", "open", "read"] as const);
+        const phases = await waitUntil(async () => {
+          const now = await moments();
+          return now.includes(moment) ? now : undefined;
+        }, { what: `a batch ${moment}`, timeoutMs: 20_000, intervalMs: 20 }).catch(moments);
+        const kind = pick(BATCH_FAULTS);
+        await replaceOwnExits();
+        const detail = await inject(kind).catch((error) => `could not: ${error.message}`);
+        seen.push(`${kind} (${detail}) with batches ${phases.join(", ") || "none"}`);
+        console.error(`chaos: batch lane fault ${index + 1}: ${seen.at(-1)}`);
+        // One crash at a time: a batch a dead desk left submitting is recovered before the next.
+        await waitUntil(
+          async () => (await listBatches(client)).open.every((record) => record.phase === "open"),
+          { what: "no batch left submitting", timeoutMs: 60_000 },
+        ).catch(() => {});
+      }
+      await settled(queue, 300_000).catch((error) => {
+        throw new Error(
+          `${error.message}${
+            exitedOnTheirOwn.length > 0
+              ? `; supervisors exited: ${exitedOnTheirOwn.join("; ")}`
+              : ""
+          }`,
+        );
+      });
+      await replaceOwnExits();
+      for (const supervisor of supervisors.values()) {
+        restarts += await restartsOf(supervisor);
+        await stop(supervisor);
+      }
+    } finally {
+      for (const supervisor of supervisors.values()) await supervisor[Symbol.asyncDispose]();
     }
 
     const completed = new Set(await queue.getRanges(["completed"], 0, -1));
@@ -1194,8 +1238,9 @@ record(
         exitedOnTheirOwn.length > 0
           ? `; SUPERVISORS EXITED UNKILLED: ${exitedOnTheirOwn.join("; ")}`
           : ""
-      }`,
-      ruleHeld: notOnce === 0 && routedOnce && exitedOnTheirOwn.length === 0,
+      }${killsUndone.length > 0 ? `; KILLS UNDONE: ${killsUndone.join("; ")}` : ""}`,
+      ruleHeld: notOnce === 0 && routedOnce && exitedOnTheirOwn.length === 0 &&
+        killsUndone.length === 0,
     };
   }),
 );
