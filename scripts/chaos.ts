@@ -17,6 +17,7 @@ import type { Redis } from "ioredis";
 import {
   type HealthBody,
   killWithWorkers,
+  lastLogLines,
   startSupervisor,
   type Supervisor,
 } from "../testing/ppr.ts";
@@ -1101,11 +1102,7 @@ record(
     const noteIfOwnExit = async (hostname: string, supervisor: Supervisor) => {
       const code = await supervisor.exited; // resolves once its last lines are read
       if (code === SIGKILLED) return;
-      exitedOnTheirOwn.push(
-        `${hostname} exited with code ${code}: ${
-          supervisor.logs.slice(-5).join(" | ") || "no log lines"
-        }`,
-      );
+      exitedOnTheirOwn.push(`${hostname} exited with code ${code}: ${lastLogLines(supervisor)}`);
     };
     /** Takes the supervisors that have exited though no fault touched them out, and replaces them. */
     const replaceOwnExits = async () => {
@@ -1139,26 +1136,22 @@ record(
       const workerPids = body.workers.flatMap((worker) => worker.pid ?? []);
       supervisors.delete(hostname);
       try {
-        if (kind === "desk holder and its workers") {
-          for (const pid of [holder.pid, ...workerPids]) {
-            try {
-              Deno.kill(pid, "SIGKILL");
-            } catch {
-              // gone already: the holder's own exit is told below, a worker's was a restart
-            }
+        // With its workers, they die with it; alone, its orphans drain on their own (stdin EOF).
+        const withWorkers = kind === "desk holder and its workers";
+        for (const pid of withWorkers ? [holder.pid, ...workerPids] : [holder.pid]) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // gone already: the holder's own exit is told below, a worker's was a restart
           }
-          await holder.exited;
-          await waitUntil(() => workerPids.every((pid) => !processExists(pid)), {
-            what: "the killed holder's workers gone",
-          });
-        } else {
-          if (holder.exitCode === undefined) holder.signal("SIGKILL");
-          await holder.exited;
-          await waitUntil(() => workerPids.every((pid) => !processExists(pid)), {
-            what: "the orphaned workers to drain and exit",
-            timeoutMs: 60_000,
-          });
         }
+        await holder.exited;
+        await waitUntil(() => workerPids.every((pid) => !processExists(pid)), {
+          what: withWorkers
+            ? "the killed holder's workers gone"
+            : "the orphaned workers to drain and exit",
+          timeoutMs: withWorkers ? 20_000 : 60_000,
+        });
       } catch (error) {
         killsUndone.push(
           `${kind} of ${hostname}: ${error instanceof Error ? error.message : error}`,

@@ -184,7 +184,7 @@ export function startSupervisor(
         // Deno's "Child process has already terminated" says nothing of why: say it.
         throw new Error(
           `${signal} to supervisor pid ${child.pid}: it had already exited with code ${exitCode}; ` +
-            `its last log lines: ${logs.slice(-5).join(" | ") || "none"}`,
+            `its last log lines: ${lastLogLines({ logs })}`,
         );
       }
     },
@@ -233,6 +233,11 @@ export function startSupervisor(
     },
   };
   return supervisor;
+}
+
+/** A supervisor's last log lines on one line, for a message that says why it ended. */
+export function lastLogLines(supervisor: Pick<Supervisor, "logs">, count = 5): string {
+  return supervisor.logs.slice(-count).join(" | ") || "no log lines";
 }
 
 /**
